@@ -1,0 +1,127 @@
+"""Leave-one-out split and sliding training windows (method.md, "Split and training windows").
+
+Every window is a left-padded row of length ``L``: the most recent input item sits in the
+last column, padding (id 0) fills the front. Test: target ``v_n``, input ``v_1..v_{n-1}``;
+validation: target ``v_{n-1}``, input ``v_1..v_{n-2}``; training: for ``t = 2..n-2``, input
+``v_{max(1,t-L)}..v_{t-1}`` and target ``v_t``. Built with index arithmetic over one flat
+array of all interactions: no Python loop over users or windows.
+
+Users with fewer than 3 interactions cannot give a training, a validation and a test target;
+they are **dropped**, counted in ``Split.dropped_users`` and reported with a warning.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+import torch
+
+from .dataset import SequenceDataset
+
+
+@dataclass
+class Windows:
+    """A batch-able set of (input window, target) pairs.
+
+    inputs  : LongTensor [M, L], left-padded with 0
+    targets : LongTensor [M]
+    users   : LongTensor [M], index into ``dataset.sequences``
+    history : LongTensor [M, H] or None: every item the user saw before the target (not
+              truncated to L, 0-padded). Used to mask seen items at evaluation (S3-Rec protocol).
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    users: torch.Tensor
+    history: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+    def to(self, device) -> "Windows":
+        return replace(self, **{f.name: (getattr(self, f.name).to(device) if getattr(self, f.name) is not None else None)
+                                for f in fields(self)})
+
+    def subset(self, index) -> "Windows":
+        """Rows ``index`` (a slice, bool mask or index tensor) of every field."""
+        return replace(self, **{f.name: (getattr(self, f.name)[index] if getattr(self, f.name) is not None else None)
+                                for f in fields(self)})
+
+
+@dataclass
+class Split:
+    """The three leave-one-out parts of a dataset."""
+
+    train: Windows
+    valid: Windows
+    test: Windows
+    max_len: int
+    dropped_users: int = 0
+
+    def __repr__(self) -> str:
+        return (f"Split(train={len(self.train)}, valid={len(self.valid)}, test={len(self.test)}, "
+                f"max_len={self.max_len}, dropped_users={self.dropped_users})")
+
+
+def _gather_windows(flat: np.ndarray, starts: np.ndarray, ends: np.ndarray, width: int) -> np.ndarray:
+    """Rows ``flat[max(start, end-width):end]``, left-padded with 0 to ``width`` columns.
+
+    ``starts``/``ends`` are absolute offsets into ``flat`` (the user's first item and one past
+    the window's last input item).
+    """
+    cols = np.arange(width, dtype=np.int64) - width                    # (-width .. -1)
+    pos = ends[:, None] + cols[None, :]                                # (M, width) absolute
+    valid = pos >= starts[:, None]
+    out = np.where(valid, flat[np.clip(pos, 0, max(len(flat) - 1, 0))], 0)
+    return out.astype(np.int64, copy=False)
+
+
+def leave_one_out(ds: SequenceDataset, max_len: int = 50, history: bool = True) -> Split:
+    """Split ``ds`` into training windows, validation and test windows (see module doc).
+
+    Parameters
+    ----------
+    max_len : int
+        ``L``, the input length; longer inputs keep their last ``L`` items.
+    history : bool
+        Also build the full seen-item history of validation and test users (for masking).
+    """
+    if not isinstance(max_len, (int, np.integer)) or max_len < 1:
+        raise ValueError(f"max_len must be a positive integer, got {max_len!r}")
+    lens_all = ds.lengths()
+    keep = lens_all >= 3
+    dropped = int((~keep).sum())
+    if dropped:
+        warnings.warn(f"leave_one_out({ds.name!r}): dropped {dropped} user(s) with fewer than 3 "
+                      f"interactions (they cannot give train, validation and test targets)", stacklevel=2)
+    users = np.flatnonzero(keep).astype(np.int64)
+    if users.size == 0:
+        raise ValueError(f"leave_one_out({ds.name!r}): no user has 3 or more interactions")
+    lens = lens_all[users]
+    flat = np.concatenate([ds.sequences[u] for u in users]).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+
+    # training targets at 0-based positions 1..n-3 of each user
+    n_train = lens - 3
+    tr_user_rep = np.repeat(np.arange(users.size), n_train)
+    tr_offset = np.arange(n_train.sum()) - np.repeat(np.cumsum(n_train) - n_train, n_train)
+    tr_target_pos = starts[tr_user_rep] + 1 + tr_offset                # absolute position in flat
+    train = _make(flat, starts[tr_user_rep], tr_target_pos, users[tr_user_rep], max_len, None)
+
+    valid_pos = starts + lens - 2
+    test_pos = starts + lens - 1
+    width_v = int(lens.max()) - 2
+    width_t = int(lens.max()) - 1
+    valid = _make(flat, starts, valid_pos, users, max_len, width_v if history else None)
+    test = _make(flat, starts, test_pos, users, max_len, width_t if history else None)
+    return Split(train=train, valid=valid, test=test, max_len=int(max_len), dropped_users=dropped)
+
+
+def _make(flat, starts, target_pos, users, max_len, hist_width) -> Windows:
+    inputs = _gather_windows(flat, starts, target_pos, max_len)
+    hist = None
+    if hist_width is not None:
+        hist = torch.from_numpy(_gather_windows(flat, starts, target_pos, hist_width))
+    return Windows(inputs=torch.from_numpy(inputs), targets=torch.from_numpy(flat[target_pos].copy()),
+                   users=torch.from_numpy(np.ascontiguousarray(users)), history=hist)
