@@ -1,0 +1,408 @@
+"""Build the paper's datasets from the public ORIGINAL files (method.md, Notation and "Split and training windows").
+
+The project ships the S3-Rec releases in ``/work/shared/data``; this module lets a user with
+internet rebuild them (or other categories) from the raw dumps:
+
+* ``prepare_amazon(category, root)``: Amazon 2014 (McAuley et al., UCSD) 5-core reviews
+  ``reviews_<Category>_5.json.gz`` + metadata ``meta_<Category>.json.gz``. Labels: every
+  category path of the item with its root dropped (``[c for path in categories for c in
+  path[1:]]``), brand not used, as in the derived ``*_item2categories.json`` files.
+* ``prepare_movielens_100k(root)``: ``ml-100k.zip`` from GroupLens; labels are the 19 genres.
+* ``prepare_yelp(root)``: the Yelp Open Dataset JSON, a **manual** download (licence
+  click-through); labels are the business ``categories``. By default S3-Rec's date filter
+  keeps reviews dated 2019-01-01 00:00:00 .. 2019-12-31 00:00:00 (string comparison, so
+  most of 31 December is out, exactly as in S3-Rec).
+
+Every ``prepare_*`` applies k-core filtering (k=5 by default), builds a
+:class:`SequenceDataset` with :func:`preprocess.build_dataset` (S3-Rec id order) and, given
+``out``, writes it in the S3-Rec layout with :func:`save_s3rec_layout`.
+
+Malformed input lines raise ``ValueError`` naming the file and the 1-based line number.
+"""
+from __future__ import annotations
+
+import ast
+import gzip
+import io
+import json
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .dataset import SequenceDataset
+from .download import fetch
+from .preprocess import build_dataset, kcore_filter
+
+# Public download locations, one entry per raw file: name -> (url, sha256).
+# sha256 is None where no published checksum is known to us: ``fetch`` then skips the check
+# (pass your own digest to ``fetch`` to pin a copy). The Amazon 2014 files are listed on
+# https://jmcauley.ucsd.edu/data/amazon/ and served from snap.stanford.edu. Yelp has no direct
+# URL: its files sit behind a licence click-through on the page below (manual download).
+SOURCES: dict[str, tuple[str, str | None]] = {
+    "amazon_reviews": ("https://snap.stanford.edu/data/amazon/productGraph/categoryFiles/reviews_{category}_5.json.gz", None),
+    "amazon_meta": ("https://snap.stanford.edu/data/amazon/productGraph/categoryFiles/meta_{category}.json.gz", None),
+    "ml-100k": ("https://files.grouplens.org/datasets/movielens/ml-100k.zip", None),
+    "yelp": ("https://www.yelp.com/dataset", None),
+}
+
+# The 24 categories of the 2014 Amazon dump that have a 5-core review file.
+AMAZON_CATEGORIES = (
+    "Amazon_Instant_Video", "Apps_for_Android", "Automotive", "Baby", "Beauty", "Books",
+    "CDs_and_Vinyl", "Cell_Phones_and_Accessories", "Clothing_Shoes_and_Jewelry", "Digital_Music",
+    "Electronics", "Grocery_and_Gourmet_Food", "Health_and_Personal_Care", "Home_and_Kitchen",
+    "Kindle_Store", "Movies_and_TV", "Musical_Instruments", "Office_Products",
+    "Patio_Lawn_and_Garden", "Pet_Supplies", "Sports_and_Outdoors", "Tools_and_Home_Improvement",
+    "Toys_and_Games", "Video_Games",
+)
+
+# ml-100k's u.genre, in flag order (used when the zip lacks u.genre).
+ML100K_GENRES = (
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
+    "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi",
+    "Thriller", "War", "Western",
+)
+
+# S3-Rec's Yelp date window (inclusive string bounds on the review "date" field).
+S3REC_YELP_DATES = ("2019-01-01 00:00:00", "2019-12-31 00:00:00")
+
+YELP_FILES = ("yelp_academic_dataset_review.json", "yelp_academic_dataset_business.json")
+
+_LEADING_ASIN = re.compile(r"""\s*\{\s*['"]asin['"]\s*:\s*['"]([^'"]+)['"]""")
+
+
+# --------------------------------------------------------------------------- line reading
+class MalformedLineError(ValueError):
+    """A raw file has a line that cannot be parsed; the message names the file and line."""
+
+    def __init__(self, source: str, lineno: int, reason: str, line: str):
+        snippet = line.strip()
+        snippet = snippet if len(snippet) <= 80 else snippet[:77] + "..."
+        super().__init__(f"{source}, line {lineno}: {reason}: {snippet!r}")
+        self.source, self.lineno = source, lineno
+
+
+def _numbered_lines(stream: Iterable[str], source: str, progress: bool) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line) for every non-blank line."""
+    for lineno, line in enumerate(tqdm(stream, desc=Path(source).name, unit=" lines", disable=not progress), 1):
+        if line.strip():
+            yield lineno, line
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    """Open a raw text file, gunzipping ``*.gz``."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8")
+
+
+def _read_records(path: Path, parse, progress: bool) -> Iterator[tuple[int, str, object]]:
+    """(line number, line, parsed record) for every line; parse errors name file and line."""
+    try:
+        with _open_text(path) as f:
+            for lineno, line in _numbered_lines(f, str(path), progress):
+                try:
+                    record = parse(line)
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
+                    raise MalformedLineError(str(path), lineno, f"cannot parse ({type(err).__name__})", line) from None
+                if not isinstance(record, dict):
+                    raise MalformedLineError(str(path), lineno, "expected one JSON object / dict per line", line)
+                yield lineno, line, record
+    except (gzip.BadGzipFile, EOFError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable {'gzip ' if path.suffix == '.gz' else ''}text file "
+                         f"({type(err).__name__}: {err})") from None
+
+
+def _field(record: dict, key: str, path: Path, lineno: int, line: str):
+    try:
+        return record[key]
+    except KeyError:
+        raise MalformedLineError(str(path), lineno, f"missing field {key!r}", line) from None
+
+
+def _parse_json_or_literal(line: str):
+    """Amazon 2014 review files are JSON; a few mirrors store Python dict literals."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        return ast.literal_eval(line)
+
+
+def _ensure_file(path: Path, source: str, download: bool, progress: bool, **fmt) -> Path:
+    """``path`` if it exists, else download it from ``SOURCES[source]`` (or explain where to get it)."""
+    if path.is_file():
+        return path
+    url, sha = SOURCES[source]
+    url = url.format(**fmt)
+    if not download:
+        raise FileNotFoundError(f"{path} is missing; download it from {url} (or call with download=True)")
+    return fetch(url, path, sha256=sha, progress=progress)
+
+
+# --------------------------------------------------------------------------- Amazon 2014
+def read_amazon_reviews(path: str | os.PathLike, progress: bool = False) -> pd.DataFrame:
+    """Table ``user, item, time, rating`` from a ``reviews_<Category>_5.json.gz`` file, in file order."""
+    path = Path(path)
+    rows = []
+    for lineno, line, rec in _read_records(path, _parse_json_or_literal, progress):
+        user = _field(rec, "reviewerID", path, lineno, line)
+        item = _field(rec, "asin", path, lineno, line)
+        t = _field(rec, "unixReviewTime", path, lineno, line)
+        rating = rec.get("overall")
+        if not isinstance(t, (int, float)) or isinstance(t, bool):
+            raise MalformedLineError(str(path), lineno, f"unixReviewTime must be a number, got {t!r}", line)
+        rows.append((str(user), str(item), int(t), rating))
+    return pd.DataFrame(rows, columns=["user", "item", "time", "rating"])
+
+
+def amazon_labels(categories) -> list[str]:
+    """Labels of one item: each category path without its root, de-duplicated in first-seen order."""
+    return list(dict.fromkeys(c for path in categories for c in path[1:]))
+
+
+def read_amazon_meta(path: str | os.PathLike, items: set[str] | None = None,
+                     progress: bool = False) -> dict[str, list[str]]:
+    """``asin -> labels`` (see :func:`amazon_labels`) from a ``meta_<Category>.json.gz`` file.
+
+    Lines are Python dict literals (``ast.literal_eval``). With ``items``, lines whose leading
+    ``'asin'`` is not in it are skipped before parsing (fast for the large files; a malformed
+    line about an unused item then goes unnoticed).
+    """
+    path = Path(path)
+
+    def parse(line: str):
+        if items is not None:
+            m = _LEADING_ASIN.match(line)
+            if m is not None and m.group(1) not in items:
+                return {}
+        return ast.literal_eval(line)
+
+    out: dict[str, list[str]] = {}
+    for lineno, line, rec in _read_records(path, parse, progress):
+        if not rec:
+            continue
+        asin = str(_field(rec, "asin", path, lineno, line))
+        if items is not None and asin not in items:
+            continue
+        cats = rec.get("categories") or []
+        if not (isinstance(cats, list) and all(isinstance(p, list) and all(isinstance(c, str) for c in p) for p in cats)):
+            raise MalformedLineError(str(path), lineno, "'categories' must be a list of lists of str", line)
+        out[asin] = amazon_labels(cats)
+    return out
+
+
+def prepare_amazon(category: str, root: str | os.PathLike, *, k: int = 5, min_label_items: int = 1,
+                   download: bool = True, out: str | os.PathLike | None = None,
+                   progress: bool = True) -> SequenceDataset:
+    """Amazon 2014 ``category`` (e.g. ``"Beauty"``) as a SequenceDataset named ``category``.
+
+    Files are read from (and, with ``download``, fetched into) ``root``. ``min_label_items``
+    drops rare labels (S3-Rec's Beauty attributes used 5; 1 keeps all). With ``out``, the
+    dataset is also written there in the S3-Rec layout.
+    """
+    if category not in AMAZON_CATEGORIES:
+        raise ValueError(f"unknown Amazon 2014 category {category!r}; known: {', '.join(AMAZON_CATEGORIES)}")
+    root = Path(root)
+    reviews = _ensure_file(root / f"reviews_{category}_5.json.gz", "amazon_reviews", download, progress, category=category)
+    meta = _ensure_file(root / f"meta_{category}.json.gz", "amazon_meta", download, progress, category=category)
+    df = kcore_filter(read_amazon_reviews(reviews, progress), k=k)
+    labels = read_amazon_meta(meta, set(df["item"].unique()), progress)
+    ds = build_dataset(df, labels, name=category, min_label_items=min_label_items)
+    ds.meta.update(source="amazon-2014", files=[reviews.name, meta.name], kcore=k)
+    if out is not None:
+        save_s3rec_layout(ds, out)
+    return ds
+
+
+# --------------------------------------------------------------------------- MovieLens 100K
+def _zip_member(zf: zipfile.ZipFile, zip_path: Path, name: str, required: bool = True) -> str | None:
+    found = [m for m in zf.namelist() if m == name or m.endswith("/" + name)]
+    if not found:
+        if required:
+            raise ValueError(f"{zip_path} has no member {name!r}; it holds {zf.namelist()[:30]}")
+        return None
+    return found[0]
+
+
+def _zip_lines(zf: zipfile.ZipFile, member: str, source: str, progress: bool) -> Iterator[tuple[int, str]]:
+    with zf.open(member) as raw, io.TextIOWrapper(raw, encoding="latin-1") as f:
+        yield from _numbered_lines(f, source, progress)
+
+
+def read_movielens_100k(zip_path: str | os.PathLike, progress: bool = False) -> tuple[pd.DataFrame, dict[int, list[str]]]:
+    """(``user, item, time, rating`` table in file order, ``item -> genre names``) from ``ml-100k.zip``."""
+    zip_path = Path(zip_path)
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except zipfile.BadZipFile as err:
+        raise ValueError(f"{zip_path}: not a zip file ({err})") from None
+    with zf:
+        genres = list(ML100K_GENRES)
+        genre_member = _zip_member(zf, zip_path, "u.genre", required=False)
+        if genre_member is not None:
+            source = f"{zip_path}:{genre_member}"
+            by_index = {}
+            for lineno, line in _zip_lines(zf, genre_member, source, False):
+                name, _, idx = line.rstrip("\r\n").rpartition("|")
+                if not name or not idx.isdigit():
+                    raise MalformedLineError(source, lineno, "expected 'genre|index'", line)
+                by_index[int(idx)] = name
+            genres = [by_index[i] for i in sorted(by_index)]
+
+        member = _zip_member(zf, zip_path, "u.data")
+        source = f"{zip_path}:{member}"
+        rows = []
+        for lineno, line in _zip_lines(zf, member, source, progress):
+            parts = line.split()
+            if len(parts) != 4 or not all(p.isdigit() for p in parts):
+                raise MalformedLineError(source, lineno, "expected 4 tab-separated integers 'user item rating timestamp'", line)
+            u, i, r, t = map(int, parts)
+            rows.append((u, i, t, r))
+        df = pd.DataFrame(rows, columns=["user", "item", "time", "rating"])
+
+        member = _zip_member(zf, zip_path, "u.item")
+        source = f"{zip_path}:{member}"
+        labels: dict[int, list[str]] = {}
+        for lineno, line in _zip_lines(zf, member, source, progress):
+            fields = line.rstrip("\r\n").split("|")
+            flags = fields[-len(genres):]
+            if len(fields) < 5 + len(genres) or not fields[0].isdigit() or any(f not in ("0", "1") for f in flags):
+                raise MalformedLineError(source, lineno, f"expected 'id|title|release|video release|url' and "
+                                         f"{len(genres)} genre flags 0/1, separated by '|'", line)
+            labels[int(fields[0])] = [g for g, f in zip(genres, flags) if f == "1"]
+    return df, labels
+
+
+def prepare_movielens_100k(root: str | os.PathLike, *, k: int = 5, download: bool = True,
+                           out: str | os.PathLike | None = None, progress: bool = True) -> SequenceDataset:
+    """MovieLens 100K (``root/ml-100k.zip``) as a SequenceDataset named ``"ml-100k"``; labels = genres."""
+    zip_path = _ensure_file(Path(root) / "ml-100k.zip", "ml-100k", download, progress)
+    df, labels = read_movielens_100k(zip_path, progress)
+    ds = build_dataset(kcore_filter(df, k=k), labels, name="ml-100k")
+    ds.meta.update(source="movielens-100k", files=[zip_path.name], kcore=k)
+    if out is not None:
+        save_s3rec_layout(ds, out)
+    return ds
+
+
+# --------------------------------------------------------------------------- Yelp
+def _missing_yelp_message(root: Path, missing: list[str]) -> str:
+    return (
+        f"Yelp needs a manual download (licence click-through), and {', '.join(missing)} "
+        f"{'is' if len(missing) == 1 else 'are'} missing from {root}.\n"
+        f"  1. Open {SOURCES['yelp'][0]} , accept the Dataset Terms of Use and download the JSON dataset.\n"
+        f"  2. Extract the archive (yelp_dataset.tar / .tgz).\n"
+        f"  3. Put these files directly in {root}:\n"
+        + "".join(f"       {root / name}\n" for name in YELP_FILES)
+    )
+
+
+def read_yelp_reviews(path: str | os.PathLike, dates: tuple[str, str] | None = S3REC_YELP_DATES,
+                      progress: bool = False) -> pd.DataFrame:
+    """Table ``user, item, time, rating`` (time = the ``date`` string) of reviews inside ``dates``."""
+    path = Path(path)
+    lo, hi = dates if dates is not None else (None, None)
+    rows = []
+    for lineno, line, rec in _read_records(path, json.loads, progress):
+        date = _field(rec, "date", path, lineno, line)
+        if not isinstance(date, str):
+            raise MalformedLineError(str(path), lineno, f"'date' must be a string, got {date!r}", line)
+        if dates is not None and (date < lo or date > hi):
+            continue
+        rows.append((str(_field(rec, "user_id", path, lineno, line)),
+                     str(_field(rec, "business_id", path, lineno, line)), date, rec.get("stars")))
+    return pd.DataFrame(rows, columns=["user", "item", "time", "rating"])
+
+
+def read_yelp_business(path: str | os.PathLike, items: set[str] | None = None,
+                       progress: bool = False) -> dict[str, list[str]]:
+    """``business_id -> categories`` (the comma-separated string split and stripped; null -> [])."""
+    path = Path(path)
+    out: dict[str, list[str]] = {}
+    for lineno, line, rec in _read_records(path, json.loads, progress):
+        bid = str(_field(rec, "business_id", path, lineno, line))
+        if items is not None and bid not in items:
+            continue
+        cats = rec.get("categories")
+        if cats is None:
+            out[bid] = []
+        elif isinstance(cats, str):
+            out[bid] = list(dict.fromkeys(c.strip() for c in cats.split(",") if c.strip()))
+        else:
+            raise MalformedLineError(str(path), lineno, f"'categories' must be a string or null, got {type(cats).__name__}", line)
+    return out
+
+
+def prepare_yelp(root: str | os.PathLike, *, dates: tuple[str, str] | None = S3REC_YELP_DATES, k: int = 5,
+                 out: str | os.PathLike | None = None, progress: bool = True) -> SequenceDataset:
+    """Yelp Open Dataset (files in ``root``) as a SequenceDataset named ``"Yelp"``.
+
+    ``dates``: inclusive (min, max) string bounds on the review date; the default is S3-Rec's
+    2019 window, ``None`` keeps every review.
+    """
+    root = Path(root)
+    missing = [name for name in YELP_FILES if not (root / name).is_file()]
+    if missing:
+        raise FileNotFoundError(_missing_yelp_message(root, missing))
+    if dates is not None and not (len(dates) == 2 and all(isinstance(d, str) for d in dates)):
+        raise ValueError(f"dates must be None or a (min, max) pair of 'YYYY-MM-DD HH:MM:SS' strings, got {dates!r}")
+    df = kcore_filter(read_yelp_reviews(root / YELP_FILES[0], dates, progress), k=k)
+    labels = read_yelp_business(root / YELP_FILES[1], set(df["item"].unique()), progress)
+    ds = build_dataset(df, labels, name="Yelp")
+    ds.meta.update(source="yelp-open-dataset", files=list(YELP_FILES), kcore=k, dates=dates)
+    if out is not None:
+        save_s3rec_layout(ds, out)
+    return ds
+
+
+# --------------------------------------------------------------------------- S3-Rec layout
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_s3rec_layout(ds: SequenceDataset, folder: str | os.PathLike) -> dict[str, Path]:
+    """Write ``ds`` into ``folder`` as S3-Rec files; returns ``{"sequences", "labels", "datamaps"}`` paths.
+
+    * ``<Name>.txt``: one user per line, ``user_id item item ...``, ids from 1, time order;
+    * ``<Name>_item2categories.json``: ``{"item_id": [label name, ...]}`` for every item
+      (names in label-id order, i.e. sorted; the list may be empty);
+    * ``datamaps.json`` (when ``ds.meta`` has the raw id lists): ``user2id``, ``item2id``,
+      ``id2user``, ``id2item``, ids as strings, the LLM-RecSys-ID format.
+
+    Each file is written to a temporary file and then renamed into place.
+    """
+    if not ds.name or any(sep in ds.name for sep in ("/", "\\")) or ds.name in (".", ".."):
+        raise ValueError(f"dataset name {ds.name!r} cannot be used as a file name")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"sequences": folder / f"{ds.name}.txt", "labels": folder / f"{ds.name}_item2categories.json"}
+
+    lines = [" ".join(map(str, [u + 1] + seq.tolist())) for u, seq in enumerate(ds.sequences)]
+    _atomic_write_text(paths["sequences"], "\n".join(lines) + "\n")
+    item2cat = {str(i): [ds.label_names[j] for j in sorted(ds.item_labels[i])] for i in range(1, ds.n_items + 1)}
+    _atomic_write_text(paths["labels"], json.dumps(item2cat, ensure_ascii=False))
+
+    id2user, id2item = ds.meta.get("id2user"), ds.meta.get("id2item")
+    if id2user is not None and id2item is not None:
+        maps = {
+            "user2id": {str(raw): str(u + 1) for u, raw in enumerate(id2user)},
+            "item2id": {str(raw): str(i) for i, raw in enumerate(id2item) if i > 0},
+            "id2user": {str(u + 1): str(raw) for u, raw in enumerate(id2user)},
+            "id2item": {str(i): str(raw) for i, raw in enumerate(id2item) if i > 0},
+        }
+        paths["datamaps"] = folder / "datamaps.json"
+        _atomic_write_text(paths["datamaps"], json.dumps(maps, ensure_ascii=False))
+    return paths
