@@ -1,0 +1,141 @@
+"""The backbone encoder interface, h_u = Enc(S_u) (method.md §2, Eq. 4).
+
+Every backbone owns the shared item table ``E`` (``item_embedding``, row 0 = padding) and maps
+a left-padded window of item ids to one user vector: ``encode(item_seq [B, L], user_ids [B]) ->
+h [B, d]``. The plug-in (SRSUPM) and the plain recommender both score items with ``h @ E^T``.
+
+Input convention (see ``srsupm_lab/data/windows.py``): windows are **left-padded**, the most
+recent item sits in the last column and padding id 0 fills the front. ``L`` may be shorter than
+``max_len``; positional backbones number positions from the right, so the most recent item
+always gets the position id ``max_len - 1``.
+"""
+from __future__ import annotations
+
+import inspect
+
+import torch
+from torch import nn
+
+
+def check_positive_int(value, name: str, where: str) -> int:
+    """``value`` as an int, or a ValueError saying which argument of what is wrong."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_probability(value, name: str, where: str, *, allow_zero: bool = True) -> float:
+    """``value`` as a float in [0, 1) (or (0, 1) when ``allow_zero`` is False)."""
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not is_number or not (0 <= value < 1) or (value == 0 and not allow_zero):
+        interval = "[0, 1)" if allow_zero else "(0, 1)"
+        raise ValueError(f"{where}: {name} must be a number in {interval}, got {value!r}")
+    return float(value)
+
+
+def init_normal(module: nn.Module, std: float = 0.02) -> None:
+    """RecBole's transformer initialisation: N(0, std) weights, zero biases, unit LayerNorm."""
+    if isinstance(module, (nn.Linear, nn.Embedding)):
+        nn.init.normal_(module.weight, mean=0.0, std=std)
+    if isinstance(module, nn.Linear) and module.bias is not None:
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+class Backbone(nn.Module):
+    """Base class: the shared item table, input checks and the default (absent) auxiliary loss.
+
+    Subclasses implement :meth:`encode`. ``needs_users`` marks backbones that embed users
+    (Caser); they receive ``n_users`` and require ``user_ids`` at every call.
+    """
+
+    needs_users: bool = False
+
+    def __init__(self, n_items: int, dim: int, max_len: int, extra_rows: int = 0):
+        super().__init__()
+        where = type(self).__name__
+        self.n_items = check_positive_int(n_items, "n_items", where)
+        self.dim = check_positive_int(dim, "dim", where)
+        self.max_len = check_positive_int(max_len, "max_len", where)
+        # rows 0..n_items: padding + items (the table E); extra rows (BERT4Rec's [MASK]) follow
+        self.item_embedding = nn.Embedding(self.n_items + 1 + extra_rows, self.dim, padding_idx=0)
+        self.n_users: int | None = None
+        self.check_inputs = True  # set False to skip the (GPU-syncing) validation in hot loops
+
+    # ---------------------------------------------------------------- the contract
+    def item_table(self) -> torch.Tensor:
+        """The item embedding table E, rows 0..n_items (row 0 = padding): ``[N+1, d]``."""
+        return self.item_embedding.weight[: self.n_items + 1]
+
+    def encode(self, item_seq: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """User representation ``h [B, d]`` of the left-padded windows ``item_seq [B, L]``."""
+        raise NotImplementedError
+
+    def auxiliary_loss(self, item_seq: torch.Tensor, targets: torch.Tensor,
+                       user_ids: torch.Tensor | None = None) -> torch.Tensor | None:
+        """An extra training loss of the backbone itself; None for all but BERT4Rec."""
+        return None
+
+    def forward(self, item_seq: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
+        return self.encode(item_seq, user_ids)
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The keyword options the constructor accepts beyond n_items / n_users / dim / max_len."""
+        params = inspect.signature(cls.__init__).parameters
+        return [p for p in params if p not in ("self", "n_items", "n_users", "dim", "max_len")]
+
+    # ---------------------------------------------------------------- helpers
+    def _zero_padding_row(self) -> None:
+        """Re-zero row 0 of E after a custom initialisation overwrote it."""
+        with torch.no_grad():
+            self.item_embedding.weight[0].zero_()
+
+    def _position_ids(self, length: int, device) -> torch.Tensor:
+        """Right-aligned position ids: the last column always gets ``max_len - 1``."""
+        return torch.arange(self.max_len - length, self.max_len, device=device)  # (L,)
+
+    def _check_input(self, item_seq: torch.Tensor, user_ids: torch.Tensor | None = None) -> None:
+        """Raise a clear error unless ``item_seq`` is a valid left-padded ``[B, L<=max_len]`` batch."""
+        where = f"{type(self).__name__}.encode"
+        if not isinstance(item_seq, torch.Tensor):
+            raise TypeError(f"{where}: item_seq must be a torch.Tensor, got {type(item_seq).__name__}")
+        if item_seq.dtype != torch.long:
+            raise TypeError(f"{where}: item_seq must hold int64 item ids, got dtype {item_seq.dtype}")
+        if item_seq.dim() != 2 or item_seq.shape[0] == 0 or not 1 <= item_seq.shape[1] <= self.max_len:
+            raise ValueError(f"{where}: item_seq must have shape [B>=1, L] with 1 <= L <= max_len="
+                             f"{self.max_len}, got {tuple(item_seq.shape)}")
+        if self.needs_users:
+            if user_ids is None:
+                raise ValueError(f"{where}: this backbone embeds users, pass user_ids [B]")
+            if user_ids.dtype != torch.long or tuple(user_ids.shape) != (item_seq.shape[0],):
+                raise ValueError(f"{where}: user_ids must be an int64 tensor of shape "
+                                 f"({item_seq.shape[0]},), got {user_ids.dtype} {tuple(user_ids.shape)}")
+        if not self.check_inputs:
+            return
+        real = item_seq != 0                                                # (B, L)
+        flags = [
+            ((item_seq < 0) | (item_seq > self.n_items)).any(),
+            ~real[:, -1].all(),                                             # most recent item missing
+            (real[:, :-1] & ~real[:, 1:]).any(),                            # padding after an item
+        ]
+        if self.needs_users:
+            flags.append(((user_ids < 0) | (user_ids >= self.n_users)).any())
+        bad = torch.stack(flags).tolist()                                   # one device sync
+        if bad[0]:
+            top, low = int(item_seq.max()), int(item_seq.min())
+            raise ValueError(f"{where}: item ids must lie in 0..n_items={self.n_items} (0 = padding), "
+                             f"found values in {low}..{top}")
+        if bad[1]:
+            row = int((~real[:, -1]).nonzero()[0, 0])
+            raise ValueError(f"{where}: row {row} has padding (0) in its last column; windows must be "
+                             f"left-padded with at least one item (the most recent item goes last)")
+        if bad[2]:
+            row = int((real[:, :-1] & ~real[:, 1:]).any(dim=1).nonzero()[0, 0])
+            raise ValueError(f"{where}: row {row} has padding after an item; windows must be "
+                             f"left-padded (padding only at the front)")
+        if self.needs_users and bad[3]:
+            raise ValueError(f"{where}: user ids must lie in 0..n_users-1={self.n_users - 1}, found "
+                             f"values in {int(user_ids.min())}..{int(user_ids.max())}")

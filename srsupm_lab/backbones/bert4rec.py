@@ -1,0 +1,89 @@
+"""BERT4Rec backbone: a bidirectional transformer with a [MASK] token (method.md §2, Eq. 4).
+
+Sun et al., "BERT4Rec: Sequential Recommendation with Bidirectional Encoder Representations
+from Transformer", CIKM 2019.
+
+Same blocks as SASRec but every position attends to every item of the window (padding keys
+masked). The [MASK] token is row ``n_items + 1`` of the embedding (``item_table()`` still
+returns rows ``0..n_items`` only).
+
+- **Next-item encoding** (``encode``): a [MASK] is appended after the input and ``h`` is the
+  output at that position. To stay within ``max_len`` positions the oldest item is dropped
+  when the window is already ``max_len`` long.
+- **Cloze task** (``auxiliary_loss``): the window with its target appended, in the same layout
+  as ``encode``; a fraction ``mask_prob`` of its items is replaced by [MASK] and predicted by
+  cross-entropy over all items at the masked positions.
+
+Defaults follow RecBole's BERT4Rec (dropout 0.2, mask ratio 0.2). RecBole's version has no
+output projection or bias; neither does this one (scores are ``<h, e_i>`` like every backbone).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import Backbone, check_probability, init_normal
+from .sasrec import TransformerBlock, check_transformer_options
+
+
+class BERT4Rec(Backbone):
+    """Bidirectional transformer encoder; ``h`` = output at an appended [MASK] position."""
+
+    def __init__(self, n_items: int, dim: int = 64, max_len: int = 50, *, n_layers: int = 2,
+                 n_heads: int = 2, inner_size: int = 256, hidden_dropout: float = 0.2,
+                 attn_dropout: float = 0.2, layer_norm_eps: float = 1e-12, mask_prob: float = 0.2):
+        super().__init__(n_items, dim, max_len, extra_rows=1)
+        check_transformer_options("BERT4Rec", self.dim, n_layers, n_heads, inner_size,
+                                  hidden_dropout, attn_dropout, layer_norm_eps)
+        self.mask_prob = check_probability(mask_prob, "mask_prob", "BERT4Rec", allow_zero=False)
+        self.mask_id = self.n_items + 1
+        self.position_embedding = nn.Embedding(self.max_len, self.dim)
+        self.norm = nn.LayerNorm(self.dim, eps=layer_norm_eps)
+        self.dropout = nn.Dropout(hidden_dropout)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(self.dim, n_heads, inner_size, attn_dropout, hidden_dropout, layer_norm_eps)
+            for _ in range(n_layers))
+        self.apply(init_normal)
+        self._zero_padding_row()
+
+    def sequence_output(self, item_seq: torch.Tensor) -> torch.Tensor:
+        """Bidirectional output at every position ``[B, L, d]`` (ids may include ``mask_id``).
+
+        Each row needs at least one non-padding token (its last column, by the left-padding
+        convention), so no query row has all keys masked.
+        """
+        positions = self._position_ids(item_seq.shape[1], item_seq.device)          # (L,)
+        x = self.item_embedding(item_seq) + self.position_embedding(positions)      # (B, L, d)
+        x = self.dropout(self.norm(x))
+        mask = (item_seq != 0)[:, None, None, :]                                     # (B, 1, 1, L)
+        for block in self.blocks:
+            x = block(x, mask)                                                       # (B, L, d)
+        return x
+
+    def _append(self, item_seq: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
+        """``item_seq`` followed by the column ``last [B]``, oldest column dropped if needed."""
+        keep = min(item_seq.shape[1], self.max_len - 1)
+        return torch.cat([item_seq[:, item_seq.shape[1] - keep:], last[:, None]], dim=1)  # (B, keep+1)
+
+    def encode(self, item_seq: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
+        self._check_input(item_seq, user_ids)
+        masks = torch.full_like(item_seq[:, 0], self.mask_id)                        # (B,)
+        return self.sequence_output(self._append(item_seq, masks))[:, -1]           # (B, d)
+
+    def auxiliary_loss(self, item_seq: torch.Tensor, targets: torch.Tensor,
+                       user_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Cloze loss: mean cross-entropy over items 1..N at randomly masked positions."""
+        self._check_input(item_seq, user_ids)
+        in_range = bool(((targets >= 1) & (targets <= self.n_items)).all())
+        if tuple(targets.shape) != (item_seq.shape[0],) or not in_range:
+            raise ValueError(f"BERT4Rec.auxiliary_loss: targets must be [B={item_seq.shape[0]}] item ids in "
+                             f"1..{self.n_items}, got shape {tuple(targets.shape)}")
+        full = self._append(item_seq, targets)                                       # (B, L')
+        chosen = (torch.rand(full.shape, device=full.device) < self.mask_prob) & (full != 0)
+        if not bool(chosen.any()):
+            return self.item_embedding.weight.sum() * 0.0                           # nothing masked
+        corrupted = full.masked_fill(chosen, self.mask_id)                           # (B, L')
+        hidden = self.sequence_output(corrupted)[chosen]                             # (M, d)
+        logits = hidden @ self.item_table()[1:].T                                    # (M, N)
+        return F.cross_entropy(logits, full[chosen] - 1)

@@ -1,0 +1,130 @@
+"""SASRec backbone: causal self-attention over the window (method.md §2, Eq. 4).
+
+Kang & McAuley, "Self-Attentive Sequential Recommendation", ICDM 2018.
+
+Item embeddings plus learned absolute position embeddings, LayerNorm and dropout, then
+``n_layers`` transformer blocks (multi-head causal self-attention + position-wise feed-forward),
+each sub-layer wrapped as ``LayerNorm(x + Dropout(sublayer(x)))`` as in RecBole's SASRec (the
+paper's pre-LN variant differs only in where the norm sits). ``h`` = output at the last
+position (the most recent item).
+
+Left padding: positions are numbered from the right (the most recent item always has position
+``max_len - 1``) and padding keys are masked, so padding changes nothing in the real positions.
+Every position may also attend to itself, so a padding query row never has all keys masked
+(no NaN); padding rows' outputs are never read.
+
+The blocks defined here (:class:`MultiHeadSelfAttention`, :class:`FeedForward`,
+:class:`TransformerBlock`) are reused by BERT4Rec (bidirectional mask) and LightSANs.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import Backbone, check_positive_int, check_probability, init_normal
+
+
+class MultiHeadSelfAttention(nn.Module):
+    """``LayerNorm(x + Dropout(W_o · MHA(x)))`` with a boolean attention mask (True = may attend)."""
+
+    def __init__(self, dim: int, n_heads: int, attn_dropout: float, hidden_dropout: float, eps: float):
+        super().__init__()
+        if dim % n_heads != 0:
+            raise ValueError(f"dim={dim} is not divisible by n_heads={n_heads}")
+        self.n_heads = n_heads
+        self.attn_dropout = attn_dropout
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.dropout = nn.Dropout(hidden_dropout)
+        self.norm = nn.LayerNorm(dim, eps=eps)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        B, L, d = x.shape
+        q, k, v = self.qkv(x).split(d, dim=-1)                              # 3 x (B, L, d)
+        q, k, v = (t.view(B, L, self.n_heads, d // self.n_heads).transpose(1, 2) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(                                 # (B, nh, L, hs)
+            q, k, v, attn_mask=mask, dropout_p=self.attn_dropout if self.training else 0.0)
+        y = y.transpose(1, 2).reshape(B, L, d)                              # (B, L, d)
+        return self.norm(x + self.dropout(self.out(y)))
+
+
+class FeedForward(nn.Module):
+    """Position-wise ``LayerNorm(x + Dropout(W2 · GELU(W1 x)))``."""
+
+    def __init__(self, dim: int, inner_size: int, hidden_dropout: float, eps: float):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, inner_size)
+        self.fc2 = nn.Linear(inner_size, dim)
+        self.dropout = nn.Dropout(hidden_dropout)
+        self.norm = nn.LayerNorm(dim, eps=eps)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x + self.dropout(self.fc2(F.gelu(self.fc1(x)))))  # (B, L, d)
+
+
+class TransformerBlock(nn.Module):
+    """Self-attention then feed-forward."""
+
+    def __init__(self, dim, n_heads, inner_size, attn_dropout, hidden_dropout, eps):
+        super().__init__()
+        self.attn = MultiHeadSelfAttention(dim, n_heads, attn_dropout, hidden_dropout, eps)
+        self.ffn = FeedForward(dim, inner_size, hidden_dropout, eps)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.ffn(self.attn(x, mask))                                 # (B, L, d)
+
+
+def check_transformer_options(where: str, dim: int, n_layers, n_heads, inner_size,
+                              hidden_dropout, attn_dropout, layer_norm_eps) -> None:
+    """Validate the options shared by the three transformer backbones."""
+    check_positive_int(n_layers, "n_layers", where)
+    check_positive_int(n_heads, "n_heads", where)
+    check_positive_int(inner_size, "inner_size", where)
+    check_probability(hidden_dropout, "hidden_dropout", where)
+    check_probability(attn_dropout, "attn_dropout", where)
+    if dim % n_heads != 0:
+        raise ValueError(f"{where}: dim={dim} must be divisible by n_heads={n_heads}")
+    if not (isinstance(layer_norm_eps, float) and layer_norm_eps > 0):
+        raise ValueError(f"{where}: layer_norm_eps must be a positive float, got {layer_norm_eps!r}")
+
+
+class SASRec(Backbone):
+    """Causal transformer encoder; ``h`` = output at the last (most recent) position."""
+
+    def __init__(self, n_items: int, dim: int = 64, max_len: int = 50, *, n_layers: int = 2,
+                 n_heads: int = 2, inner_size: int = 256, hidden_dropout: float = 0.5,
+                 attn_dropout: float = 0.5, layer_norm_eps: float = 1e-12):
+        super().__init__(n_items, dim, max_len)
+        check_transformer_options("SASRec", self.dim, n_layers, n_heads, inner_size,
+                                  hidden_dropout, attn_dropout, layer_norm_eps)
+        self.position_embedding = nn.Embedding(self.max_len, self.dim)
+        self.norm = nn.LayerNorm(self.dim, eps=layer_norm_eps)
+        self.dropout = nn.Dropout(hidden_dropout)
+        self.blocks = nn.ModuleList(
+            TransformerBlock(self.dim, n_heads, inner_size, attn_dropout, hidden_dropout, layer_norm_eps)
+            for _ in range(n_layers))
+        self.apply(init_normal)
+        self._zero_padding_row()
+
+    def attention_mask(self, item_seq: torch.Tensor) -> torch.Tensor:
+        """``[B, 1, L, L]`` bool: query i sees key j iff j <= i and j is an item, or j == i."""
+        L = item_seq.shape[1]
+        causal = torch.ones(L, L, dtype=torch.bool, device=item_seq.device).tril()   # (L, L)
+        eye = torch.eye(L, dtype=torch.bool, device=item_seq.device)                 # (L, L)
+        keys = (item_seq != 0)[:, None, None, :]                                     # (B, 1, 1, L)
+        return (causal & keys) | eye                                                 # (B, 1, L, L)
+
+    def sequence_output(self, item_seq: torch.Tensor) -> torch.Tensor:
+        """Output at every position ``[B, L, d]``; position t only depends on items at <= t."""
+        positions = self._position_ids(item_seq.shape[1], item_seq.device)          # (L,)
+        x = self.item_embedding(item_seq) + self.position_embedding(positions)      # (B, L, d)
+        x = self.dropout(self.norm(x))
+        mask = self.attention_mask(item_seq)
+        for block in self.blocks:
+            x = block(x, mask)                                                       # (B, L, d)
+        return x
+
+    def encode(self, item_seq: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
+        self._check_input(item_seq, user_ids)
+        return self.sequence_output(item_seq)[:, -1]                                 # (B, d)

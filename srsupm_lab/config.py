@@ -1,0 +1,189 @@
+"""Every hyper-parameter of one run, checked up front (method.md §9–§11; paper §5.1).
+
+:class:`TrainConfig` is a flat dataclass: the data (dataset, labels, label noise), the model
+(backbone and its options, the SRSUPM switch, K, λ1, λ2, γ, τ, ablations), the optimisation
+(epochs, batch, lr, patience, seed) and the bookkeeping (device, out_dir, resume). Defaults are
+the paper's setting (§11: Adam lr 0.01, batch 128, d 64, L 50, K 5, λ1 0.4, patience 10).
+
+``TrainConfig.from_dict`` refuses unknown keys (a typo is an error, never silently ignored),
+and every field is validated with a message that says which field and what is allowed.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TrainConfig", "BINS"]
+
+BINS = ("even", "quantile")
+
+
+def _known_datasets() -> tuple[str, ...]:
+    from .data.loaders import KNOWN_DATASETS
+    return tuple(KNOWN_DATASETS)
+
+
+def _known_labels() -> tuple[str, ...]:
+    from .data.loaders import LABEL_KINDS
+    return tuple(LABEL_KINDS)
+
+
+def _known_backbones() -> tuple[str, ...]:
+    from .backbones import BACKBONES
+    return tuple(BACKBONES)
+
+
+@dataclass
+class TrainConfig:
+    """One experiment: data → PMSA → backbone (+ SRSUPM) → training → full-ranking test."""
+
+    # data
+    dataset: str = "synthetic"           # a known name (see KNOWN_DATASETS) or a folder in the S3-Rec layout
+    data_root: str | None = None         # where real datasets live (default: SRSUPM_DATA or shared/data)
+    labels: str = "categories"           # "categories" or "attributes" (see data/loaders.py)
+    dataset_options: dict = field(default_factory=dict)    # options of make_synthetic (synthetic data only)
+    noise_p: float = 0.0                 # label noise on the training supervision only (paper §5.6.2)
+    max_len: int = 50                    # L
+    # model
+    backbone: str = "sasrec"
+    backbone_options: dict = field(default_factory=dict)   # extra keyword options of the backbone
+    dim: int = 64                        # d
+    srsupm: bool = False                 # plug SRSUPM onto the backbone
+    K: int = 5                           # number of shift levels
+    bins: str = "even"                   # PMSA level bins: "even" (paper) or "quantile" (from training windows)
+    lambda1: float = 0.4                 # weight of L_PMSID
+    lambda2: float = 0.1                 # weight of L_PMSIM
+    gamma: float = 0.1                   # weight of L_reg
+    tau: float = 1.0                     # InfoNCE temperature
+    dropout: float = 0.1                 # dropout inside the SIC branches
+    pmsid: bool = True
+    pmsim: bool = True
+    pmi: bool = True
+    priors: bool = True
+    # optimisation
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 0.01
+    weight_decay: float = 0.0
+    patience: int = 10
+    seed: int = 42
+    # evaluation and bookkeeping
+    eval_batch_size: int = 1024
+    mask_history: bool = True            # remove seen items from the ranking (S3-Rec protocol)
+    device: str = "auto"                 # "auto" (cuda > mps > cpu), "cpu", "cuda", "cuda:1", "mps"
+    out_dir: str | None = None           # where config/history/results/checkpoint go; None = write nothing
+    resume: bool = False                 # continue from out_dir/checkpoint.pt (or return finished results)
+    progress: bool = True                # tqdm progress bars
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> "TrainConfig":
+        """Raise ValueError/TypeError naming the first bad field; return self when all are fine."""
+        def fail(name, what):
+            raise ValueError(f"TrainConfig.{name}: {what}, got {getattr(self, name)!r}")
+
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kind = _KIND[f.name]
+            if kind == "opt_str" and isinstance(value, os.PathLike):
+                value = os.fspath(value)
+                setattr(self, f.name, value)
+            if kind == "bool" and not isinstance(value, bool):
+                fail(f.name, "must be True or False")
+            if kind in ("int", "pos_int") and (isinstance(value, bool) or not isinstance(value, int)):
+                fail(f.name, "must be an integer")
+            if kind == "pos_int" and value < 1:
+                fail(f.name, "must be a positive integer")
+            if kind == "float":
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                    fail(f.name, "must be a finite number")
+                setattr(self, f.name, float(value))
+            if kind == "str" and not isinstance(value, str):
+                fail(f.name, "must be a string")
+            if kind == "opt_str" and value is not None and not isinstance(value, str):
+                fail(f.name, "must be a string or None")
+
+        known = _known_datasets()
+        if self.dataset.lower() not in known and not Path(self.dataset).expanduser().is_dir():
+            fail("dataset", f"must be one of {list(known)} or an existing folder in the S3-Rec layout")
+        if self.labels not in _known_labels():
+            fail("labels", f"must be one of {list(_known_labels())}")
+        backbones = _known_backbones()
+        if self.backbone not in backbones:
+            fail("backbone", f"must be one of {list(backbones)}")
+        if not isinstance(self.backbone_options, dict) or not all(isinstance(k, str) for k in self.backbone_options):
+            fail("backbone_options", "must be a dict of option name -> value")
+        if not isinstance(self.dataset_options, dict) or not all(isinstance(k, str) for k in self.dataset_options):
+            fail("dataset_options", "must be a dict of option name -> value")
+        if self.dataset_options and self.dataset.lower() != "synthetic":
+            fail("dataset_options", f"only apply to the synthetic dataset (dataset is {self.dataset!r})")
+        if self.bins not in BINS:
+            fail("bins", f"must be one of {list(BINS)}")
+        if self.K < 3:
+            fail("K", "must be at least 3 (no-shift, complete-shift and at least one partial level)")
+        if not 0.0 <= self.noise_p <= 1.0:
+            fail("noise_p", "must lie in [0, 1]")
+        if not 0.0 <= self.dropout < 1.0:
+            fail("dropout", "must lie in [0, 1)")
+        for name in ("lambda1", "lambda2", "gamma", "weight_decay"):
+            if getattr(self, name) < 0:
+                fail(name, "must be >= 0")
+        for name in ("tau", "lr"):
+            if getattr(self, name) <= 0:
+                fail(name, "must be > 0")
+        if self.seed < 0:
+            fail("seed", "must be >= 0")
+        if not self.srsupm and not (self.pmsid and self.pmsim and self.pmi and self.priors):
+            off = [n for n in ("pmsid", "pmsim", "pmi", "priors") if not getattr(self, n)]
+            raise ValueError(f"TrainConfig: ablation switches {off} are off but srsupm=False; they only apply to "
+                             f"SRSUPM (set srsupm=True)")
+        if self.device != "auto" and self.device.split(":")[0] not in ("cpu", "cuda", "mps"):
+            fail("device", "must be 'auto', 'cpu', 'cuda', 'cuda:<i>' or 'mps'")
+        return self
+
+    # ------------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """Build from a dict; unknown keys raise (with the list of valid ones)."""
+        if not isinstance(values, dict):
+            raise TypeError(f"TrainConfig.from_dict needs a dict, got {type(values).__name__}")
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise KeyError(f"TrainConfig: unknown key(s) {unknown}; valid keys are {names}")
+        return cls(**values)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+    @classmethod
+    def from_json(cls, path) -> "TrainConfig":
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_dict(json.load(fh))
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A validated copy with some fields changed (unknown names raise)."""
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+
+# the type class of every field, used by validate() and by the CLI
+_KIND = {
+    "dataset": "str", "data_root": "opt_str", "labels": "str", "dataset_options": "dict", "noise_p": "float",
+    "max_len": "pos_int",
+    "backbone": "str", "backbone_options": "dict", "dim": "pos_int", "srsupm": "bool", "K": "int", "bins": "str",
+    "lambda1": "float", "lambda2": "float", "gamma": "float", "tau": "float", "dropout": "float",
+    "pmsid": "bool", "pmsim": "bool", "pmi": "bool", "priors": "bool",
+    "epochs": "pos_int", "batch_size": "pos_int", "lr": "float", "weight_decay": "float", "patience": "pos_int",
+    "seed": "int", "eval_batch_size": "pos_int", "mask_history": "bool", "device": "str", "out_dir": "opt_str",
+    "resume": "bool", "progress": "bool",
+}
+assert set(_KIND) == {f.name for f in fields(TrainConfig)}, "every TrainConfig field needs a kind"

@@ -1,0 +1,296 @@
+"""One call from a :class:`TrainConfig` to saved results (method.md §1, §10–§11; the CLI ``train``).
+
+    load_dataset ──▶ drop_labels (noise_p > 0) ──▶ leave_one_out ──▶ pmsa.assess
+        ──▶ build_backbone (+ SRSUPM) ──▶ Trainer.fit ──▶ valid/test tables ──▶ out_dir
+
+Labels. Label noise (paper §5.6.2) corrupts the **training supervision only**: the PMSA levels of
+the training windows (which feed L_PMSID and the PMSIM groups) come from the noisy labels. The
+per-level breakdown of the validation and test windows always uses the **clean** labels, so
+runs with different ``noise_p`` are compared on the same test groups. With ``bins="quantile"``
+the cut points are the quantiles of the training windows' PMSD, reused on valid/test.
+
+Files in ``out_dir`` (each written atomically: a temporary file, then ``os.replace``):
+``config.json`` (the resolved config), ``history.csv`` (one row per epoch),
+``valid_levels.csv`` / ``test_levels.csv`` (metrics overall and per PMSA level),
+``results.json`` (config, best epoch, metrics, timings, parameter counts, environment) and
+``checkpoint.pt`` (written by the trainer every epoch). A finished ``out_dir`` is never
+overwritten silently: ``resume=True`` returns the stored results, ``overwrite=True`` starts over.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import pmsa
+from .config import _KIND, TrainConfig
+from .trainer import Trainer, atomic_write, count_parameters, resolve_device, seed_everything
+
+__all__ = ["run_experiment", "add_train_arguments", "train_from_args", "load_results"]
+
+OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.csv", "results.json", "checkpoint.pt")
+# fields that may differ between a run and its resumption
+RESUMABLE_CHANGES = ("resume", "progress", "device", "epochs", "patience", "eval_batch_size")
+
+
+# ----------------------------------------------------------------------------- files
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (Path,)):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _write_json(path: Path, obj) -> None:
+    text = json.dumps(obj, indent=2, default=_json_default)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def _write_csv(path: Path, table: pd.DataFrame) -> None:
+    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+
+
+def _records(table: pd.DataFrame | None) -> list[dict] | None:
+    return None if table is None else json.loads(table.to_json(orient="records", double_precision=15))
+
+
+def _read_level_table(path: Path) -> pd.DataFrame:
+    table = pd.read_csv(path, dtype={"level": str})
+    table["level"] = [lvl if lvl == "all" else int(lvl) for lvl in table["level"]]
+    return table
+
+
+def load_results(out_dir) -> dict:
+    """The stored results of a finished run: ``results.json`` plus the tables as DataFrames."""
+    out = Path(out_dir)
+    path = out / "results.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: the run in {out} has not finished")
+    results = json.loads(path.read_text(encoding="utf-8"))
+    results["history"] = pd.read_csv(out / "history.csv")
+    results["valid_table"] = _read_level_table(out / "valid_levels.csv")
+    results["test_table"] = _read_level_table(out / "test_levels.csv")
+    return results
+
+
+def _check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
+    """Decide what to do with an existing ``out_dir``; return stored results when resuming a finished run."""
+    out = Path(config.out_dir)
+    if overwrite and config.resume:
+        raise ValueError("run_experiment: resume=True and overwrite=True contradict each other; choose one")
+    finished = (out / "results.json").exists()
+    unfinished = (out / "checkpoint.pt").exists() and not finished
+    if not (finished or unfinished):
+        return None
+    if overwrite:
+        for name in OUTPUT_FILES:
+            (out / name).unlink(missing_ok=True)
+        return None
+    if not config.resume:
+        state = "a finished run (results.json)" if finished else "an unfinished run (checkpoint.pt)"
+        raise FileExistsError(f"{out} holds {state}; pass resume=True (--resume) to continue or reuse it, "
+                              f"or overwrite=True (--overwrite) to start over")
+    stored_path = out / "config.json"
+    if stored_path.exists():
+        stored = json.loads(stored_path.read_text(encoding="utf-8"))
+        now = config.to_dict()
+        diff = {k: (stored.get(k), now.get(k)) for k in set(stored) | set(now)
+                if k not in RESUMABLE_CHANGES and stored.get(k) != now.get(k)}
+        if diff:
+            raise ValueError(f"run_experiment: cannot resume {out}: the config differs in {sorted(diff)} "
+                             f"(stored, now) = {diff}")
+    return load_results(out) if finished else None
+
+
+# ----------------------------------------------------------------------------- the run
+def _environment(device: torch.device) -> dict:
+    env = {"python": sys.version.split()[0], "platform": platform.platform(), "torch": torch.__version__,
+           "numpy": np.__version__, "device": str(device), "torch_threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        env["device_name"] = torch.cuda.get_device_name(device)
+    return env
+
+
+def _level_counts(levels: torch.Tensor, K: int) -> list[int]:
+    return torch.bincount(levels, minlength=K).tolist()
+
+
+def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
+    """Run one experiment end to end (see the module doc) and return its results.
+
+    Returns the content of ``results.json`` plus three DataFrames: ``history``, ``valid_table``
+    and ``test_table``. With ``config.out_dir=None`` nothing is written (and no resume).
+    """
+    from .backbones import build_backbone
+    from .data import leave_one_out, load_dataset
+    from .recommender import BackboneRecommender
+    from .srsupm import SRSUPM
+
+    config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
+    config.validate()
+    out = Path(config.out_dir) if config.out_dir is not None else None
+    if out is None and config.resume:
+        raise ValueError("run_experiment: resume=True needs an out_dir (where the checkpoint lives)")
+    if out is not None:
+        stored = _check_out_dir(config, overwrite)
+        if stored is not None:
+            return stored
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json(out / "config.json", config.to_dict())
+    t_start = time.perf_counter()
+    device = resolve_device(config.device)
+
+    # data -> PMSA
+    seed_everything(config.seed)
+    ds = load_dataset(config.dataset, root=config.data_root, labels=config.labels, **config.dataset_options)
+    split = leave_one_out(ds, max_len=config.max_len)
+    train_labels = pmsa.drop_labels(ds.item_labels, config.noise_p, seed=config.seed) if config.noise_p > 0 \
+        else ds.item_labels
+    train_pmsd, train_levels = pmsa.assess(split.train.inputs, split.train.targets, train_labels, config.K, config.bins)
+    edges = "even" if config.bins == "even" else pmsa.level_edges(config.K, config.bins, train_pmsd.numpy())
+    _, valid_levels = pmsa.assess(split.valid.inputs, split.valid.targets, ds.item_labels, config.K, edges)
+    _, test_levels = pmsa.assess(split.test.inputs, split.test.targets, ds.item_labels, config.K, edges)
+    t_data = time.perf_counter()
+
+    # model
+    backbone = build_backbone(config.backbone, ds.n_items, n_users=ds.n_users, dim=config.dim,
+                              max_len=config.max_len, **config.backbone_options)
+    if config.srsupm:
+        model = SRSUPM(backbone, K=config.K, lambda1=config.lambda1, lambda2=config.lambda2, gamma=config.gamma,
+                       tau=config.tau, dropout=config.dropout, pmsid=config.pmsid, pmsim=config.pmsim,
+                       pmi=config.pmi, priors=config.priors)
+    else:
+        model = BackboneRecommender(backbone)
+
+    trainer = Trainer(model, split.train, split.valid, split.test, train_levels=train_levels,
+                      valid_levels=valid_levels, test_levels=test_levels, epochs=config.epochs,
+                      batch_size=config.batch_size, lr=config.lr, weight_decay=config.weight_decay,
+                      patience=config.patience, seed=config.seed, device=device,
+                      eval_batch_size=config.eval_batch_size, mask_history=config.mask_history,
+                      checkpoint=None if out is None else out / "checkpoint.pt", resume=config.resume,
+                      progress=config.progress)
+    fit = trainer.fit()
+    t_end = time.perf_counter()
+
+    results = {
+        "config": config.to_dict(),
+        "model": "SRSUPM+" + config.backbone if config.srsupm else config.backbone,
+        "best_epoch": fit.best_epoch,
+        "epochs_run": fit.epochs_run,
+        "stopped_early": fit.stopped_early,
+        "best_valid_recall@10": fit.best_valid if math.isfinite(fit.best_valid) else None,
+        "valid": _records(fit.valid),
+        "test": _records(fit.test),
+        "data": {"name": ds.name, "users": ds.n_users, "items": ds.n_items, "labels": ds.n_labels,
+                 "train_windows": len(split.train), "valid_users": len(split.valid), "test_users": len(split.test),
+                 "dropped_users": split.dropped_users,
+                 "train_level_counts": _level_counts(train_levels, config.K),
+                 "test_level_counts": _level_counts(test_levels, config.K),
+                 "level_edges": None if isinstance(edges, str) else [float(e) for e in edges],
+                 "test_levels_from": "clean labels", "train_levels_from": f"labels with noise p={config.noise_p}"},
+        "timings": {"data_seconds": t_data - t_start, "train_seconds": fit.train_seconds,
+                    "total_seconds_this_session": t_end - t_start,
+                    "seconds_per_epoch": fit.train_seconds / max(fit.epochs_run, 1)},
+        "n_params": count_parameters(model),
+        "n_params_backbone": count_parameters(backbone),
+        "environment": _environment(device),
+    }
+    if out is not None:
+        _write_csv(out / "history.csv", fit.history)
+        _write_csv(out / "valid_levels.csv", fit.valid)
+        _write_csv(out / "test_levels.csv", fit.test)
+        _write_json(out / "results.json", results)          # last: its presence marks a finished run
+    return {**results, "history": fit.history, "valid_table": fit.valid, "test_table": fit.test}
+
+
+# ----------------------------------------------------------------------------- CLI
+_TYPES = {"int": int, "pos_int": int, "float": float, "str": str, "opt_str": str}
+_FLAGS = {"out_dir": ["--out", "--out-dir"], "K": ["--K", "-K"]}
+_HELP = {
+    "dataset": "a known name or a folder in the S3-Rec layout", "data_root": "folder holding the real datasets",
+    "labels": "categories | attributes", "dataset_options": "make_synthetic option KEY=VALUE (repeatable)",
+    "noise_p": "label-noise probability on the training supervision", "max_len": "input length L",
+    "backbone": "gru4rec | sasrec | caser | bert4rec | lightsans",
+    "backbone_options": "backbone option KEY=VALUE (repeatable), e.g. n_layers=2",
+    "dim": "embedding size d", "srsupm": "plug SRSUPM onto the backbone", "K": "number of shift levels",
+    "bins": "even | quantile", "lambda1": "weight of L_PMSID", "lambda2": "weight of L_PMSIM",
+    "gamma": "weight of L_reg", "tau": "InfoNCE temperature", "dropout": "dropout inside the SIC branches",
+    "pmsid": "ablation switch", "pmsim": "ablation switch", "pmi": "ablation switch (mixed prediction)",
+    "priors": "ablation switch (level priors)", "mask_history": "remove seen items from the ranking",
+    "device": "auto | cpu | cuda[:i] | mps", "out_dir": "output folder", "resume": "continue a run in --out",
+    "progress": "progress bars", "epochs": "maximum number of epochs", "batch_size": "training batch size",
+    "lr": "Adam learning rate (paper: 0.01)", "weight_decay": "Adam weight decay",
+    "patience": "early-stopping patience, epochs without a better valid Recall@10", "seed": "random seed",
+    "eval_batch_size": "users scored at once in evaluation",
+}
+
+
+def _key_value(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw                                           # a bare string
+    return key.strip(), value
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add one option per TrainConfig field (plus ``--config FILE`` and ``--overwrite``) to ``parser``.
+
+    Only options given on the command line override the config file, which overrides the
+    defaults. Booleans come as pairs: ``--srsupm/--no-srsupm``, ``--pmsim/--no-pmsim``, ...
+    """
+    parser.add_argument("--config", metavar="FILE", default=None, help="JSON file of TrainConfig fields")
+    parser.add_argument("--overwrite", action="store_true", help="replace the results of a finished run in --out")
+    for f in fields(TrainConfig):
+        name, kind = f.name, _KIND[f.name]
+        flags = _FLAGS.get(name, ["--" + name.replace("_", "-")])
+        default = f.default_factory() if callable(f.default_factory) else f.default
+        help_text = f"{_HELP.get(name, name.replace('_', ' '))} (default: {default})"
+        if kind == "bool":
+            parser.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                                help=help_text)
+        elif kind == "dict":
+            flag = flags[0][:-1] if flags[0].endswith("s") else flags[0]     # --backbone-option KEY=VALUE
+            parser.add_argument(flag, dest=name, action="append", type=_key_value, metavar="KEY=VALUE",
+                                default=argparse.SUPPRESS, help=help_text)
+        else:
+            parser.add_argument(*flags, dest=name, type=_TYPES[kind], default=argparse.SUPPRESS, help=help_text)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Defaults ← ``--config`` file ← options given on the command line."""
+    values: dict = {}
+    if getattr(args, "config", None):
+        with open(args.config, encoding="utf-8") as fh:
+            values.update(json.load(fh))
+    for name in (f.name for f in fields(TrainConfig)):
+        if hasattr(args, name):
+            value = getattr(args, name)
+            values[name] = {**values.get(name, {}), **dict(value)} if _KIND[name] == "dict" else value
+    return TrainConfig.from_dict(values)
+
+
+def train_from_args(args: argparse.Namespace) -> dict:
+    """The CLI ``train`` command: run the experiment, print a summary, return the results dict."""
+    config = config_from_args(args)
+    results = run_experiment(config, overwrite=bool(getattr(args, "overwrite", False)))
+    print(f"{results['model']} on {results['data']['name']}: best epoch {results['best_epoch']} "
+          f"of {results['epochs_run']}" + (f"; files in {config.out_dir}" if config.out_dir else ""))
+    print(results["test_table"].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    return results

@@ -1,0 +1,346 @@
+"""Training loop: batches, early stopping, checkpoints, exact resume (method.md §10–11).
+
+One :class:`Trainer` trains any model that follows the Recommender protocol
+(``model.loss(batch) -> (loss, parts)``, ``model.score(inputs, users)``):
+
+* the training windows move to the device once; an epoch is a ``torch.randperm`` cut into
+  index slices (no DataLoader, no per-sample Python);
+* Adam; bf16 autocast on CUDA only (evaluation always runs without autocast);
+* early stopping on validation Recall@10 with a patience (paper: 10); the best state is kept
+  and the test windows are evaluated with it, overall and per PMSA level;
+* after every epoch a checkpoint is written atomically (temporary file + ``os.replace``):
+  model, optimiser, epoch, best metric/state, patience counter, history, every RNG state and the
+  model's training-time caches (non-persistent float buffers such as the PMSIM confidence),
+  so ``resume=True`` ends exactly where an uninterrupted run ends (on CPU).
+"""
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .evaluate import evaluate, metric_names
+
+__all__ = ["Trainer", "FitResult", "resolve_device", "seed_everything", "atomic_write", "count_parameters"]
+
+CHECKPOINT_VERSION = 1
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)                                                           # read the process umask once
+
+
+# ----------------------------------------------------------------------------- helpers
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` → cuda, then mps, then cpu; otherwise the named device, checked to exist."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda[:i]' or 'mps', got {device!r}")
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda[:i]' or 'mps', got {device!r}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available here (use 'auto' or 'cpu')")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device {device!r} asked for, but MPS is not available here (use 'auto' or 'cpu')")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda[:i]' or 'mps', got {device!r}")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and every CUDA device)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds CUDA (and MPS) generators
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then ``os.replace`` it.
+
+    A crash at any moment leaves either the old file or the new one, never a partial file;
+    the temporary file is removed when ``write`` fails.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)                                      # mkstemp made it 0600
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _rng_state(device: torch.device) -> dict:
+    """Every RNG state, as tensors and plain Python values (loadable with ``weights_only=True``)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    if device.type == "mps":
+        state["mps"] = torch.mps.get_rng_state()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if "mps" in state:
+        torch.mps.set_rng_state(state["mps"])
+
+
+def _cache_buffers(model: torch.nn.Module) -> dict:
+    """Non-persistent floating-point buffers: training-time caches (e.g. the PMSIM confidence).
+
+    ``state_dict`` leaves them out; an exact resume needs them, so checkpoints store them too.
+    Integer non-persistent buffers (index tables) are rebuilt by ``model.prepare`` and not stored.
+    """
+    persistent = set(model.state_dict())
+    return {name: buf for name, buf in model.named_buffers()
+            if name not in persistent and buf is not None and buf.is_floating_point()}
+
+
+def _load_cache_buffers(model: torch.nn.Module, saved: dict, where) -> None:
+    current = _cache_buffers(model)
+    if set(saved) != set(current):
+        raise ValueError(f"checkpoint {where}: cached buffers {sorted(saved)} do not match "
+                         f"the model's {sorted(current)}")
+    for name, value in saved.items():
+        if value.shape != current[name].shape:
+            raise ValueError(f"checkpoint {where}: buffer {name!r} has shape {tuple(value.shape)}, "
+                             f"the model's has {tuple(current[name].shape)}")
+        current[name].copy_(value)
+
+
+def _cpu_state(model: torch.nn.Module) -> dict:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+@dataclass
+class FitResult:
+    """What :meth:`Trainer.fit` returns."""
+
+    history: pd.DataFrame                 # one row per epoch: loss parts, valid metrics, seconds
+    best_epoch: int                       # 1-based epoch of the best validation score (0: none)
+    best_valid: float                     # best value of the monitored metric
+    valid: pd.DataFrame                   # validation table of the best state (per level if given)
+    test: pd.DataFrame | None             # test table of the best state (per level if given)
+    test_ranks: torch.Tensor | None       # per-user 0-based test ranks (CPU)
+    stopped_early: bool
+    epochs_run: int
+    train_seconds: float                  # summed over all sessions (resume included)
+    extra: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- trainer
+class Trainer:
+    """Train ``model`` on ``train`` windows, select on ``valid``, test the best state.
+
+    Parameters
+    ----------
+    model : Recommender (``loss``, ``score``; optional ``prepare(train, levels)``).
+    train, valid, test : Windows (``test`` optional). Valid/test need ``history`` when
+        ``mask_history`` is True.
+    train_levels : LongTensor [M] or None — PMSA level of each training window (``batch["levels"]``).
+    valid_levels, test_levels : LongTensor or None — for the per-level tables at the end.
+    checkpoint : path of the checkpoint file, or None for no checkpoint (and no resume).
+    resume : continue from ``checkpoint`` when it exists (otherwise start fresh).
+    monitor : validation metric for early stopping and model selection.
+
+    Defaults follow the paper's setting (method.md §11): Adam, lr 0.01, batch 128, patience 10.
+    """
+
+    def __init__(self, model, train, valid, test=None, *, train_levels=None, valid_levels=None, test_levels=None,
+                 epochs: int = 200, batch_size: int = 128, lr: float = 0.01, weight_decay: float = 0.0,
+                 patience: int = 10, seed: int = 42, device="auto", eval_batch_size: int = 1024,
+                 mask_history: bool = True, ks: Sequence[int] = (10, 20), monitor: str = "recall@10",
+                 checkpoint: str | os.PathLike | None = None, resume: bool = False, progress: bool = True):
+        for name, value in dict(epochs=epochs, batch_size=batch_size, patience=patience,
+                                eval_batch_size=eval_batch_size).items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"Trainer: {name} must be a positive integer, got {value!r}")
+        if not (float(lr) > 0):
+            raise ValueError(f"Trainer: lr must be positive, got {lr!r}")
+        if not (float(weight_decay) >= 0):
+            raise ValueError(f"Trainer: weight_decay must be >= 0, got {weight_decay!r}")
+        if monitor not in metric_names(ks):
+            raise ValueError(f"Trainer: monitor must be one of {metric_names(ks)}, got {monitor!r}")
+        if len(train) == 0:
+            raise ValueError("Trainer: there are no training windows")
+        if train_levels is not None:
+            train_levels = torch.as_tensor(train_levels).long()
+            if train_levels.shape != (len(train),):
+                raise ValueError(f"Trainer: train_levels must be [M]={len(train)}, got {tuple(train_levels.shape)}")
+        if resume and checkpoint is None:
+            raise ValueError("Trainer: resume=True needs a checkpoint path")
+
+        self.device = resolve_device(device)
+        self.model = model.to(self.device)
+        self.train, self.valid, self.test = train, valid, test
+        self.train_levels, self.valid_levels, self.test_levels = train_levels, valid_levels, test_levels
+        self.epochs, self.batch_size, self.patience = epochs, batch_size, patience
+        self.lr, self.weight_decay, self.seed = float(lr), float(weight_decay), int(seed)
+        self.eval_batch_size, self.mask_history = eval_batch_size, mask_history
+        self.ks, self.monitor = tuple(ks), monitor
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.resume, self.progress = resume, progress
+        self.amp = self.device.type == "cuda"
+        self.optimizer = None
+
+    # -- the run's identity: a resumed run must match it ---------------------------------
+    def _fingerprint(self) -> dict:
+        return {"batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay, "seed": self.seed,
+                "n_train": len(self.train), "monitor": self.monitor, "mask_history": self.mask_history}
+
+    def _save(self, state: dict) -> None:
+        if self.checkpoint is None:
+            return
+        payload = {"version": CHECKPOINT_VERSION, "fingerprint": self._fingerprint(), **state,
+                   "model": self.model.state_dict(), "buffers": _cache_buffers(self.model),
+                   "optimizer": self.optimizer.state_dict(),
+                   "rng": _rng_state(self.device)}
+        atomic_write(self.checkpoint, lambda tmp: torch.save(payload, tmp))
+
+    def _load(self) -> dict | None:
+        if not (self.resume and self.checkpoint is not None and self.checkpoint.exists()):
+            return None
+        ck = torch.load(self.checkpoint, map_location=self.device, weights_only=True)
+        if ck.get("version") != CHECKPOINT_VERSION:
+            raise ValueError(f"checkpoint {self.checkpoint}: version {ck.get('version')!r}, "
+                             f"expected {CHECKPOINT_VERSION}")
+        stored = ck["fingerprint"]
+        diff = {k: (stored.get(k), v) for k, v in self._fingerprint().items() if stored.get(k) != v}
+        if diff:
+            raise ValueError(f"checkpoint {self.checkpoint} was written by a different run; (stored, now): {diff}")
+        self.model.load_state_dict(ck["model"])
+        _load_cache_buffers(self.model, ck["buffers"], self.checkpoint)
+        self.optimizer.load_state_dict(ck["optimizer"])
+        _set_rng_state(ck["rng"])
+        return ck
+
+    # -- one epoch ---------------------------------------------------------------------------
+    def _train_epoch(self, data: dict, epoch: int) -> dict:
+        self.model.train()
+        m = data["targets"].shape[0]
+        perm = torch.randperm(m).to(self.device)                           # (M,)
+        total, parts, n_batches = torch.zeros((), device=self.device), {}, 0
+        bar = tqdm(range(0, m, self.batch_size), desc=f"epoch {epoch}", leave=False, disable=not self.progress)
+        for start in bar:
+            idx = perm[start:start + self.batch_size]                      # (B,)
+            batch = {name: t[idx] for name, t in data.items()}
+            batch["index"] = idx
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.amp):
+                loss, loss_parts = self.model.loss(batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total += loss.detach().float()
+            for k, v in loss_parts.items():
+                parts[k] = parts.get(k, 0.0) + v.detach().float()
+            n_batches += 1
+            if self.progress and n_batches % 20 == 0:
+                bar.set_postfix(loss=f"{float(total) / n_batches:.4f}")
+        if not torch.isfinite(total):                                      # one check per epoch: no per-step sync
+            raise FloatingPointError(f"epoch {epoch}: the training loss became {float(total)}; try a lower lr")
+        row = {"loss": float(total) / n_batches}
+        row.update({f"loss_{k}": float(v) / n_batches for k, v in parts.items()})
+        return row
+
+    def _validate(self) -> dict:
+        table = evaluate(self.model, self.valid, mask_history=self.mask_history, ks=self.ks,
+                         batch_size=self.eval_batch_size, device=self.device)
+        return {f"valid_{m}": float(table.iloc[0][m]) for m in metric_names(self.ks)}
+
+    # -- the whole run -------------------------------------------------------------------------
+    def fit(self) -> FitResult:
+        if self.checkpoint is None or not (self.resume and self.checkpoint.exists()):
+            seed_everything(self.seed)
+        train = self.train.to(self.device)
+        data = {"inputs": train.inputs, "targets": train.targets, "users": train.users}
+        if self.train_levels is not None:
+            data["levels"] = self.train_levels.to(self.device)
+        if hasattr(self.model, "prepare"):
+            self.model.prepare(self.train, self.train_levels)
+            self.model.to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+        state = {"epoch": 0, "best_metric": float("-inf"), "best_epoch": 0, "best_state": None, "bad_epochs": 0,
+                 "history": [], "stopped_early": False, "train_seconds": 0.0}
+        ck = self._load()
+        if ck is not None:
+            state = {k: ck[k] for k in state}
+        if state["best_state"] is None:
+            state["best_state"] = _cpu_state(self.model)
+
+        epochs_bar = tqdm(range(state["epoch"] + 1, self.epochs + 1), desc="training", disable=not self.progress,
+                          initial=state["epoch"], total=self.epochs)
+        for epoch in epochs_bar:
+            if state["stopped_early"]:
+                break
+            t0 = time.perf_counter()
+            row = {"epoch": epoch, **self._train_epoch(data, epoch)}
+            t1 = time.perf_counter()
+            row.update(self._validate())
+            row.update({"train_seconds": t1 - t0, "eval_seconds": time.perf_counter() - t1})
+            state["train_seconds"] += row["train_seconds"]
+            state["history"].append(row)
+            score = row[f"valid_{self.monitor}"]
+            if score > state["best_metric"]:
+                state.update(best_metric=score, best_epoch=epoch, bad_epochs=0, best_state=_cpu_state(self.model))
+            else:
+                state["bad_epochs"] += 1
+                state["stopped_early"] = state["bad_epochs"] >= self.patience
+            state["epoch"] = epoch
+            epochs_bar.set_postfix({self.monitor: f"{score:.4f}", "best": f"{state['best_metric']:.4f}"})
+            self._save(state)
+        epochs_bar.close()
+        return self._finish(state)
+
+    def _finish(self, state: dict) -> FitResult:
+        """Load the best state, evaluate validation and test with it."""
+        self.model.load_state_dict(state["best_state"])
+        valid = evaluate(self.model, self.valid, self.valid_levels, mask_history=self.mask_history, ks=self.ks,
+                         batch_size=self.eval_batch_size, device=self.device)
+        test, ranks = None, None
+        if self.test is not None:
+            test, ranks = evaluate(self.model, self.test, self.test_levels, mask_history=self.mask_history, ks=self.ks,
+                                   batch_size=self.eval_batch_size, device=self.device, return_ranks=True)
+        return FitResult(history=pd.DataFrame(state["history"]), best_epoch=state["best_epoch"],
+                         best_valid=state["best_metric"], valid=valid, test=test, test_ranks=ranks,
+                         stopped_early=state["stopped_early"], epochs_run=state["epoch"],
+                         train_seconds=state["train_seconds"])
