@@ -1,0 +1,196 @@
+"""The SRSUPM plug-in over any backbone and its multi-task objective (method.md §3–§9, Eqs. 5–24).
+
+    h = backbone.encode(S_u)                      §2      (B, d)
+    Ẑ = priors(SIC(h))                            §3–§4   (B, K, d)
+    s = mixed_scores(Ẑ, E)                        §8      (B, N)
+    L = L_rec + λ1·L_PMSID + λ2·L_PMSIM + γ·L_reg  §9
+
+Ablation switches: ``pmsid=False`` (no decomposition loss), ``pmsim=False`` (no matching
+loss; both off is the paper's "w/o PMSID & PMSIM"), ``pmi=False`` (mean pooling instead of the
+mixed prediction), ``priors=False`` (no level priors).
+
+Settings rejected as contradictory (``ValueError``): a loss switched off together with a weight
+that is explicitly non-default and positive (``pmsid=False, lambda1=0.7``; ``pmsim=False,
+lambda2=0.5``): the weight would be silently ignored. A switched-off loss with its default
+weight or with weight 0 is accepted, and its weight is then unused. ``pmsim=True`` with
+``pmsid=False`` is allowed (the paper's "w/o PMSID" row); the PMSIM confidences then come from a
+shift distribution α that no loss trains directly (only L_rec and L_reg shape Ẑ), so the
+sampling is close to uniform within a group; the confidence cache is still refreshed.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .pmsid import consistency_regulariser, decomposition_loss, level_confidence, shift_logits
+from .pmsim import ShiftInformationMatching
+from .prediction import mean_scores, mixed_scores
+from .sic import LevelPriors, ShiftInformationConstruction
+
+DEFAULT_LAMBDA1 = 0.4
+DEFAULT_LAMBDA2 = 0.1
+
+
+class SRSUPM(nn.Module):
+    """Plug-in model following the Recommender protocol (``loss``, ``score``, ``prepare``).
+
+    Parameters
+    ----------
+    backbone : Backbone
+        Any backbone of ``srsupm_lab.backbones`` (``encode``, ``item_table``, ``auxiliary_loss``).
+    K : int
+        Number of shift levels (>= 3), one SIC branch per PMSA level.
+    lambda1, lambda2, gamma : float
+        Weights of L_PMSID, L_PMSIM, L_reg (>= 0).
+    tau : float
+        InfoNCE temperature (> 0).
+    dropout : float
+        Dropout inside the SIC branches.
+    pmsid, pmsim, pmi, priors : bool
+        Ablation switches (see module doc).
+    hidden : int or None
+        Inner width of each SIC branch (default ``d``).
+    """
+
+    def __init__(self, backbone: nn.Module, K: int = 5, lambda1: float = DEFAULT_LAMBDA1,
+                 lambda2: float = DEFAULT_LAMBDA2, gamma: float = 0.1, tau: float = 1.0, dropout: float = 0.1,
+                 pmsid: bool = True, pmsim: bool = True, pmi: bool = True, priors: bool = True,
+                 hidden: int | None = None) -> None:
+        super().__init__()
+        for name in ("encode", "item_table", "auxiliary_loss"):
+            if not callable(getattr(backbone, name, None)):
+                raise TypeError(f"SRSUPM: backbone {type(backbone).__name__} has no method {name}(); "
+                                f"build one with srsupm_lab.backbones.build_backbone")
+        if isinstance(K, bool) or not isinstance(K, int) or K < 3:
+            raise ValueError(f"SRSUPM: K must be an integer >= 3 (levels 0, 1..K-2, K-1), got {K!r}")
+        for name, value in (("lambda1", lambda1), ("lambda2", lambda2), ("gamma", gamma)):
+            if not float(value) >= 0.0:
+                raise ValueError(f"SRSUPM: {name} must be >= 0, got {value!r}")
+        if not float(tau) > 0.0:
+            raise ValueError(f"SRSUPM: tau must be > 0, got {tau!r}")
+        if not pmsid and lambda1 not in (0, DEFAULT_LAMBDA1):
+            raise ValueError(f"SRSUPM: pmsid=False contradicts lambda1={lambda1!r}: the PMSID loss is off, "
+                             f"so drop lambda1 (or set it to 0) or turn pmsid on")
+        if not pmsim and lambda2 not in (0, DEFAULT_LAMBDA2):
+            raise ValueError(f"SRSUPM: pmsim=False contradicts lambda2={lambda2!r}: the PMSIM loss is off, "
+                             f"so drop lambda2 (or set it to 0) or turn pmsim on")
+        self.backbone = backbone
+        self.n_items, self.dim, self.K = int(backbone.n_items), int(backbone.dim), K
+        self.lambda1 = float(lambda1) if pmsid else 0.0
+        self.lambda2 = float(lambda2) if pmsim else 0.0
+        self.gamma, self.tau = float(gamma), float(tau)
+        self.use_pmsid, self.use_pmsim, self.use_pmi = bool(pmsid), bool(pmsim), bool(pmi)
+        self.sic = ShiftInformationConstruction(self.dim, K, hidden=hidden, dropout=dropout)
+        self.priors = LevelPriors(self.dim, K, enabled=priors)
+        self.matching = ShiftInformationMatching(K, tau) if pmsim else None
+
+    # ---------------------------------------------------------------- building blocks
+    def _shift(self, inputs: torch.Tensor, users: torch.Tensor | None) -> torch.Tensor:
+        """Ẑ (B, K, d) for windows ``inputs`` (B, L), in the module's current mode."""
+        h = self.backbone.encode(inputs, users)                                   # (B, d)
+        return self.priors(self.sic(h))                                           # (B, K, d)
+
+    def _items(self) -> torch.Tensor:
+        """Item table rows 1..N (N, d): the candidates (row 0 is padding)."""
+        return self.backbone.item_table()[1:]
+
+    def _predict(self, Z: torch.Tensor) -> torch.Tensor:
+        """Scores (B, N) over items 1..N: mixed (§8) or mean-pooled (w/o PMI)."""
+        return (mixed_scores if self.use_pmi else mean_scores)(Z, self._items())
+
+    @property
+    def confidence(self) -> torch.Tensor | None:
+        """PMSIM confidence cache (M,) over the prepared training windows, or None."""
+        return None if self.matching is None else self.matching.confidence
+
+    # ---------------------------------------------------------------- Recommender protocol
+    def prepare(self, train, levels: torch.Tensor) -> None:
+        """Build PMSIM groups and the confidence cache from the training ``Windows`` and their levels (M,)."""
+        if self.matching is None:
+            return
+        device = next(self.parameters()).device
+        self.matching.prepare(train.inputs, train.users, train.targets, torch.as_tensor(levels), device=device)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``(L, parts)`` with L = L_rec + λ1 L_PMSID + λ2 L_PMSIM + γ L_reg (Eq. 24)."""
+        for key in ("inputs", "targets", "users"):
+            if key not in batch:
+                raise KeyError(f"SRSUPM.loss: batch lacks {key!r} (has {sorted(batch)})")
+        inputs, targets, users = batch["inputs"], batch["targets"], batch["users"]
+        B = inputs.shape[0]
+        if self.use_pmsid and "levels" not in batch:
+            raise KeyError(f"SRSUPM.loss: pmsid=True needs batch['levels'] (PMSA level per window); has {sorted(batch)}")
+        if self.use_pmsim:
+            if "index" not in batch:
+                raise KeyError(f"SRSUPM.loss: pmsim=True needs batch['index'] (row in the training Windows); "
+                               f"has {sorted(batch)}")
+            index = batch["index"].long()
+            self.matching.check_index(index)
+            if inputs.shape[1] != self.matching.inputs.shape[1]:
+                raise ValueError(f"SRSUPM.loss: batch windows have length {inputs.shape[1]} but the prepared "
+                                 f"training windows have {self.matching.inputs.shape[1]}")
+
+        if self.use_pmsim:
+            partner = self.matching.sample(index)                                  # (B,)
+            both = self._shift(torch.cat([inputs, self.matching.inputs[partner]]),
+                               torch.cat([users, self.matching.users[partner]]))   # (2B, K, d) one pass
+            Z, Z_partner = both[:B], both[B:]                                     # (B, K, d) each
+            Z_aug = self._shift(inputs, users)                                    # (B, K, d) fresh dropout
+        else:
+            Z = self._shift(inputs, users)                                        # (B, K, d)
+
+        rec = F.cross_entropy(self._predict(Z), targets - 1)                      # items 1..N -> classes 0..N-1
+        e_v = self.backbone.item_table()[targets]                                 # (B, d)
+        logits = shift_logits(Z, e_v)                                             # (B, K)
+        zero = rec.new_zeros(())
+        pmsid = decomposition_loss(logits, batch["levels"]) if self.use_pmsid else zero
+        reg = consistency_regulariser(Z)
+        pmsim = zero
+        if self.use_pmsim:
+            levels = self.matching.levels[index]                                  # (B,) partner shares it
+            self.matching.refresh(index, level_confidence(logits, levels))
+            partner_logits = shift_logits(Z_partner, e_v)                         # (B, K) same target
+            self.matching.refresh(partner, level_confidence(partner_logits, levels))
+            pmsim = self.matching.loss(Z_aug.sum(dim=1), Z_partner.sum(dim=1))    # basic views g = Σ_k ẑ_k
+        total = rec + self.lambda1 * pmsid + self.lambda2 * pmsim + self.gamma * reg
+        parts = {"rec": rec.detach(), "pmsid": pmsid.detach(), "pmsim": pmsim.detach(), "reg": reg.detach()}
+        aux = self.backbone.auxiliary_loss(inputs, targets, users)
+        if aux is not None:                                                       # BERT4Rec's cloze loss
+            total = total + aux
+            parts["aux"] = aux.detach()
+        return total, parts
+
+    def score(self, inputs: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
+        """Full-ranking scores (B, N+1); column 0 (padding) is -inf."""
+        s = self._predict(self._shift(inputs, users))                             # (B, N)
+        return F.pad(s, (1, 0), value=float("-inf"))                              # (B, N+1)
+
+    # ---------------------------------------------------------------- analysis hooks (eval mode, no grad)
+    @contextmanager
+    def _evaluating(self):
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            self.train(was_training)
+
+    def shift_representations(self, inputs: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+        """Ẑ (B, K, d)."""
+        with self._evaluating():
+            return self._shift(inputs, users)
+
+    def shift_distribution(self, inputs: torch.Tensor, users: torch.Tensor | None, targets: torch.Tensor) -> torch.Tensor:
+        """α (B, K) of each window towards its target (Eq. 9)."""
+        with self._evaluating():
+            Z = self._shift(inputs, users)
+            return torch.softmax(shift_logits(Z, self.backbone.item_table()[targets]), dim=1)
+
+    def basic_view(self, inputs: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+        """g = Σ_k ẑ_k (B, d) (Eq. 15)."""
+        with self._evaluating():
+            return self._shift(inputs, users).sum(dim=1)
