@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 
-def _level_report(ds, K: int, bins: str, max_len: int = 50) -> "pd.DataFrame":
+def _level_report(ds, K: int, bins: str, max_len: int = 50) -> tuple:
     import pandas as pd
 
     from . import pmsa

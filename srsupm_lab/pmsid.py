@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 
 def shift_logits(Z: torch.Tensor, e_v: torch.Tensor) -> torch.Tensor:

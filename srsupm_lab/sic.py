@@ -18,6 +18,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .backbones.base import Dropout
+
 
 class ShiftInformationConstruction(nn.Module):
     """``K`` independent residual feed-forward blocks, batched (method.md §3, Eqs. 5–7).
@@ -49,7 +51,7 @@ class ShiftInformationConstruction(nn.Module):
         self.b2 = nn.Parameter(torch.empty(K, dim))            # (K, d)
         self.ln_weight = nn.Parameter(torch.ones(K, dim))      # (K, d) LayerNorm_k scale
         self.ln_bias = nn.Parameter(torch.zeros(K, dim))       # (K, d) LayerNorm_k shift
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

@@ -273,3 +273,34 @@ def test_recommender_rejects_bad_batches():
         model.loss({"inputs": inputs, "users": users})
     with pytest.raises(ValueError, match="1..50"):
         model.loss({"inputs": inputs, "users": users, "targets": torch.tensor([0, 1, 2, 3])})
+
+
+def test_fast_dropout_keeps_the_right_share_and_scale():
+    from srsupm_lab.backbones.base import Dropout
+    torch.manual_seed(0)
+    x = torch.ones(200_000, requires_grad=True)
+    layer = Dropout(0.3)
+    y = layer(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.005            # P(keep) = 1 - p
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.7))  # inverted scaling
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())                            # d y / d x = mask / (1 - p)
+    layer.eval()
+    assert layer(x) is x
+
+
+def test_attention_helper_matches_a_float64_softmax():
+    from srsupm_lab.backbones.base import attention
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(3, 2, 5, 4, dtype=torch.float64) for _ in range(3))
+    mask = torch.rand(3, 1, 5, 5) > 0.3
+    mask[..., 0] = True                                               # every query sees a key
+    scores = torch.einsum("bhqd,bhkd->bhqk", q, k) / 2.0             # hs = 4 -> scale 1/2
+    scores[~mask.expand_as(scores)] = float("-inf")
+    ref = torch.einsum("bhqk,bhkd->bhqd", scores.softmax(-1), v)
+    for training in (False, True):                                    # p = 0: no dropout either way
+        assert torch.allclose(attention(q, k, v, mask, 0.0, training), ref)
+    torch.manual_seed(1)
+    out = attention(q, k, v, mask, 0.5, True)                         # dropout: weights * {0, 2}
+    assert out.shape == ref.shape and not torch.allclose(out, ref)

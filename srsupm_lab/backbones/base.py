@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -42,6 +43,56 @@ def init_normal(module: nn.Module, std: float = 0.02) -> None:
     elif isinstance(module, nn.LayerNorm):
         nn.init.ones_(module.weight)
         nn.init.zeros_(module.bias)
+
+
+class Dropout(nn.Module):
+    """Inverted dropout, the same distribution as ``nn.Dropout``, faster on the CPU.
+
+    On the CPU torch draws dropout masks with ``bernoulli_``, about 2.5x slower than drawing
+    uniforms and comparing them with ``p`` (measured here: 16 ms vs 6 ms for a 1.3M-element
+    attention map, about a third of a SASRec training step). On other devices it defers to
+    ``F.dropout`` (fused kernels). Each element is kept with probability ``1 - p`` and scaled
+    by ``1 / (1 - p)``; evaluation mode is the identity.
+    """
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        self.p = float(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Functional form of :class:`Dropout`."""
+    if not training or p == 0.0:
+        return x
+    if x.device.type != "cpu":
+        return F.dropout(x, p, True)
+    keep = torch.rand_like(x) >= p                                          # P(keep) = 1 - p
+    return x * keep / (1.0 - p)
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
+              p: float, training: bool, scale: float | None = None) -> torch.Tensor:
+    """``softmax(q kᵀ · scale, masked) · v`` with dropout ``p`` on the weights (training only).
+
+    ``q [.., Lq, hs]``, ``k, v [.., Lk, hs]``, ``mask`` bool, True = may attend (broadcast to
+    ``[.., Lq, Lk]``). Without dropout, or off the CPU, this is
+    ``F.scaled_dot_product_attention``; on the CPU with dropout the weights are formed
+    explicitly so that :func:`dropout` (fast sampler) applies to them.
+    """
+    if not training or p == 0.0 or q.device.type != "cpu":
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p if training else 0.0, scale=scale)
+    scale = q.shape[-1] ** -0.5 if scale is None else scale
+    scores = (q @ k.transpose(-2, -1)) * scale                              # (.., Lq, Lk)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = dropout(scores.softmax(dim=-1), p, True)                      # (.., Lq, Lk)
+    return weights @ v                                                      # (.., Lq, hs)
 
 
 class Backbone(nn.Module):

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Backbone, check_probability, init_normal
+from .base import Backbone, Dropout, check_probability, init_normal
 from .sasrec import TransformerBlock, check_transformer_options
 
 
@@ -40,7 +40,7 @@ class BERT4Rec(Backbone):
         self.mask_id = self.n_items + 1
         self.position_embedding = nn.Embedding(self.max_len, self.dim)
         self.norm = nn.LayerNorm(self.dim, eps=layer_norm_eps)
-        self.dropout = nn.Dropout(hidden_dropout)
+        self.dropout = Dropout(hidden_dropout)
         self.blocks = nn.ModuleList(
             TransformerBlock(self.dim, n_heads, inner_size, attn_dropout, hidden_dropout, layer_norm_eps)
             for _ in range(n_layers))

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Backbone, check_positive_int, check_probability
+from .base import Backbone, Dropout, check_positive_int, check_probability
 
 
 class Caser(Backbone):
@@ -38,7 +38,7 @@ class Caser(Backbone):
         self.conv_v = nn.Conv2d(1, n_v, kernel_size=(self.caser_len, 1))
         self.conv_h = nn.ModuleList(
             nn.Conv2d(1, n_h, kernel_size=(height, self.dim)) for height in range(1, self.caser_len + 1))
-        self.dropout = nn.Dropout(check_probability(dropout, "dropout", "Caser"))
+        self.dropout = Dropout(check_probability(dropout, "dropout", "Caser"))
         self.fc1 = nn.Linear(n_v * self.dim + n_h * self.caser_len, self.dim)
         self.fc2 = nn.Linear(2 * self.dim, self.dim)
         # RecBole's initialisation: N(0, 1/d) embeddings, Xavier-normal linear layers, zero biases

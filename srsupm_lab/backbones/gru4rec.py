@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Backbone, check_positive_int, check_probability
+from .base import Backbone, Dropout, check_positive_int, check_probability
 
 
 class GRU4Rec(Backbone):
@@ -26,7 +26,7 @@ class GRU4Rec(Backbone):
         hidden_size = 2 * self.dim if hidden_size is None else hidden_size  # RecBole: 128 for d = 64
         self.hidden_size = check_positive_int(hidden_size, "hidden_size", "GRU4Rec")
         check_positive_int(n_layers, "n_layers", "GRU4Rec")
-        self.emb_dropout = nn.Dropout(check_probability(dropout, "dropout", "GRU4Rec"))
+        self.emb_dropout = Dropout(check_probability(dropout, "dropout", "GRU4Rec"))
         self.gru = nn.GRU(self.dim, self.hidden_size, num_layers=n_layers, bias=False, batch_first=True)
         self.dense = nn.Linear(self.hidden_size, self.dim)
         # RecBole's initialisation: Xavier for the embedding and the recurrent weights

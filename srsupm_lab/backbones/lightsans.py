@@ -24,10 +24,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from .base import Backbone, check_positive_int, init_normal
+from .base import Backbone, Dropout, attention, check_positive_int, init_normal
 from .sasrec import FeedForward, check_transformer_options
 
 
@@ -57,7 +56,7 @@ class LowRankAttention(nn.Module):
         self.pos_norm = nn.LayerNorm(dim, eps=eps)
         self.pos_query, self.pos_key = nn.Linear(dim, dim), nn.Linear(dim, dim)
         self.out = nn.Linear(dim, dim)
-        self.dropout = nn.Dropout(hidden_dropout)
+        self.dropout = Dropout(hidden_dropout)
         self.norm = nn.LayerNorm(dim, eps=eps)
 
     def heads(self, t: torch.Tensor) -> torch.Tensor:
@@ -72,15 +71,13 @@ class LowRankAttention(nn.Module):
         keys, values = self.key(x), self.value(x)                           # (B, L, d)
         k_int = self.heads(self.pool_key(keys, real))                       # (B, nh, k, hs)
         v_int = self.heads(self.pool_value(values, real))                   # (B, nh, k, hs)
-        item_ctx = F.scaled_dot_product_attention(                          # (B, nh, L, hs)
-            q, k_int, v_int, dropout_p=self.attn_dropout if self.training else 0.0)
+        item_ctx = attention(q, k_int, v_int, None, self.attn_dropout, self.training)  # (B, nh, L, hs)
 
         p = self.pos_norm(pos)                                              # (L, d)
         pos_q = self.heads(self.pos_query(p)).expand(B, -1, -1, -1)         # (B, nh, L, hs)
         pos_k = self.heads(self.pos_key(p)).expand(B, -1, -1, -1)           # (B, nh, L, hs)
-        pos_ctx = F.scaled_dot_product_attention(                           # (B, nh, L, hs)
-            pos_q, pos_k, self.heads(values), attn_mask=real[:, None, None, :],
-            scale=1.0 / math.sqrt(2 * hs))
+        pos_ctx = attention(pos_q, pos_k, self.heads(values), real[:, None, None, :],  # (B, nh, L, hs)
+                            0.0, self.training, scale=1.0 / math.sqrt(2 * hs))
 
         y = (item_ctx + pos_ctx).transpose(1, 2).reshape(B, L, d)           # (B, L, d)
         return self.norm(x + self.dropout(self.out(y)))
@@ -110,7 +107,7 @@ class LightSANs(Backbone):
         self.k_interests = check_positive_int(k_interests, "k_interests", "LightSANs")
         self.position_embedding = nn.Embedding(self.max_len, self.dim)
         self.norm = nn.LayerNorm(self.dim, eps=layer_norm_eps)
-        self.dropout = nn.Dropout(hidden_dropout)
+        self.dropout = Dropout(hidden_dropout)
         self.blocks = nn.ModuleList(
             LightSANsBlock(self.dim, n_heads, self.k_interests, inner_size, attn_dropout,
                            hidden_dropout, layer_norm_eps)

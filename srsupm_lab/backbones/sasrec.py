@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Backbone, check_positive_int, check_probability, init_normal
+from .base import Backbone, Dropout, attention, check_positive_int, check_probability, init_normal
 
 
 class MultiHeadSelfAttention(nn.Module):
@@ -36,15 +36,14 @@ class MultiHeadSelfAttention(nn.Module):
         self.attn_dropout = attn_dropout
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
-        self.dropout = nn.Dropout(hidden_dropout)
+        self.dropout = Dropout(hidden_dropout)
         self.norm = nn.LayerNorm(dim, eps=eps)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         B, L, d = x.shape
         q, k, v = self.qkv(x).split(d, dim=-1)                              # 3 x (B, L, d)
         q, k, v = (t.view(B, L, self.n_heads, d // self.n_heads).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(                                 # (B, nh, L, hs)
-            q, k, v, attn_mask=mask, dropout_p=self.attn_dropout if self.training else 0.0)
+        y = attention(q, k, v, mask, self.attn_dropout, self.training)      # (B, nh, L, hs)
         y = y.transpose(1, 2).reshape(B, L, d)                              # (B, L, d)
         return self.norm(x + self.dropout(self.out(y)))
 
@@ -56,7 +55,7 @@ class FeedForward(nn.Module):
         super().__init__()
         self.fc1 = nn.Linear(dim, inner_size)
         self.fc2 = nn.Linear(inner_size, dim)
-        self.dropout = nn.Dropout(hidden_dropout)
+        self.dropout = Dropout(hidden_dropout)
         self.norm = nn.LayerNorm(dim, eps=eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -100,7 +99,7 @@ class SASRec(Backbone):
                                   hidden_dropout, attn_dropout, layer_norm_eps)
         self.position_embedding = nn.Embedding(self.max_len, self.dim)
         self.norm = nn.LayerNorm(self.dim, eps=layer_norm_eps)
-        self.dropout = nn.Dropout(hidden_dropout)
+        self.dropout = Dropout(hidden_dropout)
         self.blocks = nn.ModuleList(
             TransformerBlock(self.dim, n_heads, inner_size, attn_dropout, hidden_dropout, layer_norm_eps)
             for _ in range(n_layers))
