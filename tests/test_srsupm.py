@@ -68,6 +68,21 @@ def test_mixed_scores_match_per_item_loop_float64():
     torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10)
 
 
+def test_mixed_scores_blocks_of_users_give_the_same_scores_and_gradients(monkeypatch):
+    import srsupm_lab.prediction as prediction
+    torch.manual_seed(0)
+    Z = torch.randn(11, 5, 8, dtype=torch.float64, requires_grad=True)
+    E = torch.randn(13, 8, dtype=torch.float64, requires_grad=True)
+    whole = prediction.mixed_scores(Z, E)                       # 11*5*13*4 bytes < 2 MiB: one block
+    g_whole = torch.autograd.grad(whole.square().sum(), (Z, E))
+    monkeypatch.setattr(prediction, "CPU_BLOCK_BYTES", 4 * 5 * 13 * 3)   # blocks of 3 users
+    blocked = prediction.mixed_scores(Z, E)
+    g_blocked = torch.autograd.grad(blocked.square().sum(), (Z, E))
+    torch.testing.assert_close(blocked, whole, rtol=1e-12, atol=1e-12)
+    for a, b in zip(g_blocked, g_whole):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
 def test_mean_scores_equal_mean_pooled_dot():
     torch.manual_seed(1)
     Z, E = torch.randn(2, 3, 4, dtype=torch.float64), torch.randn(5, 4, dtype=torch.float64)

@@ -1,0 +1,121 @@
+"""Benchmark: training-step and full-ranking evaluation time per backbone, alone and with SRSUPM.
+
+    python benchmarks/bench_train.py --dataset beauty --backbones sasrec gru4rec --steps 40 --repeats 3
+    python benchmarks/bench_train.py --dataset synthetic --device cuda        # on a GPU
+
+For every (backbone, ±SRSUPM) it times ``--steps`` training steps (forward, loss, backward,
+Adam step) on real training windows, ``--repeats`` times, and reports the median seconds per
+step, the projected seconds per epoch (median step x number of batches in one epoch), and the
+median time of one full-ranking pass over the validation users (every item scored, history
+masked). The ``inference ratio`` column is SRSUPM's evaluation time over the backbone's (the
+paper reports about 1.14x; issue target: at most 1.10x). The setting is the paper's/RecBole's:
+d 64, L 50, 2 layers and 2 heads for the transformers, cross-entropy over all items.
+"""
+import argparse
+import os
+import platform
+import statistics
+import time
+import warnings
+
+import torch
+
+from srsupm_lab import pmsa
+from srsupm_lab.backbones import build_backbone
+from srsupm_lab.data import leave_one_out, load_dataset
+from srsupm_lab.evaluate import evaluate
+from srsupm_lab.recommender import BackboneRecommender
+from srsupm_lab.srsupm import SRSUPM
+from srsupm_lab.trainer import resolve_device
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_training(model, data, batch_size, steps, device, amp):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    m = data["targets"].shape[0]
+    perm = torch.randperm(m, device=device)
+    times = []
+    for step in range(steps + 3):                                   # 3 warm-up steps
+        idx = perm[(step * batch_size) % (m - batch_size):][:batch_size]
+        batch = {k: v[idx] for k, v in data.items()}
+        batch["index"] = idx
+        _sync(device)
+        t0 = time.perf_counter()
+        with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
+            loss, _ = model.loss(batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        _sync(device)
+        if step >= 3:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def time_eval(model, windows, device, batch_size):
+    _sync(device)
+    t0 = time.perf_counter()
+    evaluate(model, windows, batch_size=batch_size, device=device)
+    _sync(device)
+    return time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", default="beauty")
+    ap.add_argument("--root", default=None)
+    ap.add_argument("--backbones", nargs="+", default=["gru4rec", "sasrec", "caser", "bert4rec", "lightsans"])
+    ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--eval-batch-size", type=int, default=1024)
+    ap.add_argument("--steps", type=int, default=30, help="timed training steps per repeat")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--K", type=int, default=5)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--no-srsupm", action="store_true", help="time the backbones alone only")
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    device = resolve_device(args.device)
+    ds = load_dataset(args.dataset, root=args.root)
+    split = leave_one_out(ds)
+    _, levels = pmsa.assess(split.train.inputs, split.train.targets, ds.item_labels, args.K)
+    train = split.train.to(device)
+    data = {"inputs": train.inputs, "targets": train.targets, "users": train.users, "levels": levels.to(device)}
+    n_batches = -(-len(split.train) // args.batch_size)
+    amp = device.type == "cuda"
+
+    print(f"dataset {args.dataset}: {len(split.train)} training windows ({n_batches} batches of {args.batch_size}), "
+          f"{len(split.valid)} validation users, {ds.n_items} items")
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
+    print(f"device {device} ({name}), {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} "
+          f"threads; median of {args.repeats} repeats x {args.steps} steps; load average {os.getloadavg()[0]:.2f}")
+    header = f"{'model':<20}{'s/step':>9}{'s/epoch':>10}{'eval s':>9}{'inference ratio':>17}"
+    print(header)
+    print("-" * len(header))
+    for bb_name in args.backbones:
+        base_eval = None
+        for plug in ([False] if args.no_srsupm else [False, True]):
+            torch.manual_seed(0)
+            bb = build_backbone(bb_name, ds.n_items, n_users=ds.n_users, dim=64, max_len=50)
+            bb.check_inputs = False
+            model = SRSUPM(bb, K=args.K) if plug else BackboneRecommender(bb)
+            model.to(device)
+            if plug:
+                model.prepare(split.train, levels)
+                model.to(device)
+            step = statistics.median(time_training(model, data, args.batch_size, args.steps, device, amp)
+                                     for _ in range(args.repeats))
+            ev = statistics.median(time_eval(model, split.valid, device, args.eval_batch_size)
+                                   for _ in range(args.repeats))
+            ratio = "" if not plug else f"{ev / base_eval:.2f}x"
+            base_eval = ev if not plug else base_eval
+            label = ("+SRSUPM " if plug else "") + bb_name
+            print(f"{label:<20}{step:>9.4f}{step * n_batches:>10.1f}{ev:>9.2f}{ratio:>17}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
