@@ -1,0 +1,119 @@
+"""The model explorer, driven through its controls and checked against recomputations done here."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("ipywidgets")
+
+from srsupm_lab import leave_one_out, make_synthetic, pmsa  # noqa: E402
+from srsupm_lab.backbones import build_backbone  # noqa: E402
+from srsupm_lab.srsupm import SRSUPM  # noqa: E402
+from srsupm_lab.widgets.model_explorer import ModelExplorer, model_explorer  # noqa: E402
+
+K, DIM, L = 4, 16, 8
+
+
+@pytest.fixture(scope="module")
+def world():
+    ds = make_synthetic(n_users=30, n_items=60, n_labels=8, mean_len=10, seed=3)
+    split = leave_one_out(ds, max_len=L)
+    _, levels = pmsa.assess(split.test.inputs, split.test.targets, ds.item_labels, K)
+    torch.manual_seed(0)
+    model = SRSUPM(build_backbone("sasrec", ds.n_items, dim=DIM, max_len=L), K=K, pmsim=False)
+    with torch.no_grad():                                      # move away from the near-tied initial state
+        for p in model.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    model.train()                                              # the explorer must score in eval mode anyway
+    return ds, split, levels, model
+
+
+def _reference(model, ds, split, row, k=10, mask=True):
+    """Per-branch and mixture top-k from the raw sequence, float64, computed independently."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        inputs, users = split.test.inputs[row:row + 1], split.test.users[row:row + 1]
+        h = model.backbone.encode(inputs, users)
+        Z = model.priors(model.sic(h))[0].double()                         # (K, d)
+        E = model.backbone.item_table().double()                          # (N+1, d)
+    model.train(was_training)
+    u = int(split.test.users[row])
+    seq = ds.sequences[u]
+    target = int(seq[-1])
+    seen = {int(i) for i in seq[:-1]} - {target} if mask else set()
+    logits = Z @ E.t()                                                     # (K, N+1)
+    beta = torch.softmax(logits / math.sqrt(DIM), dim=0)
+    mixture = (beta * logits).sum(dim=0)                                   # Eqs. 19-22
+    out = {}
+    for name, s in [*[(f"branch {k_}", logits[k_]) for k_ in range(K)], ("mixture", mixture)]:
+        s = s.clone()
+        s[0] = -math.inf
+        for i in seen:
+            s[i] = -math.inf
+        out[name] = torch.topk(s, k).indices.numpy()
+    alpha = torch.softmax(Z @ E[target] / math.sqrt(DIM), dim=0).numpy()
+    return out, alpha, target, seen, logits
+
+
+def test_top10_per_branch_and_mixture_match_an_independent_topk(world):
+    ds, split, levels, model = world
+    ex = model_explorer(model, ds, split.test, levels=levels)
+    assert isinstance(ex, ModelExplorer)
+    for row in (0, 7, 19):
+        ex.user.value = row
+        assert model.training, "the explorer must restore the model's mode"
+        ref, alpha, target, seen, _ = _reference(model, ds, split, row)
+        cur = ex.current
+        assert cur["row"] == row and cur["user"] == int(split.test.users[row]) and cur["target"] == target
+        assert set(cur["topk"]) == {f"branch {k}" for k in range(K)} | {"mixture"}
+        for name, ids in ref.items():
+            np.testing.assert_array_equal(cur["topk"][name], ids, err_msg=name)
+        np.testing.assert_allclose(cur["alpha"], alpha, atol=1e-5)
+        assert set(cur["masked"].tolist()) == seen
+        assert cur["level"] == int(levels[row])
+
+
+def test_unmasking_lets_seen_items_back(world):
+    ds, split, levels, model = world
+    ex = ModelExplorer(model, ds, split.test, user=3)
+    ex.mask.value = False
+    ref, *_ = _reference(model, ds, split, 3, mask=False)
+    for name, ids in ref.items():
+        np.testing.assert_array_equal(ex.current["topk"][name], ids)
+    assert ex.current["masked"].size == 0 and ex.current["level"] is None
+
+
+def test_history_shows_item_ids_with_their_category_names(world):
+    ds, split, levels, model = world
+    ex = model_explorer(model, ds, split.test, levels=levels, user=5)
+    u = int(split.test.users[5])
+    expected_items = [int(i) for i in ds.sequences[u][:-1][-L:]]
+    assert [i for i, _ in ex.current["history"]] == expected_items
+    for item, names in ex.current["history"]:
+        assert names == sorted(ds.label_names[c] for c in ds.item_labels[item])
+        assert f"<b>{item}</b>" in ex.history_html.value
+    assert ex.image.value[:4] == b"\x89PNG"
+
+
+def test_target_rank_counts_ties_against_the_model(world):
+    ds, split, levels, model = world
+    ex = model_explorer(model, ds, split.test, user=11, k=5)
+    _, _, target, seen, logits = _reference(model, ds, split, 11)
+    for k in range(K):
+        s = logits[k].clone()
+        rankable = [i for i in range(1, ds.n_items + 1) if i not in seen and i != target]
+        expected = sum(1 for i in rankable if s[i] >= s[target])
+        assert ex.current["target_rank"][f"branch {k}"] == expected
+    assert all(len(v) == 5 for v in ex.current["topk"].values())
+
+
+def test_bad_arguments_are_refused(world):
+    ds, split, levels, model = world
+    with pytest.raises(ValueError, match="user"):
+        ModelExplorer(model, ds, split.test, user=len(split.test))
+    with pytest.raises(ValueError, match="levels"):
+        ModelExplorer(model, ds, split.test, levels=levels[:3])
+    with pytest.raises(TypeError, match="SRSUPM"):
+        ModelExplorer(object(), ds, split.test)
