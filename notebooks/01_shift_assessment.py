@@ -164,12 +164,14 @@ for last in (1, 3, 10, max_len):
 
 # %% [markdown]
 # ## 5. Beauty, Sports and Yelp
-# Set `datasets = ["synthetic", "beauty", "sports", "yelp"]` (papermill: `-p datasets ...`) to add
+# Set `datasets = ["synthetic", "beauty", "sports", "yelp"]` (papermill: `-p datasets synthetic,beauty`) to add
 # the real data (category-only labels, `*_item2categories.json`). Each takes a second or two:
 # reading the files and building the windows dominates; `assess` itself is about 0.2 s for
 # 130 000 windows.
 
 # %%
+if isinstance(datasets, str):                          # papermill -p datasets synthetic,beauty
+    datasets = [name.strip() for name in datasets.split(",") if name.strip()]
 assessed = {"synthetic": (train_pmsd, train_levels)}
 real = [name for name in datasets if name != "synthetic"]
 for name in real:
