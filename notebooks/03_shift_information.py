@@ -18,6 +18,7 @@
 # numbers are those of a short run, not of a converged one. `04_train` runs the full experiment.
 
 # %%
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -116,9 +117,10 @@ pd.DataFrame({"norm": P.norm(dim=1).numpy(),
 
 # %%
 heat = {name: analysis.mean_shift_distribution(m, split.train, train_levels) for name, m in models.items()}
+top = max(float(np.nanmax(t.to_numpy())) for t in heat.values())     # one colour scale for both
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
 for ax, (name, table) in zip(axes, heat.items()):
-    analysis.plot_alpha_heatmap(table, ax=ax, title=f"{name}: mean α per level")
+    analysis.plot_alpha_heatmap(table, ax=ax, title=f"{name}: mean α per level", vmax=top)
 plt.show()
 pd.DataFrame({name: analysis.diagonal_dominance(t) for name, t in heat.items()}).round(3)
 

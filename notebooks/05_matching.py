@@ -16,6 +16,7 @@
 # The defaults train two small models for a few epochs on a CPU (under a minute in all).
 
 # %%
+# %matplotlib inline
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

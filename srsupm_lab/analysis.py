@@ -409,24 +409,24 @@ def _new_axes(ax, figsize=(5.5, 4)):
 
 
 def plot_alpha_heatmap(matrix, ax=None, counts=None, annotate: bool = True, title: str | None = None,
-                       cmap: str = "Blues"):
+                       cmap: str = "Blues", vmax: float | None = None):
     """Heatmap of the mean shift distribution per PMSA level (paper Fig. 6; method.md §5).
 
     ``matrix`` is the K×K output of :func:`mean_shift_matrix` or :func:`mean_shift_distribution`
     (rows = PMSA level of the window, columns = branch). A diagonal that stands out means each
     branch has specialised in its own level. Cells are annotated with their value; row labels
     give the windows per level when ``counts`` are known. Returns the Axes (the image is
-    ``ax.images[0]``).
+    ``ax.images[0]``). ``vmax`` fixes the top of the colour scale (default: the matrix's
+    maximum); pass one value to several heatmaps to compare them by colour.
     """
     m = np.asarray(matrix.values if isinstance(matrix, pd.DataFrame) else matrix, dtype=np.float64)
     if counts is None and isinstance(matrix, pd.DataFrame):
         counts = matrix.attrs.get("windows")
     K = m.shape[0]
     ax = _new_axes(ax)
-    im = ax.imshow(np.ma.masked_invalid(m), cmap=cmap, vmin=0.0, vmax=max(float(np.nanmax(m)), 1e-9)
-                   if np.isfinite(m).any() else 1.0)
+    top = float(vmax) if vmax is not None else (max(float(np.nanmax(m)), 1e-9) if np.isfinite(m).any() else 1.0)
+    im = ax.imshow(np.ma.masked_invalid(m), cmap=cmap, vmin=0.0, vmax=top)
     if annotate:
-        top = np.nanmax(m) if np.isfinite(m).any() else 1.0
         for l in range(K):
             for k in range(K):
                 if np.isfinite(m[l, k]):

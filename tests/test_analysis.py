@@ -279,6 +279,7 @@ def test_analysis_refuses_a_backbone_alone(windows):
 def test_plots_draw_what_they_are_given():
     m = np.array([[0.6, 0.3, 0.1], [0.15, 0.5, 0.35], [np.nan] * 3])
     ax = A.plot_alpha_heatmap(m, counts=[2, 2, 0])
+    assert A.plot_alpha_heatmap(m, vmax=1.0).images[0].get_clim() == (0.0, 1.0)
     shown = ax.images[0].get_array()
     np.testing.assert_allclose(shown.filled(np.nan)[:2], m[:2])
     assert shown.mask[2].all()
