@@ -39,3 +39,16 @@ def test_ci_runs_readme_test_command():
     assert commands, "README.md shows no test command"
     ci = (ROOT / ".ci" / "run").read_text()
     assert commands[0].strip() in ci
+
+
+def test_widgets_package_exports_functions_not_modules():
+    """Fresh interpreter: a submodule import must not shadow the function of the same name."""
+    import subprocess
+    import sys
+    code = ("import types, srsupm_lab.widgets.shift_explorer, srsupm_lab.widgets.model_explorer\n"
+            "from srsupm_lab.widgets import shift_explorer, model_explorer, ShiftExplorer, ModelExplorer\n"
+            "from srsupm_lab.widgets.shift_explorer import available_datasets\n"
+            "assert not any(isinstance(o, types.ModuleType) for o in "
+            "(shift_explorer, model_explorer, ShiftExplorer, ModelExplorer)), 'a module shadows a function'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

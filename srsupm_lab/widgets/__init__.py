@@ -7,17 +7,12 @@
 
 Every explorer returns an object whose controls are plain ipywidgets attributes, so tests (and
 teachers) can drive it by setting ``.value``.
+
+The functions share their submodule's name; importing them here (not lazily) makes
+``srsupm_lab.widgets.shift_explorer`` the function for good, while
+``from srsupm_lab.widgets.shift_explorer import ...`` still reads the submodule.
 """
-from importlib import import_module
+from .model_explorer import ModelExplorer, model_explorer
+from .shift_explorer import ShiftExplorer, shift_explorer
 
-_LAZY = {"shift_explorer": "srsupm_lab.widgets.shift_explorer", "ShiftExplorer": "srsupm_lab.widgets.shift_explorer",
-         "model_explorer": "srsupm_lab.widgets.model_explorer", "ModelExplorer": "srsupm_lab.widgets.model_explorer"}
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'srsupm_lab.widgets' has no attribute {name!r}")
-
-
-__all__ = list(_LAZY)
+__all__ = ["shift_explorer", "ShiftExplorer", "model_explorer", "ModelExplorer"]
