@@ -5,6 +5,8 @@
   compared on the test set; results and a figure go to ``--out`` (default ``runs/demo``).
 * ``stats`` — statistics and PMSD/level distribution of any dataset.
 * ``train`` — one experiment with every hyper-parameter as an option (see ``train --help``).
+* ``reproduce`` — a grid of the paper's experiments (Table 1, 3, 4 or Fig. 3), resumable, then
+  the report tables (``srsupm_lab.reproduce``); ``--dry-run`` lists the runs and which are done.
 """
 from __future__ import annotations
 
@@ -95,6 +97,27 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_reproduce(args) -> int:
+    from . import reproduce as R
+
+    specs = R.build_grid(args.grid, args.datasets, args.seeds, backbones=args.backbones, ps=args.ps, Ks=args.Ks)
+    if args.dry_run:
+        status = R.grid_status(specs, args.runs)
+        print(status.to_string(index=False))
+        counts = status["state"].value_counts()
+        print(f"\n{len(status)} runs: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        return 0
+    common = {k: v for k, v in (("epochs", args.epochs), ("patience", args.patience), ("device", args.device),
+                                ("lr", args.lr), ("batch_size", args.batch_size), ("data_root", args.data_root),
+                                ("labels", args.labels)) if v is not None}
+    status = R.run_grid(specs, args.runs, engine=args.engine, common=common, on_error="continue")
+    print(status.to_string(index=False))
+    df = R.collect(args.runs)
+    written = R.write_reports(df, args.reports)
+    print(f"\n{len(df)} finished runs under {args.runs}; reports: " + ", ".join(str(p) for p in written.values()))
+    return 1 if (status["state"] == "failed").any() else 0
+
+
 def main(argv=None) -> int:
     from .experiment import add_train_arguments, train_from_args
 
@@ -121,6 +144,25 @@ def main(argv=None) -> int:
     train = sub.add_parser("train", help="train one model (every hyper-parameter is an option)")
     add_train_arguments(train)
     train.set_defaults(func=lambda a: (train_from_args(a), 0)[1])
+    rep = sub.add_parser("reproduce", help="run a grid of the paper's experiments, then write the report tables")
+    rep.add_argument("--grid", required=True, help="table1 | table3 | table4 | fig3")
+    rep.add_argument("--datasets", nargs="+", default=["beauty"], help="beauty sports yelp synthetic ...")
+    rep.add_argument("--backbones", nargs="+", default=None, help="table1 only (default: all five)")
+    rep.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    rep.add_argument("--ps", nargs="+", type=float, default=None, help="table4 noise levels (default 0 .1 .2 .3 .4 .5)")
+    rep.add_argument("--Ks", nargs="+", type=int, default=None, help="fig3 values of K (default 3 4 5 6 7)")
+    rep.add_argument("--engine", choices=("papermill", "inline"), default="papermill")
+    rep.add_argument("--runs", default="runs/reproduce", help="one folder per run below this")
+    rep.add_argument("--reports", default="reports", help="where the CSV/markdown tables and Fig. 3 go")
+    rep.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: TrainConfig's 200)")
+    rep.add_argument("--patience", type=int, default=None)
+    rep.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:1 | mps")
+    rep.add_argument("--lr", type=float, default=None)
+    rep.add_argument("--batch-size", type=int, default=None)
+    rep.add_argument("--data-root", default=None)
+    rep.add_argument("--labels", default=None)
+    rep.add_argument("--dry-run", action="store_true", help="list the runs and which are done; run nothing")
+    rep.set_defaults(func=cmd_reproduce)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
