@@ -172,8 +172,12 @@ def build_grid(grid: str, datasets, seeds, backbones=None, ps=None, Ks=None) -> 
 
 # ----------------------------------------------------------------------------- running
 def _notebook_parameters() -> list[str]:
-    import papermill
-    return list(papermill.inspect_notebook(str(NOTEBOOK)).keys())
+    """Names assigned in the notebook's cell tagged ``parameters`` (read directly: papermill's
+    parser skips a line whose comment holds ``>=``)."""
+    import nbformat
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    return re.findall(r"^([A-Za-z_]\w*)\s*=", cell.source, flags=re.M)
 
 
 def _resolve(spec: RunSpec, runs_dir: Path, common: dict) -> TrainConfig:
@@ -199,9 +203,7 @@ def grid_status(specs: Sequence[RunSpec], runs_dir) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["name", "out_dir", "state"])
 
 
-def _run_papermill(config: TrainConfig, out: Path, params: list[str]) -> None:
-    import papermill
-
+def _papermill_parameters(config: TrainConfig, out: Path, params: list[str]) -> dict:
     values = config.to_dict()
     default = TrainConfig().to_dict()
     missing = sorted(k for k in values if k not in params and k != "out_dir" and values[k] != default[k])
@@ -214,6 +216,13 @@ def _run_papermill(config: TrainConfig, out: Path, params: list[str]) -> None:
         parameters["data_root"] = str(Path(parameters["data_root"]).expanduser().resolve())
     if Path(parameters["dataset"]).expanduser().is_dir():
         parameters["dataset"] = str(Path(parameters["dataset"]).expanduser().resolve())
+    return parameters
+
+
+def _run_papermill(config: TrainConfig, out: Path, params: list[str]) -> None:
+    import papermill
+
+    parameters = _papermill_parameters(config, out, params)
     out.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(str(NOTEBOOK), str(out / "04_train.ipynb"), parameters=parameters,
                                cwd=str(Path.cwd()), progress_bar=False, log_output=False)
@@ -240,6 +249,8 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
     common = dict(common or {})
     configs = [_resolve(s, runs_dir, common) for s in specs]          # every config checked up front
     params = _notebook_parameters() if engine == "papermill" else []
+    for config in configs if engine == "papermill" else []:
+        _papermill_parameters(config, runs_dir, params)                 # unsupported fields fail before any run
     rows = []
     for i, (spec, config) in enumerate(zip(specs, configs), 1):
         out = runs_dir / spec.name

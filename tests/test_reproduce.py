@@ -1,0 +1,182 @@
+"""srsupm_lab.reproduce: grid contents, resumable runner (inline and papermill), collection, report tables."""
+import json
+import math
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from srsupm_lab import reproduce as R
+from srsupm_lab.__main__ import main
+
+TINY = {"dataset_options": {"n_users": 40, "n_items": 30, "n_labels": 6, "n_motivations": 3,
+                            "cats_per_motivation": 2},
+        "dim": 8, "max_len": 10, "epochs": 1, "batch_size": 64, "device": "cpu"}
+
+
+# ----------------------------------------------------------------------------- grids
+def test_table1_grid():
+    specs = R.table1(["beauty"], ["sasrec", "gru4rec"], [1, 2])
+    assert [s.name for s in specs] == [
+        "beauty/sasrec/seed1", "beauty/sasrec/seed2", "beauty/sasrec+srsupm/seed1", "beauty/sasrec+srsupm/seed2",
+        "beauty/gru4rec/seed1", "beauty/gru4rec/seed2", "beauty/gru4rec+srsupm/seed1", "beauty/gru4rec+srsupm/seed2"]
+    assert specs[2].overrides == {"dataset": "beauty", "backbone": "sasrec", "srsupm": True, "seed": 1}
+
+
+def test_table3_grid():
+    specs = R.table3(["yelp"], [3])
+    assert [s.name for s in specs] == [
+        "yelp/sasrec/seed3", "yelp/sasrec+srsupm-wo-pmsid-pmsim/seed3", "yelp/sasrec+srsupm-wo-pmsim/seed3",
+        "yelp/sasrec+srsupm-wo-pmsid/seed3", "yelp/sasrec+srsupm-wo-pmi/seed3", "yelp/sasrec+srsupm/seed3"]
+    assert specs[0].overrides == {"dataset": "yelp", "backbone": "sasrec", "srsupm": False, "seed": 3}
+    assert specs[1].overrides == {"dataset": "yelp", "backbone": "sasrec", "srsupm": True, "seed": 3,
+                                  "pmsid": False, "pmsim": False}
+    assert specs[4].overrides["pmi"] is False
+
+
+def test_table4_and_fig3_grids():
+    t4 = R.table4(["sports"], [1], ps=(0, .1, .5))
+    assert [s.name for s in t4] == ["sports/sasrec+srsupm/seed1", "sports/sasrec+srsupm-noise0.1/seed1",
+                                    "sports/sasrec+srsupm-noise0.5/seed1"]
+    assert [s.overrides["noise_p"] for s in t4] == [0.0, 0.1, 0.5]
+    assert len(R.table4(["sports"], [1, 2])) == 12
+    f3 = R.fig3(["beauty"], [1], Ks=(3, 5, 7))
+    assert [s.name for s in f3] == ["beauty/sasrec+srsupm-K3/seed1", "beauty/sasrec+srsupm/seed1",
+                                    "beauty/sasrec+srsupm-K7/seed1"]
+    assert [s.overrides["K"] for s in f3] == [3, 5, 7]
+    # the grids share runs: Table 1's SASRec+SRSUPM is Table 3's SRSUPM, Table 4's p=0, Fig. 3's K=5
+    shared = "beauty/sasrec+srsupm/seed1"
+    assert shared in {s.name for s in R.table1(["beauty"], ["sasrec"], [1])} & {s.name for s in R.table3(["beauty"], [1])}
+
+
+def test_run_names_are_filesystem_safe():
+    names = [s.name for g in (R.table1(["beauty"], ["bert4rec"], [0]), R.table3(["beauty"], [0]),
+                              R.table4(["beauty"], [0]), R.fig3(["beauty"], [0])) for s in g]
+    assert all(all(c.isalnum() or c in "/+-._" for c in n) for n in names)
+    assert len(set(names)) == len(set(names))
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: R.table1(["amazon"], ["sasrec"], [1]), "unknown dataset 'amazon'"),
+    (lambda: R.table1(["beauty"], ["transformer"], [1]), "unknown backbone"),
+    (lambda: R.build_grid("table2", ["beauty"], [1]), "unknown grid 'table2'"),
+    (lambda: R.table1(["beauty"], ["sasrec"], [-1]), "seeds"),
+    (lambda: R.fig3(["beauty"], [1], Ks=(2,)), "K values"),
+])
+def test_unknown_names_fail_clearly(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_cli_errors_and_dry_run(tmp_path, capsys):
+    assert main(["reproduce", "--grid", "nope", "--dry-run"]) == 2
+    assert "unknown grid" in capsys.readouterr().err
+    assert main(["reproduce", "--grid", "table1", "--datasets", "beauty", "--backbones", "sasrec", "--seeds", "1",
+                 "--runs", str(tmp_path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "beauty/sasrec+srsupm/seed1" in out and "2 todo" in out
+
+
+def test_common_may_not_override_the_grid(tmp_path):
+    with pytest.raises(ValueError, match="common sets"):
+        R.run_grid(R.table1(["synthetic"], ["gru4rec"], [1]), tmp_path, engine="inline", common={"seed": 3})
+
+
+# ----------------------------------------------------------------------------- running
+def test_inline_grid_skips_finished_and_resumes(tmp_path):
+    specs = R.table1(["synthetic"], ["gru4rec"], [1])
+    status = R.run_grid(specs, tmp_path, engine="inline", common=TINY, verbose=False)
+    assert list(status["state"]) == ["ran", "ran"]
+    done = tmp_path / "synthetic/gru4rec/seed1/results.json"
+    stamp = done.stat().st_mtime_ns
+    # an interrupted run: a checkpoint without results.json resumes (more epochs allowed)
+    partial = tmp_path / "synthetic/gru4rec+srsupm/seed1"
+    (partial / "results.json").unlink()
+    assert list(R.grid_status(specs, tmp_path)["state"]) == ["done", "partial"]
+    status = R.run_grid(specs, tmp_path, engine="inline", common={**TINY, "epochs": 2}, verbose=False)
+    assert list(status["state"]) == ["skipped", "ran"]
+    assert done.stat().st_mtime_ns == stamp
+    res = json.loads((partial / "results.json").read_text())
+    assert res["epochs_run"] == 2 and res["config"]["epochs"] == 2          # continued from epoch 1
+    df = R.collect(tmp_path)
+    assert len(df) == 2 and set(df["srsupm"]) == {False, True}
+    assert df["device"].eq("cpu").all() and df["recall@10"].between(0, 1).all()
+
+
+def test_papermill_engine_runs_the_experiment_notebook(tmp_path):
+    from srsupm_lab.data import load_dataset
+    from srsupm_lab.data.originals import save_s3rec_layout
+
+    folder = tmp_path / "tiny"
+    save_s3rec_layout(load_dataset("synthetic", **TINY["dataset_options"]), folder)
+    specs = R.table1([str(folder)], ["gru4rec"], [1])[:1]
+    assert specs[0].name == "tiny/gru4rec/seed1"
+    runs = tmp_path / "runs"
+    status = R.run_grid(specs, runs, engine="papermill", common={"epochs": 1, "device": "cpu"}, verbose=False)
+    assert list(status["state"]) == ["ran"]
+    out = runs / "tiny/gru4rec/seed1"
+    assert (out / "04_train.ipynb").exists() and (out / "results.json").exists()
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["lr"] == 0.01 and cfg["batch_size"] == 128          # TrainConfig defaults, not the notebook's
+    with pytest.raises(ValueError, match="not parameters"):
+        R.run_grid(R.table1([str(folder)], ["sasrec"], [1]), runs, engine="papermill", common={"dropout": 0.2})
+
+
+# ----------------------------------------------------------------------------- reports
+def _frame():
+    rows = []
+    for seed, (a, b) in enumerate([(0.10, 0.12), (0.20, 0.16), (0.30, 0.20)], 1):
+        for plug, v in ((False, a), (True, b)):
+            rows.append({"run": f"beauty/sasrec{'+srsupm' if plug else ''}/seed{seed}", "dataset": "beauty",
+                         "backbone": "sasrec", "srsupm": plug, "pmsid": True, "pmsim": True, "pmi": True,
+                         "priors": True, "K": 5, "noise_p": 0.0, "seed": seed, "recall@10": v, "recall@20": 2 * v,
+                         "ndcg@10": v / 2, "ndcg@20": v / 4, "best_epoch": 1, "epochs_run": 1,
+                         "seconds_per_epoch": 1.0, "device": "cpu"})
+    extra = []
+    for seed in (1, 2):
+        extra.append({**rows[1], "seed": seed, "pmsim": False, "recall@10": 0.1 * seed, "ndcg@10": 0.05})
+        for p, v in ((0.1, 0.05 * seed), (0.5, 0.01)):
+            extra.append({**rows[1], "seed": seed, "noise_p": p, "recall@10": v})
+        extra.append({**rows[1], "seed": seed, "K": 3, "recall@10": 0.3})
+    return pd.DataFrame(rows + extra)
+
+
+def test_table1_report_by_hand():
+    t = R.table1_report(_frame())
+    r10 = t[t["metric"] == "recall@10"].set_index("srsupm")
+    # backbone: 0.1, 0.2, 0.3 -> mean 0.2, sd sqrt(((.1)^2 + 0 + (.1)^2) / 2) = 0.1
+    assert r10.loc[False, "mean"] == pytest.approx(0.2) and r10.loc[False, "sd"] == pytest.approx(0.1)
+    # +SRSUPM: 0.12, 0.16, 0.20 -> mean 0.16, sd sqrt((.04^2 + 0 + .04^2) / 2) = 0.04
+    assert r10.loc[True, "mean"] == pytest.approx(0.16) and r10.loc[True, "sd"] == pytest.approx(0.04)
+    assert r10.loc[True, "gain"] == pytest.approx((0.16 - 0.2) / 0.2) and math.isnan(r10.loc[False, "gain"])
+    assert r10.loc[False, "paper"] == pytest.approx(.0860) and r10.loc[True, "paper"] == pytest.approx(.1042)
+    assert r10.loc[True, "paper_gain"] == pytest.approx((.1042 - .0860) / .0860)
+    assert (t["seeds"] == 3).all()
+
+
+def test_table3_table4_fig3_reports_by_hand():
+    df = _frame()
+    t3 = R.table3_report(df).set_index("variant")
+    assert list(t3.index) == ["SASRec", "w/o PMSIM", "SRSUPM"]
+    assert t3.loc["w/o PMSIM", "recall@10_mean"] == pytest.approx(0.15)
+    assert t3.loc["w/o PMSIM", "recall@10_sd"] == pytest.approx(np.std([0.1, 0.2], ddof=1))
+    assert t3.loc["w/o PMSIM", "recall@10_paper"] == pytest.approx(.0983)
+    t4 = R.table4_report(df).set_index("noise_p")
+    assert list(t4.index) == [0.0, 0.1, 0.5]
+    assert t4.loc[0.1, "recall@10_mean"] == pytest.approx(0.075) and t4.loc[0.1, "seeds"] == 2
+    assert t4.loc[0.5, "recall@10_paper"] == pytest.approx(.0921)
+    f3 = R.fig3_report(df).set_index("K")
+    assert list(f3.index) == [3, 5] and f3.loc[3, "recall@10_mean"] == pytest.approx(0.3)
+    assert f3.loc[3, "recall@10_sd"] == pytest.approx(0.0)
+
+
+def test_write_reports(tmp_path):
+    written = R.write_reports(_frame(), tmp_path)
+    assert set(written) == {"runs", "table1", "table3", "table4", "fig3", "fig3_png", "markdown"}
+    md = (tmp_path / "reproduction.md").read_text()
+    assert "0.2000 ± 0.1000 (paper 0.0860)" in md and "0.1600 ± 0.0400 (paper 0.1042) [-20.0%; paper +21.2%]" in md
+    assert (tmp_path / "fig3.png").read_bytes()[:4] == b"\x89PNG"
+    assert not list(tmp_path.glob(".*.tmp"))
+    only_t1 = R.write_reports(_frame().iloc[:6], tmp_path / "t1")
+    assert set(only_t1) == {"runs", "table1", "markdown"}
