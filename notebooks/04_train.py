@@ -56,7 +56,7 @@ data_root = None          # folder holding the real datasets (default: SRSUPM_DA
 labels = "categories"     # item labels for PMSA: categories (default) | attributes (S3-Rec ids)
 backbone = "sasrec"       # gru4rec | sasrec | caser | bert4rec | lightsans
 srsupm = True             # plug SRSUPM onto the backbone (False: the backbone alone)
-K = 5                     # number of shift levels (>= 3; paper best 5)
+K = 5                     # number of shift levels (3 or more; paper best 5)
 bins = "even"             # PMSA level bins: even (paper, Eq. 3) | quantile (extension)
 lambda1 = 0.4             # weight of the decomposition loss L_PMSID (paper best 0.4)
 lambda2 = 0.1             # weight of the matching loss L_PMSIM

@@ -68,7 +68,7 @@ def cmd_demo(args) -> int:
     rows, histories = [], {}
     for srsupm in (False, True):
         cfg = TrainConfig(dataset="synthetic", backbone=args.backbone, srsupm=srsupm, K=args.K, epochs=args.epochs,
-                          patience=args.patience, lr=args.lr, batch_size=256, seed=args.seed, device=args.device,
+                          max_len=args.max_len, patience=args.patience, lr=args.lr, batch_size=256, seed=args.seed, device=args.device,
                           out_dir=str(out / (("srsupm-" if srsupm else "") + args.backbone)), resume=True,
                           progress=not args.quiet)
         res = run_experiment(cfg)
@@ -126,8 +126,9 @@ def main(argv=None) -> int:
     demo = sub.add_parser("demo", help="the main job on the embedded synthetic world")
     demo.add_argument("--backbone", default="sasrec")
     demo.add_argument("--K", type=int, default=5)
-    demo.add_argument("--epochs", type=int, default=30)
-    demo.add_argument("--patience", type=int, default=5)
+    demo.add_argument("--epochs", type=int, default=10)
+    demo.add_argument("--patience", type=int, default=3)
+    demo.add_argument("--max-len", type=int, default=20, help="input length L (synthetic sequences average 12 items)")
     demo.add_argument("--lr", type=float, default=0.001)
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--device", default="auto")
