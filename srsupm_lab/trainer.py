@@ -340,6 +340,7 @@ class Trainer:
         if self.test is not None:
             test, ranks = evaluate(self.model, self.test, self.test_levels, mask_history=self.mask_history, ks=self.ks,
                                    batch_size=self.eval_batch_size, device=self.device, return_ranks=True)
+        self.model.eval()                   # the best state, ready to score (no dropout)
         return FitResult(history=pd.DataFrame(state["history"]), best_epoch=state["best_epoch"],
                          best_valid=state["best_metric"], valid=valid, test=test, test_ranks=ranks,
                          stopped_early=state["stopped_early"], epochs_run=state["epoch"],

@@ -294,3 +294,11 @@ def test_run_experiment_resumes_an_unfinished_run(tmp_path):
     pd.testing.assert_frame_equal(resumed["history"].drop(columns=TIMING), whole["history"].drop(columns=TIMING))
     with pytest.raises(ValueError, match="contradict"):
         run_experiment(base.replace(out_dir=str(part), resume=True), overwrite=True)
+
+
+def test_fit_leaves_the_best_model_in_eval_mode(cycle_data):
+    trainer = make_trainer(make_model(0), cycle_data, epochs=1)
+    trainer.fit()
+    assert not trainer.model.training
+    inputs = cycle_data[1].test.inputs[:5]
+    assert torch.equal(trainer.model.score(inputs, None), trainer.model.score(inputs, None))  # no dropout
