@@ -3,8 +3,8 @@
 Sun et al., "BERT4Rec: Sequential Recommendation with Bidirectional Encoder Representations
 from Transformer", CIKM 2019.
 
-Same blocks as SASRec but every position attends to every item of the window (padding keys
-masked). The [MASK] token is row ``n_items + 1`` of the embedding (``item_table()`` still
+SASRec's embedding and blocks (this class extends :class:`SASRec`) but every position attends
+to every item of the window (padding keys masked). The [MASK] token is row ``n_items + 1`` of the embedding (``item_table()`` still
 returns rows ``0..n_items`` only).
 
 - **Next-item encoding** (``encode``): a [MASK] is appended after the input and ``h`` is the
@@ -21,45 +21,32 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from .base import Backbone, Dropout, check_probability, init_normal
-from .sasrec import TransformerBlock, check_transformer_options
+from .base import check_probability
+from .sasrec import SASRec
 
 
-class BERT4Rec(Backbone):
+class BERT4Rec(SASRec):
     """Bidirectional transformer encoder; ``h`` = output at an appended [MASK] position."""
+
+    extra_rows = 1                                                   # the [MASK] token's embedding row
 
     def __init__(self, n_items: int, dim: int = 64, max_len: int = 50, *, n_layers: int = 2,
                  n_heads: int = 2, inner_size: int = 256, hidden_dropout: float = 0.2,
                  attn_dropout: float = 0.2, layer_norm_eps: float = 1e-12, mask_prob: float = 0.2):
-        super().__init__(n_items, dim, max_len, extra_rows=1)
-        check_transformer_options("BERT4Rec", self.dim, n_layers, n_heads, inner_size,
-                                  hidden_dropout, attn_dropout, layer_norm_eps)
+        super().__init__(n_items, dim, max_len, n_layers=n_layers, n_heads=n_heads, inner_size=inner_size,
+                         hidden_dropout=hidden_dropout, attn_dropout=attn_dropout, layer_norm_eps=layer_norm_eps)
         self.mask_prob = check_probability(mask_prob, "mask_prob", "BERT4Rec", allow_zero=False)
         self.mask_id = self.n_items + 1
-        self.position_embedding = nn.Embedding(self.max_len, self.dim)
-        self.norm = nn.LayerNorm(self.dim, eps=layer_norm_eps)
-        self.dropout = Dropout(hidden_dropout)
-        self.blocks = nn.ModuleList(
-            TransformerBlock(self.dim, n_heads, inner_size, attn_dropout, hidden_dropout, layer_norm_eps)
-            for _ in range(n_layers))
-        self.apply(init_normal)
-        self._zero_padding_row()
 
-    def sequence_output(self, item_seq: torch.Tensor) -> torch.Tensor:
-        """Bidirectional output at every position ``[B, L, d]`` (ids may include ``mask_id``).
 
-        Each row needs at least one non-padding token (its last column, by the left-padding
+    def attention_mask(self, item_seq: torch.Tensor) -> torch.Tensor:
+        """``[B, 1, 1, L]`` bool: every query sees every item (ids may include ``mask_id``).
+
+        Each row holds at least one non-padding token (its last column, by the left-padding
         convention), so no query row has all keys masked.
         """
-        positions = self._position_ids(item_seq.shape[1], item_seq.device)          # (L,)
-        x = self.item_embedding(item_seq) + self.position_embedding(positions)      # (B, L, d)
-        x = self.dropout(self.norm(x))
-        mask = (item_seq != 0)[:, None, None, :]                                     # (B, 1, 1, L)
-        for block in self.blocks:
-            x = block(x, mask)                                                       # (B, L, d)
-        return x
+        return (item_seq != 0)[:, None, None, :]
 
     def _append(self, item_seq: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
         """``item_seq`` followed by the column ``last [B]``, oldest column dropped if needed."""

@@ -89,13 +89,19 @@ def check_transformer_options(where: str, dim: int, n_layers, n_heads, inner_siz
 
 
 class SASRec(Backbone):
-    """Causal transformer encoder; ``h`` = output at the last (most recent) position."""
+    """Causal transformer encoder; ``h`` = output at the last (most recent) position.
+
+    Subclasses change who may attend to whom by overriding :meth:`attention_mask` (BERT4Rec:
+    bidirectional) and may reserve extra embedding rows with ``extra_rows`` (its [MASK] token).
+    """
+
+    extra_rows = 0
 
     def __init__(self, n_items: int, dim: int = 64, max_len: int = 50, *, n_layers: int = 2,
                  n_heads: int = 2, inner_size: int = 256, hidden_dropout: float = 0.5,
                  attn_dropout: float = 0.5, layer_norm_eps: float = 1e-12):
-        super().__init__(n_items, dim, max_len)
-        check_transformer_options("SASRec", self.dim, n_layers, n_heads, inner_size,
+        super().__init__(n_items, dim, max_len, extra_rows=self.extra_rows)
+        check_transformer_options(type(self).__name__, self.dim, n_layers, n_heads, inner_size,
                                   hidden_dropout, attn_dropout, layer_norm_eps)
         self.position_embedding = nn.Embedding(self.max_len, self.dim)
         self.norm = nn.LayerNorm(self.dim, eps=layer_norm_eps)
