@@ -172,12 +172,9 @@ def build_grid(grid: str, datasets, seeds, backbones=None, ps=None, Ks=None) -> 
 
 # ----------------------------------------------------------------------------- running
 def _notebook_parameters() -> list[str]:
-    """Names assigned in the notebook's cell tagged ``parameters`` (read directly: papermill's
-    parser skips a line whose comment holds ``>=``)."""
-    import nbformat
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    return re.findall(r"^([A-Za-z_]\w*)\s*=", cell.source, flags=re.M)
+    """The parameters papermill sees in ``04_train`` (its cell tagged ``parameters``)."""
+    import papermill
+    return list(papermill.inspect_notebook(str(NOTEBOOK)))
 
 
 def _resolve(spec: RunSpec, runs_dir: Path, common: dict) -> TrainConfig:
