@@ -25,6 +25,8 @@ from typing import Sequence
 import pandas as pd
 import torch
 
+from . import distributed as ddp
+
 __all__ = ["rank_metrics", "target_ranks", "metrics_from_ranks", "evaluate", "metric_names"]
 
 
@@ -127,6 +129,9 @@ def evaluate(model, windows, levels: torch.Tensor | None = None, mask_history: b
     windows : Windows with ``history`` when ``mask_history`` is True.
     levels : LongTensor [U] or None — the PMSA level of each window; adds one row per level.
     device : where to score; default the model's device.
+        In a multi-process run (``torchrun``, see :mod:`srsupm_lab.distributed`) each process
+        ranks a contiguous chunk of the users and the ranks are all-gathered: every process
+        returns the same table.
     return_ranks : also return the per-user 0-based ranks (LongTensor [U], on CPU).
 
     Returns
@@ -149,17 +154,20 @@ def evaluate(model, windows, levels: torch.Tensor | None = None, mask_history: b
             raise ValueError(f"evaluate: levels must be [U]={n}, got shape {tuple(levels.shape)}")
     device = torch.device(device) if device is not None else _model_device(model)
 
+    lo, hi = ddp.chunk_bounds(n)[ddp.rank()]                   # one process: (0, n); DDP: this rank's users
     was_training = model.training
     model.eval()
     try:
-        ranks = []
-        for start in range(0, n, batch_size):
-            part = windows.subset(slice(start, start + batch_size)).to(device)
+        ranks = [torch.zeros(0, dtype=torch.long)]
+        for start in range(lo, hi, batch_size):
+            part = windows.subset(slice(start, min(start + batch_size, hi))).to(device)
             scores = model.score(part.inputs, part.users)                                     # (B, N+1)
             ranks.append(target_ranks(scores, part.targets, part.history if mask_history else None).cpu())
-        ranks = torch.cat(ranks)                                                              # (U,)
+        ranks = torch.cat(ranks)                                                              # (hi - lo,)
     finally:
         model.train(was_training)
+    if ddp.is_distributed():                                   # every rank gets all users' ranks
+        ranks = ddp.gather_chunks(ranks.to(device), n).cpu()                                 # (U,)
 
     per = metrics_from_ranks(ranks, ks)
     names = metric_names(ks)

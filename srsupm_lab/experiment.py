@@ -15,6 +15,9 @@ Files in ``out_dir`` (each written atomically: a temporary file, then ``os.repla
 ``results.json`` (config, best epoch, metrics, timings, parameter counts, environment) and
 ``checkpoint.pt`` (written by the trainer every epoch). A finished ``out_dir`` is never
 overwritten silently: ``resume=True`` returns the stored results, ``overwrite=True`` starts over.
+
+Started by ``torchrun --nproc_per_node N`` the same call trains data-parallel (see
+:mod:`srsupm_lab.distributed`); every process returns the results, only rank 0 writes files.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import distributed as ddp
 from . import pmsa
 from .config import _KIND, TrainConfig
 from .trainer import Trainer, atomic_write, count_parameters, resolve_device, seed_everything
@@ -117,7 +121,8 @@ def _check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
 # ----------------------------------------------------------------------------- the run
 def _environment(device: torch.device) -> dict:
     env = {"python": sys.version.split()[0], "platform": platform.platform(), "torch": torch.__version__,
-           "numpy": np.__version__, "device": str(device), "torch_threads": torch.get_num_threads()}
+           "numpy": np.__version__, "device": str(device), "torch_threads": torch.get_num_threads(),
+           "processes": ddp.world_size()}
     if device.type == "cuda":
         env["device_name"] = torch.cuda.get_device_name(device)
     return env
@@ -144,11 +149,14 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
     if out is None and config.resume:
         raise ValueError("run_experiment: resume=True needs an out_dir (where the checkpoint lives)")
     if out is not None:
-        stored = _check_out_dir(config, overwrite)
-        if stored is not None:
-            return stored
-        out.mkdir(parents=True, exist_ok=True)
-        _write_json(out / "config.json", config.to_dict())
+        if ddp.rank_from_env() == 0:                  # the one process that decides and writes
+            stored = _check_out_dir(config, overwrite)
+            if stored is not None:
+                return stored
+            out.mkdir(parents=True, exist_ok=True)
+            _write_json(out / "config.json", config.to_dict())
+        elif config.resume and (out / "results.json").exists():
+            return load_results(out)
     t_start = time.perf_counter()
     device = resolve_device(config.device)
 
@@ -207,7 +215,7 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
         "n_params_backbone": count_parameters(backbone),
         "environment": _environment(device),
     }
-    if out is not None:
+    if out is not None and ddp.is_main():
         _write_csv(out / "history.csv", fit.history)
         _write_csv(out / "valid_levels.csv", fit.valid)
         _write_csv(out / "test_levels.csv", fit.test)

@@ -11,7 +11,9 @@ One :class:`Trainer` trains any model that follows the Recommender protocol
 * after every epoch a checkpoint is written atomically (temporary file + ``os.replace``):
   model, optimiser, epoch, best metric/state, patience counter, history, every RNG state and the
   model's training-time caches (non-persistent float buffers such as the PMSIM confidence),
-  so ``resume=True`` ends exactly where an uninterrupted run ends (on CPU).
+  so ``resume=True`` ends exactly where an uninterrupted run ends (on CPU);
+* started by ``torchrun`` with several processes, the same loop trains data-parallel (DDP): see
+  :mod:`srsupm_lab.distributed` for how batches, gradients, caches and evaluation are shared.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed as ddp
 from .evaluate import evaluate, metric_names
 
 __all__ = ["Trainer", "FitResult", "resolve_device", "seed_everything", "atomic_write", "count_parameters"]
@@ -210,6 +213,8 @@ class Trainer:
             raise ValueError("Trainer: resume=True needs a checkpoint path")
 
         self.device = resolve_device(device)
+        self.distributed = ddp.init_from_env(self.device.type)              # torchrun with WORLD_SIZE > 1
+        self.device = ddp.local_device(self.device)
         self.model = model.to(self.device)
         self.train, self.valid, self.test = train, valid, test
         self.train_levels, self.valid_levels, self.test_levels = train_levels, valid_levels, test_levels
@@ -218,7 +223,7 @@ class Trainer:
         self.eval_batch_size, self.mask_history = eval_batch_size, mask_history
         self.ks, self.monitor = tuple(ks), monitor
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
-        self.resume, self.progress = resume, progress
+        self.resume, self.progress = resume, progress and ddp.is_main()
         self.amp = self.device.type == "cuda"
         self.optimizer = None
 
@@ -228,7 +233,7 @@ class Trainer:
                 "n_train": len(self.train), "monitor": self.monitor, "mask_history": self.mask_history}
 
     def _save(self, state: dict) -> None:
-        if self.checkpoint is None:
+        if self.checkpoint is None or not ddp.is_main():
             return
         payload = {"version": CHECKPOINT_VERSION, "fingerprint": self._fingerprint(), **state,
                    "model": self.model.state_dict(), "buffers": _cache_buffers(self.model),
@@ -257,15 +262,20 @@ class Trainer:
     def _train_epoch(self, data: dict, epoch: int) -> dict:
         self.model.train()
         m = data["targets"].shape[0]
-        perm = torch.randperm(m).to(self.device)                           # (M,)
+        perm = ddp.broadcast(torch.randperm(m).to(self.device))           # (M,) rank 0's order on every rank
+        caches = _cache_buffers(self.model) if self.distributed else {}
+        before = {name: buf.clone() for name, buf in caches.items()}
         total, parts, n_batches = torch.zeros((), device=self.device), {}, 0
         bar = tqdm(range(0, m, self.batch_size), desc=f"epoch {epoch}", leave=False, disable=not self.progress)
         for start in bar:
-            idx = perm[start:start + self.batch_size]                      # (B,)
+            idx, weight = ddp.shard(perm[start:start + self.batch_size])   # (B,) global batch, or this rank's share
             batch = {name: t[idx] for name, t in data.items()}
             batch["index"] = idx
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.amp):
-                loss, loss_parts = self.model.loss(batch)
+                loss, loss_parts = self._loss(batch)
+            if weight != 1.0:                                              # DDP: average of ranks = global mean
+                loss = loss * weight
+                loss_parts = {k: v * weight for k, v in loss_parts.items()}
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -275,6 +285,13 @@ class Trainer:
             n_batches += 1
             if self.progress and n_batches % 20 == 0:
                 bar.set_postfix(loss=f"{float(total) / n_batches:.4f}")
+        if self.distributed:                                               # every rank: the global mean loss
+            ddp.sync_caches(caches, before)
+            names = sorted(parts)
+            stacked = torch.stack([total, *(torch.as_tensor(parts[k], device=self.device) for k in names)])
+            torch.distributed.all_reduce(stacked)
+            stacked /= ddp.world_size()
+            total, parts = stacked[0], dict(zip(names, stacked[1:]))
         if not torch.isfinite(total):                                      # one check per epoch: no per-step sync
             raise FloatingPointError(f"epoch {epoch}: the training loss became {float(total)}; try a lower lr")
         row = {"loss": float(total) / n_batches}
@@ -298,6 +315,12 @@ class Trainer:
             self.model.prepare(self.train, self.train_levels)
             self.model.to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        self._loss = self.model.loss
+        if self.distributed:                       # DDP averages gradients; it hooks forward(), hence LossModule
+            from torch.nn.parallel import DistributedDataParallel
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self._loss = DistributedDataParallel(ddp.LossModule(self.model), device_ids=ids,
+                                                 find_unused_parameters=True, broadcast_buffers=False)
 
         state = {"epoch": 0, "best_metric": float("-inf"), "best_epoch": 0, "best_state": None, "bad_epochs": 0,
                  "history": [], "stopped_early": False, "train_seconds": 0.0}
