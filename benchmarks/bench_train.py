@@ -23,9 +23,9 @@ import torch
 from srsupm_lab import pmsa
 from srsupm_lab.backbones import build_backbone
 from srsupm_lab.data import leave_one_out, load_dataset
-from srsupm_lab.evaluate import evaluate
 from srsupm_lab.recommender import BackboneRecommender
 from srsupm_lab.srsupm import SRSUPM
+from srsupm_lab.timing import time_pass
 from srsupm_lab.trainer import resolve_device
 
 
@@ -55,14 +55,6 @@ def time_training(model, data, batch_size, steps, device, amp):
         if step >= 3:
             times.append(time.perf_counter() - t0)
     return statistics.median(times)
-
-
-def time_eval(model, windows, device, batch_size):
-    _sync(device)
-    t0 = time.perf_counter()
-    evaluate(model, windows, batch_size=batch_size, device=device)
-    _sync(device)
-    return time.perf_counter() - t0
 
 
 def main():
@@ -109,7 +101,7 @@ def main():
                 model.to(device)
             step = statistics.median(time_training(model, data, args.batch_size, args.steps, device, amp)
                                      for _ in range(args.repeats))
-            ev = statistics.median(time_eval(model, split.valid, device, args.eval_batch_size)
+            ev = statistics.median(time_pass(model, split.valid, device, args.eval_batch_size)
                                    for _ in range(args.repeats))
             ratio = "" if not plug else f"{ev / base_eval:.2f}x"
             base_eval = ev if not plug else base_eval

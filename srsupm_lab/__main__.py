@@ -100,6 +100,16 @@ def cmd_demo(args) -> int:
 def cmd_reproduce(args) -> int:
     from . import reproduce as R
 
+    if args.grid == "table2":                      # timings, not training runs
+        from .timing import inference_table, write_table2
+        if len(args.datasets) != 1:
+            raise SystemExit(f"reproduce --grid table2 times one dataset (the paper: beauty), got {args.datasets}")
+        table = inference_table(args.datasets[0], args.backbones, repeats=args.repeats,
+                                device=args.device or "auto", root=args.data_root)
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        written = write_table2(table, args.reports, args.datasets[0])
+        print("reports: " + ", ".join(str(p) for p in written.values()))
+        return 0
     specs = R.build_grid(args.grid, args.datasets, args.seeds, backbones=args.backbones, ps=args.ps, Ks=args.Ks)
     if args.dry_run:
         status = R.grid_status(specs, args.runs)
@@ -146,9 +156,11 @@ def main(argv=None) -> int:
     add_train_arguments(train)
     train.set_defaults(func=lambda a: (train_from_args(a), 0)[1])
     rep = sub.add_parser("reproduce", help="run a grid of the paper's experiments, then write the report tables")
-    rep.add_argument("--grid", required=True, help="table1 | table3 | table4 | fig3")
+    rep.add_argument("--grid", required=True,
+                     help="table1 | table2 | table3 | table4 | fig3; table2 times inference (no training)")
+    rep.add_argument("--repeats", type=int, default=5, help="table2: timed passes per model (median)")
     rep.add_argument("--datasets", nargs="+", default=["beauty"], help="beauty sports yelp synthetic ...")
-    rep.add_argument("--backbones", nargs="+", default=None, help="table1 only (default: all five)")
+    rep.add_argument("--backbones", nargs="+", default=None, help="table1 and table2 (default: all five)")
     rep.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     rep.add_argument("--ps", nargs="+", type=float, default=None, help="table4 noise levels (default 0 .1 .2 .3 .4 .5)")
     rep.add_argument("--Ks", nargs="+", type=int, default=None, help="fig3 values of K (default 3 4 5 6 7)")

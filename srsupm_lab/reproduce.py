@@ -160,7 +160,7 @@ GRIDS = {"table1": table1, "table3": table3, "table4": table4, "fig3": fig3}
 def build_grid(grid: str, datasets, seeds, backbones=None, ps=None, Ks=None) -> list[RunSpec]:
     """The specs of one named grid (the CLI's ``--grid``); unknown names raise with the list."""
     if grid not in GRIDS:
-        raise ValueError(f"reproduce: unknown grid {grid!r}; choose one of {list(GRIDS)}")
+        raise ValueError(f"reproduce: unknown grid {grid!r}; choose one of {list(GRIDS)} (or table2, the inference timings)")
     if grid == "table1":
         return table1(datasets, backbones or ["gru4rec", "sasrec", "caser", "bert4rec", "lightsans"], seeds)
     if grid == "table3":
@@ -465,8 +465,9 @@ def write_reports(df: pd.DataFrame, reports_dir) -> dict[str, Path]:
     """Write the tables (and Fig. 3) the collected runs cover; returns {name: path} of the files written.
 
     ``table1.csv``/``table3.csv``/``table4.csv``/``fig3.csv`` (tidy numbers), ``fig3.png``,
-    ``runs.csv`` (the collected frame) and ``reproduction.md`` (all tables in markdown). Every
-    file is written atomically.
+    ``runs.csv`` (the collected frame) and ``reproduction.md`` (all tables in markdown, with
+    Table 2 from ``table2.md`` when ``reproduce --grid table2`` wrote it). Every file is written
+    atomically.
     """
     reports = Path(reports_dir)
     reports.mkdir(parents=True, exist_ok=True)
@@ -481,21 +482,21 @@ def write_reports(df: pd.DataFrame, reports_dir) -> dict[str, Path]:
     md = ["# Reproduction of the paper's experiments\n",
           f"{len(df)} finished runs. Mean ± sample sd (ddof = 1) over seeds; metrics on the test set with "
           "full ranking, seen items masked, ties against the model (see reports/README.md).\n"]
-    t1 = table1_report(df)
+    t1 = table1_report(df) if len(df) else pd.DataFrame()
     if not t1.empty:
         save_csv("table1", t1)
         md.append(_table1_markdown(t1))
-    t3 = table3_report(df)
+    t3 = table3_report(df) if len(df) else pd.DataFrame()
     if not t3.empty:
         save_csv("table3", t3)
         md.append(_summary_markdown("Table 3 — ablations on SASRec (paper's value in brackets)", t3,
                                     ["dataset", "variant"], ("recall@10", "ndcg@10")))
-    t4 = table4_report(df)
+    t4 = table4_report(df) if len(df) else pd.DataFrame()
     if not t4.empty:
         save_csv("table4", t4)
         md.append(_summary_markdown("Table 4 — label noise p, SASRec+SRSUPM (paper's value in brackets)", t4,
                                     ["dataset", "noise_p"], ("recall@10",)))
-    f3 = fig3_report(df)
+    f3 = fig3_report(df) if len(df) else pd.DataFrame()
     if not f3.empty:
         save_csv("fig3", f3)
         md.append(_summary_markdown("Fig. 3 — number of shift levels K, SASRec+SRSUPM", f3, ["dataset", "K"], METRICS))
@@ -506,6 +507,9 @@ def write_reports(df: pd.DataFrame, reports_dir) -> dict[str, Path]:
         plt.close(fig)
         written["fig3_png"] = path
         md.append("![Fig. 3](fig3.png)\n")
+    table2 = reports / "table2.md"                 # written by `reproduce --grid table2` (srsupm_lab.timing)
+    if table2.exists():
+        md.append(table2.read_text(encoding="utf-8"))
     text = "\n".join(md)
     path = reports / "reproduction.md"
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
