@@ -1,0 +1,164 @@
+"""Benchmark: one SASRec training epoch and one validation pass, srsupm_lab beside RecBole 1.2.1.
+
+    python -m venv /tmp/rbvenv && /tmp/rbvenv/bin/pip install torch==2.13.0 recbole==1.2.1 "numpy<2" "pandas<2.3" "scipy<1.14"
+    python benchmarks/bench_recbole.py --recbole-python /tmp/rbvenv/bin/python --dataset beauty
+
+RecBole is never a dependency of srsupm_lab: it runs in its own virtual environment, in a child
+process started by this script, on the same machine, right after (or before, ``--order``) our
+own measurement, with the same number of torch threads. The setting is the issue's: SASRec,
+d 64, L 50, 2 layers, 2 heads, inner size 256, dropout 0.5, cross-entropy over all items,
+batch 256, Adam lr 0.001, leave-one-out with every prefix of the training part as a window.
+
+Timed for each library: one whole training epoch through the library's own trainer
+(RecBole: ``Trainer._train_epoch``, with the autograd anomaly detection that importing
+``recbole.model`` switches on turned off again, and also as shipped with ``--anomaly``;
+srsupm_lab: ``Trainer._train_epoch``) and one full-ranking validation pass (RecBole:
+``Trainer.evaluate``; srsupm_lab: ``evaluate``). Prints one table; ``--json`` also writes it.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+# ----------------------------------------------------------------------------- RecBole side (child)
+def recbole_child(args) -> None:
+    import torch
+    torch.set_num_threads(args.threads)
+    from recbole.config import Config
+    from recbole.data import create_dataset, data_preparation
+    from recbole.model.sequential_recommender import SASRec
+    from recbole.trainer import Trainer
+    from recbole.utils import init_seed
+    torch.autograd.set_detect_anomaly(bool(args.anomaly))        # recbole.model's import switched it on
+
+    config = Config(model="SASRec", dataset=args.name, config_dict={
+        "data_path": args.inter_dir, "USER_ID_FIELD": "user_id", "ITEM_ID_FIELD": "item_id",
+        "TIME_FIELD": "timestamp", "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
+        "MAX_ITEM_LIST_LENGTH": 50, "train_batch_size": 256, "eval_batch_size": 1024, "learning_rate": 0.001,
+        "loss_type": "CE", "train_neg_sample_args": None, "hidden_size": 64, "inner_size": 256, "n_layers": 2,
+        "n_heads": 2, "hidden_dropout_prob": 0.5, "attn_dropout_prob": 0.5, "epochs": 1, "topk": [10, 20],
+        "metrics": ["Recall", "NDCG"], "valid_metric": "Recall@10", "show_progress": False, "worker": 0,
+        "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full", "group_by": "user"},
+        "user_inter_num_interval": "[0,inf)", "item_inter_num_interval": "[0,inf)", "device": "cpu",
+        "use_gpu": False, "seed": 1, "checkpoint_dir": args.inter_dir, "log_wandb": False,
+        "state": "ERROR"})
+    init_seed(config["seed"], config["reproducibility"])
+    dataset = create_dataset(config)
+    train_data, valid_data, _ = data_preparation(config, dataset)
+    model = SASRec(config, train_data.dataset).to(config["device"])
+    trainer = Trainer(config, model)
+    t0 = time.perf_counter()
+    loss = trainer._train_epoch(train_data, 0)
+    t1 = time.perf_counter()
+    result = trainer.evaluate(valid_data, load_best_model=False, show_progress=False)
+    t2 = time.perf_counter()
+    print("RESULT " + json.dumps({"train_s": t1 - t0, "eval_s": t2 - t1, "windows": len(train_data.dataset),
+                                  "loss": float(loss) / len(train_data), "valid_recall@10": float(result["recall@10"])}))
+
+
+# ----------------------------------------------------------------------------- our side
+def ours(dataset: str, root, threads: int) -> dict:
+    import torch
+    torch.set_num_threads(threads)
+    from srsupm_lab.backbones import build_backbone
+    from srsupm_lab.data import leave_one_out, load_dataset
+    from srsupm_lab.evaluate import evaluate
+    from srsupm_lab.recommender import BackboneRecommender
+    from srsupm_lab.trainer import Trainer, seed_everything
+
+    ds = load_dataset(dataset, root=root)
+    split = leave_one_out(ds, max_len=50)
+    seed_everything(1)
+    model = BackboneRecommender(build_backbone("sasrec", ds.n_items, dim=64, max_len=50))
+    trainer = Trainer(model, split.train, split.valid, batch_size=256, lr=0.001, device="cpu", progress=False)
+    trainer.optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
+    trainer._loss = model.loss
+    data = {"inputs": split.train.inputs, "targets": split.train.targets, "users": split.train.users}
+    t0 = time.perf_counter()
+    row = trainer._train_epoch(data, 1)
+    t1 = time.perf_counter()
+    table = evaluate(model, split.valid, batch_size=1024)
+    t2 = time.perf_counter()
+    return {"train_s": t1 - t0, "eval_s": t2 - t1, "windows": len(split.train), "loss": row["loss"],
+            "valid_recall@10": float(table.iloc[0]["recall@10"])}
+
+
+def write_inter(dataset: str, root, folder: Path) -> str:
+    """RecBole's atomic file ``<name>.inter`` from the S3-Rec layout (timestamp = position in the sequence)."""
+    from srsupm_lab.data import load_dataset
+    ds = load_dataset(dataset, root=root)
+    name = f"{dataset}-bench"
+    (folder / name).mkdir(parents=True, exist_ok=True)
+    with open(folder / name / f"{name}.inter", "w") as fh:
+        fh.write("user_id:token\titem_id:token\ttimestamp:float\n")
+        for u, seq in enumerate(ds.sequences):
+            for t, item in enumerate(seq):
+                fh.write(f"{u + 1}\t{int(item)}\t{t}\n")
+    return name
+
+
+def run_recbole(args, folder: Path, name: str, anomaly: bool) -> dict:
+    cmd = [args.recbole_python, __file__, "--child", "--inter-dir", str(folder), "--name", name,
+           "--threads", str(args.threads)] + (["--anomaly"] if anomaly else [])
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=folder)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"RecBole child failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return json.loads(lines[-1][len("RESULT "):])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--recbole-python", default=None, help="python of a venv with recbole==1.2.1")
+    ap.add_argument("--dataset", default="beauty")
+    ap.add_argument("--root", default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads for both (default: all cores)")
+    ap.add_argument("--anomaly", action="store_true", help="also time RecBole as shipped (anomaly detection on)")
+    ap.add_argument("--order", choices=("ours-first", "recbole-first"), default="ours-first")
+    ap.add_argument("--json", default=None, help="also write the rows to this file")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--inter-dir", help=argparse.SUPPRESS)
+    ap.add_argument("--name", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    args.threads = args.threads or os.cpu_count()
+    if args.child:
+        return recbole_child(args)
+    if not args.recbole_python:
+        raise SystemExit("give --recbole-python, the python of a venv with recbole==1.2.1 (see the module doc)")
+
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        name = write_inter(args.dataset, args.root, folder)
+        jobs = [("srsupm_lab", lambda: ours(args.dataset, args.root, args.threads)),
+                ("RecBole 1.2.1", lambda: run_recbole(args, folder, name, anomaly=False))]
+        if args.order == "recbole-first":
+            jobs.reverse()
+        if args.anomaly:
+            jobs.append(("RecBole 1.2.1 as shipped", lambda: run_recbole(args, folder, name, anomaly=True)))
+        for label, job in jobs:
+            rows[label] = job()
+            print(f"{label}: {rows[label]}", file=sys.stderr, flush=True)
+
+    base = rows["RecBole 1.2.1"]["train_s"]
+    print(f"\nSASRec on {args.dataset}, one epoch + one validation pass; {platform.machine()}, {os.cpu_count()} cores, "
+          f"{args.threads} torch threads, load average {os.getloadavg()[0]:.2f}")
+    header = f"{'library':<26}{'windows':>9}{'epoch s':>10}{'valid s':>9}{'speed-up':>10}{'loss':>8}{'R@10':>8}"
+    print(header)
+    print("-" * len(header))
+    for label, r in rows.items():
+        print(f"{label:<26}{r['windows']:>9}{r['train_s']:>10.1f}{r['eval_s']:>9.2f}{base / r['train_s']:>9.2f}x"
+              f"{r['loss']:>8.3f}{r['valid_recall@10']:>8.4f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
