@@ -120,6 +120,10 @@ def cmd_reproduce(args) -> int:
     common = {k: v for k, v in (("epochs", args.epochs), ("patience", args.patience), ("device", args.device),
                                 ("lr", args.lr), ("batch_size", args.batch_size), ("data_root", args.data_root),
                                 ("labels", args.labels)) if v is not None}
+    clash = sorted(set(common) & {k for k, _ in args.set})
+    if clash:
+        raise SystemExit(f"reproduce: {clash} given both as an option and with --set; give each once")
+    common.update(dict(args.set))
     status = R.run_grid(specs, args.runs, engine=args.engine, common=common, on_error="continue")
     print(status.to_string(index=False))
     df = R.collect(args.runs)
@@ -129,7 +133,7 @@ def cmd_reproduce(args) -> int:
 
 
 def main(argv=None) -> int:
-    from .experiment import add_train_arguments, train_from_args
+    from .experiment import _key_value, add_train_arguments, train_from_args
 
     parser = argparse.ArgumentParser(prog="python -m srsupm_lab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -174,6 +178,8 @@ def main(argv=None) -> int:
     rep.add_argument("--batch-size", type=int, default=None)
     rep.add_argument("--data-root", default=None)
     rep.add_argument("--labels", default=None)
+    rep.add_argument("--set", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                     help="any other TrainConfig field for every run, e.g. --set gamma=0.01 (repeatable)")
     rep.add_argument("--dry-run", action="store_true", help="list the runs and which are done; run nothing")
     rep.set_defaults(func=cmd_reproduce)
     args = parser.parse_args(argv)

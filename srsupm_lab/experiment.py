@@ -44,6 +44,21 @@ __all__ = ["run_experiment", "add_train_arguments", "train_from_args", "load_res
 OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.csv", "results.json", "checkpoint.pt")
 # fields that may differ between a run and its resumption
 RESUMABLE_CHANGES = ("resume", "progress", "device", "epochs", "patience", "eval_batch_size")
+# fields a backbone-alone run (srsupm=False) never reads
+SRSUPM_ONLY = ("lambda1", "lambda2", "gamma", "tau", "dropout")
+
+
+def config_differences(stored: dict, now: dict) -> dict:
+    """Fields where two resolved configs differ in a way that changes the run: ``{field: (stored, now)}``.
+
+    Ignored: what may change between a run and its resumption (``RESUMABLE_CHANGES``) and, when
+    both runs are backbone-alone, the SRSUPM weights (``SRSUPM_ONLY``).
+    """
+    ignore = set(RESUMABLE_CHANGES) | {"out_dir"}
+    if not stored.get("srsupm") and not now.get("srsupm"):
+        ignore |= set(SRSUPM_ONLY)
+    return {k: (stored.get(k), now.get(k)) for k in sorted(set(stored) | set(now))
+            if k not in ignore and stored.get(k) != now.get(k)}
 
 
 # ----------------------------------------------------------------------------- files
@@ -110,8 +125,7 @@ def _check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
     if stored_path.exists():
         stored = json.loads(stored_path.read_text(encoding="utf-8"))
         now = config.to_dict()
-        diff = {k: (stored.get(k), now.get(k)) for k in set(stored) | set(now)
-                if k not in RESUMABLE_CHANGES and stored.get(k) != now.get(k)}
+        diff = config_differences(stored, now)
         if diff:
             raise ValueError(f"run_experiment: cannot resume {out}: the config differs in {sorted(diff)} "
                              f"(stored, now) = {diff}")

@@ -32,6 +32,7 @@ import pandas as pd
 
 from . import paper
 from .config import TrainConfig
+from .experiment import SRSUPM_ONLY, config_differences
 from .trainer import atomic_write
 
 __all__ = ["RunSpec", "table1", "table3", "table4", "fig3", "GRIDS", "build_grid", "run_grid", "grid_status",
@@ -252,6 +253,17 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
     for i, (spec, config) in enumerate(zip(specs, configs), 1):
         out = runs_dir / spec.name
         if (out / "results.json").exists():
+            stored = json.loads((out / "results.json").read_text(encoding="utf-8"))["config"]
+            diff = config_differences(stored, config.to_dict())
+            if diff:                                                    # same name, another setting
+                message = (f"{out} holds a finished run with another setting {diff} (stored, asked); "
+                           f"use another runs folder for this setting")
+                if on_error == "raise":
+                    raise ValueError(f"run_grid: {message}")
+                rows.append({"name": spec.name, "state": "failed", "seconds": 0.0, "error": message[:300]})
+                if verbose:
+                    print(f"[{i}/{len(specs)}] {spec.name}: {message}", flush=True)
+                continue
             rows.append({"name": spec.name, "state": "skipped", "seconds": 0.0, "error": ""})
             if verbose:
                 print(f"[{i}/{len(specs)}] {spec.name}: done already, skipped", flush=True)
@@ -292,12 +304,15 @@ def collect(runs_dir) -> pd.DataFrame:
             "dataset": _slug(cfg["dataset"]), "backbone": cfg["backbone"], "srsupm": bool(cfg["srsupm"]),
             **{s: bool(cfg[s]) for s in SWITCHES}, "K": int(cfg["K"]), "noise_p": float(cfg["noise_p"]),
             "seed": int(cfg["seed"]),
+            **{w: (float(cfg[w]) if cfg["srsupm"] else np.nan) for w in SRSUPM_ONLY},
+            "lr": float(cfg["lr"]), "batch_size": int(cfg["batch_size"]), "epochs": int(cfg["epochs"]),
             **{m: overall.get(m, np.nan) for m in METRICS},
             "best_epoch": res.get("best_epoch"), "epochs_run": res.get("epochs_run"),
             "seconds_per_epoch": res.get("timings", {}).get("seconds_per_epoch"),
             "device": env.get("device_name", env.get("device")),
         })
-    cols = ["run", "dataset", "backbone", "srsupm", *SWITCHES, "K", "noise_p", "seed", *METRICS,
+    cols = ["run", "dataset", "backbone", "srsupm", *SWITCHES, "K", "noise_p", "seed", *SRSUPM_ONLY, "lr",
+            "batch_size", "epochs", *METRICS,
             "best_epoch", "epochs_run", "seconds_per_epoch", "device"]
     return pd.DataFrame(rows, columns=cols)
 

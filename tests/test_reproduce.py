@@ -104,6 +104,44 @@ def test_inline_grid_skips_finished_and_resumes(tmp_path):
     assert df["device"].eq("cpu").all() and df["recall@10"].between(0, 1).all()
 
 
+def test_a_finished_run_with_another_setting_is_not_reused(tmp_path):
+    specs = R.table1(["synthetic"], ["gru4rec"], [1])
+    R.run_grid(specs, tmp_path, engine="inline", common=TINY, verbose=False)
+    # the SRSUPM weights do not concern the backbone-alone run: it is reused, the SRSUPM run is refused
+    status = R.run_grid(specs, tmp_path, engine="inline", common={**TINY, "gamma": 0.01}, on_error="continue",
+                        verbose=False)
+    assert list(status["state"]) == ["skipped", "failed"]
+    assert "gamma" in status["error"][1] and "another runs folder" in status["error"][1]
+    with pytest.raises(ValueError, match="another setting"):
+        R.run_grid(specs, tmp_path, engine="inline", common={**TINY, "gamma": 0.01}, verbose=False)
+    df = R.collect(tmp_path)
+    alone, plugged = df[~df["srsupm"]].iloc[0], df[df["srsupm"]].iloc[0]
+    assert math.isnan(alone["gamma"]) and plugged["gamma"] == 0.1 and plugged["lambda1"] == 0.4
+
+
+def test_config_differences_ignore_srsupm_weights_for_backbone_runs():
+    from srsupm_lab.config import TrainConfig
+    from srsupm_lab.experiment import config_differences
+    a, b = TrainConfig(gamma=0.1).to_dict(), TrainConfig(gamma=0.01, epochs=3).to_dict()
+    assert config_differences(a, b) == {}                         # epochs may change on resume
+    a["srsupm"] = b["srsupm"] = True
+    assert config_differences(a, b) == {"gamma": (0.1, 0.01)}
+    b["lr"] = 0.5
+    assert set(config_differences(a, b)) == {"gamma", "lr"}
+
+
+def test_cli_set_passes_any_field(tmp_path, capsys):
+    argv = ["reproduce", "--grid", "table1", "--datasets", "synthetic", "--backbones", "gru4rec", "--seeds", "1",
+            "--runs", str(tmp_path), "--reports", str(tmp_path / "rep"), "--engine", "inline", "--epochs", "1",
+            "--set", "gamma=0.02", "--set", "dim=8", "--set", "max_len=10", "--device", "cpu",
+            "--set", 'dataset_options={"n_users": 40, "n_items": 30}']
+    assert main(argv) == 0
+    cfg = json.loads((tmp_path / "synthetic/gru4rec+srsupm/seed1/config.json").read_text())
+    assert cfg["gamma"] == 0.02 and cfg["dim"] == 8 and cfg["dataset_options"]["n_users"] == 40
+    with pytest.raises(SystemExit, match="both"):
+        main(argv + ["--set", "epochs=2"])
+
+
 def test_papermill_engine_runs_the_experiment_notebook(tmp_path):
     from srsupm_lab.data import load_dataset
     from srsupm_lab.data.originals import save_s3rec_layout
