@@ -13,7 +13,10 @@ The map from the paper to the code (method.md section in brackets):
 ``srsupm``             the plug-in model and its multi-task objective (§9)
 ``evaluate``           full-ranking Recall/NDCG, per-level breakdown (§10)
 ``trainer``            device, batches, early stopping, checkpoints
-``experiment``         one call from a config to saved results
+``experiment``         one call from a config to saved results; a finished run brought back
+``significance``       paired bootstrap: is B's gain over A more than noise?
+``timing``             inference cost alone and with SRSUPM (Table 2)
+``distributed``        data-parallel training under torchrun (DDP)
 =====================  ==========================================================
 """
 from importlib import import_module
@@ -35,6 +38,9 @@ _LAZY = {
     "Trainer": "srsupm_lab.trainer",
     "TrainConfig": "srsupm_lab.config",
     "run_experiment": "srsupm_lab.experiment",
+    "load_trained": "srsupm_lab.experiment",
+    "paired_bootstrap": "srsupm_lab.significance",
+    "compare_runs": "srsupm_lab.significance",
 }
 
 

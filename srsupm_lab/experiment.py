@@ -29,6 +29,7 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,8 @@ from . import pmsa
 from .config import _KIND, TrainConfig
 from .trainer import Trainer, atomic_write, count_parameters, resolve_device, seed_everything
 
-__all__ = ["run_experiment", "add_train_arguments", "train_from_args", "load_results"]
+__all__ = ["run_experiment", "add_train_arguments", "train_from_args", "load_results", "prepare_data",
+           "build_model", "load_trained", "user_ranks", "TrainedRun", "PreparedData"]
 
 OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.csv", "results.json", "checkpoint.pt")
 # fields that may differ between a run and its resumption
@@ -132,6 +134,90 @@ def _check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
     return load_results(out) if finished else None
 
 
+
+# ----------------------------------------------------------------------------- building blocks
+class PreparedData(NamedTuple):
+    """What one config's data stage produces: the dataset, its split and the PMSA levels."""
+    dataset: object
+    split: object
+    edges: object                 # "even" or the quantile cut points
+    train_levels: torch.Tensor    # from the (possibly noisy) training labels
+    valid_levels: torch.Tensor    # from the clean labels
+    test_levels: torch.Tensor     # from the clean labels
+
+
+def prepare_data(config: TrainConfig) -> PreparedData:
+    """Load the dataset, split it leave-one-out and assess the PMSA level of every window (see the module doc)."""
+    from .data import leave_one_out, load_dataset
+    ds = load_dataset(config.dataset, root=config.data_root, labels=config.labels, **config.dataset_options)
+    split = leave_one_out(ds, max_len=config.max_len)
+    train_labels = pmsa.drop_labels(ds.item_labels, config.noise_p, seed=config.seed) if config.noise_p > 0 \
+        else ds.item_labels
+    train_pmsd, train_levels = pmsa.assess(split.train.inputs, split.train.targets, train_labels, config.K, config.bins)
+    edges = "even" if config.bins == "even" else pmsa.level_edges(config.K, config.bins, train_pmsd.numpy())
+    _, valid_levels = pmsa.assess(split.valid.inputs, split.valid.targets, ds.item_labels, config.K, edges)
+    _, test_levels = pmsa.assess(split.test.inputs, split.test.targets, ds.item_labels, config.K, edges)
+    return PreparedData(ds, split, edges, train_levels, valid_levels, test_levels)
+
+
+def build_model(config: TrainConfig, ds) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """``(model, backbone)``: the backbone alone (BackboneRecommender) or wrapped by SRSUPM, as the config says."""
+    from .backbones import build_backbone
+    from .recommender import BackboneRecommender
+    from .srsupm import SRSUPM
+    backbone = build_backbone(config.backbone, ds.n_items, n_users=ds.n_users, dim=config.dim,
+                              max_len=config.max_len, **config.backbone_options)
+    if not config.srsupm:
+        return BackboneRecommender(backbone), backbone
+    model = SRSUPM(backbone, K=config.K, lambda1=config.lambda1, lambda2=config.lambda2, gamma=config.gamma,
+                   tau=config.tau, dropout=config.dropout, pmsid=config.pmsid, pmsim=config.pmsim,
+                   pmi=config.pmi, priors=config.priors)
+    return model, backbone
+
+
+class TrainedRun(NamedTuple):
+    """A finished (or checkpointed) run brought back: its config, data, levels and model in eval mode."""
+    config: TrainConfig
+    model: torch.nn.Module
+    data: PreparedData
+    best_epoch: int
+
+
+def load_trained(out_dir, device="cpu") -> TrainedRun:
+    """Rebuild a run from ``out_dir`` (``config.json`` + ``checkpoint.pt``) with its **best** weights.
+
+    The data, split and levels are recomputed from the config (they are deterministic), so the
+    model can be scored, analysed (``srsupm_lab.analysis``) or compared user by user
+    (:func:`user_ranks`) after the run, in another session or on another machine.
+    """
+    out = Path(out_dir)
+    for name in ("config.json", "checkpoint.pt"):
+        if not (out / name).exists():
+            raise FileNotFoundError(f"load_trained: {out / name} does not exist (not a run folder, or the run "
+                                    f"has not finished its first epoch)")
+    config = TrainConfig.from_dict(json.loads((out / "config.json").read_text(encoding="utf-8")))
+    seed_everything(config.seed)
+    data = prepare_data(config)
+    model, _ = build_model(config, data.dataset)
+    ck = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(ck["best_state"] if ck.get("best_state") is not None else ck["model"])
+    return TrainedRun(config, model.to(resolve_device(device)).eval(), data, int(ck.get("best_epoch", 0)))
+
+
+def user_ranks(out_dir, device="cpu", batch_size: int = 1024) -> pd.DataFrame:
+    """Per-user test ranks of a run's best weights: ``user``, ``level`` (clean PMSA level), ``rank`` (0 = top).
+
+    The input of paired comparisons between two runs on the same users (``srsupm_lab.significance``).
+    """
+    from .evaluate import evaluate
+    run = load_trained(out_dir, device=device)
+    split = run.data.split
+    _, ranks = evaluate(run.model, split.test, mask_history=run.config.mask_history, batch_size=batch_size,
+                        device=resolve_device(device), return_ranks=True)
+    return pd.DataFrame({"user": split.test.users.numpy(), "level": run.data.test_levels.numpy(),
+                         "rank": ranks.numpy()})
+
+
 # ----------------------------------------------------------------------------- the run
 def _environment(device: torch.device) -> dict:
     env = {"python": sys.version.split()[0], "platform": platform.platform(), "torch": torch.__version__,
@@ -152,11 +238,6 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
     Returns the content of ``results.json`` plus three DataFrames: ``history``, ``valid_table``
     and ``test_table``. With ``config.out_dir=None`` nothing is written (and no resume).
     """
-    from .backbones import build_backbone
-    from .data import leave_one_out, load_dataset
-    from .recommender import BackboneRecommender
-    from .srsupm import SRSUPM
-
     config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     config.validate()
     out = Path(config.out_dir) if config.out_dir is not None else None
@@ -174,27 +255,12 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
     t_start = time.perf_counter()
     device = resolve_device(config.device)
 
-    # data -> PMSA
     seed_everything(config.seed)
-    ds = load_dataset(config.dataset, root=config.data_root, labels=config.labels, **config.dataset_options)
-    split = leave_one_out(ds, max_len=config.max_len)
-    train_labels = pmsa.drop_labels(ds.item_labels, config.noise_p, seed=config.seed) if config.noise_p > 0 \
-        else ds.item_labels
-    train_pmsd, train_levels = pmsa.assess(split.train.inputs, split.train.targets, train_labels, config.K, config.bins)
-    edges = "even" if config.bins == "even" else pmsa.level_edges(config.K, config.bins, train_pmsd.numpy())
-    _, valid_levels = pmsa.assess(split.valid.inputs, split.valid.targets, ds.item_labels, config.K, edges)
-    _, test_levels = pmsa.assess(split.test.inputs, split.test.targets, ds.item_labels, config.K, edges)
+    prepared = prepare_data(config)                                    # data -> PMSA
+    ds, split, edges = prepared.dataset, prepared.split, prepared.edges
+    train_levels, valid_levels, test_levels = prepared.train_levels, prepared.valid_levels, prepared.test_levels
     t_data = time.perf_counter()
-
-    # model
-    backbone = build_backbone(config.backbone, ds.n_items, n_users=ds.n_users, dim=config.dim,
-                              max_len=config.max_len, **config.backbone_options)
-    if config.srsupm:
-        model = SRSUPM(backbone, K=config.K, lambda1=config.lambda1, lambda2=config.lambda2, gamma=config.gamma,
-                       tau=config.tau, dropout=config.dropout, pmsid=config.pmsid, pmsim=config.pmsim,
-                       pmi=config.pmi, priors=config.priors)
-    else:
-        model = BackboneRecommender(backbone)
+    model, backbone = build_model(config, ds)
 
     trainer = Trainer(model, split.train, split.valid, split.test, train_levels=train_levels,
                       valid_levels=valid_levels, test_levels=test_levels, epochs=config.epochs,

@@ -1,0 +1,88 @@
+"""Paired bootstrap of two runs' per-user ranks, and bringing a finished run back (load_trained, user_ranks)."""
+import math
+
+import numpy as np
+import pytest
+
+from srsupm_lab.significance import paired_bootstrap
+
+
+def _recall(r, k):
+    return (np.asarray(r) < k).astype(np.float64)
+
+
+def _ndcg(r, k):
+    r = np.asarray(r, dtype=np.float64)
+    return np.where(r < k, 1.0 / np.log2(r + 2.0), 0.0)
+
+
+def test_gain_is_the_mean_per_user_difference():
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 40, 500), rng.integers(0, 30, 500)
+    table = paired_bootstrap(a, b, n_boot=200).set_index("metric")
+    for k in (10, 20):
+        assert table.loc[f"recall@{k}", "gain"] == pytest.approx(np.mean(_recall(b, k) - _recall(a, k)), abs=1e-12)
+        assert table.loc[f"ndcg@{k}", "gain"] == pytest.approx(np.mean(_ndcg(b, k) - _ndcg(a, k)), abs=1e-7)
+        assert table.loc[f"recall@{k}", "a"] == pytest.approx(_recall(a, k).mean())
+    assert (table["users"] == 500).all()
+
+
+def test_identical_and_dominating_runs():
+    r = np.arange(100) % 30
+    same = paired_bootstrap(r, r, n_boot=100).set_index("metric")
+    assert (same["gain"] == 0).all() and (same["ci_low"] == 0).all() and (same["ci_high"] == 0).all()
+    assert (same["p_value"] == 1).all()
+    better = paired_bootstrap(np.full(100, 50), np.zeros(100, dtype=int), n_boot=100).set_index("metric")
+    assert better.loc["recall@10", "gain"] == 1 and better.loc["recall@10", "ci_low"] == 1
+    assert better.loc["recall@10", "p_value"] == 0
+
+
+def test_interval_matches_the_normal_approximation():
+    """For a mean of i.i.d. differences the bootstrap sd is the sample sd / sqrt(U) (float64 reference)."""
+    rng = np.random.default_rng(1)
+    U = 4000
+    a = np.where(rng.random(U) < 0.30, 3, 50)                   # hit@10 with prob .30
+    b = np.where(rng.random(U) < 0.33, 3, 50)                   # independent, prob .33
+    d = _recall(b, 10) - _recall(a, 10)
+    se = d.std(ddof=1) / math.sqrt(U)
+    row = paired_bootstrap(a, b, ks=(10,), n_boot=2000, seed=3).set_index("metric").loc["recall@10"]
+    assert (row["ci_high"] - row["ci_low"]) / (2 * 1.959964) == pytest.approx(se, rel=0.1)
+    assert row["ci_low"] < d.mean() < row["ci_high"]
+    # the two-sided p-value agrees with the normal test to within bootstrap noise
+    z = abs(d.mean()) / se
+    p_normal = math.erfc(z / math.sqrt(2))
+    assert row["p_value"] == pytest.approx(p_normal, abs=0.03)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="same users"):
+        paired_bootstrap([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="0-based integer ranks"):
+        paired_bootstrap([1.5, 2.0], [1, 2])
+    with pytest.raises(ValueError, match="0-based integer ranks"):
+        paired_bootstrap([-1, 2], [1, 2])
+    with pytest.raises(ValueError, match="n_boot"):
+        paired_bootstrap([1, 2], [1, 2], n_boot=0)
+
+
+def test_a_finished_run_comes_back(tmp_path):
+    from srsupm_lab.experiment import load_trained, run_experiment, user_ranks
+    from srsupm_lab.significance import compare_runs
+    tiny = {"dataset": "synthetic", "dataset_options": {"n_users": 80, "n_items": 40, "seed": 2}, "dim": 8,
+            "max_len": 10, "epochs": 2, "batch_size": 64, "device": "cpu", "progress": False}
+    res_a = run_experiment({**tiny, "backbone": "gru4rec", "out_dir": str(tmp_path / "a")})
+    run_experiment({**tiny, "backbone": "gru4rec", "srsupm": True, "K": 3, "out_dir": str(tmp_path / "b")})
+    run = load_trained(tmp_path / "a")
+    assert run.best_epoch == res_a["best_epoch"] and not run.model.training
+    ranks = user_ranks(tmp_path / "a")
+    assert len(ranks) == res_a["data"]["test_users"]
+    overall = res_a["test"][0]
+    assert _recall(ranks["rank"], 10).mean() == pytest.approx(overall["recall@10"], abs=1e-6)
+    assert _ndcg(ranks["rank"], 20).mean() == pytest.approx(overall["ndcg@20"], abs=1e-6)
+    # the per-level counts of the reloaded levels are the run's
+    levels = [r for r in res_a["test"] if r["level"] != "all"]
+    assert {int(r["level"]): r["users"] for r in levels} == ranks["level"].value_counts().to_dict()
+    table = compare_runs(tmp_path / "a", tmp_path / "b", n_boot=50)
+    assert list(table["metric"]) == ["recall@10", "recall@20", "ndcg@10", "ndcg@20"]
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        load_trained(tmp_path / "nowhere")
