@@ -127,7 +127,7 @@ def cmd_reproduce(args) -> int:
     status = R.run_grid(specs, args.runs, engine=args.engine, common=common, on_error="continue")
     print(status.to_string(index=False))
     df = R.collect(args.runs)
-    written = R.write_reports(df, args.reports)
+    written = R.write_reports(df, args.reports, runs_dir=args.runs)
     print(f"\n{len(df)} finished runs under {args.runs}; reports: " + ", ".join(str(p) for p in written.values()))
     return 1 if (status["state"] == "failed").any() else 0
 

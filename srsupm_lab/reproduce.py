@@ -370,6 +370,40 @@ def table1_report(df: pd.DataFrame) -> pd.DataFrame:
     return t.sort_values(["dataset", "backbone", "srsupm"], kind="stable").reset_index(drop=True)
 
 
+def significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="cpu") -> pd.DataFrame:
+    """+SRSUPM against its backbone alone, paired by (dataset, backbone, seed), on the same test users.
+
+    Default-setting runs only; both runs' best checkpoints are re-scored
+    (:func:`srsupm_lab.significance.compare_runs`). One row per (dataset, backbone, seed, metric)
+    with the gain, its paired-bootstrap 95 % interval and p-value.
+    """
+    from .significance import compare_runs
+    sub = df[_is_default(df)] if len(df) else df
+    parts = []
+    for (ds, bb, seed), g in sub.groupby(["dataset", "backbone", "seed"], sort=True):
+        if set(g["srsupm"]) != {False, True}:
+            continue
+        a, b = g.loc[~g["srsupm"], "run"].iloc[0], g.loc[g["srsupm"], "run"].iloc[0]
+        t = compare_runs(Path(runs_dir) / a, Path(runs_dir) / b, device=device, n_boot=n_boot)
+        t.insert(0, "seed", seed)
+        t.insert(0, "backbone", bb)
+        t.insert(0, "dataset", ds)
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _setting_markdown(df: pd.DataFrame) -> str:
+    """The optimisation setting and SRSUPM weights the collected runs used (several values: all listed)."""
+    items = []
+    for col in ("lr", "batch_size", "epochs", "lambda1", "lambda2", "gamma", "tau"):
+        if col in df:
+            values = sorted(v for v in df[col].dropna().unique())
+            if values:
+                items.append(f"{col} {', '.join(f'{v:g}' for v in values)}")
+    return ("Setting: " + "; ".join(items) + " (TrainConfig defaults elsewhere; patience 10 unless the epoch "
+            "budget ends the run first).\n") if items else ""
+
+
 def _variant(row) -> str | None:
     if not row["srsupm"]:
         return "SASRec"
@@ -476,13 +510,15 @@ def _summary_markdown(title: str, s: pd.DataFrame, keys: Sequence[str], metrics:
     return f"## {title}\n\n" + _markdown(pd.DataFrame(rows))
 
 
-def write_reports(df: pd.DataFrame, reports_dir) -> dict[str, Path]:
+def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 2000) -> dict[str, Path]:
     """Write the tables (and Fig. 3) the collected runs cover; returns {name: path} of the files written.
 
     ``table1.csv``/``table3.csv``/``table4.csv``/``fig3.csv`` (tidy numbers), ``fig3.png``,
     ``runs.csv`` (the collected frame) and ``reproduction.md`` (all tables in markdown, with
-    Table 2 from ``table2.md`` when ``reproduce --grid table2`` wrote it). Every file is written
-    atomically.
+    Table 2 from ``table2.md`` when ``reproduce --grid table2`` wrote it). With ``runs_dir`` the
+    runs' checkpoints are re-scored for ``significance.csv``: +SRSUPM against its backbone per
+    seed, paired bootstrap over the test users (:func:`significance_report`). Every file is
+    written atomically.
     """
     reports = Path(reports_dir)
     reports.mkdir(parents=True, exist_ok=True)
@@ -496,7 +532,8 @@ def write_reports(df: pd.DataFrame, reports_dir) -> dict[str, Path]:
     save_csv("runs", df)
     md = ["# Reproduction of the paper's experiments\n",
           f"{len(df)} finished runs. Mean ± sample sd (ddof = 1) over seeds; metrics on the test set with "
-          "full ranking, seen items masked, ties against the model (see reports/README.md).\n"]
+          "full ranking, seen items masked, ties against the model (see reports/README.md).\n",
+          _setting_markdown(df)]
     t1 = table1_report(df) if len(df) else pd.DataFrame()
     if not t1.empty:
         save_csv("table1", t1)
@@ -522,6 +559,20 @@ def write_reports(df: pd.DataFrame, reports_dir) -> dict[str, Path]:
         plt.close(fig)
         written["fig3_png"] = path
         md.append("![Fig. 3](fig3.png)\n")
+    if runs_dir is not None and len(df):
+        sig = significance_report(df, runs_dir, n_boot=n_boot)
+        if not sig.empty:
+            save_csv("significance", sig)
+            shown = sig.assign(gain=[f"{g:+.4f} [{lo:+.4f}, {hi:+.4f}]" for g, lo, hi in
+                                     zip(sig["gain"], sig["ci_low"], sig["ci_high"])],
+                               relative=[f"{r:+.1%}" for r in sig["relative"]],
+                               p_value=[f"{p:.3f}" for p in sig["p_value"]],
+                               a=[f"{v:.4f}" for v in sig["a"]], b=[f"{v:.4f}" for v in sig["b"]])
+            md.append("## Is the gain more than noise? +SRSUPM against its backbone, same seed, same test users\n\n"
+                      f"Gain (B − A) with its 95 % paired-bootstrap interval over the test users ({n_boot} "
+                      "resamples) and a two-sided p-value (srsupm_lab.significance).\n\n"
+                      + _markdown(shown[["dataset", "backbone", "seed", "metric", "a", "b", "gain", "relative",
+                                         "p_value"]]))
     table2 = reports / "table2.md"                 # written by `reproduce --grid table2` (srsupm_lab.timing)
     if table2.exists():
         md.append(table2.read_text(encoding="utf-8"))

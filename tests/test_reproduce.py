@@ -102,6 +102,15 @@ def test_inline_grid_skips_finished_and_resumes(tmp_path):
     df = R.collect(tmp_path)
     assert len(df) == 2 and set(df["srsupm"]) == {False, True}
     assert df["device"].eq("cpu").all() and df["recall@10"].between(0, 1).all()
+    # the paired comparison re-scores both checkpoints: its means are the runs' own test metrics
+    written = R.write_reports(df, tmp_path / "reports", runs_dir=tmp_path, n_boot=50)
+    sig = pd.read_csv(written["significance"]).set_index("metric")
+    assert list(sig.index) == ["recall@10", "recall@20", "ndcg@10", "ndcg@20"]
+    for m in sig.index:
+        assert sig.loc[m, "a"] == pytest.approx(df.loc[~df["srsupm"], m].iloc[0], abs=1e-6)
+        assert sig.loc[m, "b"] == pytest.approx(df.loc[df["srsupm"], m].iloc[0], abs=1e-6)
+    text = written["markdown"].read_text()
+    assert "Is the gain more than noise" in text and "Setting: lr 0.01" in text
 
 
 def test_a_finished_run_with_another_setting_is_not_reused(tmp_path):
