@@ -66,7 +66,20 @@ plt.show()
 gains[gains["metric"] == "recall@10"]
 
 # %% [markdown]
-# ## 4. The published numbers
+# ## 4. Is the gain more than noise?
+# A difference of means over a few thousand users can be chance. `R.significance_report` brings
+# each pair of runs back (same dataset, backbone and seed, ±SRSUPM; `experiment.load_trained`),
+# ranks the same test users with both best checkpoints and resamples the users with replacement
+# (`significance.paired_bootstrap`): the gain of +SRSUPM with a 95 % interval and a two-sided
+# p-value. An interval that straddles 0 says the runs cannot tell the two models apart.
+
+# %%
+sig = R.significance_report(df, runs_dir, n_boot=1000)
+sig.style.format({c: "{:+.4f}" for c in ("gain", "ci_low", "ci_high")} | {"a": "{:.4f}", "b": "{:.4f}",
+                 "relative": "{:+.1%}", "p_value": "{:.3f}"}, na_rep="")
+
+# %% [markdown]
+# ## 5. The published numbers
 # Table 1 of the paper (R@10 / R@20 / N@10 / N@20) for the three real datasets.
 
 # %%
@@ -74,11 +87,11 @@ gains[gains["metric"] == "recall@10"]
 paper.table1().pivot_table(index=["backbone", "srsupm"], columns=["dataset", "metric"], values="value").round(4)
 
 # %% [markdown]
-# ## 5. The reports
+# ## 6. The reports
 # `write_reports` writes whichever of Tables 1, 3, 4 and Fig. 3 the runs cover (CSV and markdown;
-# Fig. 3 as PNG when a K sweep is present).
+# Fig. 3 as PNG when a K sweep is present), and with `runs_dir` the paired comparison of section 4.
 
 # %%
-written = R.write_reports(df, reports_dir)
+written = R.write_reports(df, reports_dir, runs_dir=runs_dir, n_boot=1000)
 print(sorted(written))
 print(Path(written["markdown"]).read_text())
