@@ -35,7 +35,7 @@ import torch.distributed as dist
 from torch import nn
 
 __all__ = ["init_from_env", "is_distributed", "rank", "rank_from_env", "world_size", "is_main", "local_device", "shard",
-           "broadcast", "gather_chunks", "sync_caches", "LossModule", "barrier"]
+           "broadcast", "gather_chunks", "mean_over_ranks", "sync_caches", "LossModule", "barrier"]
 
 
 def init_from_env(device_type: str | None = None) -> bool:
@@ -145,6 +145,18 @@ def gather_chunks(part: torch.Tensor, n: int) -> torch.Tensor:
     pieces = [torch.empty_like(padded) for _ in bounds]
     dist.all_gather(pieces, padded)
     return torch.cat([p[:stop - start] for p, (start, stop) in zip(pieces, bounds)])
+
+
+@torch.no_grad()
+def mean_over_ranks(total: torch.Tensor, parts: dict) -> tuple[torch.Tensor, dict]:
+    """Average a loss sum and its named parts over the ranks (one all-reduce); unchanged in one process."""
+    if not is_distributed():
+        return total, parts
+    names = sorted(parts)
+    stacked = torch.stack([total, *(torch.as_tensor(parts[k], device=total.device) for k in names)])
+    dist.all_reduce(stacked)
+    stacked /= world_size()
+    return stacked[0], dict(zip(names, stacked[1:]))
 
 
 @torch.no_grad()

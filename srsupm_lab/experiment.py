@@ -134,7 +134,6 @@ def _check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
     return load_results(out) if finished else None
 
 
-
 # ----------------------------------------------------------------------------- building blocks
 class PreparedData(NamedTuple):
     """What one config's data stage produces: the dataset, its split and the PMSA levels."""

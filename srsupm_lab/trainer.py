@@ -226,6 +226,7 @@ class Trainer:
         self.resume, self.progress = resume, progress and ddp.is_main()
         self.amp = self.device.type == "cuda"
         self.optimizer = None
+        self._loss = self.model.loss              # fit() wraps it in DDP in a multi-process run
 
     # -- the run's identity: a resumed run must match it ---------------------------------
     def _fingerprint(self) -> dict:
@@ -287,11 +288,7 @@ class Trainer:
                 bar.set_postfix(loss=f"{float(total) / n_batches:.4f}")
         if self.distributed:                                               # every rank: the global mean loss
             ddp.sync_caches(caches, before)
-            names = sorted(parts)
-            stacked = torch.stack([total, *(torch.as_tensor(parts[k], device=self.device) for k in names)])
-            torch.distributed.all_reduce(stacked)
-            stacked /= ddp.world_size()
-            total, parts = stacked[0], dict(zip(names, stacked[1:]))
+            total, parts = ddp.mean_over_ranks(total, parts)
         if not torch.isfinite(total):                                      # one check per epoch: no per-step sync
             raise FloatingPointError(f"epoch {epoch}: the training loss became {float(total)}; try a lower lr")
         row = {"loss": float(total) / n_batches}
@@ -315,7 +312,6 @@ class Trainer:
             self.model.prepare(self.train, self.train_levels)
             self.model.to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        self._loss = self.model.loss
         if self.distributed:                       # DDP averages gradients; it hooks forward(), hence LossModule
             from torch.nn.parallel import DistributedDataParallel
             ids = [self.device.index] if self.device.type == "cuda" else None
