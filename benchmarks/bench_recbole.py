@@ -12,7 +12,8 @@ batch 256, Adam lr 0.001, leave-one-out with every prefix of the training part a
 Timed for each library: one whole training epoch through the library's own trainer
 (RecBole: ``Trainer._train_epoch``, with the autograd anomaly detection that importing
 ``recbole.model`` switches on turned off again, and also as shipped with ``--anomaly``;
-srsupm_lab: ``Trainer._train_epoch``) and one full-ranking validation pass (RecBole:
+srsupm_lab: ``Trainer._train_epoch``, batches encoded in ``--length-groups`` groups of similar
+window length, which is exact: see ``srsupm_lab/backbones/length_groups.py``) and one full-ranking validation pass (RecBole:
 ``Trainer.evaluate``; srsupm_lab: ``evaluate``). Prints one table; ``--json`` also writes it.
 """
 import argparse
@@ -63,7 +64,7 @@ def recbole_child(args) -> None:
 
 
 # ----------------------------------------------------------------------------- our side
-def ours(dataset: str, root, threads: int) -> dict:
+def ours(dataset: str, root, threads: int, length_groups: int) -> dict:
     import torch
     torch.set_num_threads(threads)
     from srsupm_lab.backbones import build_backbone
@@ -75,7 +76,9 @@ def ours(dataset: str, root, threads: int) -> dict:
     ds = load_dataset(dataset, root=root)
     split = leave_one_out(ds, max_len=50)
     seed_everything(1)
-    model = BackboneRecommender(build_backbone("sasrec", ds.n_items, dim=64, max_len=50))
+    backbone = build_backbone("sasrec", ds.n_items, dim=64, max_len=50)
+    backbone.length_groups = length_groups          # exact: the same model and loss, padding skipped
+    model = BackboneRecommender(backbone)
     trainer = Trainer(model, split.train, split.valid, batch_size=256, lr=0.001, device="cpu", progress=False)
     trainer.optimizer = torch.optim.Adam(model.parameters(), lr=0.001)        # what fit() would create
     data = {"inputs": split.train.inputs, "targets": split.train.targets, "users": split.train.users}
@@ -121,6 +124,8 @@ def main():
     ap.add_argument("--threads", type=int, default=None, help="torch threads for both (default: all cores)")
     ap.add_argument("--anomaly", action="store_true", help="also time RecBole as shipped (anomaly detection on)")
     ap.add_argument("--order", choices=("ours-first", "recbole-first"), default="ours-first")
+    ap.add_argument("--length-groups", type=int, default=8,
+                    help="srsupm_lab: length groups per batch (1 = encode the padded batch as is)")
     ap.add_argument("--json", default=None, help="also write the rows to this file")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--inter-dir", help=argparse.SUPPRESS)
@@ -136,7 +141,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         name = write_inter(args.dataset, args.root, folder)
-        jobs = [("srsupm_lab", lambda: ours(args.dataset, args.root, args.threads)),
+        jobs = [("srsupm_lab", lambda: ours(args.dataset, args.root, args.threads, args.length_groups)),
                 ("RecBole 1.2.1", lambda: run_recbole(args, folder, name, anomaly=False))]
         if args.order == "recbole-first":
             jobs.reverse()
@@ -148,7 +153,8 @@ def main():
 
     base = rows["RecBole 1.2.1"]["train_s"]
     print(f"\nSASRec on {args.dataset}, one epoch + one validation pass; {platform.machine()}, {os.cpu_count()} cores, "
-          f"{args.threads} torch threads, load average {os.getloadavg()[0]:.2f}")
+          f"{args.threads} torch threads, srsupm_lab length groups {args.length_groups}, "
+          f"load average {os.getloadavg()[0]:.2f}")
     header = f"{'library':<26}{'windows':>9}{'epoch s':>10}{'valid s':>9}{'speed-up':>10}{'loss':>8}{'R@10':>8}"
     print(header)
     print("-" * len(header))

@@ -67,6 +67,8 @@ def main():
     ap.add_argument("--steps", type=int, default=30, help="timed training steps per repeat")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--K", type=int, default=5)
+    ap.add_argument("--length-groups", type=int, default=8,
+                    help="encode batches in this many length groups (1 = the padded batch as is)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--no-srsupm", action="store_true", help="time the backbones alone only")
     args = ap.parse_args()
@@ -84,7 +86,8 @@ def main():
           f"{len(split.valid)} validation users, {ds.n_items} items")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
     print(f"device {device} ({name}), {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} "
-          f"threads; median of {args.repeats} repeats x {args.steps} steps; load average {os.getloadavg()[0]:.2f}")
+          f"threads; median of {args.repeats} repeats x {args.steps} steps; length groups {args.length_groups}; "
+          f"load average {os.getloadavg()[0]:.2f}")
     header = f"{'model':<20}{'s/step':>9}{'s/epoch':>10}{'eval s':>9}{'inference ratio':>17}"
     print(header)
     print("-" * len(header))
@@ -94,6 +97,7 @@ def main():
             torch.manual_seed(0)
             bb = build_backbone(bb_name, ds.n_items, n_users=ds.n_users, dim=64, max_len=50)
             bb.check_inputs = False
+            bb.length_groups = args.length_groups
             model = SRSUPM(bb, K=args.K) if plug else BackboneRecommender(bb)
             model.to(device)
             if plug:

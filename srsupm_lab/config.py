@@ -73,6 +73,8 @@ class TrainConfig:
     seed: int = 42
     # evaluation and bookkeeping
     eval_batch_size: int = 1024
+    length_groups: int = 8               # encode each batch in this many groups of similar window length
+                                         # (exact; skips work on padding, see backbones/length_groups.py)
     mask_history: bool = True            # remove seen items from the ranking (S3-Rec protocol)
     device: str = "auto"                 # "auto" (cuda > mps > cpu), "cpu", "cuda", "cuda:1", "mps"
     out_dir: str | None = None           # where config/history/results/checkpoint go; None = write nothing
@@ -183,7 +185,8 @@ _KIND = {
     "lambda1": "float", "lambda2": "float", "gamma": "float", "tau": "float", "dropout": "float",
     "pmsid": "bool", "pmsim": "bool", "pmi": "bool", "priors": "bool",
     "epochs": "pos_int", "batch_size": "pos_int", "lr": "float", "weight_decay": "float", "patience": "pos_int",
-    "seed": "int", "eval_batch_size": "pos_int", "mask_history": "bool", "device": "str", "out_dir": "opt_str",
+    "seed": "int", "eval_batch_size": "pos_int", "length_groups": "pos_int",
+    "mask_history": "bool", "device": "str", "out_dir": "opt_str",
     "resume": "bool", "progress": "bool",
 }
 assert set(_KIND) == {f.name for f in fields(TrainConfig)}, "every TrainConfig field needs a kind"

@@ -45,7 +45,7 @@ __all__ = ["run_experiment", "add_train_arguments", "train_from_args", "load_res
 
 OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.csv", "results.json", "checkpoint.pt")
 # fields that may differ between a run and its resumption
-RESUMABLE_CHANGES = ("resume", "progress", "device", "epochs", "patience", "eval_batch_size")
+RESUMABLE_CHANGES = ("resume", "progress", "device", "epochs", "patience", "eval_batch_size", "length_groups")
 # fields a backbone-alone run (srsupm=False) never reads
 SRSUPM_ONLY = ("lambda1", "lambda2", "gamma", "tau", "dropout")
 
@@ -166,6 +166,7 @@ def build_model(config: TrainConfig, ds) -> tuple[torch.nn.Module, torch.nn.Modu
     from .srsupm import SRSUPM
     backbone = build_backbone(config.backbone, ds.n_items, n_users=ds.n_users, dim=config.dim,
                               max_len=config.max_len, **config.backbone_options)
+    backbone.length_groups = config.length_groups                           # speed only: the same model
     if not config.srsupm:
         return BackboneRecommender(backbone), backbone
     model = SRSUPM(backbone, K=config.K, lambda1=config.lambda1, lambda2=config.lambda2, gamma=config.gamma,
@@ -321,6 +322,7 @@ _HELP = {
     "lr": "Adam learning rate (paper: 0.01)", "weight_decay": "Adam weight decay",
     "patience": "early-stopping patience, epochs without a better valid Recall@10", "seed": "random seed",
     "eval_batch_size": "users scored at once in evaluation",
+    "length_groups": "encode each batch in this many groups of similar window length (exact; 1 = off)",
 }
 
 

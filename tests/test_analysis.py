@@ -23,6 +23,7 @@ def model():
         m.backbone.item_table().mul_(1.0)
         for p in m.backbone.parameters():
             p.add_(0.3 * torch.randn_like(p))
+        m.backbone._zero_padding_row()          # padding stays the zero vector, as training keeps it
     return m.eval()
 
 

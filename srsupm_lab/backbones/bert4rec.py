@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import check_probability
+from .length_groups import length_groups
 from .sasrec import SASRec
 
 
@@ -53,8 +54,7 @@ class BERT4Rec(SASRec):
         keep = min(item_seq.shape[1], self.max_len - 1)
         return torch.cat([item_seq[:, item_seq.shape[1] - keep:], last[:, None]], dim=1)  # (B, keep+1)
 
-    def encode(self, item_seq: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
-        self._check_input(item_seq, user_ids)
+    def _encode(self, item_seq: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
         masks = torch.full_like(item_seq[:, 0], self.mask_id)                        # (B,)
         return self.sequence_output(self._append(item_seq, masks))[:, -1]           # (B, d)
 
@@ -71,6 +71,12 @@ class BERT4Rec(SASRec):
         if not bool(chosen.any()):
             return self.item_embedding.weight.sum() * 0.0                           # nothing masked
         corrupted = full.masked_fill(chosen, self.mask_id)                           # (B, L')
-        hidden = self.sequence_output(corrupted)[chosen]                             # (M, d)
+        if self.group_by_length and self.length_groups > 1 and full.shape[0] > 1:
+            groups = length_groups(full, self.length_groups)                         # trimmed, exact
+        else:
+            groups = [(slice(None), full.shape[1])]
+        hidden = torch.cat([self.sequence_output(corrupted[rows, -w:])[chosen[rows, -w:]]
+                            for rows, w in groups])                                  # (M, d)
+        labels = torch.cat([full[rows, -w:][chosen[rows, -w:]] for rows, w in groups])  # (M,)
         logits = hidden @ self.item_table()[1:].T                                    # (M, N)
-        return F.cross_entropy(logits, full[chosen] - 1)
+        return F.cross_entropy(logits, labels - 1)

@@ -26,6 +26,7 @@ class Caser(Backbone):
     """Horizontal + vertical convolutions over the last ``caser_len`` items, fused with the user."""
 
     needs_users = True
+    group_by_length = False   # only the last caser_len columns are read: nothing to trim
 
     def __init__(self, n_items: int, n_users: int, dim: int = 64, max_len: int = 50, *,
                  caser_len: int = 5, n_v: int = 8, n_h: int = 16, dropout: float = 0.4):
@@ -55,8 +56,7 @@ class Caser(Backbone):
         missing = self.caser_len - window.shape[1]
         return F.pad(window, (missing, 0), value=0) if missing > 0 else window  # (B, Lc)
 
-    def encode(self, item_seq: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
-        self._check_input(item_seq, user_ids)
+    def _encode(self, item_seq: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
         B = item_seq.shape[0]
         image = self.item_embedding(self.recent_items(item_seq)).unsqueeze(1)  # (B, 1, Lc, d)
         out_v = self.conv_v(image).view(B, -1)                              # (B, n_v * d)

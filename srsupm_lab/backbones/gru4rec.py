@@ -41,6 +41,5 @@ class GRU4Rec(Backbone):
         states, _ = self.gru(x)                                             # (B, L, hidden)
         return self.dense(states)                                           # (B, L, d)
 
-    def encode(self, item_seq: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
-        self._check_input(item_seq, user_ids)
+    def _encode(self, item_seq: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
         return self.sequence_output(item_seq)[:, -1]                        # (B, d)

@@ -124,6 +124,5 @@ class LightSANs(Backbone):
             x = block(x, pos, real)                                         # (B, L, d)
         return x
 
-    def encode(self, item_seq: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
-        self._check_input(item_seq, user_ids)
+    def _encode(self, item_seq: torch.Tensor, user_ids: torch.Tensor | None = None) -> torch.Tensor:
         return self.sequence_output(item_seq)[:, -1]                        # (B, d)
