@@ -110,7 +110,8 @@ def cmd_reproduce(args) -> int:
         written = write_table2(table, args.reports, args.datasets[0])
         print("reports: " + ", ".join(str(p) for p in written.values()))
         return 0
-    specs = R.build_grid(args.grid, args.datasets, args.seeds, backbones=args.backbones, ps=args.ps, Ks=args.Ks)
+    specs = R.build_grid(args.grid, args.datasets, args.seeds, backbones=args.backbones, ps=args.ps, Ks=args.Ks,
+                         variants=args.variants)
     if args.dry_run:
         status = R.grid_status(specs, args.runs)
         print(status.to_string(index=False))
@@ -165,6 +166,8 @@ def main(argv=None) -> int:
     rep.add_argument("--repeats", type=int, default=5, help="table2: timed passes per model (median)")
     rep.add_argument("--datasets", nargs="+", default=["beauty"], help="beauty sports yelp synthetic ...")
     rep.add_argument("--backbones", nargs="+", default=None, help="table1 and table2 (default: all five)")
+    rep.add_argument("--variants", nargs="+", default=None, choices=("backbone", "srsupm"),
+                     help="table1: the backbones alone, +SRSUPM, or both (default)")
     rep.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     rep.add_argument("--ps", nargs="+", type=float, default=None, help="table4 noise levels (default 0 .1 .2 .3 .4 .5)")
     rep.add_argument("--Ks", nargs="+", type=int, default=None, help="fig3 values of K (default 3 4 5 6 7)")

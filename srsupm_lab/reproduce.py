@@ -120,10 +120,22 @@ def _spec(dataset, backbone, srsupm, seed, **extra) -> RunSpec:
     return RunSpec(name, {"dataset": dataset, "backbone": backbone, "srsupm": srsupm, "seed": seed, **extra})
 
 
-def table1(datasets, backbones, seeds) -> list[RunSpec]:
-    """Table 1: every backbone alone and with SRSUPM, on every dataset, for every seed."""
+TABLE1_VARIANTS = ("backbone", "srsupm")
+
+
+def table1(datasets, backbones, seeds, variants: Sequence[str] = TABLE1_VARIANTS) -> list[RunSpec]:
+    """Table 1: every backbone alone and with SRSUPM, on every dataset, for every seed.
+
+    ``variants`` picks the halves of the grid: ``("backbone",)`` trains the backbones alone only,
+    ``("srsupm",)`` only their +SRSUPM counterparts.
+    """
     datasets, backbones, seeds = _check_datasets(datasets), _check_backbones(backbones), _check_seeds(seeds)
-    return [_spec(ds, bb, plug, s) for ds in datasets for bb in backbones for plug in (False, True) for s in seeds]
+    variants = list(variants)
+    unknown = sorted(set(variants) - set(TABLE1_VARIANTS))
+    if unknown or not variants:
+        raise ValueError(f"reproduce: table1 variants must be among {list(TABLE1_VARIANTS)}, got {variants}")
+    plugs = [plug for plug, name in zip((False, True), TABLE1_VARIANTS) if name in variants]
+    return [_spec(ds, bb, plug, s) for ds in datasets for bb in backbones for plug in plugs for s in seeds]
 
 
 def table3(datasets, seeds) -> list[RunSpec]:
@@ -158,12 +170,15 @@ def fig3(datasets, seeds, Ks: Iterable[int] = (3, 4, 5, 6, 7)) -> list[RunSpec]:
 GRIDS = {"table1": table1, "table3": table3, "table4": table4, "fig3": fig3}
 
 
-def build_grid(grid: str, datasets, seeds, backbones=None, ps=None, Ks=None) -> list[RunSpec]:
+def build_grid(grid: str, datasets, seeds, backbones=None, ps=None, Ks=None, variants=None) -> list[RunSpec]:
     """The specs of one named grid (the CLI's ``--grid``); unknown names raise with the list."""
     if grid not in GRIDS:
         raise ValueError(f"reproduce: unknown grid {grid!r}; choose one of {list(GRIDS)} (or table2, the inference timings)")
+    if variants and grid != "table1":
+        raise ValueError(f"reproduce: variants choose the halves of table1 only, not of {grid}")
     if grid == "table1":
-        return table1(datasets, backbones or ["gru4rec", "sasrec", "caser", "bert4rec", "lightsans"], seeds)
+        return table1(datasets, backbones or ["gru4rec", "sasrec", "caser", "bert4rec", "lightsans"], seeds,
+                      variants or TABLE1_VARIANTS)
     if grid == "table3":
         return table3(datasets, seeds)
     if grid == "table4":

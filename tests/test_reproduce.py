@@ -22,6 +22,10 @@ def test_table1_grid():
         "beauty/sasrec/seed1", "beauty/sasrec/seed2", "beauty/sasrec+srsupm/seed1", "beauty/sasrec+srsupm/seed2",
         "beauty/gru4rec/seed1", "beauty/gru4rec/seed2", "beauty/gru4rec+srsupm/seed1", "beauty/gru4rec+srsupm/seed2"]
     assert specs[2].overrides == {"dataset": "beauty", "backbone": "sasrec", "srsupm": True, "seed": 1}
+    alone = R.table1(["beauty"], ["sasrec", "gru4rec"], [1], variants=["backbone"])
+    assert [s.name for s in alone] == ["beauty/sasrec/seed1", "beauty/gru4rec/seed1"]
+    plugged = R.build_grid("table1", ["beauty"], [1], backbones=["caser"], variants=["srsupm"])
+    assert [s.name for s in plugged] == ["beauty/caser+srsupm/seed1"]
 
 
 def test_table3_grid():
@@ -63,6 +67,8 @@ def test_run_names_are_filesystem_safe():
     (lambda: R.build_grid("table2", ["beauty"], [1]), "unknown grid 'table2'"),
     (lambda: R.table1(["beauty"], ["sasrec"], [-1]), "seeds"),
     (lambda: R.fig3(["beauty"], [1], Ks=(2,)), "K values"),
+    (lambda: R.table1(["beauty"], ["sasrec"], [1], variants=["plain"]), "variants must be among"),
+    (lambda: R.build_grid("table3", ["beauty"], [1], variants=["backbone"]), "halves of table1 only"),
 ])
 def test_unknown_names_fail_clearly(call, message):
     with pytest.raises(ValueError, match=message):
