@@ -106,6 +106,26 @@ def load_results(out_dir) -> dict:
     return results
 
 
+def wants_more_epochs(out_dir, epochs: int) -> bool:
+    """True when the finished run in ``out_dir`` ran out of budget below ``epochs`` and can go on.
+
+    A run that stopped at its epoch budget (not by early stopping) keeps its last-epoch state in
+    ``checkpoint.pt``; asking for more epochs resumes it from there instead of returning the
+    stored results. Without the checkpoint (e.g. a run copied without it) that is impossible.
+    """
+    out = Path(out_dir)
+    if not (out / "results.json").exists():
+        return False
+    stored = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    if stored.get("stopped_early") or int(stored.get("epochs_run", 0)) >= epochs:
+        return False
+    if not (out / "checkpoint.pt").exists():
+        raise FileNotFoundError(f"{out}: the run stopped after {stored.get('epochs_run')} epochs and {epochs} are "
+                                f"asked, but its checkpoint.pt is missing, so it cannot continue; train it in "
+                                f"another folder")
+    return True
+
+
 def _check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
     """Decide what to do with an existing ``out_dir``; return stored results when resuming a finished run."""
     out = Path(config.out_dir)
@@ -131,6 +151,8 @@ def _check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
         if diff:
             raise ValueError(f"run_experiment: cannot resume {out}: the config differs in {sorted(diff)} "
                              f"(stored, now) = {diff}")
+    if finished and wants_more_epochs(out, config.epochs):
+        return None                                   # a larger budget: go on from the checkpoint
     return load_results(out) if finished else None
 
 

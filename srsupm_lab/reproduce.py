@@ -32,7 +32,7 @@ import pandas as pd
 
 from . import paper
 from .config import TrainConfig
-from .experiment import SRSUPM_ONLY, config_differences
+from .experiment import SRSUPM_ONLY, config_differences, wants_more_epochs
 from .trainer import atomic_write
 
 __all__ = ["RunSpec", "table1", "table3", "table4", "fig3", "GRIDS", "build_grid", "run_grid", "grid_status",
@@ -270,19 +270,24 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
         if (out / "results.json").exists():
             stored = json.loads((out / "results.json").read_text(encoding="utf-8"))["config"]
             diff = config_differences(stored, config.to_dict())
-            if diff:                                                    # same name, another setting
-                message = (f"{out} holds a finished run with another setting {diff} (stored, asked); "
-                           f"use another runs folder for this setting")
+            message = (f"{out} holds a finished run with another setting {diff} (stored, asked); "
+                       f"use another runs folder for this setting") if diff else ""
+            try:                                                        # ran out of budget, more asked: go on
+                extend = not diff and wants_more_epochs(out, config.epochs)
+            except FileNotFoundError as err:
+                extend, message = False, str(err)
+            if message:
                 if on_error == "raise":
                     raise ValueError(f"run_grid: {message}")
                 rows.append({"name": spec.name, "state": "failed", "seconds": 0.0, "error": message[:300]})
                 if verbose:
                     print(f"[{i}/{len(specs)}] {spec.name}: {message}", flush=True)
                 continue
-            rows.append({"name": spec.name, "state": "skipped", "seconds": 0.0, "error": ""})
-            if verbose:
-                print(f"[{i}/{len(specs)}] {spec.name}: done already, skipped", flush=True)
-            continue
+            if not extend:
+                rows.append({"name": spec.name, "state": "skipped", "seconds": 0.0, "error": ""})
+                if verbose:
+                    print(f"[{i}/{len(specs)}] {spec.name}: done already, skipped", flush=True)
+                continue
         if verbose:
             resumed = " (resuming from its checkpoint)" if (out / "checkpoint.pt").exists() else ""
             print(f"[{i}/{len(specs)}] {spec.name}: running with {engine}{resumed}", flush=True)

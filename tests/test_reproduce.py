@@ -100,11 +100,17 @@ def test_inline_grid_skips_finished_and_resumes(tmp_path):
     partial = tmp_path / "synthetic/gru4rec+srsupm/seed1"
     (partial / "results.json").unlink()
     assert list(R.grid_status(specs, tmp_path)["state"]) == ["done", "partial"]
-    status = R.run_grid(specs, tmp_path, engine="inline", common={**TINY, "epochs": 2}, verbose=False)
+    status = R.run_grid(specs, tmp_path, engine="inline", common=TINY, verbose=False)
     assert list(status["state"]) == ["skipped", "ran"]
     assert done.stat().st_mtime_ns == stamp
-    res = json.loads((partial / "results.json").read_text())
-    assert res["epochs_run"] == 2 and res["config"]["epochs"] == 2          # continued from epoch 1
+    # a larger budget: both runs (finished at their 1-epoch budget, not early-stopped) go on
+    status = R.run_grid(specs, tmp_path, engine="inline", common={**TINY, "epochs": 2}, verbose=False)
+    assert list(status["state"]) == ["ran", "ran"]
+    for out in (done.parent, partial):
+        res = json.loads((out / "results.json").read_text())
+        assert res["epochs_run"] == 2 and res["config"]["epochs"] == 2      # continued from epoch 1
+    status = R.run_grid(specs, tmp_path, engine="inline", common=TINY, verbose=False)
+    assert list(status["state"]) == ["skipped", "skipped"]                 # fewer epochs asked: reused
     df = R.collect(tmp_path)
     assert len(df) == 2 and set(df["srsupm"]) == {False, True}
     assert df["device"].eq("cpu").all() and df["recall@10"].between(0, 1).all()
@@ -117,6 +123,36 @@ def test_inline_grid_skips_finished_and_resumes(tmp_path):
         assert sig.loc[m, "b"] == pytest.approx(df.loc[df["srsupm"], m].iloc[0], abs=1e-6)
     text = written["markdown"].read_text()
     assert "Is the gain more than noise" in text and "Setting: lr 0.01" in text
+
+
+def test_a_larger_budget_continues_a_run_exactly_where_it_stopped(tmp_path):
+    """Extending a finished 1-epoch run to 3 epochs gives the uninterrupted 3-epoch run (CPU)."""
+    from srsupm_lab.experiment import run_experiment
+    cfg = {**TINY, "backbone": "gru4rec", "srsupm": True, "seed": 4, "progress": False}
+    straight = run_experiment({**cfg, "epochs": 3, "out_dir": str(tmp_path / "a")})
+    run_experiment({**cfg, "epochs": 1, "out_dir": str(tmp_path / "b")})
+    again = run_experiment({**cfg, "epochs": 1, "out_dir": str(tmp_path / "b"), "resume": True})
+    assert again["epochs_run"] == 1                                        # same budget: the stored results
+    extended = run_experiment({**cfg, "epochs": 3, "out_dir": str(tmp_path / "b"), "resume": True})
+    assert extended["epochs_run"] == 3
+    cols = [c for c in straight["history"] if not c.endswith("seconds")]
+    pd.testing.assert_frame_equal(extended["history"][cols], straight["history"][cols])
+    pd.testing.assert_frame_equal(extended["test_table"], straight["test_table"])
+    # without its checkpoint a finished run cannot go on: a clear error, nothing lost
+    (tmp_path / "b" / "checkpoint.pt").unlink()
+    with pytest.raises(FileNotFoundError, match="checkpoint.pt is missing"):
+        run_experiment({**cfg, "epochs": 5, "out_dir": str(tmp_path / "b"), "resume": True})
+    assert json.loads((tmp_path / "b" / "results.json").read_text())["epochs_run"] == 3
+    specs = [R.RunSpec("b", {"dataset": "synthetic", "backbone": "gru4rec", "srsupm": True, "seed": 4})]
+    shutil.copytree(tmp_path / "b", tmp_path / "grid" / "b")
+    status = R.run_grid(specs, tmp_path / "grid", engine="inline", common={**TINY, "epochs": 5},
+                        on_error="continue", verbose=False)
+    assert list(status["state"]) == ["failed"] and "checkpoint.pt is missing" in status["error"][0]
+    # early stopping decided the end: more epochs change nothing
+    from srsupm_lab.experiment import wants_more_epochs
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "results.json").write_text(json.dumps({"stopped_early": True, "epochs_run": 2}))
+    assert not wants_more_epochs(tmp_path / "c", 10)
 
 
 def test_a_finished_run_with_another_setting_is_not_reused(tmp_path):
