@@ -13,8 +13,9 @@ Timed for each library: one whole training epoch through the library's own train
 (RecBole: ``Trainer._train_epoch``, with the autograd anomaly detection that importing
 ``recbole.model`` switches on turned off again, and also as shipped with ``--anomaly``;
 srsupm_lab: ``Trainer._train_epoch``, batches encoded in ``--length-groups`` groups of similar
-window length, which is exact: see ``srsupm_lab/backbones/length_groups.py``) and one full-ranking validation pass (RecBole:
-``Trainer.evaluate``; srsupm_lab: ``evaluate``). Prints one table; ``--json`` also writes it.
+window length, which is exact: see ``srsupm_lab/backbones/length_groups.py``) and one full-ranking
+validation pass (RecBole: ``Trainer.evaluate``; srsupm_lab: ``evaluate``). Prints one table;
+``--json`` also writes it.
 """
 import argparse
 import json
@@ -64,7 +65,7 @@ def recbole_child(args) -> None:
 
 
 # ----------------------------------------------------------------------------- our side
-def ours(dataset: str, root, threads: int, length_groups: int) -> dict:
+def ours(dataset: str, root, threads: int, length_groups: int | None) -> dict:
     import torch
     torch.set_num_threads(threads)
     from srsupm_lab.backbones import build_backbone
@@ -124,8 +125,8 @@ def main():
     ap.add_argument("--threads", type=int, default=None, help="torch threads for both (default: all cores)")
     ap.add_argument("--anomaly", action="store_true", help="also time RecBole as shipped (anomaly detection on)")
     ap.add_argument("--order", choices=("ours-first", "recbole-first"), default="ours-first")
-    ap.add_argument("--length-groups", type=int, default=8,
-                    help="srsupm_lab: length groups per batch (1 = encode the padded batch as is)")
+    ap.add_argument("--length-groups", type=int, default=None,
+                    help="srsupm_lab: length groups per batch (1 = the padded batch as is; default 8 on the CPU)")
     ap.add_argument("--json", default=None, help="also write the rows to this file")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--inter-dir", help=argparse.SUPPRESS)
@@ -153,7 +154,7 @@ def main():
 
     base = rows["RecBole 1.2.1"]["train_s"]
     print(f"\nSASRec on {args.dataset}, one epoch + one validation pass; {platform.machine()}, {os.cpu_count()} cores, "
-          f"{args.threads} torch threads, srsupm_lab length groups {args.length_groups}, "
+          f"{args.threads} torch threads, srsupm_lab length groups {args.length_groups or 'auto'}, "
           f"load average {os.getloadavg()[0]:.2f}")
     header = f"{'library':<26}{'windows':>9}{'epoch s':>10}{'valid s':>9}{'speed-up':>10}{'loss':>8}{'R@10':>8}"
     print(header)

@@ -67,8 +67,9 @@ def main():
     ap.add_argument("--steps", type=int, default=30, help="timed training steps per repeat")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--K", type=int, default=5)
-    ap.add_argument("--length-groups", type=int, default=8,
-                    help="encode batches in this many length groups (1 = the padded batch as is)")
+    ap.add_argument("--length-groups", type=int, default=None,
+                    help="encode batches in this many length groups (1 = the padded batch as is; "
+                         "default: 8 on the CPU, 1 elsewhere)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--no-srsupm", action="store_true", help="time the backbones alone only")
     args = ap.parse_args()
@@ -86,7 +87,8 @@ def main():
           f"{len(split.valid)} validation users, {ds.n_items} items")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
     print(f"device {device} ({name}), {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} "
-          f"threads; median of {args.repeats} repeats x {args.steps} steps; length groups {args.length_groups}; "
+          f"threads; median of {args.repeats} repeats x {args.steps} steps; "
+          f"length groups {args.length_groups or 'auto'}; "
           f"load average {os.getloadavg()[0]:.2f}")
     header = f"{'model':<20}{'s/step':>9}{'s/epoch':>10}{'eval s':>9}{'inference ratio':>17}"
     print(header)

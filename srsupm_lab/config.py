@@ -73,8 +73,9 @@ class TrainConfig:
     seed: int = 42
     # evaluation and bookkeeping
     eval_batch_size: int = 1024
-    length_groups: int = 8               # encode each batch in this many groups of similar window length
-                                         # (exact; skips work on padding, see backbones/length_groups.py)
+    length_groups: int | None = None     # encode each batch in this many groups of similar window length
+                                         # (exact; skips work on padding, see backbones/length_groups.py);
+                                         # None: 8 on the CPU, 1 (off) on other devices
     mask_history: bool = True            # remove seen items from the ranking (S3-Rec protocol)
     device: str = "auto"                 # "auto" (cuda > mps > cpu), "cpu", "cuda", "cuda:1", "mps"
     out_dir: str | None = None           # where config/history/results/checkpoint go; None = write nothing
@@ -108,6 +109,9 @@ class TrainConfig:
                 setattr(self, f.name, float(value))
             if kind == "str" and not isinstance(value, str):
                 fail(f.name, "must be a string")
+            if kind == "opt_pos_int" and value is not None and (
+                    isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                fail(f.name, "must be a positive integer or None")
             if kind == "opt_str" and value is not None and not isinstance(value, str):
                 fail(f.name, "must be a string or None")
 
@@ -185,7 +189,7 @@ _KIND = {
     "lambda1": "float", "lambda2": "float", "gamma": "float", "tau": "float", "dropout": "float",
     "pmsid": "bool", "pmsim": "bool", "pmi": "bool", "priors": "bool",
     "epochs": "pos_int", "batch_size": "pos_int", "lr": "float", "weight_decay": "float", "patience": "pos_int",
-    "seed": "int", "eval_batch_size": "pos_int", "length_groups": "pos_int",
+    "seed": "int", "eval_batch_size": "pos_int", "length_groups": "opt_pos_int",
     "mask_history": "bool", "device": "str", "out_dir": "opt_str",
     "resume": "bool", "progress": "bool",
 }

@@ -79,4 +79,25 @@ def test_grouped_training_gives_the_padded_batch_gradient(name):
 
 def test_caser_is_not_grouped():
     """Caser reads only its last few columns: grouping could save nothing, so it is off."""
-    assert not make("caser", 8).group_by_length
+    caser = make("caser", 8)
+    assert not caser.group_by_length and caser.groups(windows()[0]) == 1
+
+
+def test_default_groups_and_config():
+    from srsupm_lab.backbones.length_groups import CPU_GROUPS, groups_for
+    from srsupm_lab.config import TrainConfig
+    from srsupm_lab.data import load_dataset
+    from srsupm_lab.experiment import build_model
+    inputs = windows()[0]
+    bb = build_backbone("sasrec", N_ITEMS, dim=DIM, max_len=L)
+    assert bb.length_groups is None and bb.groups(inputs) == CPU_GROUPS == 8    # automatic on the CPU
+    assert bb.groups(inputs[:1]) == 1                                          # one row: nothing to group
+    assert groups_for(inputs.to("meta"), None) == 1                            # other devices: off unless asked
+    bb.length_groups = 3
+    assert bb.groups(inputs) == 3
+    for bad in (0, -2, True, 2.5):
+        with pytest.raises(ValueError, match="length_groups"):
+            TrainConfig(length_groups=bad)
+    ds = load_dataset("synthetic", n_users=20, n_items=30)
+    _, backbone = build_model(TrainConfig(backbone="gru4rec", length_groups=5), ds)
+    assert backbone.length_groups == 5

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .length_groups import encode_by_length
+from .length_groups import encode_by_length, groups_for
 
 
 def check_positive_int(value, name: str, where: str) -> int:
@@ -120,7 +120,8 @@ class Backbone(nn.Module):
         self.item_embedding = nn.Embedding(self.n_items + 1 + extra_rows, self.dim, padding_idx=0)
         self.n_users: int | None = None
         self.check_inputs = True  # set False to skip the (GPU-syncing) validation in hot loops
-        self.length_groups = 8    # length groups per batch (1 = encode the padded batch as is)
+        self.length_groups: int | None = None   # groups per batch; 1 = the padded batch as is,
+                                                 # None = 8 on the CPU, 1 elsewhere (length_groups.py)
 
     # ---------------------------------------------------------------- the contract
     def item_table(self) -> torch.Tensor:
@@ -134,9 +135,16 @@ class Backbone(nn.Module):
         groups of similar window length when the backbone allows it (an exact speed-up).
         """
         self._check_input(item_seq, user_ids)
-        if self.group_by_length and self.length_groups > 1 and item_seq.shape[0] > 1:
-            return encode_by_length(self._encode, item_seq, user_ids, self.length_groups)
+        groups = self.groups(item_seq)
+        if groups > 1:
+            return encode_by_length(self._encode, item_seq, user_ids, groups)
         return self._encode(item_seq, user_ids)
+
+    def groups(self, item_seq: torch.Tensor) -> int:
+        """How many length groups a batch ``item_seq`` is encoded in (1 = the padded batch as is)."""
+        if not self.group_by_length or item_seq.shape[0] < 2:
+            return 1
+        return groups_for(item_seq, self.length_groups)
 
     def _encode(self, item_seq: torch.Tensor, user_ids: torch.Tensor | None) -> torch.Tensor:
         """The encoder proper, on a checked batch (subclasses implement it)."""

@@ -71,10 +71,8 @@ class BERT4Rec(SASRec):
         if not bool(chosen.any()):
             return self.item_embedding.weight.sum() * 0.0                           # nothing masked
         corrupted = full.masked_fill(chosen, self.mask_id)                           # (B, L')
-        if self.group_by_length and self.length_groups > 1 and full.shape[0] > 1:
-            groups = length_groups(full, self.length_groups)                         # trimmed, exact
-        else:
-            groups = [(slice(None), full.shape[1])]
+        n_groups = self.groups(full)
+        groups = length_groups(full, n_groups) if n_groups > 1 else [(slice(None), full.shape[1])]  # exact
         hidden = torch.cat([self.sequence_output(corrupted[rows, -w:])[chosen[rows, -w:]]
                             for rows, w in groups])                                  # (M, d)
         labels = torch.cat([full[rows, -w:][chosen[rows, -w:]] for rows, w in groups])  # (M,)

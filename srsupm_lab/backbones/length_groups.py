@@ -19,6 +19,19 @@ from typing import Callable
 
 import torch
 
+#: groups per batch when a backbone's ``length_groups`` is None, on the CPU. Measured there
+#: (Beauty, batch 256, 2 cores, s per SASRec training step): 1 group 0.204, 4 groups 0.096,
+#: 8 groups 0.094, 16 groups 0.124. Other devices keep the padded batch (one group) unless
+#: told otherwise: more, smaller kernels may not pay off there, and that is not measured yet.
+CPU_GROUPS = 8
+
+
+def groups_for(item_seq: torch.Tensor, length_groups: int | None) -> int:
+    """The number of length groups to use for ``item_seq``: ``length_groups``, or the device's default."""
+    if length_groups is not None:
+        return int(length_groups)
+    return CPU_GROUPS if item_seq.device.type == "cpu" else 1
+
 
 def length_groups(item_seq: torch.Tensor, groups: int) -> list[tuple[torch.Tensor, int]]:
     """``[(rows, width), ...]``: the rows of each length group and its longest window.
