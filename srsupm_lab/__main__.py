@@ -113,7 +113,7 @@ def cmd_reproduce(args) -> int:
     specs = R.build_grid(args.grid, args.datasets, args.seeds, backbones=args.backbones, ps=args.ps, Ks=args.Ks,
                          variants=args.variants)
     if args.dry_run:
-        status = R.grid_status(specs, args.runs)
+        status = R.grid_status(specs, args.runs, epochs=args.epochs)
         print(status.to_string(index=False))
         counts = status["state"].value_counts()
         print(f"\n{len(status)} runs: " + ", ".join(f"{n} {k}" for k, n in counts.items()))

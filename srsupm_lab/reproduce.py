@@ -204,14 +204,21 @@ def _resolve(spec: RunSpec, runs_dir: Path, common: dict) -> TrainConfig:
     return TrainConfig.from_dict(values)
 
 
-def grid_status(specs: Sequence[RunSpec], runs_dir) -> pd.DataFrame:
-    """One row per spec: ``name``, ``out_dir`` and ``state`` (done | partial | todo)."""
+def grid_status(specs: Sequence[RunSpec], runs_dir, epochs: int | None = None) -> pd.DataFrame:
+    """One row per spec: ``name``, ``out_dir`` and ``state`` (done | partial | todo).
+
+    With ``epochs`` (the budget a run would be asked for), a finished run that stopped at a
+    smaller budget and can go on from its checkpoint is ``more epochs`` instead of ``done``.
+    """
     runs_dir = Path(runs_dir)
     rows = []
     for spec in specs:
         out = runs_dir / spec.name
         state = "done" if (out / "results.json").exists() else "partial" if (out / "checkpoint.pt").exists() \
             else "todo"
+        if state == "done" and epochs is not None and (out / "checkpoint.pt").exists() \
+                and wants_more_epochs(out, epochs):
+            state = "more epochs"
         rows.append({"name": spec.name, "out_dir": str(out), "state": state})
     return pd.DataFrame(rows, columns=["name", "out_dir", "state"])
 

@@ -104,6 +104,8 @@ def test_inline_grid_skips_finished_and_resumes(tmp_path):
     assert list(status["state"]) == ["skipped", "ran"]
     assert done.stat().st_mtime_ns == stamp
     # a larger budget: both runs (finished at their 1-epoch budget, not early-stopped) go on
+    assert list(R.grid_status(specs, tmp_path, epochs=2)["state"]) == ["more epochs", "more epochs"]
+    assert list(R.grid_status(specs, tmp_path, epochs=1)["state"]) == ["done", "done"]
     status = R.run_grid(specs, tmp_path, engine="inline", common={**TINY, "epochs": 2}, verbose=False)
     assert list(status["state"]) == ["ran", "ran"]
     for out in (done.parent, partial):
