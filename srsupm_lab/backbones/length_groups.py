@@ -12,6 +12,9 @@ equal parts; :func:`encode_by_length` encodes each part trimmed to its own longe
 puts the rows back in their order. The batch, the loss and the gradient are those of the
 untrimmed batch (up to float rounding); only the work on padding is skipped. On Beauty,
 eight groups cut the encoder's positions per epoch from 6.57M to 1.54M (1.10M real items).
+Dropout masks are drawn group by group, so with dropout on, a seed gives another (equally
+distributed) sequence of masks for each number of groups: rerun with the same setting to get
+the same numbers.
 """
 from __future__ import annotations
 
