@@ -73,8 +73,11 @@ class BERT4Rec(SASRec):
         corrupted = full.masked_fill(chosen, self.mask_id)                           # (B, L')
         n_groups = self.groups(full)
         groups = length_groups(full, n_groups) if n_groups > 1 else [(slice(None), full.shape[1])]  # exact
-        hidden = torch.cat([self.sequence_output(corrupted[rows, -w:])[chosen[rows, -w:]]
-                            for rows, w in groups])                                  # (M, d)
-        labels = torch.cat([full[rows, -w:][chosen[rows, -w:]] for rows, w in groups])  # (M,)
+        hidden, labels = [], []
+        for rows, w in groups:                                                       # trimmed windows
+            picked = chosen[rows, -w:]                                               # (b_g, w)
+            hidden.append(self.sequence_output(corrupted[rows, -w:])[picked])        # (m_g, d)
+            labels.append(full[rows, -w:][picked])                                   # (m_g,)
+        hidden, labels = torch.cat(hidden), torch.cat(labels)                        # (M, d), (M,)
         logits = hidden @ self.item_table()[1:].T                                    # (M, N)
         return F.cross_entropy(logits, labels - 1)
