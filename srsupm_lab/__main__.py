@@ -111,7 +111,7 @@ def cmd_reproduce(args) -> int:
         print("reports: " + ", ".join(str(p) for p in written.values()))
         return 0
     specs = R.build_grid(args.grid, args.datasets, args.seeds, backbones=args.backbones, ps=args.ps, Ks=args.Ks,
-                         variants=args.variants)
+                         variants=args.variants, rows=args.ablations)
     if args.dry_run:
         status = R.grid_status(specs, args.runs, epochs=args.epochs)
         print(status.to_string(index=False))
@@ -168,6 +168,9 @@ def main(argv=None) -> int:
     rep.add_argument("--backbones", nargs="+", default=None, help="table1 and table2 (default: all five)")
     rep.add_argument("--variants", nargs="+", default=None, choices=("backbone", "srsupm"),
                      help="table1: the backbones alone, +SRSUPM, or both (default)")
+    rep.add_argument("--ablations", nargs="+", default=None, metavar="ROW",
+                     help="table3: the rows to run, in this order, among sasrec wo-pmsid-pmsim wo-pmsim "
+                          "wo-pmsid wo-pmi srsupm (default: all six)")
     rep.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     rep.add_argument("--ps", nargs="+", type=float, default=None, help="table4 noise levels (default 0 .1 .2 .3 .4 .5)")
     rep.add_argument("--Ks", nargs="+", type=int, default=None, help="fig3 values of K (default 3 4 5 6 7)")

@@ -35,8 +35,8 @@ from .config import TrainConfig
 from .experiment import SRSUPM_ONLY, config_differences, wants_more_epochs
 from .trainer import atomic_write
 
-__all__ = ["RunSpec", "table1", "table3", "table4", "fig3", "GRIDS", "build_grid", "run_grid", "grid_status",
-           "collect", "summarise", "table1_report", "table3_report", "table4_report", "fig3_report",
+__all__ = ["RunSpec", "table1", "TABLE3_ROWS", "table3", "table4", "fig3", "GRIDS", "build_grid", "run_grid",
+           "grid_status", "collect", "summarise", "table1_report", "table3_report", "table4_report", "fig3_report",
            "write_reports", "NOTEBOOK", "SWITCHES"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,12 +138,25 @@ def table1(datasets, backbones, seeds, variants: Sequence[str] = TABLE1_VARIANTS
     return [_spec(ds, bb, plug, s) for ds in datasets for bb in backbones for plug in plugs for s in seeds]
 
 
-def table3(datasets, seeds) -> list[RunSpec]:
-    """Table 3: the SASRec ablation rows of ``paper.ABLATIONS`` (None = SASRec alone)."""
-    datasets, seeds = _check_datasets(datasets), _check_seeds(seeds)
+#: Table 3's rows by their command-line name, in the paper's order (values: ``paper.ABLATIONS`` keys)
+TABLE3_ROWS = {"sasrec": "SASRec", "wo-pmsid-pmsim": "w/o PMSID & PMSIM", "wo-pmsim": "w/o PMSIM",
+               "wo-pmsid": "w/o PMSID", "wo-pmi": "w/o PMI", "srsupm": "SRSUPM"}
+
+
+def table3(datasets, seeds, rows: Sequence[str] = tuple(TABLE3_ROWS)) -> list[RunSpec]:
+    """Table 3: the SASRec ablation rows of ``paper.ABLATIONS`` (None = SASRec alone).
+
+    ``rows`` picks rows by their ``TABLE3_ROWS`` name and runs them in the order given, e.g.
+    ``("wo-pmi", "wo-pmsim")`` runs the two cheaper ablations first.
+    """
+    datasets, seeds, rows = _check_datasets(datasets), _check_seeds(seeds), list(rows)
+    unknown = [r for r in rows if r not in TABLE3_ROWS]
+    if unknown or not rows or len(set(rows)) != len(rows):
+        raise ValueError(f"reproduce: table3 rows must be distinct names among {list(TABLE3_ROWS)}, got {rows}")
     specs = []
     for ds in datasets:
-        for variant, switches in paper.ABLATIONS.items():
+        for row in rows:
+            switches = paper.ABLATIONS[TABLE3_ROWS[row]]
             for s in seeds:
                 specs.append(_spec(ds, "sasrec", False, s) if switches is None
                              else _spec(ds, "sasrec", True, s, **switches))
@@ -170,17 +183,20 @@ def fig3(datasets, seeds, Ks: Iterable[int] = (3, 4, 5, 6, 7)) -> list[RunSpec]:
 GRIDS = {"table1": table1, "table3": table3, "table4": table4, "fig3": fig3}
 
 
-def build_grid(grid: str, datasets, seeds, backbones=None, ps=None, Ks=None, variants=None) -> list[RunSpec]:
+def build_grid(grid: str, datasets, seeds, backbones=None, ps=None, Ks=None, variants=None,
+               rows=None) -> list[RunSpec]:
     """The specs of one named grid (the CLI's ``--grid``); unknown names raise with the list."""
     if grid not in GRIDS:
         raise ValueError(f"reproduce: unknown grid {grid!r}; choose one of {list(GRIDS)} (or table2, the inference timings)")
     if variants and grid != "table1":
         raise ValueError(f"reproduce: variants choose the halves of table1 only, not of {grid}")
+    if rows and grid != "table3":
+        raise ValueError(f"reproduce: ablation rows choose the rows of table3 only, not of {grid}")
     if grid == "table1":
         return table1(datasets, backbones or ["gru4rec", "sasrec", "caser", "bert4rec", "lightsans"], seeds,
                       variants or TABLE1_VARIANTS)
     if grid == "table3":
-        return table3(datasets, seeds)
+        return table3(datasets, seeds, rows or tuple(TABLE3_ROWS))
     if grid == "table4":
         return table4(datasets, seeds, *([ps] if ps else []))
     return fig3(datasets, seeds, *([Ks] if Ks else []))

@@ -37,6 +37,11 @@ def test_table3_grid():
     assert specs[1].overrides == {"dataset": "yelp", "backbone": "sasrec", "srsupm": True, "seed": 3,
                                   "pmsid": False, "pmsim": False}
     assert specs[4].overrides["pmi"] is False
+    # rows picked by their command-line names run in the order given
+    picked = R.build_grid("table3", ["beauty"], [1, 2], rows=["wo-pmi", "sasrec"])
+    assert [s.name for s in picked] == ["beauty/sasrec+srsupm-wo-pmi/seed1", "beauty/sasrec+srsupm-wo-pmi/seed2",
+                                        "beauty/sasrec/seed1", "beauty/sasrec/seed2"]
+    assert set(R.TABLE3_ROWS.values()) == set(R.paper.ABLATIONS)
 
 
 def test_table4_and_fig3_grids():
@@ -55,10 +60,11 @@ def test_table4_and_fig3_grids():
 
 
 def test_run_names_are_filesystem_safe():
-    names = [s.name for g in (R.table1(["beauty"], ["bert4rec"], [0]), R.table3(["beauty"], [0]),
-                              R.table4(["beauty"], [0]), R.fig3(["beauty"], [0])) for s in g]
+    grids = (R.table1(["beauty"], ["bert4rec"], [0]), R.table3(["beauty"], [0]),
+             R.table4(["beauty"], [0]), R.fig3(["beauty"], [0]))
+    names = [s.name for g in grids for s in g]
     assert all(all(c.isalnum() or c in "/+-._" for c in n) for n in names)
-    assert len(set(names)) == len(set(names))
+    assert all(len({s.name for s in g}) == len(g) for g in grids)     # one folder per run within a grid
 
 
 @pytest.mark.parametrize("call,message", [
@@ -69,6 +75,9 @@ def test_run_names_are_filesystem_safe():
     (lambda: R.fig3(["beauty"], [1], Ks=(2,)), "K values"),
     (lambda: R.table1(["beauty"], ["sasrec"], [1], variants=["plain"]), "variants must be among"),
     (lambda: R.build_grid("table3", ["beauty"], [1], variants=["backbone"]), "halves of table1 only"),
+    (lambda: R.table3(["beauty"], [1], rows=["wo-pmi", "wo-priors"]), "table3 rows must be distinct names"),
+    (lambda: R.table3(["beauty"], [1], rows=["wo-pmi", "wo-pmi"]), "table3 rows must be distinct names"),
+    (lambda: R.build_grid("table1", ["beauty"], [1], rows=["wo-pmi"]), "rows of table3 only"),
 ])
 def test_unknown_names_fail_clearly(call, message):
     with pytest.raises(ValueError, match=message):
@@ -82,6 +91,12 @@ def test_cli_errors_and_dry_run(tmp_path, capsys):
                  "--runs", str(tmp_path), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "beauty/sasrec+srsupm/seed1" in out and "2 todo" in out
+    assert main(["reproduce", "--grid", "table3", "--ablations", "wo-pmsim", "wo-pmi", "--seeds", "1",
+                 "--runs", str(tmp_path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("sasrec+srsupm-wo-pmsim/") < out.index("sasrec+srsupm-wo-pmi/") and "2 todo" in out
+    assert main(["reproduce", "--grid", "table3", "--ablations", "wo-everything", "--dry-run"]) == 2
+    assert "table3 rows must be" in capsys.readouterr().err
 
 
 def test_common_may_not_override_the_grid(tmp_path):
