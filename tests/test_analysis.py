@@ -304,3 +304,65 @@ def test_plots_draw_what_they_are_given():
 
     ax = A.plot_branch_similarity(np.eye(3))
     np.testing.assert_allclose(ax.images[0].get_array(), np.eye(3))
+
+
+# ----------------------------------------------------------------------------- level_information
+def test_level_information_of_alpha_that_knows_only_the_frequencies():
+    levels = torch.tensor([0] * 10 + [1] * 30 + [2] * 60)
+    alpha = torch.tensor([[0.2, 0.3, 0.5]]).repeat(100, 1)        # the same α for every window
+    info = A.level_information(alpha, levels)
+    entropy = -(0.1 * math.log(0.1) + 0.3 * math.log(0.3) + 0.6 * math.log(0.6))   # 0.8979 nats
+    assert info["entropy"] == pytest.approx(entropy, abs=1e-12)
+    assert info["loss"] == pytest.approx(-(0.1 * math.log(0.2) + 0.3 * math.log(0.3) + 0.6 * math.log(0.5)),
+                                         abs=1e-6)
+    assert info["calibrated"] == pytest.approx(entropy, abs=1e-6)    # a bias learns the frequencies, no more
+    assert abs(info["information"]) < 1e-6 and info["best_scale"] < 1e-3
+    assert info["accuracy"] == pytest.approx(0.6) and info["majority"] == pytest.approx(0.6)
+
+
+def test_level_information_of_flat_alpha_that_always_points_at_the_level():
+    levels = torch.tensor([0, 1, 2, 2, 1, 0, 2, 2])
+    alpha = torch.full((8, 3), 0.3)
+    alpha[torch.arange(8), levels] = 0.4                         # right, but barely above uniform
+    info = A.level_information(alpha, levels)
+    assert info["loss"] == pytest.approx(-math.log(0.4), abs=1e-6)
+    assert info["information"] > info["entropy"] - 1e-3          # rescaled, α determines the level
+    assert info["calibrated"] < 1e-3 and info["best_scale"] > 10 and info["accuracy"] == 1.0
+
+
+def test_level_information_matches_a_brute_force_grid_over_scale_and_bias():
+    rng = np.random.default_rng(3)
+    M, K = 240, 3
+    levels = rng.choice(K, size=M, p=[0.2, 0.3, 0.5])
+    logits = rng.normal(size=(M, K)) + 0.8 * np.eye(K)[levels]   # noisy hints at the level
+    alpha = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    info = A.level_information(torch.tensor(alpha), torch.tensor(levels))
+    a = np.log(alpha)                                            # float64 reference, b_0 = 0 w.l.o.g.
+
+    def grid_min(scales, b1, b2):                                # min loss over the grid and where
+        S, B1, B2 = np.meshgrid(scales, b1, b2, indexing="ij")
+        z = S[..., None, None] * a + np.stack([np.zeros_like(B1), B1, B2], -1)[..., None, :]
+        z = z - z.max(-1, keepdims=True)
+        loss = (np.log(np.exp(z).sum(-1)) - z[..., np.arange(M), levels]).mean(-1)   # (S, B1, B2)
+        i = np.unravel_index(loss.argmin(), loss.shape)
+        return float(loss[i]), S[i], B1[i], B2[i]
+
+    best, s0, b1, b2 = grid_min(np.linspace(0, 4, 21), np.linspace(-3, 3, 25), np.linspace(-3, 3, 25))
+    fine = np.linspace(-0.25, 0.25, 21)                          # then a fine grid around the coarse best
+    best, *_ = grid_min(np.clip(s0 + fine, 0, None), b1 + fine, b2 + fine)
+    assert info["calibrated"] <= best + 1e-9                     # L-BFGS is at least as good as the grid
+    assert info["calibrated"] > best - 1e-3                      # and the grid is fine enough to come close
+    freq = np.bincount(levels, minlength=K) / M
+    assert info["entropy"] == pytest.approx(-(freq * np.log(freq)).sum(), abs=1e-12)
+    assert 0 < info["information"] < info["entropy"]
+
+
+@pytest.mark.parametrize("alpha,levels,message", [
+    (torch.ones(4), torch.zeros(4, dtype=torch.long), "alpha must be"),
+    (torch.ones(0, 3), torch.zeros(0, dtype=torch.long), "alpha must be"),
+    (torch.full((4, 3), 1 / 3), torch.tensor([0, 1, 2, 3]), "levels must lie in 0..2"),
+    (torch.full((4, 3), 1 / 3), torch.tensor([0, 1]), "levels must have shape"),
+])
+def test_level_information_rejects_bad_input(alpha, levels, message):
+    with pytest.raises(ValueError, match=message):
+        A.level_information(alpha, levels)
