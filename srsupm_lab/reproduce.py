@@ -36,7 +36,8 @@ from .experiment import SRSUPM_ONLY, config_differences, wants_more_epochs
 from .trainer import atomic_write
 
 __all__ = ["RunSpec", "table1", "TABLE3_ROWS", "table3", "table4", "fig3", "GRIDS", "build_grid", "run_grid",
-           "grid_status", "collect", "summarise", "table1_report", "table3_report", "table4_report", "fig3_report",
+           "grid_status", "collect", "summarise", "table1_report", "significance_report",
+           "ablation_significance_report", "table3_report", "table4_report", "fig3_report",
            "write_reports", "NOTEBOOK", "SWITCHES"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -435,6 +436,42 @@ def significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def ablation_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="cpu") -> pd.DataFrame:
+    """Each ablation against the full SRSUPM, paired by (dataset, backbone, seed), on the same test users.
+
+    Ablation runs are +SRSUPM runs with K = 5, no label noise and some switch off (Table 3's rows;
+    any backbone). A is the ablation, B the full model, so a positive gain is what the switched-off
+    part adds (:func:`srsupm_lab.significance.compare_runs`). One row per (dataset, backbone,
+    variant, seed, metric); the variant is ``"w/o " + the switches off`` (e.g. ``w/o pmsid+pmsim``).
+    """
+    from .significance import compare_runs
+    if not len(df):
+        return pd.DataFrame()
+    plain = df["srsupm"].astype(bool) & (df["K"] == DEFAULT_K) & (df["noise_p"] == 0)
+    full = df[plain & _is_default(df)].set_index(["dataset", "backbone", "seed"])["run"]
+    ablated = df[plain & ~df[list(SWITCHES)].all(axis=1)]
+    parts = []
+    for _, r in ablated.sort_values(["dataset", "backbone", "run"]).iterrows():
+        key = (r["dataset"], r["backbone"], r["seed"])
+        if key not in full.index:
+            continue
+        t = compare_runs(Path(runs_dir) / r["run"], Path(runs_dir) / full.loc[key], device=device, n_boot=n_boot)
+        variant = "w/o " + "+".join(sw for sw in SWITCHES if not r[sw])
+        for col, value in (("seed", key[2]), ("variant", variant), ("backbone", key[1]), ("dataset", key[0])):
+            t.insert(0, col, value)
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _significance_markdown(sig: pd.DataFrame, keys: Sequence[str]) -> str:
+    shown = sig.assign(gain=[f"{g:+.4f} [{lo:+.4f}, {hi:+.4f}]" for g, lo, hi in
+                             zip(sig["gain"], sig["ci_low"], sig["ci_high"])],
+                       relative=[f"{r:+.1%}" for r in sig["relative"]],
+                       p_value=[f"{p:.3f}" for p in sig["p_value"]],
+                       a=[f"{v:.4f}" for v in sig["a"]], b=[f"{v:.4f}" for v in sig["b"]])
+    return _markdown(shown[[*keys, "metric", "a", "b", "gain", "relative", "p_value"]])
+
+
 def _setting_markdown(df: pd.DataFrame) -> str:
     """The optimisation setting and SRSUPM weights the collected runs used (several values: all listed)."""
     items = []
@@ -560,8 +597,9 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
     ``runs.csv`` (the collected frame) and ``reproduction.md`` (all tables in markdown, with
     Table 2 from ``table2.md`` when ``reproduce --grid table2`` wrote it). With ``runs_dir`` the
     runs' checkpoints are re-scored for ``significance.csv``: +SRSUPM against its backbone per
-    seed, paired bootstrap over the test users (:func:`significance_report`). Every file is
-    written atomically.
+    seed, paired bootstrap over the test users (:func:`significance_report`), and for
+    ``significance_ablations.csv``: the full SRSUPM against each ablation
+    (:func:`ablation_significance_report`). Every file is written atomically.
     """
     reports = Path(reports_dir)
     reports.mkdir(parents=True, exist_ok=True)
@@ -606,16 +644,18 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
         sig = significance_report(df, runs_dir, n_boot=n_boot)
         if not sig.empty:
             save_csv("significance", sig)
-            shown = sig.assign(gain=[f"{g:+.4f} [{lo:+.4f}, {hi:+.4f}]" for g, lo, hi in
-                                     zip(sig["gain"], sig["ci_low"], sig["ci_high"])],
-                               relative=[f"{r:+.1%}" for r in sig["relative"]],
-                               p_value=[f"{p:.3f}" for p in sig["p_value"]],
-                               a=[f"{v:.4f}" for v in sig["a"]], b=[f"{v:.4f}" for v in sig["b"]])
             md.append("## Is the gain more than noise? +SRSUPM against its backbone, same seed, same test users\n\n"
                       f"Gain (B − A) with its 95 % paired-bootstrap interval over the test users ({n_boot} "
                       "resamples) and a two-sided p-value (srsupm_lab.significance).\n\n"
-                      + _markdown(shown[["dataset", "backbone", "seed", "metric", "a", "b", "gain", "relative",
-                                         "p_value"]]))
+                      + _significance_markdown(sig, ["dataset", "backbone", "seed"]))
+        abl = ablation_significance_report(df, runs_dir, n_boot=n_boot)
+        if not abl.empty:
+            save_csv("significance_ablations", abl)
+            md.append("## What each part adds: the full SRSUPM (B) against each ablation (A), same seed, "
+                      "same test users\n\n"
+                      f"Gain (B − A) with its 95 % paired-bootstrap interval ({n_boot} resamples) and a "
+                      "two-sided p-value: a positive gain is what the switched-off part contributes.\n\n"
+                      + _significance_markdown(abl, ["dataset", "backbone", "variant", "seed"]))
     table2 = reports / "table2.md"                 # written by `reproduce --grid table2` (srsupm_lab.timing)
     if table2.exists():
         md.append(table2.read_text(encoding="utf-8"))

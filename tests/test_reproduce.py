@@ -142,6 +142,27 @@ def test_inline_grid_skips_finished_and_resumes(tmp_path):
     assert "Is the gain more than noise" in text and "Setting: lr 0.01" in text
 
 
+def test_ablations_are_compared_with_the_full_model_of_their_seed(tmp_path):
+    specs = [R._spec("synthetic", "gru4rec", True, 1), R._spec("synthetic", "gru4rec", True, 1, pmi=False),
+             R._spec("synthetic", "gru4rec", True, 1, pmsid=False, pmsim=False),
+             R._spec("synthetic", "gru4rec", True, 2, pmi=False)]          # seed 2 has no full model: skipped
+    R.run_grid(specs, tmp_path, engine="inline", common=TINY, verbose=False)
+    df = R.collect(tmp_path)
+    sig = R.ablation_significance_report(df, tmp_path, n_boot=50)
+    assert sorted(set(sig["variant"])) == ["w/o pmi", "w/o pmsid+pmsim"] and set(sig["seed"]) == {1}
+    assert list(sig.columns[:5]) == ["dataset", "backbone", "variant", "seed", "metric"] and len(sig) == 8
+    full = df[df[list(R.SWITCHES)].all(axis=1)].iloc[0]
+    for _, row in sig.iterrows():                          # A: the ablation run's own test metric, B: the full one's
+        ablation = df[(df["seed"] == 1) & ~df["pmi" if row["variant"] == "w/o pmi" else "pmsid"]].iloc[0]
+        assert row["a"] == pytest.approx(ablation[row["metric"]], abs=1e-6)
+        assert row["b"] == pytest.approx(full[row["metric"]], abs=1e-6)
+        assert row["gain"] == pytest.approx(row["b"] - row["a"], abs=1e-9)
+    written = R.write_reports(df, tmp_path / "reports", runs_dir=tmp_path, n_boot=50)
+    assert "significance_ablations" in written and "What each part adds" in written["markdown"].read_text()
+    without_full = df[~df[list(R.SWITCHES)].all(axis=1)]                    # no full model: nothing to pair
+    assert R.ablation_significance_report(without_full, tmp_path).empty
+
+
 def test_a_larger_budget_continues_a_run_exactly_where_it_stopped(tmp_path):
     """Extending a finished 1-epoch run to 3 epochs gives the uninterrupted 3-epoch run (CPU)."""
     from srsupm_lab.experiment import run_experiment
