@@ -590,7 +590,8 @@ def _summary_markdown(title: str, s: pd.DataFrame, keys: Sequence[str], metrics:
     return f"## {title}\n\n" + _markdown(pd.DataFrame(rows))
 
 
-def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 2000) -> dict[str, Path]:
+def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 2000,
+                  figures: bool = True) -> dict[str, Path]:
     """Write the tables (and Fig. 3) the collected runs cover; returns {name: path} of the files written.
 
     ``table1.csv``/``table3.csv``/``table4.csv``/``fig3.csv`` (tidy numbers), ``fig3.png``,
@@ -599,7 +600,8 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
     runs' checkpoints are re-scored for ``significance.csv``: +SRSUPM against its backbone per
     seed, paired bootstrap over the test users (:func:`significance_report`), and for
     ``significance_ablations.csv``: the full SRSUPM against each ablation
-    (:func:`ablation_significance_report`). Every file is written atomically.
+    (:func:`ablation_significance_report`); with ``figures`` also the paper's Figs. 6–8 from
+    the runs (:func:`srsupm_lab.figures.write_figures`). Every file is written atomically.
     """
     reports = Path(reports_dir)
     reports.mkdir(parents=True, exist_ok=True)
@@ -656,6 +658,11 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
                       f"Gain (B − A) with its 95 % paired-bootstrap interval ({n_boot} resamples) and a "
                       "two-sided p-value: a positive gain is what the switched-off part contributes.\n\n"
                       + _significance_markdown(abl, ["dataset", "backbone", "variant", "seed"]))
+    if runs_dir is not None and figures:
+        from .figures import write_figures             # Figs. 6-8 from the runs' checkpoints and level tables
+        drawn, parts = write_figures(df, runs_dir, reports)
+        written.update(drawn)
+        md.extend(parts)
     table2 = reports / "table2.md"                 # written by `reproduce --grid table2` (srsupm_lab.timing)
     if table2.exists():
         md.append(table2.read_text(encoding="utf-8"))

@@ -1,0 +1,206 @@
+"""The paper's Figs. 6, 7 and 8 drawn from finished runs, for the reproduction reports (paper §5.5–5.7).
+
+==================  ============================================================================
+Fig. 7 (§5.6)       per PMSA level, test Recall/NDCG of a backbone alone and +SRSUPM (the runs'
+                    stored ``test_levels.csv``, same seed): :func:`fig7_table`, :func:`plot_fig7`
+Fig. 6 (§5.5)       mean shift distribution α per level (method.md §5, Eq. 9) of the full model,
+                    beside the run without PMSID when there is one: :func:`fig6_table`
+Fig. 8 (§5.7)       densities of the distances between basic views of training windows sharing
+                    a target, same level vs. other level (method.md §7), full model beside the run
+                    without PMSIM when there is one: :func:`fig8_table`
+==================  ============================================================================
+
+Runs are picked from :func:`srsupm_lab.reproduce.collect`'s frame: K = 5, no label noise, the
+lowest seed. Figs. 6 and 8 bring the best checkpoints back (:func:`experiment.load_trained`):
+Fig. 6 on the test windows with their clean levels, Fig. 8 on the training windows with the
+training levels (the PMSIM groups of Eq. 11). :func:`write_figures` writes the CSVs and PNGs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import analysis
+from .experiment import load_results, load_trained
+from .reproduce import DEFAULT_K, SWITCHES
+from .trainer import atomic_write
+
+__all__ = ["fig7_table", "plot_fig7", "fig6_table", "fig8_table", "write_figures"]
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """Runs with the default K and no label noise, lowest seed first."""
+    return df[(df["K"] == DEFAULT_K) & (df["noise_p"] == 0)].sort_values(["seed", "run"], kind="stable")
+
+
+def _run(df: pd.DataFrame, dataset: str, backbone: str, srsupm: bool, off: tuple[str, ...] = ()) -> pd.Series | None:
+    """The lowest-seed run of a model: ``off`` lists the ablation switches that are off (the others on)."""
+    sub = _plain(df)
+    sub = sub[(sub["dataset"] == dataset) & (sub["backbone"] == backbone) & (sub["srsupm"].astype(bool) == srsupm)]
+    if srsupm:
+        for s in SWITCHES:
+            sub = sub[sub[s].astype(bool) == (s not in off)]
+    return sub.iloc[0] if len(sub) else None
+
+
+# ----------------------------------------------------------------------------- Fig. 7
+def fig7_table(df: pd.DataFrame, runs_dir) -> pd.DataFrame:
+    """Per-level test metrics of every backbone alone and +SRSUPM (lowest seed both have), with the gain.
+
+    One :func:`analysis.level_gain_table` per (dataset, backbone) pair of default-setting runs,
+    stacked with ``dataset``, ``backbone``, ``seed`` columns; the two value columns are named
+    ``alone`` and ``srsupm``. Empty when no pair exists.
+    """
+    sub = _plain(df)
+    sub = sub[sub[list(SWITCHES)].astype(bool).all(axis=1)]
+    parts = []
+    for (ds, bb), g in sub.groupby(["dataset", "backbone"], sort=True):
+        both = sorted(set(g.loc[g["srsupm"].astype(bool), "seed"]) & set(g.loc[~g["srsupm"].astype(bool), "seed"]))
+        if not both:
+            continue
+        pick = g[g["seed"] == both[0]]
+        tables = [load_results(Path(runs_dir) / pick.loc[pick["srsupm"].astype(bool) == plug, "run"].iloc[0])
+                  ["test_table"] for plug in (False, True)]
+        t = analysis.level_gain_table(*tables, names=("alone", "srsupm"))
+        for col, value in (("seed", both[0]), ("backbone", bb), ("dataset", ds)):
+            t.insert(0, col, value)
+        parts.append(t)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def plot_fig7(table: pd.DataFrame, metric: str = "recall@10"):
+    """One panel of per-level bars (:func:`analysis.plot_level_gain`) per (dataset, backbone) of :func:`fig7_table`."""
+    from matplotlib.figure import Figure
+
+    pairs = list(table.groupby(["dataset", "backbone"], sort=True))
+    if not pairs:
+        raise ValueError("plot_fig7: the table is empty (no backbone has runs alone and +SRSUPM)")
+    fig = Figure(figsize=(6.5 * min(len(pairs), 2), 3.8 * ((len(pairs) + 1) // 2)), layout="constrained")
+    axes = fig.subplots((len(pairs) + 1) // 2, min(len(pairs), 2), squeeze=False).ravel()
+    for ax, ((ds, bb), t) in zip(axes, pairs):
+        t = t.drop(columns=["dataset", "backbone", "seed"]).rename(columns={"alone": bb, "srsupm": f"{bb}+SRSUPM"})
+        analysis.plot_level_gain(t, metric, ax=ax, title=f"{ds}: {metric} per PMSA level (Fig. 7)")
+    for ax in axes[len(pairs):]:
+        ax.set_visible(False)
+    return fig
+
+
+# ----------------------------------------------------------------------------- Fig. 6
+def fig6_table(runs_dir, run: str, batch_size: int = 1024) -> pd.DataFrame:
+    """Mean α per (PMSA level, branch) of one run on its test windows (clean levels): a K×K frame.
+
+    ``table.attrs``: ``windows`` (per level), ``dominance`` (:func:`analysis.diagonal_dominance`)
+    and ``information`` (:func:`analysis.level_information` on the same windows).
+    """
+    trained = load_trained(Path(runs_dir) / run)
+    windows, levels = trained.data.split.test, trained.data.test_levels
+    alpha = analysis.shift_distributions(trained.model, windows, batch_size)
+    matrix, counts = analysis.mean_shift_matrix(alpha, levels, alpha.shape[1])
+    K = matrix.shape[0]
+    table = pd.DataFrame(matrix, index=pd.Index(range(K), name="level"), columns=pd.Index(range(K), name="branch"))
+    table.attrs.update(windows=[int(c) for c in counts], dominance=analysis.diagonal_dominance(matrix, counts),
+                       information=analysis.level_information(alpha, levels))
+    return table
+
+
+# ----------------------------------------------------------------------------- Fig. 8
+def fig8_table(runs_dir, run: str, max_pairs: int | None = 200_000, seed: int = 0) -> dict:
+    """:func:`analysis.view_distances` of one run on its training windows and training levels (Eq. 11 groups)."""
+    trained = load_trained(Path(runs_dir) / run)
+    return analysis.view_distances(trained.model, trained.data.split.train, trained.data.train_levels,
+                                   max_pairs=max_pairs, seed=seed)
+
+
+# ----------------------------------------------------------------------------- writing
+def _savefig(fig, path: Path) -> None:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+
+
+def write_figures(df: pd.DataFrame, runs_dir, reports_dir, backbone: str = "sasrec",
+                  max_pairs: int | None = 200_000) -> tuple[dict[str, Path], list[str]]:
+    """Write Figs. 7, 6 and 8 for every dataset the runs cover; returns ({name: path}, markdown parts).
+
+    * ``fig7.csv`` + ``fig7_<dataset>.png`` — every backbone with runs alone and +SRSUPM;
+    * ``fig6.csv`` + ``fig6_<dataset>.png`` — ``backbone``+SRSUPM, and its run without PMSID;
+    * ``fig8.csv`` + ``fig8_<dataset>.png`` — ``backbone``+SRSUPM, and its run without PMSIM
+      (the CSV gives pair counts, median distances and the separation of each model).
+    """
+    from matplotlib.figure import Figure
+
+    reports = Path(reports_dir)
+    reports.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    md: list[str] = []
+    if not len(df):
+        return written, md
+
+    def save_csv(name, table):
+        path = reports / f"{name}.csv"
+        atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+        written[name] = path
+
+    f7 = fig7_table(df, runs_dir)
+    if not f7.empty:
+        save_csv("fig7", f7)
+        for ds, t in f7.groupby("dataset", sort=True):
+            _savefig(plot_fig7(t), reports / f"fig7_{ds}.png")
+            written[f"fig7_{ds}"] = reports / f"fig7_{ds}.png"
+            md.append(f"## Fig. 7 — test Recall@10 per PMSA level, {ds}, each backbone alone and +SRSUPM\n\n"
+                      f"![Fig. 7, {ds}](fig7_{ds}.png)\n")
+    rows6, rows8 = [], []
+    for ds in sorted(set(df["dataset"])):
+        models6 = {name: r for name, r in (("SRSUPM", _run(df, ds, backbone, True)),
+                                           ("w/o PMSID", _run(df, ds, backbone, True, ("pmsid",)))) if r is not None}
+        if "SRSUPM" in models6:
+            tables = {name: fig6_table(runs_dir, r["run"]) for name, r in models6.items()}
+            top = max(float(np.nanmax(t.to_numpy())) for t in tables.values())
+            fig = Figure(figsize=(5.5 * len(tables), 4.2), layout="constrained")
+            for ax, (name, t) in zip(fig.subplots(1, len(tables), squeeze=False).ravel(), tables.items()):
+                analysis.plot_alpha_heatmap(t, ax=ax, vmax=top, title=f"{ds}, {backbone} {name}: mean α per level")
+            _savefig(fig, reports / f"fig6_{ds}.png")
+            written[f"fig6_{ds}"] = reports / f"fig6_{ds}.png"
+            for name, t in tables.items():
+                long = t.stack().rename("alpha").reset_index()
+                long.insert(0, "model", name)
+                long.insert(0, "run", models6[name]["run"])
+                long.insert(0, "dataset", ds)
+                long["windows"] = [t.attrs["windows"][lvl] for lvl in long["level"]]
+                rows6.append(long)
+            info = "; ".join(f"{name}: α at own level {t.attrs['dominance']['diagonal_weighted']:.3f} "
+                             f"(uniform {t.attrs['dominance']['uniform']:.2f}), level information "
+                             f"{t.attrs['information']['information']:.3f} nats"
+                             for name, t in tables.items())
+            md.append(f"## Fig. 6 — mean shift distribution α per PMSA level, {ds}, {backbone}+SRSUPM, test "
+                      f"windows\n\n{info} (`analysis.level_information`).\n\n![Fig. 6, {ds}](fig6_{ds}.png)\n")
+        models8 = {name: r for name, r in (("SRSUPM", _run(df, ds, backbone, True)),
+                                           ("w/o PMSIM", _run(df, ds, backbone, True, ("pmsim",)))) if r is not None}
+        if "SRSUPM" in models8:
+            dists = {name: fig8_table(runs_dir, r["run"], max_pairs=max_pairs) for name, r in models8.items()}
+            dists = {name: d for name, d in dists.items() if d[analysis.SAME_LEVEL].size + d[analysis.TARGET_ONLY].size}
+            if not dists:
+                continue
+            fig = Figure(figsize=(5.5 * len(dists), 3.6), layout="constrained")
+            for ax, (name, d) in zip(fig.subplots(1, len(dists), squeeze=False).ravel(), dists.items()):
+                analysis.plot_view_distances(d, ax=ax, title=f"{ds}, {backbone} {name}: separation "
+                                                             f"{analysis.separation(d):.3f}")
+            _savefig(fig, reports / f"fig8_{ds}.png")
+            written[f"fig8_{ds}"] = reports / f"fig8_{ds}.png"
+            for name, d in dists.items():
+                same, other = d[analysis.SAME_LEVEL], d[analysis.TARGET_ONLY]
+                rows8.append({"dataset": ds, "run": models8[name]["run"], "model": name,
+                              "total_pairs": d["total_pairs"], "same_level_pairs": same.size,
+                              "target_only_pairs": other.size,
+                              "median_same_level": float(np.median(same)) if same.size else np.nan,
+                              "median_target_only": float(np.median(other)) if other.size else np.nan,
+                              "separation": analysis.separation(d)})
+            sep = "; ".join(f"{r['model']}: {r['separation']:.3f}" for r in rows8 if r["dataset"] == ds)
+            md.append(f"## Fig. 8 — distances between basic views of training windows sharing a target, {ds}, "
+                      f"{backbone}+SRSUPM\n\nSeparation, P(a same-level pair is closer than a target-only pair): "
+                      f"{sep} (0.5: no separation).\n\n![Fig. 8, {ds}](fig8_{ds}.png)\n")
+    if rows6:
+        save_csv("fig6", pd.concat(rows6, ignore_index=True))
+    if rows8:
+        save_csv("fig8", pd.DataFrame(rows8))
+    return written, md

@@ -1,0 +1,67 @@
+"""srsupm_lab.figures: the paper's Figs. 6-8 from tiny finished runs, checked against the runs' own files."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from srsupm_lab import figures as F
+from srsupm_lab import reproduce as R
+from srsupm_lab.experiment import load_trained
+
+TINY = {"dataset_options": {"n_users": 40, "n_items": 30, "n_labels": 6, "n_motivations": 3,
+                            "cats_per_motivation": 2},
+        "dim": 8, "max_len": 10, "epochs": 1, "batch_size": 64, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    specs = [R._spec("synthetic", "gru4rec", False, 1), R._spec("synthetic", "gru4rec", True, 1),
+             R._spec("synthetic", "gru4rec", True, 1, pmsid=False), R._spec("synthetic", "gru4rec", True, 1, pmsim=False),
+             R._spec("synthetic", "gru4rec", True, 2)]                  # a second seed: figures use the lowest
+    R.run_grid(specs, root, engine="inline", common=TINY, verbose=False)
+    return root, R.collect(root)
+
+
+def test_fig7_holds_the_runs_own_level_tables(runs):
+    root, df = runs
+    t = F.fig7_table(df, root)
+    assert set(t["seed"]) == {1} and set(t["backbone"]) == {"gru4rec"}
+    for col, run in (("alone", "gru4rec"), ("srsupm", "gru4rec+srsupm")):
+        stored = pd.read_csv(root / f"synthetic/{run}/seed1/test_levels.csv", dtype={"level": str})
+        for _, row in t[t["metric"] == "ndcg@10"].iterrows():
+            assert row[col] == pytest.approx(stored.loc[stored["level"] == str(row["level"]), "ndcg@10"].iloc[0])
+    assert F.fig7_table(df[~df["srsupm"]], root).empty                     # no pair: nothing
+
+
+def test_write_figures_writes_figs_6_7_8_for_the_full_model_and_its_ablations(runs, tmp_path):
+    root, df = runs
+    written, md = F.write_figures(df, root, tmp_path, backbone="gru4rec", max_pairs=None)
+    assert {"fig7", "fig6", "fig8", "fig7_synthetic", "fig6_synthetic", "fig8_synthetic"} <= set(written)
+    assert all(p.stat().st_size > 1000 for k, p in written.items() if k.endswith("synthetic"))
+    assert any("Fig. 6" in part for part in md) and any("Fig. 8" in part for part in md)
+    # Fig. 6: each level's mean α is a distribution; the window counts are the evaluation's users per level
+    f6 = pd.read_csv(written["fig6"])
+    assert set(f6["model"]) == {"SRSUPM", "w/o PMSID"} and set(f6["run"]) == {
+        "synthetic/gru4rec+srsupm/seed1", "synthetic/gru4rec+srsupm-wo-pmsid/seed1"}
+    present = f6[f6["windows"] > 0]
+    np.testing.assert_allclose(present.groupby(["model", "level"])["alpha"].sum(), 1.0, atol=1e-6)
+    stored = pd.read_csv(root / "synthetic/gru4rec+srsupm/seed1/test_levels.csv", dtype={"level": str})
+    users = dict(zip(stored["level"], stored["users"]))
+    for lvl, n in f6[f6["model"] == "SRSUPM"].groupby("level")["windows"].first().items():
+        assert n == users.get(str(lvl), 0)
+    # Fig. 8: every same-target pair of training windows, split by level (brute-force count)
+    f8 = pd.read_csv(written["fig8"]).set_index("model")
+    assert set(f8.index) == {"SRSUPM", "w/o PMSIM"}
+    targets = load_trained(root / "synthetic/gru4rec+srsupm/seed1").data.split.train.targets.numpy()
+    counts = np.bincount(targets)
+    assert (f8["total_pairs"] == int((counts * (counts - 1) // 2).sum())).all()
+    assert (f8["same_level_pairs"] + f8["target_only_pairs"] == f8["total_pairs"]).all()
+    assert f8["separation"].between(0, 1).all()
+
+
+def test_write_reports_includes_the_figures(runs, tmp_path):
+    root, df = runs
+    written = R.write_reports(df, tmp_path, runs_dir=root, n_boot=20)
+    assert "fig7_synthetic" in written and "Fig. 7" in written["markdown"].read_text()
+    assert "fig6" not in written                                           # Figs. 6 and 8 are SASRec's by default
+    assert "fig7" not in R.write_reports(df, tmp_path / "plain", runs_dir=root, n_boot=20, figures=False)
