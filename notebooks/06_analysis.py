@@ -89,7 +89,9 @@ paper.table1().pivot_table(index=["backbone", "srsupm"], columns=["dataset", "me
 # %% [markdown]
 # ## 6. The reports
 # `write_reports` writes whichever of Tables 1, 3, 4 and Fig. 3 the runs cover (CSV and markdown;
-# Fig. 3 as PNG when a K sweep is present), and with `runs_dir` the paired comparison of section 4.
+# Fig. 3 as PNG when a K sweep is present), and with `runs_dir` the paired comparison of section 4
+# and the figures of `srsupm_lab.figures`: Fig. 7 for every backbone run alone and +SRSUPM, Figs. 6
+# and 8 when SASRec+SRSUPM runs (and their w/o PMSID / w/o PMSIM ablations) are among them.
 
 # %%
 written = R.write_reports(df, reports_dir, runs_dir=runs_dir, n_boot=1000)
