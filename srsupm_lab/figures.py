@@ -156,7 +156,7 @@ def write_figures(df: pd.DataFrame, runs_dir, reports_dir, backbone: str = "sasr
         if "SRSUPM" in models6:
             tables = {name: fig6_table(runs_dir, r["run"]) for name, r in models6.items()}
             top = max(float(np.nanmax(t.to_numpy())) for t in tables.values())
-            fig = Figure(figsize=(5.5 * len(tables), 4.2), layout="constrained")
+            fig = Figure(figsize=(6.3 * len(tables), 4.4), layout="constrained")
             for ax, (name, t) in zip(fig.subplots(1, len(tables), squeeze=False).ravel(), tables.items()):
                 analysis.plot_alpha_heatmap(t, ax=ax, vmax=top, title=f"{ds}, {backbone} {name}: mean α per level")
             _savefig(fig, reports / f"fig6_{ds}.png")
