@@ -11,7 +11,8 @@ the cut points are the quantiles of the training windows' PMSD, reused on valid/
 
 Files in ``out_dir`` (each written atomically: a temporary file, then ``os.replace``):
 ``config.json`` (the resolved config), ``history.csv`` (one row per epoch),
-``valid_levels.csv`` / ``test_levels.csv`` (metrics overall and per PMSA level),
+``valid_levels.csv`` / ``test_levels.csv`` (metrics overall and per PMSA level), ``test_ranks.csv``
+(each test user's rank of the target, for paired comparisons: :func:`user_ranks`),
 ``results.json`` (config, best epoch, metrics, timings, parameter counts, environment) and
 ``checkpoint.pt`` (written by the trainer every epoch). A finished ``out_dir`` is never
 overwritten silently: ``resume=True`` returns the stored results, ``overwrite=True`` starts over.
@@ -43,7 +44,8 @@ from .trainer import Trainer, atomic_write, count_parameters, resolve_device, se
 __all__ = ["run_experiment", "add_train_arguments", "train_from_args", "load_results", "prepare_data",
            "build_model", "load_trained", "user_ranks", "TrainedRun", "PreparedData"]
 
-OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.csv", "results.json", "checkpoint.pt")
+OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.csv", "test_ranks.csv", "results.json",
+                "checkpoint.pt")
 # fields that may differ between a run and its resumption
 RESUMABLE_CHANGES = ("resume", "progress", "device", "epochs", "patience", "eval_batch_size", "length_groups")
 # fields a backbone-alone run (srsupm=False) never reads
@@ -226,18 +228,36 @@ def load_trained(out_dir, device="cpu") -> TrainedRun:
     return TrainedRun(config, model.to(resolve_device(device)).eval(), data, int(ck.get("best_epoch", 0)))
 
 
+RANKS_FILE = "test_ranks.csv"
+
+
+def _ranks_table(users: torch.Tensor, levels: torch.Tensor, ranks: torch.Tensor) -> pd.DataFrame:
+    return pd.DataFrame({"user": users.numpy(), "level": levels.numpy(), "rank": ranks.numpy()})
+
+
 def user_ranks(out_dir, device="cpu", batch_size: int = 1024) -> pd.DataFrame:
     """Per-user test ranks of a run's best weights: ``user``, ``level`` (clean PMSA level), ``rank`` (0 = top).
 
     The input of paired comparisons between two runs on the same users (``srsupm_lab.significance``).
+    A finished run stores them in ``test_ranks.csv``, so a run folder copied without its checkpoint
+    (``reports/runs/``) can still be compared; a run without that file (older runs) is re-scored
+    once from its best checkpoint and the file written then.
     """
+    out = Path(out_dir)
+    if (out / RANKS_FILE).exists():
+        table = pd.read_csv(out / RANKS_FILE)
+        if list(table.columns) != ["user", "level", "rank"]:
+            raise ValueError(f"{out / RANKS_FILE}: expected the columns user, level, rank; got {list(table.columns)}")
+        return table
     from .evaluate import evaluate
-    run = load_trained(out_dir, device=device)
+    run = load_trained(out, device=device)
     split = run.data.split
     _, ranks = evaluate(run.model, split.test, mask_history=run.config.mask_history, batch_size=batch_size,
                         device=resolve_device(device), return_ranks=True)
-    return pd.DataFrame({"user": split.test.users.numpy(), "level": run.data.test_levels.numpy(),
-                         "rank": ranks.numpy()})
+    table = _ranks_table(split.test.users, run.data.test_levels, ranks.cpu())
+    if (out / "results.json").exists():                # a finished run: its best state will not change
+        _write_csv(out / RANKS_FILE, table)
+    return table
 
 
 # ----------------------------------------------------------------------------- the run
@@ -321,6 +341,7 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
         _write_csv(out / "history.csv", fit.history)
         _write_csv(out / "valid_levels.csv", fit.valid)
         _write_csv(out / "test_levels.csv", fit.test)
+        _write_csv(out / RANKS_FILE, _ranks_table(split.test.users, test_levels, fit.test_ranks.cpu()))
         _write_json(out / "results.json", results)          # last: its presence marks a finished run
     return {**results, "history": fit.history, "valid_table": fit.valid, "test_table": fit.test}
 

@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from srsupm_lab.significance import paired_bootstrap
@@ -84,5 +85,16 @@ def test_a_finished_run_comes_back(tmp_path):
     assert {int(r["level"]): r["users"] for r in levels} == ranks["level"].value_counts().to_dict()
     table = compare_runs(tmp_path / "a", tmp_path / "b", n_boot=50)
     assert list(table["metric"]) == ["recall@10", "recall@20", "ndcg@10", "ndcg@20"]
+    # the run stored its ranks (test_ranks.csv): equal to a re-scoring of the best checkpoint, and
+    # enough to compare the runs once their checkpoints are gone (a folder copied to reports/runs)
+    stored = pd.read_csv(tmp_path / "a" / "test_ranks.csv")
+    (tmp_path / "a" / "test_ranks.csv").unlink()
+    rescored = user_ranks(tmp_path / "a")
+    pd.testing.assert_frame_equal(stored, rescored, check_dtype=False)
+    assert (tmp_path / "a" / "test_ranks.csv").exists()            # written back for the next time
+    for run in ("a", "b"):
+        (tmp_path / run / "checkpoint.pt").unlink()
+    again = compare_runs(tmp_path / "a", tmp_path / "b", n_boot=50)
+    pd.testing.assert_frame_equal(table, again)
     with pytest.raises(FileNotFoundError, match="config.json"):
         load_trained(tmp_path / "nowhere")
