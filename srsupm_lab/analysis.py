@@ -498,8 +498,11 @@ def plot_view_distances(distances: Mapping, ax=None, title: str | None = None, p
 
     ``distances`` is the dict of :func:`pair_distances` / :func:`view_distances`: one curve for the
     pairs sharing target and level (one PMSIM group) and one for the pairs sharing the target only.
-    ``kind="kde"`` draws a Gaussian KDE (:func:`gaussian_kde`), ``"hist"`` a density histogram.
-    The legend gives the pair counts and the title the separation (:func:`separation`).
+    It may also be a summary whose two sets are equally weighted quantiles of the distances, with
+    the true counts in ``distances["pairs"]`` and the exact ``distances["separation"]``
+    (:func:`srsupm_lab.figures.fig8_table`): the KDE bandwidth then follows Scott's rule for the
+    true count. ``kind="kde"`` draws a Gaussian KDE (:func:`gaussian_kde`), ``"hist"`` a density
+    histogram. The legend gives the pair counts and the title the separation (:func:`separation`).
     Returns the Axes (one line, or one bar container, per set, labelled).
     """
     if kind not in ("kde", "hist"):
@@ -512,18 +515,22 @@ def plot_view_distances(distances: Mapping, ax=None, title: str | None = None, p
     lo, hi = float(allv.min()), float(allv.max())
     pad = 0.05 * (hi - lo if hi > lo else 1.0)
     grid = np.linspace(max(lo - pad, 0.0), hi + pad, points)
+    counts = distances.get("pairs", {})
     for (name, v), color in zip(sets.items(), ("#d62728", "#1f77b4")):
-        label = f"{name} ({v.size:,} pairs)"
+        n = int(counts.get(name, v.size))
+        label = f"{name} ({n:,} pairs)"
         if v.size == 0:
             continue
         if kind == "kde":
-            ax.plot(grid, gaussian_kde(v, grid), color=color, label=label)
-            ax.fill_between(grid, gaussian_kde(v, grid), color=color, alpha=0.15)
+            sd = v.std(ddof=1) if v.size > 1 else 0.0
+            density = gaussian_kde(v, grid, bandwidth=sd * n ** (-0.2) if sd > 0 else None)   # Scott, true count
+            ax.plot(grid, density, color=color, label=label)
+            ax.fill_between(grid, density, color=color, alpha=0.15)
         else:
             ax.hist(v, bins=bins, range=(grid[0], grid[-1]), density=True, color=color, alpha=0.45, label=label)
     ax.set_xlabel("L2 distance between basic views g = Σ_k ẑ_k")
     ax.set_ylabel("density")
-    sep = separation(distances)
+    sep = distances["separation"] if "separation" in distances else separation(distances)
     ax.set_title(title or f"View distances (Fig. 8); separation {sep:.2f}")
     ax.legend(frameon=False, fontsize=8)
     return ax

@@ -13,17 +13,22 @@ Fig. 8 (§5.7)       densities of the distances between basic views of training 
 Runs are picked from :func:`srsupm_lab.reproduce.collect`'s frame: K = 5, no label noise, the
 lowest seed. Figs. 6 and 8 bring the best checkpoints back (:func:`experiment.load_trained`):
 Fig. 6 on the test windows with their clean levels, Fig. 8 on the training windows with the
-training levels (the PMSIM groups of Eq. 11). :func:`write_figures` writes the CSVs and PNGs.
+training levels (the PMSIM groups of Eq. 11). A finished run keeps what they measured in its
+folder (``fig6_alpha.json``: the K×K matrix, counts, dominance, information; ``fig8_distances.json``:
+pair counts, separation and 1001 quantiles of each distance set), so the figures can be drawn
+again from run folders kept without their checkpoints (``reports/runs/``).
+:func:`write_figures` writes the CSVs and PNGs.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import analysis
-from .experiment import load_results, load_trained
+from .experiment import _write_json, load_results, load_trained
 from .reproduce import DEFAULT_K, SWITCHES
 from .trainer import atomic_write
 
@@ -88,29 +93,79 @@ def plot_fig7(table: pd.DataFrame, metric: str = "recall@10"):
 
 
 # ----------------------------------------------------------------------------- Fig. 6
+FIG6_FILE = "fig6_alpha.json"
+FIG8_FILE = "fig8_distances.json"
+QUANTILES = np.linspace(0.0, 1.0, 1001)
+
+
+def _finished(out: Path) -> bool:
+    """A finished run's best weights no longer change, so what is measured on them can be kept."""
+    return (out / "results.json").exists()
+
+
+def _fig6_frame(matrix, windows, dominance, information) -> pd.DataFrame:
+    matrix = np.asarray(matrix, dtype=np.float64)
+    K = matrix.shape[0]
+    table = pd.DataFrame(matrix, index=pd.Index(range(K), name="level"), columns=pd.Index(range(K), name="branch"))
+    table.attrs.update(windows=[int(c) for c in windows], dominance=dict(dominance), information=dict(information))
+    return table
+
+
 def fig6_table(runs_dir, run: str, batch_size: int = 1024) -> pd.DataFrame:
     """Mean α per (PMSA level, branch) of one run on its test windows (clean levels): a K×K frame.
 
     ``table.attrs``: ``windows`` (per level), ``dominance`` (:func:`analysis.diagonal_dominance`)
-    and ``information`` (:func:`analysis.level_information` on the same windows).
+    and ``information`` (:func:`analysis.level_information` on the same windows). Read from the
+    run's ``fig6_alpha.json`` when it is there, else measured on the best checkpoint and, for a
+    finished run, stored there.
     """
-    trained = load_trained(Path(runs_dir) / run)
+    out = Path(runs_dir) / run
+    if (out / FIG6_FILE).exists():
+        stored = json.loads((out / FIG6_FILE).read_text(encoding="utf-8"))
+        return _fig6_frame(stored["matrix"], stored["windows"], stored["dominance"], stored["information"])
+    trained = load_trained(out)
     windows, levels = trained.data.split.test, trained.data.test_levels
     alpha = analysis.shift_distributions(trained.model, windows, batch_size)
     matrix, counts = analysis.mean_shift_matrix(alpha, levels, alpha.shape[1])
-    K = matrix.shape[0]
-    table = pd.DataFrame(matrix, index=pd.Index(range(K), name="level"), columns=pd.Index(range(K), name="branch"))
-    table.attrs.update(windows=[int(c) for c in counts], dominance=analysis.diagonal_dominance(matrix, counts),
-                       information=analysis.level_information(alpha, levels))
+    table = _fig6_frame(matrix, counts, analysis.diagonal_dominance(matrix, counts),
+                        analysis.level_information(alpha, levels))
+    if _finished(out):
+        _write_json(out / FIG6_FILE, {"run": run, "best_epoch": trained.best_epoch, "windows": "test",
+                                      "matrix": table.to_numpy().tolist(), **table.attrs})
     return table
 
 
 # ----------------------------------------------------------------------------- Fig. 8
 def fig8_table(runs_dir, run: str, max_pairs: int | None = 200_000, seed: int = 0) -> dict:
-    """:func:`analysis.view_distances` of one run on its training windows and training levels (Eq. 11 groups)."""
-    trained = load_trained(Path(runs_dir) / run)
-    return analysis.view_distances(trained.model, trained.data.split.train, trained.data.train_levels,
-                                   max_pairs=max_pairs, seed=seed)
+    """Fig. 8 of one run: :func:`analysis.view_distances` on its training windows and levels (Eq. 11 groups), summarised.
+
+    Returns a dict that :func:`analysis.plot_view_distances` draws: for ``analysis.SAME_LEVEL`` and
+    ``analysis.TARGET_ONLY`` the 1001 quantiles (0, 0.001, …, 1) of the distances (an equally
+    weighted summary of up to ``max_pairs`` pairs; empty when the set is), ``pairs`` (the number
+    of pairs in each set), ``total_pairs``, ``separation`` (:func:`analysis.separation`, exact) and
+    the ``max_pairs``/``seed`` of the sample. Read from the run's ``fig8_distances.json`` when it
+    holds the same ``max_pairs`` and ``seed``; else measured on the best checkpoint and, for a
+    finished run, stored there.
+    """
+    out = Path(runs_dir) / run
+    if (out / FIG8_FILE).exists():
+        stored = json.loads((out / FIG8_FILE).read_text(encoding="utf-8"))
+        if stored.get("max_pairs") == max_pairs and stored.get("seed") == seed:
+            for name in (analysis.SAME_LEVEL, analysis.TARGET_ONLY):
+                stored[name] = np.asarray(stored[name], dtype=np.float64)
+            return stored
+    trained = load_trained(out)
+    d = analysis.view_distances(trained.model, trained.data.split.train, trained.data.train_levels,
+                                max_pairs=max_pairs, seed=seed)
+    sets = (analysis.SAME_LEVEL, analysis.TARGET_ONLY)
+    summary = {name: np.quantile(d[name], QUANTILES) if d[name].size else np.empty(0) for name in sets}
+    summary.update(pairs={name: int(d[name].size) for name in sets}, total_pairs=int(d["total_pairs"]),
+                   separation=analysis.separation(d), max_pairs=max_pairs, seed=seed)
+    if _finished(out):
+        _write_json(out / FIG8_FILE, {"run": run, "best_epoch": trained.best_epoch, "windows": "train",
+                                      **{k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                                         for k, v in summary.items()}})
+    return summary
 
 
 # ----------------------------------------------------------------------------- writing
@@ -178,23 +233,23 @@ def write_figures(df: pd.DataFrame, runs_dir, reports_dir, backbone: str = "sasr
                                            ("w/o PMSIM", _run(df, ds, backbone, True, ("pmsim",)))) if r is not None}
         if "SRSUPM" in models8:
             dists = {name: fig8_table(runs_dir, r["run"], max_pairs=max_pairs) for name, r in models8.items()}
-            dists = {name: d for name, d in dists.items() if d[analysis.SAME_LEVEL].size + d[analysis.TARGET_ONLY].size}
+            dists = {name: d for name, d in dists.items() if d["total_pairs"]}
             if not dists:
                 continue
             fig = Figure(figsize=(5.5 * len(dists), 3.6), layout="constrained")
             for ax, (name, d) in zip(fig.subplots(1, len(dists), squeeze=False).ravel(), dists.items()):
                 analysis.plot_view_distances(d, ax=ax, title=f"{ds}, {backbone} {name}: separation "
-                                                             f"{analysis.separation(d):.3f}")
+                                                             f"{d['separation']:.3f}")
             _savefig(fig, reports / f"fig8_{ds}.png")
             written[f"fig8_{ds}"] = reports / f"fig8_{ds}.png"
             for name, d in dists.items():
-                same, other = d[analysis.SAME_LEVEL], d[analysis.TARGET_ONLY]
+                same, other = d[analysis.SAME_LEVEL], d[analysis.TARGET_ONLY]     # quantiles: [500] is the median
                 rows8.append({"dataset": ds, "run": models8[name]["run"], "model": name,
-                              "total_pairs": d["total_pairs"], "same_level_pairs": same.size,
-                              "target_only_pairs": other.size,
+                              "total_pairs": d["total_pairs"], "same_level_pairs": d["pairs"][analysis.SAME_LEVEL],
+                              "target_only_pairs": d["pairs"][analysis.TARGET_ONLY],
                               "median_same_level": float(np.median(same)) if same.size else np.nan,
                               "median_target_only": float(np.median(other)) if other.size else np.nan,
-                              "separation": analysis.separation(d)})
+                              "separation": d["separation"]})
             sep = "; ".join(f"{r['model']}: {r['separation']:.3f}" for r in rows8 if r["dataset"] == ds)
             md.append(f"## Fig. 8 — distances between basic views of training windows sharing a target, {ds}, "
                       f"{backbone}+SRSUPM\n\nSeparation, P(a same-level pair is closer than a target-only pair): "

@@ -65,3 +65,34 @@ def test_write_reports_includes_the_figures(runs, tmp_path):
     assert "fig7_synthetic" in written and "Fig. 7" in written["markdown"].read_text()
     assert "fig6" not in written                                           # Figs. 6 and 8 are SASRec's by default
     assert "fig7" not in R.write_reports(df, tmp_path / "plain", runs_dir=root, n_boot=20, figures=False)
+
+
+def test_figures_come_back_from_run_folders_without_checkpoints(runs, tmp_path):
+    """Figs. 6 and 8 store what they measured in the run folders; a copy without checkpoints draws the same."""
+    import shutil
+
+    from srsupm_lab import analysis
+    root, df = runs
+    first = F.write_figures(df, root, tmp_path / "a", backbone="gru4rec", max_pairs=None)[0]
+    full = root / "synthetic/gru4rec+srsupm/seed1"
+    assert (full / F.FIG6_FILE).exists() and (full / F.FIG8_FILE).exists()
+    # the stored Fig. 8 summary against the exact distances of the checkpoint
+    run = load_trained(full)
+    exact = analysis.view_distances(run.model, run.data.split.train, run.data.train_levels, max_pairs=None)
+    summary = F.fig8_table(root, "synthetic/gru4rec+srsupm/seed1", max_pairs=None)
+    for name in (analysis.SAME_LEVEL, analysis.TARGET_ONLY):
+        assert summary["pairs"][name] == exact[name].size
+        if exact[name].size:
+            assert summary[name][0] == exact[name].min() and summary[name][-1] == exact[name].max()
+            assert np.median(summary[name]) == pytest.approx(np.median(exact[name]), rel=1e-12)
+    assert summary["separation"] == pytest.approx(analysis.separation(exact), abs=1e-12)
+
+    kept = tmp_path / "kept"
+    shutil.copytree(root, kept, ignore=shutil.ignore_patterns("checkpoint.pt"))
+    assert not list(kept.rglob("checkpoint.pt"))
+    again = F.write_figures(df, kept, tmp_path / "b", backbone="gru4rec", max_pairs=None)[0]
+    assert set(again) == set(first)
+    for name in ("fig6", "fig7", "fig8"):
+        pd.testing.assert_frame_equal(pd.read_csv(first[name]), pd.read_csv(again[name]))
+    with pytest.raises(FileNotFoundError, match="checkpoint.pt"):           # another sample needs the weights
+        F.fig8_table(kept, "synthetic/gru4rec+srsupm/seed1", max_pairs=5)
