@@ -414,37 +414,66 @@ def table1_report(df: pd.DataFrame) -> pd.DataFrame:
     return t.sort_values(["dataset", "backbone", "srsupm"], kind="stable").reset_index(drop=True)
 
 
-def significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="cpu") -> pd.DataFrame:
+def _can_compare(runs_dir, run: str) -> bool:
+    """A run's per-user ranks are at hand: stored (``test_ranks.csv``) or recomputable (``checkpoint.pt``)."""
+    out = Path(runs_dir) / run
+    return (out / "test_ranks.csv").exists() or (out / "checkpoint.pt").exists()
+
+
+def _compare(df: pd.DataFrame, runs_dir, run_a: str, run_b: str, previous: pd.DataFrame | None,
+             key: dict, n_boot: int, device) -> pd.DataFrame | None:
+    """:func:`significance.compare_runs` of two runs, or, when their ranks are gone (a run folder kept
+    without ``test_ranks.csv`` and checkpoint), the rows of ``previous`` (the last report) for ``key``
+    provided their means are still the runs' stored metrics; None when neither is possible."""
+    from .significance import compare_runs
+    if _can_compare(runs_dir, run_a) and _can_compare(runs_dir, run_b):
+        t = compare_runs(Path(runs_dir) / run_a, Path(runs_dir) / run_b, device=device, n_boot=n_boot)
+        for col, value in reversed(key.items()):
+            t.insert(0, col, value)
+        return t
+    if previous is None or previous.empty or not set(key) <= set(previous.columns):
+        return None
+    rows = previous.loc[np.logical_and.reduce([previous[c].astype(str) == str(v) for c, v in key.items()])]
+    metrics = df.set_index("run")
+    same = len(rows) > 0 and all(
+        math.isclose(float(r["a"]), float(metrics.loc[run_a, r["metric"]]), abs_tol=1e-6)
+        and math.isclose(float(r["b"]), float(metrics.loc[run_b, r["metric"]]), abs_tol=1e-6)
+        for _, r in rows.iterrows())
+    return rows.reset_index(drop=True) if same else None
+
+
+def significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="cpu",
+                        previous: pd.DataFrame | None = None) -> pd.DataFrame:
     """+SRSUPM against its backbone alone, paired by (dataset, backbone, seed), on the same test users.
 
-    Default-setting runs only; both runs' best checkpoints are re-scored
-    (:func:`srsupm_lab.significance.compare_runs`). One row per (dataset, backbone, seed, metric)
-    with the gain, its paired-bootstrap 95 % interval and p-value.
+    Default-setting runs only; both runs' per-user test ranks (``test_ranks.csv``, else re-scored
+    from the best checkpoints) go to :func:`srsupm_lab.significance.compare_runs`. One row per
+    (dataset, backbone, seed, metric) with the gain, its paired-bootstrap 95 % interval and
+    p-value. A pair whose ranks are gone keeps its rows of ``previous`` (the last
+    ``significance.csv``) when those still match the runs' metrics, and is left out otherwise.
     """
-    from .significance import compare_runs
     sub = df[_is_default(df)] if len(df) else df
     parts = []
     for (ds, bb, seed), g in sub.groupby(["dataset", "backbone", "seed"], sort=True):
         if set(g["srsupm"]) != {False, True}:
             continue
         a, b = g.loc[~g["srsupm"], "run"].iloc[0], g.loc[g["srsupm"], "run"].iloc[0]
-        t = compare_runs(Path(runs_dir) / a, Path(runs_dir) / b, device=device, n_boot=n_boot)
-        t.insert(0, "seed", seed)
-        t.insert(0, "backbone", bb)
-        t.insert(0, "dataset", ds)
-        parts.append(t)
+        t = _compare(df, runs_dir, a, b, previous, {"dataset": ds, "backbone": bb, "seed": seed}, n_boot, device)
+        if t is not None:
+            parts.append(t)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def ablation_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="cpu") -> pd.DataFrame:
+def ablation_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="cpu",
+                                 previous: pd.DataFrame | None = None) -> pd.DataFrame:
     """Each ablation against the full SRSUPM, paired by (dataset, backbone, seed), on the same test users.
 
     Ablation runs are +SRSUPM runs with K = 5, no label noise and some switch off (Table 3's rows;
     any backbone). A is the ablation, B the full model, so a positive gain is what the switched-off
     part adds (:func:`srsupm_lab.significance.compare_runs`). One row per (dataset, backbone,
     variant, seed, metric); the variant is ``"w/o " + the switches off`` (e.g. ``w/o pmsid+pmsim``).
+    ``previous`` as in :func:`significance_report`.
     """
-    from .significance import compare_runs
     if not len(df):
         return pd.DataFrame()
     plain = df["srsupm"].astype(bool) & (df["K"] == DEFAULT_K) & (df["noise_p"] == 0)
@@ -455,11 +484,11 @@ def ablation_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000,
         key = (r["dataset"], r["backbone"], r["seed"])
         if key not in full.index:
             continue
-        t = compare_runs(Path(runs_dir) / r["run"], Path(runs_dir) / full.loc[key], device=device, n_boot=n_boot)
         variant = "w/o " + "+".join(sw for sw in SWITCHES if not r[sw])
-        for col, value in (("seed", key[2]), ("variant", variant), ("backbone", key[1]), ("dataset", key[0])):
-            t.insert(0, col, value)
-        parts.append(t)
+        t = _compare(df, runs_dir, r["run"], full.loc[key], previous,
+                     {"dataset": key[0], "backbone": key[1], "variant": variant, "seed": key[2]}, n_boot, device)
+        if t is not None:
+            parts.append(t)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
@@ -643,14 +672,17 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
         written["fig3_png"] = path
         md.append("![Fig. 3](fig3.png)\n")
     if runs_dir is not None and len(df):
-        sig = significance_report(df, runs_dir, n_boot=n_boot)
+        def previous(name):                    # the last report: kept for pairs whose ranks are gone
+            path = reports / f"{name}.csv"
+            return pd.read_csv(path) if path.exists() and path.stat().st_size > 1 else None
+        sig = significance_report(df, runs_dir, n_boot=n_boot, previous=previous("significance"))
         if not sig.empty:
             save_csv("significance", sig)
             md.append("## Is the gain more than noise? +SRSUPM against its backbone, same seed, same test users\n\n"
                       f"Gain (B − A) with its 95 % paired-bootstrap interval over the test users ({n_boot} "
                       "resamples) and a two-sided p-value (srsupm_lab.significance).\n\n"
                       + _significance_markdown(sig, ["dataset", "backbone", "seed"]))
-        abl = ablation_significance_report(df, runs_dir, n_boot=n_boot)
+        abl = ablation_significance_report(df, runs_dir, n_boot=n_boot, previous=previous("significance_ablations"))
         if not abl.empty:
             save_csv("significance_ablations", abl)
             md.append("## What each part adds: the full SRSUPM (B) against each ablation (A), same seed, "

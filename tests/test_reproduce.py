@@ -140,6 +140,17 @@ def test_inline_grid_skips_finished_and_resumes(tmp_path):
         assert sig.loc[m, "b"] == pytest.approx(df.loc[df["srsupm"], m].iloc[0], abs=1e-6)
     text = written["markdown"].read_text()
     assert "Is the gain more than noise" in text and "Setting: lr 0.01" in text
+    # run folders kept without their ranks and checkpoints: the last report's rows stay while they
+    # still describe the runs' stored metrics, and are left out once a run's results differ
+    for out in (done.parent, partial):
+        (out / "checkpoint.pt").unlink()
+        (out / "test_ranks.csv").unlink()
+    again = R.write_reports(df, tmp_path / "reports", runs_dir=tmp_path, n_boot=50)
+    pd.testing.assert_frame_equal(pd.read_csv(again["significance"]).set_index("metric"), sig)
+    changed = df.copy()
+    changed.loc[changed["srsupm"], "recall@10"] += 0.01
+    assert R.significance_report(changed, tmp_path, previous=pd.read_csv(again["significance"])).empty
+    assert R.significance_report(df, tmp_path).empty                       # nothing stored, nothing to re-score
 
 
 def test_ablations_are_compared_with_the_full_model_of_their_seed(tmp_path):
