@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import time
 import traceback
@@ -265,19 +266,50 @@ def _run_papermill(config: TrainConfig, out: Path, params: list[str]) -> None:
                                cwd=str(Path.cwd()), progress_bar=False, log_output=False)
 
 
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                                             # not on Linux
+        return os.cpu_count() or 1
+
+
+def _init_worker(threads: int) -> None:
+    """A ``--jobs`` worker: its runs (and a papermill kernel it starts) use ``threads`` CPU threads."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import torch
+    torch.set_num_threads(threads)
+
+
+def _execute(engine: str, config: TrainConfig, out: Path, params: list[str]) -> float:
+    """Train one run (the inline code path or the notebook through papermill); returns its seconds."""
+    t0 = time.perf_counter()
+    if engine == "inline":
+        from .experiment import run_experiment
+        run_experiment(config)
+    else:
+        _run_papermill(config, out, params)
+    return time.perf_counter() - t0
+
+
 def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", common: dict | None = None,
-             on_error: str = "raise", verbose: bool = True) -> pd.DataFrame:
+             on_error: str = "raise", verbose: bool = True, jobs: int = 1) -> pd.DataFrame:
     """Run every spec into ``runs_dir/<name>``; skip finished ones, resume interrupted ones.
 
     ``common`` holds TrainConfig fields shared by all runs (epochs, device, lr, ...); every
     config is built and validated before anything runs. ``on_error="continue"`` records a failed
-    run in the status table and goes on. Returns the status table: ``name``, ``state``
-    (skipped | ran | failed), ``seconds``, ``error``.
+    run in the status table and goes on. ``jobs`` > 1 trains that many runs at once, each in its
+    own process with ``cores // jobs`` torch threads: on a small CPU, runs of this size use a
+    second thread poorly, so two one-thread runs finish about twice the runs per hour of one
+    two-thread run (reports/README.md). Returns the status table, in the order of ``specs``:
+    ``name``, ``state`` (skipped | ran | failed), ``seconds``, ``error``.
     """
     if engine not in ("papermill", "inline"):
         raise ValueError(f"run_grid: engine must be 'papermill' or 'inline', got {engine!r}")
     if on_error not in ("raise", "continue"):
         raise ValueError(f"run_grid: on_error must be 'raise' or 'continue', got {on_error!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"run_grid: jobs must be a positive integer, got {jobs!r}")
     names = [s.name for s in specs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -288,7 +320,8 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
     params = _notebook_parameters() if engine == "papermill" else []
     for config in configs if engine == "papermill" else []:
         _papermill_parameters(config, runs_dir, params)                 # unsupported fields fail before any run
-    rows = []
+    rows: dict[int, dict] = {}
+    todo: list[tuple[int, RunSpec, TrainConfig, Path]] = []
     for i, (spec, config) in enumerate(zip(specs, configs), 1):
         out = runs_dir / spec.name
         if (out / "results.json").exists():
@@ -303,34 +336,66 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
             if message:
                 if on_error == "raise":
                     raise ValueError(f"run_grid: {message}")
-                rows.append({"name": spec.name, "state": "failed", "seconds": 0.0, "error": message[:300]})
+                rows[i] = {"name": spec.name, "state": "failed", "seconds": 0.0, "error": message[:300]}
                 if verbose:
                     print(f"[{i}/{len(specs)}] {spec.name}: {message}", flush=True)
                 continue
             if not extend:
-                rows.append({"name": spec.name, "state": "skipped", "seconds": 0.0, "error": ""})
+                rows[i] = {"name": spec.name, "state": "skipped", "seconds": 0.0, "error": ""}
                 if verbose:
                     print(f"[{i}/{len(specs)}] {spec.name}: done already, skipped", flush=True)
                 continue
+        todo.append((i, spec, config, out))
+
+    def announce(i, spec, out):
         if verbose:
             resumed = " (resuming from its checkpoint)" if (out / "checkpoint.pt").exists() else ""
             print(f"[{i}/{len(specs)}] {spec.name}: running with {engine}{resumed}", flush=True)
-        t0 = time.perf_counter()
-        try:
-            if engine == "inline":
-                from .experiment import run_experiment
-                run_experiment(config)
-            else:
-                _run_papermill(config, out, params)
-            rows.append({"name": spec.name, "state": "ran", "seconds": time.perf_counter() - t0, "error": ""})
-        except Exception as err:                                       # noqa: BLE001 - reported or re-raised
-            if on_error == "raise":
+
+    def failed(i, spec, err, seconds):
+        if on_error == "raise":
+            raise err
+        rows[i] = {"name": spec.name, "state": "failed", "seconds": seconds,
+                   "error": f"{type(err).__name__}: {err}".splitlines()[0][:300]}
+        if verbose:
+            traceback.print_exception(err)
+
+    if jobs == 1 or len(todo) <= 1:
+        for i, spec, config, out in todo:
+            announce(i, spec, out)
+            t0 = time.perf_counter()
+            try:
+                rows[i] = {"name": spec.name, "state": "ran", "seconds": _execute(engine, config, out, params),
+                           "error": ""}
+            except Exception as err:                                   # noqa: BLE001 - reported or re-raised
+                failed(i, spec, err, time.perf_counter() - t0)
+    else:
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        threads = max(1, _usable_cores() // jobs)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_init_worker, initargs=(threads,)) as pool:
+            pending = {}
+            for i, spec, config, out in todo:
+                announce(i, spec, out)
+                pending[pool.submit(_execute, engine, config, out, params)] = (i, spec, time.perf_counter())
+            try:
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        i, spec, t0 = pending.pop(future)
+                        try:
+                            rows[i] = {"name": spec.name, "state": "ran", "seconds": future.result(), "error": ""}
+                            if verbose:
+                                print(f"[{i}/{len(specs)}] {spec.name}: finished in {rows[i]['seconds']:.0f} s",
+                                      flush=True)
+                        except Exception as err:                       # noqa: BLE001 - reported or re-raised
+                            failed(i, spec, err, time.perf_counter() - t0)
+            except BaseException:
+                for future in pending:                                 # stop what has not started
+                    future.cancel()
                 raise
-            rows.append({"name": spec.name, "state": "failed", "seconds": time.perf_counter() - t0,
-                         "error": f"{type(err).__name__}: {err}".splitlines()[0][:300]})
-            if verbose:
-                traceback.print_exc()
-    return pd.DataFrame(rows, columns=["name", "state", "seconds", "error"])
+    return pd.DataFrame([rows[i] for i in sorted(rows)], columns=["name", "state", "seconds", "error"])
 
 
 # ----------------------------------------------------------------------------- collecting

@@ -174,6 +174,41 @@ def test_ablations_are_compared_with_the_full_model_of_their_seed(tmp_path):
     assert R.ablation_significance_report(without_full, tmp_path).empty
 
 
+def test_jobs_train_runs_in_parallel_processes_with_the_same_results(tmp_path, monkeypatch):
+    """--jobs 2: two worker processes with one thread each give the runs a one-thread sequential grid gives."""
+    import torch
+    specs = [R._spec("synthetic", "gru4rec", False, 1), R._spec("synthetic", "gru4rec", True, 1),
+             R._spec("synthetic", "gru4rec", True, 1, pmi=False)]
+    monkeypatch.setattr(R, "_usable_cores", lambda: 2)                   # -> one thread per worker
+    parallel = R.run_grid(specs, tmp_path / "parallel", engine="inline", common=TINY, verbose=False, jobs=2)
+    assert list(parallel["name"]) == [s.name for s in specs] and (parallel["state"] == "ran").all()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        R.run_grid(specs, tmp_path / "sequential", engine="inline", common=TINY, verbose=False)
+    finally:
+        torch.set_num_threads(threads)
+    for spec in specs:
+        a = json.loads((tmp_path / "parallel" / spec.name / "results.json").read_text())
+        b = json.loads((tmp_path / "sequential" / spec.name / "results.json").read_text())
+        assert a["environment"]["torch_threads"] == 1
+        assert a["test"] == b["test"] and a["valid"] == b["valid"]
+    again = R.run_grid(specs, tmp_path / "parallel", engine="inline", common=TINY, verbose=False, jobs=2)
+    assert (again["state"] == "skipped").all()
+    # a run that fails inside its worker is reported (or raised) like a sequential one
+    small = {k: v for k, v in TINY.items() if k != "dataset_options"}
+    broken = [R._spec("synthetic", "gru4rec", False, 3, dataset_options=TINY["dataset_options"]),
+              R._spec("beauty", "gru4rec", False, 3)]
+    common = {**small, "data_root": str(tmp_path / "nowhere")}
+    status = R.run_grid(broken, tmp_path / "broken", engine="inline", common=common, verbose=False, jobs=2,
+                        on_error="continue")
+    assert list(status["state"]) == ["ran", "failed"] and "nowhere" in status["error"].iloc[1]
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        R.run_grid(broken, tmp_path / "broken2", engine="inline", common=common, verbose=False, jobs=2)
+    with pytest.raises(ValueError, match="jobs"):
+        R.run_grid(specs, tmp_path, engine="inline", common=TINY, jobs=0)
+
+
 def test_a_larger_budget_continues_a_run_exactly_where_it_stopped(tmp_path):
     """Extending a finished 1-epoch run to 3 epochs gives the uninterrupted 3-epoch run (CPU)."""
     from srsupm_lab.experiment import run_experiment
