@@ -98,6 +98,12 @@ FIG8_FILE = "fig8_distances.json"
 QUANTILES = np.linspace(0.0, 1.0, 1001)
 
 
+def _measurable(runs_dir, row, cache: str) -> bool:
+    """Fig. 6/8 can be had for this run: stored in its folder, or measurable on its checkpoint."""
+    out = Path(runs_dir) / row["run"]
+    return (out / cache).exists() or (out / "checkpoint.pt").exists()
+
+
 def _finished(out: Path) -> bool:
     """A finished run's best weights no longer change, so what is measured on them can be kept."""
     return (out / "results.json").exists()
@@ -181,6 +187,8 @@ def write_figures(df: pd.DataFrame, runs_dir, reports_dir, backbone: str = "sasr
     * ``fig6.csv`` + ``fig6_<dataset>.png`` — ``backbone``+SRSUPM, and its run without PMSID;
     * ``fig8.csv`` + ``fig8_<dataset>.png`` — ``backbone``+SRSUPM, and its run without PMSIM
       (the CSV gives pair counts, median distances and the separation of each model).
+
+    A run kept with neither its stored measurement nor its checkpoint is left out of Figs. 6 and 8.
     """
     from matplotlib.figure import Figure
 
@@ -207,7 +215,8 @@ def write_figures(df: pd.DataFrame, runs_dir, reports_dir, backbone: str = "sasr
     rows6, rows8 = [], []
     for ds in sorted(set(df["dataset"])):
         models6 = {name: r for name, r in (("SRSUPM", _run(df, ds, backbone, True)),
-                                           ("w/o PMSID", _run(df, ds, backbone, True, ("pmsid",)))) if r is not None}
+                                           ("w/o PMSID", _run(df, ds, backbone, True, ("pmsid",))))
+                   if r is not None and _measurable(runs_dir, r, FIG6_FILE)}
         if "SRSUPM" in models6:
             tables = {name: fig6_table(runs_dir, r["run"]) for name, r in models6.items()}
             top = max(float(np.nanmax(t.to_numpy())) for t in tables.values())
@@ -230,7 +239,8 @@ def write_figures(df: pd.DataFrame, runs_dir, reports_dir, backbone: str = "sasr
             md.append(f"## Fig. 6 — mean shift distribution α per PMSA level, {ds}, {backbone}+SRSUPM, test "
                       f"windows\n\n{info} (`analysis.level_information`).\n\n![Fig. 6, {ds}](fig6_{ds}.png)\n")
         models8 = {name: r for name, r in (("SRSUPM", _run(df, ds, backbone, True)),
-                                           ("w/o PMSIM", _run(df, ds, backbone, True, ("pmsim",)))) if r is not None}
+                                           ("w/o PMSIM", _run(df, ds, backbone, True, ("pmsim",))))
+                   if r is not None and _measurable(runs_dir, r, FIG8_FILE)}
         if "SRSUPM" in models8:
             dists = {name: fig8_table(runs_dir, r["run"], max_pairs=max_pairs) for name, r in models8.items()}
             dists = {name: d for name, d in dists.items() if d["total_pairs"]}

@@ -96,3 +96,8 @@ def test_figures_come_back_from_run_folders_without_checkpoints(runs, tmp_path):
         pd.testing.assert_frame_equal(pd.read_csv(first[name]), pd.read_csv(again[name]))
     with pytest.raises(FileNotFoundError, match="checkpoint.pt"):           # another sample needs the weights
         F.fig8_table(kept, "synthetic/gru4rec+srsupm/seed1", max_pairs=5)
+    # neither stored nor measurable (an older run kept without its checkpoint): only Fig. 7 is drawn
+    for path in [*kept.rglob(F.FIG6_FILE), *kept.rglob(F.FIG8_FILE)]:
+        path.unlink()
+    bare = F.write_figures(df, kept, tmp_path / "c", backbone="gru4rec", max_pairs=None)[0]
+    assert "fig7" in bare and not {"fig6", "fig8"} & set(bare)
