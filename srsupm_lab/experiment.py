@@ -44,8 +44,12 @@ from .trainer import Trainer, atomic_write, count_parameters, resolve_device, se
 __all__ = ["run_experiment", "add_train_arguments", "train_from_args", "load_results", "prepare_data",
            "build_model", "load_trained", "user_ranks", "TrainedRun", "PreparedData"]
 
-OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.csv", "test_ranks.csv", "results.json",
-                "checkpoint.pt")
+RANKS_FILE = "test_ranks.csv"
+FIG6_FILE, FIG8_FILE = "fig6_alpha.json", "fig8_distances.json"     # written by srsupm_lab.figures
+# measured on a finished run's best weights: stale as soon as the run trains again
+DERIVED_FILES = (RANKS_FILE, FIG6_FILE, FIG8_FILE)
+OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.csv", "results.json",
+                "checkpoint.pt", *DERIVED_FILES)
 # fields that may differ between a run and its resumption
 RESUMABLE_CHANGES = ("resume", "progress", "device", "epochs", "patience", "eval_batch_size", "length_groups")
 # fields a backbone-alone run (srsupm=False) never reads
@@ -228,9 +232,6 @@ def load_trained(out_dir, device="cpu") -> TrainedRun:
     return TrainedRun(config, model.to(resolve_device(device)).eval(), data, int(ck.get("best_epoch", 0)))
 
 
-RANKS_FILE = "test_ranks.csv"
-
-
 def _ranks_table(users: torch.Tensor, levels: torch.Tensor, ranks: torch.Tensor) -> pd.DataFrame:
     return pd.DataFrame({"user": users.numpy(), "level": levels.numpy(), "rank": ranks.numpy()})
 
@@ -290,6 +291,8 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
             stored = _check_out_dir(config, overwrite)
             if stored is not None:
                 return stored
+            for name in DERIVED_FILES:                # it trains (again): older measurements go
+                (out / name).unlink(missing_ok=True)
             out.mkdir(parents=True, exist_ok=True)
             _write_json(out / "config.json", config.to_dict())
         elif config.resume and (out / "results.json").exists():

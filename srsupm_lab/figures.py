@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis
-from .experiment import _write_json, load_results, load_trained
+from .experiment import FIG6_FILE, FIG8_FILE, _write_json, load_results, load_trained
 from .reproduce import DEFAULT_K, SWITCHES
 from .trainer import atomic_write
 
@@ -93,8 +93,6 @@ def plot_fig7(table: pd.DataFrame, metric: str = "recall@10"):
 
 
 # ----------------------------------------------------------------------------- Fig. 6
-FIG6_FILE = "fig6_alpha.json"
-FIG8_FILE = "fig8_distances.json"
 QUANTILES = np.linspace(0.0, 1.0, 1001)
 
 

@@ -101,3 +101,22 @@ def test_figures_come_back_from_run_folders_without_checkpoints(runs, tmp_path):
         path.unlink()
     bare = F.write_figures(df, kept, tmp_path / "c", backbone="gru4rec", max_pairs=None)[0]
     assert "fig7" in bare and not {"fig6", "fig8"} & set(bare)
+
+
+def test_a_run_that_trains_again_drops_its_older_measurements(tmp_path):
+    """Fig. 6/8 measurements and test ranks describe the best weights: a longer budget makes them stale."""
+    import json
+
+    from srsupm_lab.experiment import user_ranks
+    spec = [R._spec("synthetic", "gru4rec", True, 1)]
+    R.run_grid(spec, tmp_path, engine="inline", common=TINY, verbose=False)
+    out = tmp_path / spec[0].name
+    F.fig6_table(tmp_path, spec[0].name)
+    F.fig8_table(tmp_path, spec[0].name, max_pairs=None)
+    assert (out / F.FIG6_FILE).exists() and (out / F.FIG8_FILE).exists()
+    R.run_grid(spec, tmp_path, engine="inline", common={**TINY, "epochs": 2}, verbose=False)
+    assert not (out / F.FIG6_FILE).exists() and not (out / F.FIG8_FILE).exists()
+    results = json.loads((out / "results.json").read_text())
+    assert results["epochs_run"] == 2
+    ranks = user_ranks(out)["rank"].to_numpy()                  # rewritten by the longer run
+    assert (ranks < 10).mean() == pytest.approx(results["test"][0]["recall@10"], abs=1e-6)
