@@ -79,7 +79,8 @@ def paired_bootstrap(ranks_a, ranks_b, ks: Sequence[int] = (10, 20), n_boot: int
 
 
 def compare_runs(run_a, run_b, device="cpu", **options) -> pd.DataFrame:
-    """:func:`paired_bootstrap` of two run folders (B against A), overall, from their best checkpoints.
+    """:func:`paired_bootstrap` of two run folders (B against A), overall, from their per-user test ranks
+    (:func:`srsupm_lab.experiment.user_ranks`: ``test_ranks.csv``, else the best checkpoint re-scored).
 
     Both runs must evaluate the same test users in the same order (same dataset and ``max_len``).
     """
