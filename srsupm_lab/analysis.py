@@ -286,11 +286,14 @@ def separation(distances: Mapping) -> float:
     return float(1.0 - u_a / (a.size * b.size))
 
 
-def gaussian_kde(values, grid, bandwidth: float | None = None, chunk: int = 4096) -> np.ndarray:
+def gaussian_kde(values, grid, bandwidth: float | None = None, chunk: int = 4096,
+                 n: int | None = None) -> np.ndarray:
     """Gaussian kernel density estimate of ``values`` on ``grid`` (numpy, float64).
 
-    ``bandwidth`` defaults to Scott's rule, σ̂ · n^(−1/5). The density integrates to 1 over the
-    real line. Evaluated in chunks of ``chunk`` grid points, vectorised over the values.
+    ``bandwidth`` defaults to Scott's rule, σ̂ · n^(−1/5), with ``n`` the number of values, or the
+    size of the sample they summarise when ``values`` are its equally weighted quantiles. The
+    density integrates to 1 over the real line. Evaluated in chunks of ``chunk`` grid points,
+    vectorised over the values.
     """
     x = np.asarray(values, dtype=np.float64).ravel()
     grid = np.asarray(grid, dtype=np.float64)
@@ -299,7 +302,7 @@ def gaussian_kde(values, grid, bandwidth: float | None = None, chunk: int = 4096
     h = bandwidth
     if h is None:
         sd = x.std(ddof=1) if x.size > 1 else 0.0
-        h = sd * x.size ** (-0.2) if sd > 0 else 1e-3 * max(abs(float(x.mean())), 1.0)
+        h = sd * (n or x.size) ** (-0.2) if sd > 0 else 1e-3 * max(abs(float(x.mean())), 1.0)
     if not h > 0:
         raise ValueError(f"bandwidth must be > 0, got {h!r}")
     flat = grid.ravel()
@@ -522,8 +525,7 @@ def plot_view_distances(distances: Mapping, ax=None, title: str | None = None, p
         if v.size == 0:
             continue
         if kind == "kde":
-            sd = v.std(ddof=1) if v.size > 1 else 0.0
-            density = gaussian_kde(v, grid, bandwidth=sd * n ** (-0.2) if sd > 0 else None)   # Scott, true count
+            density = gaussian_kde(v, grid, n=n)                    # Scott's rule for the true pair count
             ax.plot(grid, density, color=color, label=label)
             ax.fill_between(grid, density, color=color, alpha=0.15)
         else:

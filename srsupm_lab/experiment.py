@@ -232,6 +232,13 @@ def load_trained(out_dir, device="cpu") -> TrainedRun:
     return TrainedRun(config, model.to(resolve_device(device)).eval(), data, int(ck.get("best_epoch", 0)))
 
 
+def can_measure(out_dir, stored: str) -> bool:
+    """What is measured on a run's best weights is at hand: stored in ``stored`` or re-measurable
+    from ``checkpoint.pt`` (a run folder kept without either cannot give it)."""
+    out = Path(out_dir)
+    return (out / stored).exists() or (out / "checkpoint.pt").exists()
+
+
 def _ranks_table(users: torch.Tensor, levels: torch.Tensor, ranks: torch.Tensor) -> pd.DataFrame:
     return pd.DataFrame({"user": users.numpy(), "level": levels.numpy(), "rank": ranks.numpy()})
 

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis
-from .experiment import FIG6_FILE, FIG8_FILE, _write_json, load_results, load_trained
+from .experiment import FIG6_FILE, FIG8_FILE, _write_json, can_measure, load_results, load_trained
 from .reproduce import DEFAULT_K, SWITCHES
 from .trainer import atomic_write
 
@@ -94,12 +94,6 @@ def plot_fig7(table: pd.DataFrame, metric: str = "recall@10"):
 
 # ----------------------------------------------------------------------------- Fig. 6
 QUANTILES = np.linspace(0.0, 1.0, 1001)
-
-
-def _measurable(runs_dir, row, cache: str) -> bool:
-    """Fig. 6/8 can be had for this run: stored in its folder, or measurable on its checkpoint."""
-    out = Path(runs_dir) / row["run"]
-    return (out / cache).exists() or (out / "checkpoint.pt").exists()
 
 
 def _finished(out: Path) -> bool:
@@ -214,7 +208,7 @@ def write_figures(df: pd.DataFrame, runs_dir, reports_dir, backbone: str = "sasr
     for ds in sorted(set(df["dataset"])):
         models6 = {name: r for name, r in (("SRSUPM", _run(df, ds, backbone, True)),
                                            ("w/o PMSID", _run(df, ds, backbone, True, ("pmsid",))))
-                   if r is not None and _measurable(runs_dir, r, FIG6_FILE)}
+                   if r is not None and can_measure(Path(runs_dir) / r["run"], FIG6_FILE)}
         if "SRSUPM" in models6:
             tables = {name: fig6_table(runs_dir, r["run"]) for name, r in models6.items()}
             top = max(float(np.nanmax(t.to_numpy())) for t in tables.values())
@@ -238,7 +232,7 @@ def write_figures(df: pd.DataFrame, runs_dir, reports_dir, backbone: str = "sasr
                       f"windows\n\n{info} (`analysis.level_information`).\n\n![Fig. 6, {ds}](fig6_{ds}.png)\n")
         models8 = {name: r for name, r in (("SRSUPM", _run(df, ds, backbone, True)),
                                            ("w/o PMSIM", _run(df, ds, backbone, True, ("pmsim",))))
-                   if r is not None and _measurable(runs_dir, r, FIG8_FILE)}
+                   if r is not None and can_measure(Path(runs_dir) / r["run"], FIG8_FILE)}
         if "SRSUPM" in models8:
             dists = {name: fig8_table(runs_dir, r["run"], max_pairs=max_pairs) for name, r in models8.items()}
             dists = {name: d for name, d in dists.items() if d["total_pairs"]}

@@ -33,7 +33,7 @@ import pandas as pd
 
 from . import paper
 from .config import TrainConfig
-from .experiment import SRSUPM_ONLY, config_differences, wants_more_epochs
+from .experiment import RANKS_FILE, SRSUPM_ONLY, can_measure, config_differences, wants_more_epochs
 from .trainer import atomic_write
 
 __all__ = ["RunSpec", "table1", "TABLE3_ROWS", "table3", "table4", "fig3", "GRIDS", "build_grid", "run_grid",
@@ -479,19 +479,13 @@ def table1_report(df: pd.DataFrame) -> pd.DataFrame:
     return t.sort_values(["dataset", "backbone", "srsupm"], kind="stable").reset_index(drop=True)
 
 
-def _can_compare(runs_dir, run: str) -> bool:
-    """A run's per-user ranks are at hand: stored (``test_ranks.csv``) or recomputable (``checkpoint.pt``)."""
-    out = Path(runs_dir) / run
-    return (out / "test_ranks.csv").exists() or (out / "checkpoint.pt").exists()
-
-
 def _compare(df: pd.DataFrame, runs_dir, run_a: str, run_b: str, previous: pd.DataFrame | None,
              key: dict, n_boot: int, device) -> pd.DataFrame | None:
     """:func:`significance.compare_runs` of two runs, or, when their ranks are gone (a run folder kept
     without ``test_ranks.csv`` and checkpoint), the rows of ``previous`` (the last report) for ``key``
     provided their means are still the runs' stored metrics; None when neither is possible."""
     from .significance import compare_runs
-    if _can_compare(runs_dir, run_a) and _can_compare(runs_dir, run_b):
+    if all(can_measure(Path(runs_dir) / run, RANKS_FILE) for run in (run_a, run_b)):
         t = compare_runs(Path(runs_dir) / run_a, Path(runs_dir) / run_b, device=device, n_boot=n_boot)
         for col, value in reversed(key.items()):
             t.insert(0, col, value)
