@@ -66,6 +66,7 @@ pmsid = True              # ablation switch: decomposition loss on
 pmsim = True              # ablation switch: matching loss on
 pmi = True                # ablation switch: mixed prediction (False: mean pooling, "w/o PMI")
 priors = True             # ablation switch: level priors
+level_temperature = "fixed"  # level softmaxes (Eqs. 9, 19): fixed 1/√d (paper) | learned (a departure)
 noise_p = 0.0             # label noise on the training supervision, p in [0, 1] (paper §5.6.2)
 synthetic_users = 500     # size of the synthetic world (ignored for real data)
 max_len = None            # input length L; None: 50 (paper) on real data, 20 on the synthetic world
@@ -97,7 +98,7 @@ config = TrainConfig(
     dataset=dataset, dataset_options={"n_users": synthetic_users} if synthetic else {},
     max_len=max_len, dim=dim, data_root=data_root, labels=labels, backbone=backbone, srsupm=srsupm, K=K, bins=bins,
     lambda1=lambda1, lambda2=lambda2, gamma=gamma, tau=tau, pmsid=pmsid, pmsim=pmsim, pmi=pmi, priors=priors,
-    noise_p=noise_p, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, seed=seed, device=device,
+    level_temperature=level_temperature, noise_p=noise_p, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, seed=seed, device=device,
     out_dir=out_dir, resume=resume, progress=progress,
 )
 pd.Series(config.to_dict(), name="value").to_frame()

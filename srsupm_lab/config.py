@@ -32,6 +32,11 @@ def _known_labels() -> tuple[str, ...]:
     return tuple(LABEL_KINDS)
 
 
+def _temperature_modes() -> tuple[str, ...]:
+    from .temperature import TEMPERATURE_MODES
+    return TEMPERATURE_MODES
+
+
 def _known_backbones() -> tuple[str, ...]:
     from .backbones import BACKBONES
     return tuple(BACKBONES)
@@ -64,6 +69,8 @@ class TrainConfig:
     pmsim: bool = True
     pmi: bool = True
     priors: bool = True
+    level_temperature: str = "fixed"     # scales of the level softmaxes (Eqs. 9, 19): "fixed" 1/√d (paper)
+                                         # or "learned" (a departure, see srsupm_lab/temperature.py)
     # optimisation
     epochs: int = 200
     batch_size: int = 128
@@ -131,6 +138,8 @@ class TrainConfig:
             fail("dataset_options", f"only apply to the synthetic dataset (dataset is {self.dataset!r})")
         if self.bins not in BINS:
             fail("bins", f"must be one of {list(BINS)}")
+        if self.level_temperature not in _temperature_modes():
+            fail("level_temperature", f"must be one of {list(_temperature_modes())}")
         if self.K < 3:
             fail("K", "must be at least 3 (no-shift, complete-shift and at least one partial level)")
         if not 0.0 <= self.noise_p <= 1.0:
@@ -187,7 +196,7 @@ _KIND = {
     "max_len": "pos_int",
     "backbone": "str", "backbone_options": "dict", "dim": "pos_int", "srsupm": "bool", "K": "int", "bins": "str",
     "lambda1": "float", "lambda2": "float", "gamma": "float", "tau": "float", "dropout": "float",
-    "pmsid": "bool", "pmsim": "bool", "pmi": "bool", "priors": "bool",
+    "pmsid": "bool", "pmsim": "bool", "pmi": "bool", "priors": "bool", "level_temperature": "str",
     "epochs": "pos_int", "batch_size": "pos_int", "lr": "float", "weight_decay": "float", "patience": "pos_int",
     "seed": "int", "eval_batch_size": "pos_int", "length_groups": "opt_pos_int",
     "mask_history": "bool", "device": "str", "out_dir": "opt_str",

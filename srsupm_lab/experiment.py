@@ -28,7 +28,7 @@ import math
 import platform
 import sys
 import time
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import NamedTuple
 
@@ -53,15 +53,22 @@ OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.c
 # fields that may differ between a run and its resumption
 RESUMABLE_CHANGES = ("resume", "progress", "device", "epochs", "patience", "eval_batch_size", "length_groups")
 # fields a backbone-alone run (srsupm=False) never reads
-SRSUPM_ONLY = ("lambda1", "lambda2", "gamma", "tau", "dropout")
+SRSUPM_ONLY = ("lambda1", "lambda2", "gamma", "tau", "dropout", "level_temperature")
+
+
+def stored_defaults() -> dict:
+    """The default of every plain (non-factory) TrainConfig field, for configs stored before it existed."""
+    return {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
 
 def config_differences(stored: dict, now: dict) -> dict:
     """Fields where two resolved configs differ in a way that changes the run: ``{field: (stored, now)}``.
 
     Ignored: what may change between a run and its resumption (``RESUMABLE_CHANGES``) and, when
-    both runs are backbone-alone, the SRSUPM weights (``SRSUPM_ONLY``).
+    both runs are backbone-alone, the SRSUPM settings (``SRSUPM_ONLY``). A field missing from a
+    config stored before that field existed counts as its default (the run used the default).
     """
+    stored = {**stored_defaults(), **stored}
     ignore = set(RESUMABLE_CHANGES) | {"out_dir"}
     if not stored.get("srsupm") and not now.get("srsupm"):
         ignore |= set(SRSUPM_ONLY)
@@ -199,7 +206,7 @@ def build_model(config: TrainConfig, ds) -> tuple[torch.nn.Module, torch.nn.Modu
         return BackboneRecommender(backbone), backbone
     model = SRSUPM(backbone, K=config.K, lambda1=config.lambda1, lambda2=config.lambda2, gamma=config.gamma,
                    tau=config.tau, dropout=config.dropout, pmsid=config.pmsid, pmsim=config.pmsim,
-                   pmi=config.pmi, priors=config.priors)
+                   pmi=config.pmi, priors=config.priors, level_temperature=config.level_temperature)
     return model, backbone
 
 
@@ -331,6 +338,7 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
         "epochs_run": fit.epochs_run,
         "stopped_early": fit.stopped_early,
         "best_valid_recall@10": fit.best_valid if math.isfinite(fit.best_valid) else None,
+        "level_scales": model.temperatures.scales() if config.srsupm else None,   # best weights' α, β scales
         "valid": _records(fit.valid),
         "test": _records(fit.test),
         "data": {"name": ds.name, "users": ds.n_users, "items": ds.n_items, "labels": ds.n_labels,
@@ -369,7 +377,9 @@ _HELP = {
     "bins": "even | quantile", "lambda1": "weight of L_PMSID", "lambda2": "weight of L_PMSIM",
     "gamma": "weight of L_reg", "tau": "InfoNCE temperature", "dropout": "dropout inside the SIC branches",
     "pmsid": "ablation switch", "pmsim": "ablation switch", "pmi": "ablation switch (mixed prediction)",
-    "priors": "ablation switch (level priors)", "mask_history": "remove seen items from the ranking",
+    "priors": "ablation switch (level priors)",
+    "level_temperature": "fixed (1/√d in Eqs. 9 and 19, the paper) | learned (a departure: learnable scales)",
+    "mask_history": "remove seen items from the ranking",
     "device": "auto | cpu | cuda[:i] | mps", "out_dir": "output folder", "resume": "continue a run in --out",
     "progress": "progress bars", "epochs": "maximum number of epochs", "batch_size": "training batch size",
     "lr": "Adam learning rate (paper: 0.01)", "weight_decay": "Adam weight decay",

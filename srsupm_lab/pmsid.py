@@ -13,16 +13,21 @@ import math
 import torch
 
 
-def shift_logits(Z: torch.Tensor, e_v: torch.Tensor) -> torch.Tensor:
-    """Scaled scores ``⟨e_v, ẑ_k⟩ / √d``: ``Z`` (B, K, d), ``e_v`` (B, d) -> (B, K)."""
+def shift_logits(Z: torch.Tensor, e_v: torch.Tensor, scale: float | torch.Tensor | None = None) -> torch.Tensor:
+    """Scaled scores ``⟨e_v, ẑ_k⟩ · scale``: ``Z`` (B, K, d), ``e_v`` (B, d) -> (B, K).
+
+    ``scale`` is the paper's ``1/√d`` unless given (a float or a 0-dim tensor, see
+    :mod:`srsupm_lab.temperature`).
+    """
     if Z.dim() != 3 or e_v.dim() != 2 or Z.shape[0] != e_v.shape[0] or Z.shape[2] != e_v.shape[1]:
         raise ValueError(f"shift_logits: expected Z (B, K, d) and e_v (B, d), got {tuple(Z.shape)} and {tuple(e_v.shape)}")
-    return torch.einsum("bkd,bd->bk", Z, e_v) / math.sqrt(Z.shape[2])   # (B, K)
+    scale = 1.0 / math.sqrt(Z.shape[2]) if scale is None else scale
+    return torch.einsum("bkd,bd->bk", Z, e_v) * scale                  # (B, K)
 
 
-def shift_distribution(Z: torch.Tensor, e_v: torch.Tensor) -> torch.Tensor:
+def shift_distribution(Z: torch.Tensor, e_v: torch.Tensor, scale: float | torch.Tensor | None = None) -> torch.Tensor:
     """``α`` (B, K): softmax over levels of :func:`shift_logits` (Eq. 9)."""
-    return torch.softmax(shift_logits(Z, e_v), dim=1)                  # (B, K)
+    return torch.softmax(shift_logits(Z, e_v, scale), dim=1)           # (B, K)
 
 
 def _check_levels(levels: torch.Tensor, B: int, K: int) -> None:

@@ -25,24 +25,27 @@ def _check(Z: torch.Tensor, E: torch.Tensor, who: str) -> None:
 CPU_BLOCK_BYTES = 2 ** 21
 
 
-def mixed_scores(Z: torch.Tensor, E: torch.Tensor) -> torch.Tensor:
+def mixed_scores(Z: torch.Tensor, E: torch.Tensor, scale: float | torch.Tensor | None = None) -> torch.Tensor:
     """PMI scores ``s`` (B, N) from shift representations ``Z`` (B, K, d) and item table ``E`` (N, d).
 
-    ``s_{u,i} = Σ_k softmax_k(⟨ẑ_k, e_i⟩/√d) ⟨ẑ_k, e_i⟩`` (Eqs. 19–22). The (B, K, N) logits are the
-    only intermediate. On the CPU the users are processed in blocks sized by ``CPU_BLOCK_BYTES``
-    so that the K-wise softmax runs in cache; gradients flow through every block as usual.
+    ``s_{u,i} = Σ_k softmax_k(⟨ẑ_k, e_i⟩·scale) ⟨ẑ_k, e_i⟩`` (Eqs. 19–22) with ``scale = 1/√d`` (the
+    paper) unless given (a float or a 0-dim tensor, see :mod:`srsupm_lab.temperature`). The
+    (B, K, N) logits are the only intermediate. On the CPU the users are processed in blocks sized
+    by ``CPU_BLOCK_BYTES`` so that the K-wise softmax runs in cache; gradients flow through every
+    block as usual.
     """
     _check(Z, E, "mixed_scores")
     B, K, N = Z.shape[0], Z.shape[1], E.shape[0]
+    scale = 1.0 / math.sqrt(Z.shape[2]) if scale is None else scale
     rows = B if Z.device.type != "cpu" else max(1, CPU_BLOCK_BYTES // (4 * K * max(N, 1)))
     if rows >= B:
-        return _mixed_block(Z, E)
-    return torch.cat([_mixed_block(Z[s:s + rows], E) for s in range(0, B, rows)])   # (B, N)
+        return _mixed_block(Z, E, scale)
+    return torch.cat([_mixed_block(Z[s:s + rows], E, scale) for s in range(0, B, rows)])   # (B, N)
 
 
-def _mixed_block(Z: torch.Tensor, E: torch.Tensor) -> torch.Tensor:
+def _mixed_block(Z: torch.Tensor, E: torch.Tensor, scale: float | torch.Tensor) -> torch.Tensor:
     logits = torch.einsum("bkd,nd->bkn", Z, E)                          # (b, K, N) = Ẑ Eᵀ
-    beta = torch.softmax(logits / math.sqrt(Z.shape[2]), dim=1)         # (b, K, N) over levels
+    beta = torch.softmax(logits * scale, dim=1)                         # (b, K, N) over levels
     return (beta * logits).sum(dim=1)                                   # (b, N)
 
 

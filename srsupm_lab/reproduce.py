@@ -33,7 +33,8 @@ import pandas as pd
 
 from . import paper
 from .config import TrainConfig
-from .experiment import RANKS_FILE, SRSUPM_ONLY, can_measure, config_differences, wants_more_epochs
+from .experiment import (RANKS_FILE, SRSUPM_ONLY, can_measure, config_differences, stored_defaults,
+                         wants_more_epochs)
 from .trainer import atomic_write
 
 __all__ = ["RunSpec", "table1", "TABLE3_ROWS", "table3", "table4", "fig3", "GRIDS", "build_grid", "run_grid",
@@ -399,6 +400,15 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
 
 
 # ----------------------------------------------------------------------------- collecting
+def _srsupm_setting(cfg: dict, name: str):
+    """An SRSUPM setting of a stored config: NaN for a backbone alone; the default where the
+    config predates the field; numbers as floats, words (``level_temperature``) as they are."""
+    if not cfg["srsupm"]:
+        return np.nan
+    value = cfg.get(name, stored_defaults()[name])
+    return value if isinstance(value, str) else float(value)
+
+
 def collect(runs_dir) -> pd.DataFrame:
     """One row per finished run under ``runs_dir`` (any depth): config, metrics, timings, device."""
     runs_dir = Path(runs_dir)
@@ -413,7 +423,7 @@ def collect(runs_dir) -> pd.DataFrame:
             "dataset": _slug(cfg["dataset"]), "backbone": cfg["backbone"], "srsupm": bool(cfg["srsupm"]),
             **{s: bool(cfg[s]) for s in SWITCHES}, "K": int(cfg["K"]), "noise_p": float(cfg["noise_p"]),
             "seed": int(cfg["seed"]),
-            **{w: (float(cfg[w]) if cfg["srsupm"] else np.nan) for w in SRSUPM_ONLY},
+            **{w: _srsupm_setting(cfg, w) for w in SRSUPM_ONLY},
             "lr": float(cfg["lr"]), "batch_size": int(cfg["batch_size"]), "epochs": int(cfg["epochs"]),
             **{m: overall.get(m, np.nan) for m in METRICS},
             "best_epoch": res.get("best_epoch"), "epochs_run": res.get("epochs_run"),

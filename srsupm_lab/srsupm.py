@@ -9,6 +9,10 @@ Ablation switches: ``pmsid=False`` (no decomposition loss), ``pmsim=False`` (no 
 loss; both off is the paper's "w/o PMSID & PMSIM"), ``pmi=False`` (mean pooling instead of the
 mixed prediction), ``priors=False`` (no level priors).
 
+``level_temperature="learned"`` (a departure from the paper, for study) gives the level softmaxes of
+Eq. 9 (α) and Eq. 19 (β) learnable scales of their own instead of 1/√d
+(:mod:`srsupm_lab.temperature`); the default ``"fixed"`` is the paper.
+
 Settings rejected as contradictory (``ValueError``): a loss switched off together with a weight
 that is explicitly non-default and positive (``pmsid=False, lambda1=0.7``; ``pmsim=False,
 lambda2=0.5``): the weight would be silently ignored. A switched-off loss with its default
@@ -29,6 +33,7 @@ from .pmsid import consistency_regulariser, decomposition_loss, level_confidence
 from .pmsim import ShiftInformationMatching
 from .prediction import mean_scores, mixed_scores
 from .sic import LevelPriors, ShiftInformationConstruction
+from .temperature import LevelTemperatures
 
 DEFAULT_LAMBDA1 = 0.4
 DEFAULT_LAMBDA2 = 0.1
@@ -53,12 +58,14 @@ class SRSUPM(nn.Module):
         Ablation switches (see module doc).
     hidden : int or None
         Inner width of each SIC branch (default ``d``).
+    level_temperature : str
+        ``"fixed"`` (the paper's 1/√d in Eqs. 9 and 19) or ``"learned"`` (see module doc).
     """
 
     def __init__(self, backbone: nn.Module, K: int = 5, lambda1: float = DEFAULT_LAMBDA1,
                  lambda2: float = DEFAULT_LAMBDA2, gamma: float = 0.1, tau: float = 1.0, dropout: float = 0.1,
                  pmsid: bool = True, pmsim: bool = True, pmi: bool = True, priors: bool = True,
-                 hidden: int | None = None) -> None:
+                 hidden: int | None = None, level_temperature: str = "fixed") -> None:
         super().__init__()
         for name in ("encode", "item_table", "auxiliary_loss"):
             if not callable(getattr(backbone, name, None)):
@@ -86,6 +93,7 @@ class SRSUPM(nn.Module):
         self.sic = ShiftInformationConstruction(self.dim, K, hidden=hidden, dropout=dropout)
         self.priors = LevelPriors(self.dim, K, enabled=priors)
         self.matching = ShiftInformationMatching(K, tau) if pmsim else None
+        self.temperatures = LevelTemperatures(self.dim, level_temperature)
 
     # ---------------------------------------------------------------- building blocks
     def _shift(self, inputs: torch.Tensor, users: torch.Tensor | None) -> torch.Tensor:
@@ -99,7 +107,9 @@ class SRSUPM(nn.Module):
 
     def _predict(self, Z: torch.Tensor) -> torch.Tensor:
         """Scores (B, N) over items 1..N: mixed (§8) or mean-pooled (w/o PMI)."""
-        return (mixed_scores if self.use_pmi else mean_scores)(Z, self._items())
+        if self.use_pmi:
+            return mixed_scores(Z, self._items(), self.temperatures.beta)
+        return mean_scores(Z, self._items())
 
     @property
     def confidence(self) -> torch.Tensor | None:
@@ -144,7 +154,7 @@ class SRSUPM(nn.Module):
 
         rec = F.cross_entropy(self._predict(Z), targets - 1)                      # items 1..N -> classes 0..N-1
         e_v = self.backbone.item_table()[targets]                                 # (B, d)
-        logits = shift_logits(Z, e_v)                                             # (B, K)
+        logits = shift_logits(Z, e_v, self.temperatures.alpha)                   # (B, K)
         zero = rec.new_zeros(())
         pmsid = decomposition_loss(logits, batch["levels"]) if self.use_pmsid else zero
         reg = consistency_regulariser(Z)
@@ -152,7 +162,7 @@ class SRSUPM(nn.Module):
         if self.use_pmsim:
             levels = self.matching.levels[index]                                  # (B,) partner shares it
             self.matching.refresh(index, level_confidence(logits, levels))
-            partner_logits = shift_logits(Z_partner, e_v)                         # (B, K) same target
+            partner_logits = shift_logits(Z_partner, e_v, self.temperatures.alpha)  # (B, K) same target
             self.matching.refresh(partner, level_confidence(partner_logits, levels))
             pmsim = self.matching.loss(Z_aug.sum(dim=1), Z_partner.sum(dim=1))    # basic views g = Σ_k ẑ_k
         total = rec + self.lambda1 * pmsid + self.lambda2 * pmsim + self.gamma * reg
@@ -188,7 +198,7 @@ class SRSUPM(nn.Module):
         """α (B, K) of each window towards its target (Eq. 9)."""
         with self._evaluating():
             Z = self._shift(inputs, users)
-            return torch.softmax(shift_logits(Z, self.backbone.item_table()[targets]), dim=1)
+            return torch.softmax(shift_logits(Z, self.backbone.item_table()[targets], self.temperatures.alpha), dim=1)
 
     def basic_view(self, inputs: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         """g = Σ_k ẑ_k (B, d) (Eq. 15)."""
