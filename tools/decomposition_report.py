@@ -10,11 +10,14 @@ reports, with ``srsupm_lab.analysis``:
 * ``level_information`` (method.md §5, Eq. 9): L_PMSID as trained, the entropy of the level
   frequencies, the loss after the best rescaling of the logits (scale s and per-level bias), the
   nats of level information α carries beyond the frequencies, the best s, argmax accuracy;
-* ``branch_diagnostics`` (§3–§5): mean cosine between branches and their spread.
+* ``branch_diagnostics`` (§3–§5): mean cosine between branches and their spread;
+* the scales of the level softmaxes (Eqs. 9 and 19) as multiples of the paper's 1/√d: 1 unless
+  the run learned them (``level_temperature="learned"``).
 
 A run without PMSID (``pmsid=False``) is a useful zero: nothing teaches its α the levels.
 """
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -41,7 +44,9 @@ def run_row(out: Path, windows: int, seed: int) -> dict:
     return {"run": str(out), "backbone": c.backbone, "without": "+".join(off) or "-", "best_epoch": run.best_epoch,
             "windows": len(w), **{k: info[k] for k in ("loss", "entropy", "calibrated", "information",
                                                        "best_scale", "accuracy", "majority")},
-            "branch_cosine": branches["cosine"], "branch_spread": branches["spread"]}
+            "branch_cosine": branches["cosine"], "branch_spread": branches["spread"],
+            "level_temperature": c.level_temperature,
+            **{f"{k}_scale_x": v * math.sqrt(c.dim) for k, v in run.model.temperatures.scales().items()}}
 
 
 def main(argv=None) -> int:
