@@ -353,3 +353,19 @@ def test_write_reports(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
     only_t1 = R.write_reports(_frame().iloc[:6], tmp_path / "t1")
     assert set(only_t1) == {"runs", "table1", "markdown"}
+
+
+def test_runs_of_a_departure_stay_out_of_the_paper_tables(tmp_path):
+    df = _frame().assign(level_temperature=lambda d: np.where(d["srsupm"], "fixed", None))
+    learned = {**df.iloc[1].to_dict(), "run": "beauty/sasrec+srsupm/seed1", "level_temperature": "learned",
+               "recall@10": 0.9}
+    with_departure = pd.concat([df, pd.DataFrame([learned])], ignore_index=True)
+    assert list(R.paper_model(with_departure)) == [True] * len(df) + [False]
+    R.write_reports(with_departure, tmp_path / "a")
+    R.write_reports(df, tmp_path / "b")
+    for name in ("table1.csv", "table3.csv", "table4.csv", "fig3.csv"):    # the learned run's 0.9 is nowhere
+        assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
+    md = (tmp_path / "a" / "reproduction.md").read_text()
+    assert "## Departures from the paper" in md and "| beauty/sasrec+srsupm/seed1 | 0.9 |" in md
+    assert "Departures" not in (tmp_path / "b" / "reproduction.md").read_text()
+    assert len(pd.read_csv(tmp_path / "a" / "runs.csv")) == len(df) + 1
