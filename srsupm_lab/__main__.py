@@ -112,12 +112,6 @@ def cmd_reproduce(args) -> int:
         return 0
     specs = R.build_grid(args.grid, args.datasets, args.seeds, backbones=args.backbones, ps=args.ps, Ks=args.Ks,
                          variants=args.variants, rows=args.ablations)
-    if args.dry_run:
-        status = R.grid_status(specs, args.runs, epochs=args.epochs)
-        print(status.to_string(index=False))
-        counts = status["state"].value_counts()
-        print(f"\n{len(status)} runs: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
-        return 0
     common = {k: v for k, v in (("epochs", args.epochs), ("patience", args.patience), ("device", args.device),
                                 ("lr", args.lr), ("batch_size", args.batch_size), ("data_root", args.data_root),
                                 ("labels", args.labels)) if v is not None}
@@ -125,6 +119,12 @@ def cmd_reproduce(args) -> int:
     if clash:
         raise SystemExit(f"reproduce: {clash} given both as an option and with --set; give each once")
     common.update(dict(args.set))
+    if args.dry_run:
+        status = R.grid_status(specs, args.runs, epochs=args.epochs, common=common)
+        print(status.to_string(index=False))
+        counts = status["state"].value_counts()
+        print(f"\n{len(status)} runs: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+        return 0
     if args.jobs < 1:
         raise SystemExit(f"reproduce: --jobs must be at least 1, got {args.jobs}")
     status = R.run_grid(specs, args.runs, engine=args.engine, common=common, on_error="continue", jobs=args.jobs)

@@ -38,7 +38,7 @@ from .experiment import (RANKS_FILE, SRSUPM_ONLY, can_measure, config_difference
 from .trainer import atomic_write
 
 __all__ = ["RunSpec", "table1", "TABLE3_ROWS", "table3", "table4", "fig3", "GRIDS", "build_grid", "run_grid",
-           "grid_status", "collect", "summarise", "table1_report", "significance_report",
+           "grid_status", "departure_names", "paper_model", "departure_significance_report", "collect", "summarise", "table1_report", "significance_report",
            "ablation_significance_report", "table3_report", "table4_report", "fig3_report",
            "write_reports", "NOTEBOOK", "SWITCHES"]
 
@@ -212,6 +212,27 @@ def _notebook_parameters() -> list[str]:
     return list(papermill.inspect_notebook(str(NOTEBOOK)))
 
 
+def departure_names(specs: Sequence[RunSpec], common: dict | None) -> list[RunSpec]:
+    """The specs, with SRSUPM runs renamed when ``common`` departs from the paper's model.
+
+    ``level_temperature="learned"`` turns ``beauty/sasrec+srsupm/seed1`` into
+    ``beauty/sasrec+srsupm-temperature-learned/seed1``, so the departure and the paper's model
+    live side by side in one ``runs_dir`` (backbone-alone runs are the same run for both and keep
+    their name). Applying it twice changes nothing.
+    """
+    mode = (common or {}).get("level_temperature", "fixed")
+    if mode == "fixed":
+        return list(specs)
+    suffix = f"-temperature-{mode}"
+    renamed = []
+    for spec in specs:
+        dataset, model, seed = spec.name.split("/")
+        if spec.overrides.get("srsupm") and not model.endswith(suffix):
+            spec = RunSpec(f"{dataset}/{model}{suffix}/{seed}", spec.overrides)
+        renamed.append(spec)
+    return renamed
+
+
 def _resolve(spec: RunSpec, runs_dir: Path, common: dict) -> TrainConfig:
     clash = sorted(set(common) & set(spec.overrides))
     if clash:
@@ -223,13 +244,16 @@ def _resolve(spec: RunSpec, runs_dir: Path, common: dict) -> TrainConfig:
     return TrainConfig.from_dict(values)
 
 
-def grid_status(specs: Sequence[RunSpec], runs_dir, epochs: int | None = None) -> pd.DataFrame:
+def grid_status(specs: Sequence[RunSpec], runs_dir, epochs: int | None = None,
+                common: dict | None = None) -> pd.DataFrame:
     """One row per spec: ``name``, ``out_dir`` and ``state`` (done | partial | todo).
 
     With ``epochs`` (the budget a run would be asked for), a finished run that stopped at a
     smaller budget and can go on from its checkpoint is ``more epochs`` instead of ``done``.
+    ``common`` as in :func:`run_grid` (it may rename runs, see :func:`departure_names`).
     """
     runs_dir = Path(runs_dir)
+    specs = departure_names(specs, common)
     rows = []
     for spec in specs:
         out = runs_dir / spec.name
@@ -311,6 +335,7 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
         raise ValueError(f"run_grid: on_error must be 'raise' or 'continue', got {on_error!r}")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"run_grid: jobs must be a positive integer, got {jobs!r}")
+    specs = departure_names(specs, common)
     names = [s.name for s in specs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -572,6 +597,31 @@ def ablation_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000,
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def departure_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="cpu",
+                                  previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each run of a departure (B) against the paper's model (A) with the same dataset, backbone,
+    switches, K, label noise and seed, on the same test users (see :func:`paper_model`).
+
+    One row per (dataset, backbone, departure, seed, metric); the departure is named by its
+    setting (``level_temperature=learned``). ``previous`` as in :func:`significance_report`.
+    """
+    if not len(df) or "level_temperature" not in df:
+        return pd.DataFrame()
+    same = ["dataset", "backbone", *SWITCHES, "K", "noise_p", "seed"]
+    paper_runs = df[paper_model(df) & df["srsupm"].astype(bool)].set_index(same)["run"]
+    parts = []
+    for _, r in df[~paper_model(df)].sort_values("run").iterrows():
+        key = tuple(r[c] for c in same)
+        if key not in paper_runs.index:
+            continue
+        t = _compare(df, runs_dir, paper_runs.loc[key], r["run"], previous,
+                     {"dataset": r["dataset"], "backbone": r["backbone"],
+                      "departure": f"level_temperature={r['level_temperature']}", "seed": r["seed"]}, n_boot, device)
+        if t is not None:
+            parts.append(t)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
 def _significance_markdown(sig: pd.DataFrame, keys: Sequence[str]) -> str:
     shown = sig.assign(gain=[f"{g:+.4f} [{lo:+.4f}, {hi:+.4f}]" for g, lo, hi in
                              zip(sig["gain"], sig["ci_low"], sig["ci_high"])],
@@ -785,6 +835,16 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
                   "Runs with `level_temperature = learned`: the level softmaxes of Eqs. 9 and 19 learn their "
                   "scales (srsupm_lab/temperature.py). Test metrics:\n\n"
                   + _markdown(departures[["run", *METRICS, "best_epoch", "epochs_run"]].round(4)))
+        dep = pd.DataFrame()
+        if runs_dir is not None:
+            path = reports / "significance_departures.csv"
+            last = pd.read_csv(path) if path.exists() and path.stat().st_size > 1 else None
+            dep = departure_significance_report(pd.concat([df, departures]), runs_dir, n_boot=n_boot, previous=last)
+        if not dep.empty:
+            save_csv("significance_departures", dep)
+            md.append("\nEach departure (B) against the paper's model (A), same seed and switches, same test users "
+                      f"({n_boot} paired-bootstrap resamples):\n\n"
+                      + _significance_markdown(dep, ["dataset", "backbone", "departure", "seed"]))
     text = "\n".join(md)
     path = reports / "reproduction.md"
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

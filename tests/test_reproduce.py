@@ -174,6 +174,33 @@ def test_ablations_are_compared_with_the_full_model_of_their_seed(tmp_path):
     assert R.ablation_significance_report(without_full, tmp_path).empty
 
 
+def test_a_departure_lives_beside_the_paper_model_and_is_compared_with_it(tmp_path):
+    specs = R.table1(["synthetic"], ["gru4rec"], [1])
+    R.run_grid(specs, tmp_path, engine="inline", common=TINY, verbose=False)
+    learned = {**TINY, "level_temperature": "learned"}
+    assert [s.name for s in R.departure_names(specs, learned)] == \
+        ["synthetic/gru4rec/seed1", "synthetic/gru4rec+srsupm-temperature-learned/seed1"]
+    assert R.departure_names(R.departure_names(specs, learned), learned) == R.departure_names(specs, learned)
+    assert list(R.grid_status(specs, tmp_path, common=learned)["state"]) == ["done", "todo"]
+    status = R.run_grid(specs, tmp_path, engine="inline", common=learned, verbose=False)
+    assert list(status["state"]) == ["skipped", "ran"]                   # the backbone run is shared
+    df = R.collect(tmp_path)
+    assert sorted(df["run"]) == ["synthetic/gru4rec+srsupm-temperature-learned/seed1",
+                                 "synthetic/gru4rec+srsupm/seed1", "synthetic/gru4rec/seed1"]
+    res = json.loads((tmp_path / "synthetic/gru4rec+srsupm-temperature-learned/seed1/results.json").read_text())
+    assert res["config"]["level_temperature"] == "learned" and set(res["level_scales"]) == {"alpha", "beta"}
+    written = R.write_reports(df, tmp_path / "reports", runs_dir=tmp_path, n_boot=50)
+    dep = pd.read_csv(written["significance_departures"])
+    fixed = df.set_index("run").loc["synthetic/gru4rec+srsupm/seed1"]
+    plugged = df.set_index("run").loc["synthetic/gru4rec+srsupm-temperature-learned/seed1"]
+    assert set(dep["departure"]) == {"level_temperature=learned"} and len(dep) == 4
+    for _, row in dep.iterrows():                            # A: the paper's model, B: the departure
+        assert row["a"] == pytest.approx(fixed[row["metric"]], abs=1e-6)
+        assert row["b"] == pytest.approx(plugged[row["metric"]], abs=1e-6)
+    sig = pd.read_csv(written["significance"])                # Table 1's pair is the paper's model only
+    assert sig["b"].tolist() == pytest.approx([fixed[m] for m in sig["metric"]], abs=1e-6)
+
+
 def test_jobs_train_runs_in_parallel_processes_with_the_same_results(tmp_path, monkeypatch):
     """--jobs 2: two worker processes with one thread each give the runs a one-thread sequential grid gives."""
     import torch
