@@ -38,8 +38,8 @@ from .experiment import (RANKS_FILE, SRSUPM_ONLY, can_measure, config_difference
 from .trainer import atomic_write
 
 __all__ = ["RunSpec", "table1", "TABLE3_ROWS", "table3", "table4", "fig3", "GRIDS", "build_grid", "run_grid",
-           "grid_status", "departure_names", "paper_model", "departure_significance_report", "collect", "summarise", "table1_report", "significance_report",
-           "ablation_significance_report", "table3_report", "table4_report", "fig3_report",
+           "grid_status", "departure_names", "collect", "summarise", "paper_model", "table1_report",
+           "significance_report", "ablation_significance_report", "departure_significance_report", "table3_report", "table4_report", "fig3_report",
            "write_reports", "NOTEBOOK", "SWITCHES"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -495,7 +495,7 @@ def paper_model(df: pd.DataFrame) -> pd.Series:
     """
     if "level_temperature" not in df:
         return pd.Series(True, index=df.index)
-    return ~df["srsupm"].astype(bool) | df["level_temperature"].isin(["fixed"]) | df["level_temperature"].isna()
+    return ~df["srsupm"].astype(bool) | df["level_temperature"].fillna("fixed").eq("fixed")
 
 
 def _is_default(df: pd.DataFrame) -> pd.Series:
@@ -771,7 +771,12 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
         atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
         written[name] = path
 
+    def previous(name):                        # the last report: kept for pairs whose ranks are gone
+        path = reports / f"{name}.csv"
+        return pd.read_csv(path) if path.exists() and path.stat().st_size > 1 else None
+
     save_csv("runs", df)
+    every_run = df
     departures = df[~paper_model(df)] if len(df) else df
     df = df[paper_model(df)] if len(df) else df
     md = ["# Reproduction of the paper's experiments\n",
@@ -804,9 +809,6 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
         written["fig3_png"] = path
         md.append("![Fig. 3](fig3.png)\n")
     if runs_dir is not None and len(df):
-        def previous(name):                    # the last report: kept for pairs whose ranks are gone
-            path = reports / f"{name}.csv"
-            return pd.read_csv(path) if path.exists() and path.stat().st_size > 1 else None
         sig = significance_report(df, runs_dir, n_boot=n_boot, previous=previous("significance"))
         if not sig.empty:
             save_csv("significance", sig)
@@ -835,11 +837,8 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
                   "Runs with `level_temperature = learned`: the level softmaxes of Eqs. 9 and 19 learn their "
                   "scales (srsupm_lab/temperature.py). Test metrics:\n\n"
                   + _markdown(departures[["run", *METRICS, "best_epoch", "epochs_run"]].round(4)))
-        dep = pd.DataFrame()
-        if runs_dir is not None:
-            path = reports / "significance_departures.csv"
-            last = pd.read_csv(path) if path.exists() and path.stat().st_size > 1 else None
-            dep = departure_significance_report(pd.concat([df, departures]), runs_dir, n_boot=n_boot, previous=last)
+        dep = pd.DataFrame() if runs_dir is None else departure_significance_report(
+            every_run, runs_dir, n_boot=n_boot, previous=previous("significance_departures"))
         if not dep.empty:
             save_csv("significance_departures", dep)
             md.append("\nEach departure (B) against the paper's model (A), same seed and switches, same test users "
