@@ -171,6 +171,35 @@ def _savefig(fig, path: Path) -> None:
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
 
 
+def _fig6_figure(tables: dict[str, pd.DataFrame]):
+    """One mean-α heatmap per titled :func:`fig6_table`, side by side on a shared colour scale."""
+    from matplotlib.figure import Figure
+    top = max(float(np.nanmax(t.to_numpy())) for t in tables.values())
+    fig = Figure(figsize=(6.3 * len(tables), 4.4), layout="constrained")
+    for ax, (title, t) in zip(fig.subplots(1, len(tables), squeeze=False).ravel(), tables.items()):
+        analysis.plot_alpha_heatmap(t, ax=ax, vmax=top, title=f"{title}: mean α per level")
+    return fig
+
+
+def _fig6_summary(t: pd.DataFrame) -> str:
+    return (f"α at own level {t.attrs['dominance']['diagonal_weighted']:.3f} (uniform "
+            f"{t.attrs['dominance']['uniform']:.2f}), level information {t.attrs['information']['information']:.3f} nats")
+
+
+def write_departure_fig6(departures: pd.DataFrame, runs_dir, reports_dir) -> tuple[dict[str, Path], list[str]]:
+    """``fig6_departures.png``: Fig. 6 of every run of a departure from the paper (e.g. learned level
+    temperatures) that can still be measured, one panel each; returns ({name: path}, markdown parts)."""
+    runs = [r for r in departures["run"] if can_measure(Path(runs_dir) / r, FIG6_FILE)] if len(departures) else []
+    if not runs:
+        return {}, []
+    tables = {run: fig6_table(runs_dir, run) for run in runs}
+    path = Path(reports_dir) / "fig6_departures.png"
+    _savefig(_fig6_figure(tables), path)
+    info = "; ".join(f"{run}: {_fig6_summary(t)}" for run, t in tables.items())
+    return {"fig6_departures": path}, [f"\nFig. 6 of the departures, test windows: {info}.\n\n"
+                                        "![Fig. 6, departures](fig6_departures.png)\n"]
+
+
 def write_figures(df: pd.DataFrame, runs_dir, reports_dir, backbone: str = "sasrec",
                   max_pairs: int | None = 200_000) -> tuple[dict[str, Path], list[str]]:
     """Write Figs. 7, 6 and 8 for every dataset the runs cover; returns ({name: path}, markdown parts).
@@ -211,11 +240,8 @@ def write_figures(df: pd.DataFrame, runs_dir, reports_dir, backbone: str = "sasr
                    if r is not None and can_measure(Path(runs_dir) / r["run"], FIG6_FILE)}
         if "SRSUPM" in models6:
             tables = {name: fig6_table(runs_dir, r["run"]) for name, r in models6.items()}
-            top = max(float(np.nanmax(t.to_numpy())) for t in tables.values())
-            fig = Figure(figsize=(6.3 * len(tables), 4.4), layout="constrained")
-            for ax, (name, t) in zip(fig.subplots(1, len(tables), squeeze=False).ravel(), tables.items()):
-                analysis.plot_alpha_heatmap(t, ax=ax, vmax=top, title=f"{ds}, {backbone} {name}: mean α per level")
-            _savefig(fig, reports / f"fig6_{ds}.png")
+            _savefig(_fig6_figure({f"{ds}, {backbone} {name}": t for name, t in tables.items()}),
+                     reports / f"fig6_{ds}.png")
             written[f"fig6_{ds}"] = reports / f"fig6_{ds}.png"
             for name, t in tables.items():
                 long = t.stack().rename("alpha").reset_index()
@@ -224,10 +250,7 @@ def write_figures(df: pd.DataFrame, runs_dir, reports_dir, backbone: str = "sasr
                 long.insert(0, "dataset", ds)
                 long["windows"] = [t.attrs["windows"][lvl] for lvl in long["level"]]
                 rows6.append(long)
-            info = "; ".join(f"{name}: α at own level {t.attrs['dominance']['diagonal_weighted']:.3f} "
-                             f"(uniform {t.attrs['dominance']['uniform']:.2f}), level information "
-                             f"{t.attrs['information']['information']:.3f} nats"
-                             for name, t in tables.items())
+            info = "; ".join(f"{name}: {_fig6_summary(t)}" for name, t in tables.items())
             md.append(f"## Fig. 6 — mean shift distribution α per PMSA level, {ds}, {backbone}+SRSUPM, test "
                       f"windows\n\n{info} (`analysis.level_information`).\n\n![Fig. 6, {ds}](fig6_{ds}.png)\n")
         models8 = {name: r for name, r in (("SRSUPM", _run(df, ds, backbone, True)),

@@ -844,6 +844,11 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
             md.append("\nEach departure (B) against the paper's model (A), same seed and switches, same test users "
                       f"({n_boot} paired-bootstrap resamples):\n\n"
                       + _significance_markdown(dep, ["dataset", "backbone", "departure", "seed"]))
+        if runs_dir is not None and figures:
+            from .figures import write_departure_fig6
+            drawn, parts = write_departure_fig6(departures, runs_dir, reports)
+            written.update(drawn)
+            md.extend(parts)
     text = "\n".join(md)
     path = reports / "reproduction.md"
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

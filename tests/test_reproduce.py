@@ -197,6 +197,11 @@ def test_a_departure_lives_beside_the_paper_model_and_is_compared_with_it(tmp_pa
     for _, row in dep.iterrows():                            # A: the paper's model, B: the departure
         assert row["a"] == pytest.approx(fixed[row["metric"]], abs=1e-6)
         assert row["b"] == pytest.approx(plugged[row["metric"]], abs=1e-6)
+    assert written["fig6_departures"].read_bytes()[:4] == b"\x89PNG"     # its Fig. 6, apart from the paper's
+    stored = json.loads((tmp_path / "synthetic/gru4rec+srsupm-temperature-learned/seed1/fig6_alpha.json").read_text())
+    sums, seen = np.sum(stored["matrix"], axis=1), np.asarray(stored["windows"]) > 0
+    assert seen.any() and np.allclose(sums[seen], 1.0) and np.isnan(sums[~seen]).all()   # mean α per level
+    assert "fig6_departures.png" in written["markdown"].read_text()
     sig = pd.read_csv(written["significance"])                # Table 1's pair is the paper's model only
     assert sig["b"].tolist() == pytest.approx([fixed[m] for m in sig["metric"]], abs=1e-6)
 
