@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .pmsid import consistency_regulariser, decomposition_loss, level_confidence, shift_logits
+from .pmsid import consistency_regulariser, decomposition_loss, level_confidence, shift_distribution, shift_logits
 from .pmsim import ShiftInformationMatching
 from .prediction import mean_scores, mixed_scores
 from .sic import LevelPriors, ShiftInformationConstruction
@@ -198,7 +198,7 @@ class SRSUPM(nn.Module):
         """α (B, K) of each window towards its target (Eq. 9)."""
         with self._evaluating():
             Z = self._shift(inputs, users)
-            return torch.softmax(shift_logits(Z, self.backbone.item_table()[targets], self.temperatures.alpha), dim=1)
+            return shift_distribution(Z, self.backbone.item_table()[targets], self.temperatures.alpha)
 
     def basic_view(self, inputs: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         """g = Σ_k ẑ_k (B, d) (Eq. 15)."""
