@@ -426,21 +426,21 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
 
 # ----------------------------------------------------------------------------- collecting
 def _srsupm_setting(cfg: dict, name: str):
-    """An SRSUPM setting of a stored config: NaN for a backbone alone; the default where the
-    config predates the field; numbers as floats, words (``level_temperature``) as they are."""
+    """An SRSUPM setting of a stored config: NaN for a backbone alone; numbers as floats, words
+    (``level_temperature``) as they are."""
     if not cfg["srsupm"]:
         return np.nan
-    value = cfg.get(name, stored_defaults()[name])
-    return value if isinstance(value, str) else float(value)
+    return cfg[name] if isinstance(cfg[name], str) else float(cfg[name])
 
 
 def collect(runs_dir) -> pd.DataFrame:
     """One row per finished run under ``runs_dir`` (any depth): config, metrics, timings, device."""
     runs_dir = Path(runs_dir)
+    defaults = stored_defaults()
     rows = []
     for path in sorted(runs_dir.rglob("results.json")):
         res = json.loads(path.read_text(encoding="utf-8"))
-        cfg = res["config"]
+        cfg = {**defaults, **res["config"]}             # a config older than a field: its default
         overall = next((r for r in res.get("test") or [] if str(r.get("level")) == "all"), {})
         env = res.get("environment", {})
         rows.append({
