@@ -298,12 +298,77 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _init_worker(threads: int) -> None:
-    """A ``--jobs`` worker: its runs (and a papermill kernel it starts) use ``threads`` CPU threads."""
+class _GridStopped(BaseException):
+    """Raised inside a ``--jobs`` worker when its grid is stopped (SIGTERM, or its parent is gone)."""
+
+
+_WORKER_BUSY = False                  # a worker is inside a run: SIGTERM unwinds it instead of exiting at once
+_WATCH_SECONDS = 0.5                  # how often a worker checks that its parent is still there
+
+
+def _stop_worker(signum, frame) -> None:
+    if _WORKER_BUSY:
+        raise _GridStopped(signum)
+    os._exit(128 + signum)
+
+
+def _watch_parent(parent: int) -> None:
+    """Send this worker SIGTERM once the process that started it has gone (killed, even with SIGKILL):
+    an orphaned worker would otherwise go on training, and a later grid would write the same run
+    folder at the same time."""
+    import signal
+    while os.getppid() == parent:
+        time.sleep(_WATCH_SECONDS)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _init_worker(threads: int, parent: int) -> None:
+    """A ``--jobs`` worker: its runs (and a papermill kernel it starts) use ``threads`` CPU threads;
+    it stops its run (SIGTERM) and exits when the grid that started it stops or dies."""
+    import signal
+    import threading
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     import torch
     torch.set_num_threads(threads)
+    signal.signal(signal.SIGTERM, _stop_worker)
+    signal.signal(signal.SIGINT, _stop_worker)                        # Ctrl-C reaches the whole process group
+    threading.Thread(target=_watch_parent, args=(parent,), name="watch-grid", daemon=True).start()
+
+
+def _execute_in_worker(engine: str, config: TrainConfig, out: Path, params: list[str]) -> float:
+    """:func:`_execute` in a ``--jobs`` worker. A stop unwinds the run first (its files are written
+    atomically, so its folder holds the last finished epoch; papermill shuts its kernel down), then
+    the worker exits: the next grid resumes the run from its checkpoint."""
+    global _WORKER_BUSY
+    _WORKER_BUSY = True
+    try:
+        return _execute(engine, config, out, params)
+    except _GridStopped as stop:
+        os._exit(128 + stop.args[0])
+    finally:
+        _WORKER_BUSY = False
+
+
+class _StopOnSigterm:
+    """While a ``--jobs`` grid runs in the main thread, SIGTERM to its process raises SystemExit,
+    so that the grid stops its workers (below) before it exits, as on Ctrl-C."""
+
+    def __enter__(self):
+        import signal
+        import threading
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            def stop(signum, frame):
+                raise SystemExit(128 + signum)
+            self.previous = signal.signal(signal.SIGTERM, stop)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False
 
 
 def _execute(engine: str, config: TrainConfig, out: Path, params: list[str]) -> float:
@@ -399,12 +464,16 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         threads = max(1, _usable_cores() // jobs)
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_init_worker, initargs=(threads,)) as pool:
+        before = set(multiprocessing.active_children())
+        with _StopOnSigterm(), ProcessPoolExecutor(
+                max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker, initargs=(threads, os.getpid())) as pool:
             pending = {}
             for i, spec, config, out in todo:
                 announce(i, spec, out)
-                pending[pool.submit(_execute, engine, config, out, params)] = (i, spec, time.perf_counter())
+                pending[pool.submit(_execute_in_worker, engine, config, out, params)] = (
+                    i, spec, time.perf_counter())
+            workers = set(multiprocessing.active_children()) - before   # spawned by the submits above
             try:
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -417,9 +486,11 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
                                       flush=True)
                         except Exception as err:                       # noqa: BLE001 - reported or re-raised
                             failed(i, spec, err, time.perf_counter() - t0)
-            except BaseException:
+            except BaseException:                                      # Ctrl-C, SIGTERM, a failed run
                 for future in pending:                                 # stop what has not started
                     future.cancel()
+                for worker in workers:                                 # and what has: each worker unwinds
+                    worker.terminate()                                 # its run and exits (resumable)
                 raise
     return pd.DataFrame([rows[i] for i in sorted(rows)], columns=["name", "state", "seconds", "error"])
 

@@ -2,6 +2,7 @@
 import json
 import math
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -239,6 +240,65 @@ def test_jobs_train_runs_in_parallel_processes_with_the_same_results(tmp_path, m
         R.run_grid(broken, tmp_path / "broken2", engine="inline", common=common, verbose=False, jobs=2)
     with pytest.raises(ValueError, match="jobs"):
         R.run_grid(specs, tmp_path, engine="inline", common=TINY, jobs=0)
+
+
+_GRID_UNTIL_KILLED = """
+import json, multiprocessing, sys, threading, time
+from pathlib import Path
+from srsupm_lab import reproduce as R
+runs, common = Path(sys.argv[1]), json.loads(sys.argv[2])
+specs = [R._spec("synthetic", "gru4rec", False, 1), R._spec("synthetic", "gru4rec", True, 1)]
+def report():                                   # once both workers are training: their pids
+    while not all((runs / s.name / "checkpoint.pt").exists() for s in specs):
+        time.sleep(0.1)
+    pids = [p.pid for p in multiprocessing.active_children()]
+    (runs / "workers.json").write_text(json.dumps(pids))
+threading.Thread(target=report, daemon=True).start()
+R.run_grid(specs, runs, engine="inline", common=common, verbose=False, jobs=2)
+"""
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or only its exit status is left (a zombie nobody has reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc (Linux)")
+@pytest.mark.parametrize("signame", ["SIGKILL", "SIGTERM"])
+def test_workers_of_a_jobs_grid_stop_when_the_grid_is_killed(tmp_path, signame):
+    """Killing only the grid's process (SIGKILL: no handler runs; SIGTERM: `kill <pid>`) stops its
+    --jobs workers within seconds: nothing trains on, nothing writes the run folders afterwards."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    common = {**TINY, "epochs": 100_000, "patience": 100_000}          # runs that never finish by themselves
+    grid = subprocess.Popen([sys.executable, "-c", _GRID_UNTIL_KILLED, str(tmp_path), json.dumps(common)],
+                            stderr=subprocess.PIPE, text=True)
+    pids_file, deadline = tmp_path / "workers.json", time.monotonic() + 120
+    while not pids_file.exists():
+        assert grid.poll() is None, grid.stderr.read()
+        assert time.monotonic() < deadline, "the workers never started training"
+        time.sleep(0.2)
+    time.sleep(0.2)
+    workers = json.loads(pids_file.read_text())
+    assert len(workers) == 2 and not any(_gone(pid) for pid in workers)
+    grid.send_signal(getattr(signal, signame))
+    assert grid.wait(timeout=60) != 0                                   # SIGTERM: it stops, it does not finish
+    deadline = time.monotonic() + 30
+    while not all(_gone(pid) for pid in workers):
+        assert time.monotonic() < deadline, f"workers {workers} still running after the grid was killed"
+        time.sleep(0.1)
+    files = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    written = {p: p.stat().st_mtime_ns for p in files}
+    time.sleep(1.5)
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()} == written
+    ckpt = [tmp_path / s / "checkpoint.pt" for s in ("synthetic/gru4rec/seed1", "synthetic/gru4rec+srsupm/seed1")]
+    assert all(c.exists() for c in ckpt)                               # what was trained is kept, to resume
 
 
 def test_a_larger_budget_continues_a_run_exactly_where_it_stopped(tmp_path):
