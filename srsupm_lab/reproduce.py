@@ -596,14 +596,16 @@ def table1_report(df: pd.DataFrame) -> pd.DataFrame:
     return t.sort_values(["dataset", "backbone", "srsupm"], kind="stable").reset_index(drop=True)
 
 
-def _compare(df: pd.DataFrame, runs_dir, run_a: str, run_b: str, previous: pd.DataFrame | None,
-             key: dict, n_boot: int, device) -> pd.DataFrame | None:
-    """:func:`significance.compare_runs` of two runs, or, when their ranks are gone (a run folder kept
-    without ``test_ranks.csv`` and checkpoint), the rows of ``previous`` (the last report) for ``key``
-    provided their means are still the runs' stored metrics; None when neither is possible."""
+def _compare(df: pd.DataFrame, runs_dir, runs_a: Sequence[str], runs_b: Sequence[str],
+             previous: pd.DataFrame | None, key: dict, n_boot: int, device) -> pd.DataFrame | None:
+    """:func:`significance.compare_runs` of two models' runs (one per seed, several when pooled), or,
+    when their ranks are gone (run folders kept without ``test_ranks.csv`` and checkpoint), the rows
+    of ``previous`` (the last report) for ``key`` provided their means are still the runs' stored
+    metrics (averaged over the seeds); None when neither is possible."""
     from .significance import compare_runs
-    if all(can_measure(Path(runs_dir) / run, RANKS_FILE) for run in (run_a, run_b)):
-        t = compare_runs(Path(runs_dir) / run_a, Path(runs_dir) / run_b, device=device, n_boot=n_boot)
+    if all(can_measure(Path(runs_dir) / run, RANKS_FILE) for run in (*runs_a, *runs_b)):
+        t = compare_runs([Path(runs_dir) / r for r in runs_a], [Path(runs_dir) / r for r in runs_b],
+                         device=device, n_boot=n_boot)
         for col, value in reversed(key.items()):
             t.insert(0, col, value)
         return t
@@ -612,10 +614,44 @@ def _compare(df: pd.DataFrame, runs_dir, run_a: str, run_b: str, previous: pd.Da
     rows = previous.loc[np.logical_and.reduce([previous[c].astype(str) == str(v) for c, v in key.items()])]
     metrics = df.set_index("run")
     same = len(rows) > 0 and all(
-        math.isclose(float(r["a"]), float(metrics.loc[run_a, r["metric"]]), abs_tol=1e-6)
-        and math.isclose(float(r["b"]), float(metrics.loc[run_b, r["metric"]]), abs_tol=1e-6)
+        math.isclose(float(r["a"]), float(metrics.loc[list(runs_a), r["metric"]].mean()), abs_tol=1e-6)
+        and math.isclose(float(r["b"]), float(metrics.loc[list(runs_b), r["metric"]].mean()), abs_tol=1e-6)
         for _, r in rows.iterrows())
     return rows.reset_index(drop=True) if same else None
+
+
+POOLED_NOTE = ("A seed written `1+2+3` pools those seeds: each test user's metric is averaged over the "
+               "model's runs, then the users are resampled; the interval reflects the test users, with each "
+               "model's training noise averaged over its seeds.")
+
+
+def _compare_pairs(df: pd.DataFrame, runs_dir, pairs: list[tuple[dict, str, str]], previous, n_boot: int,
+                   device) -> pd.DataFrame:
+    """Rows of :func:`_compare` for each pair ``(key, run_a, run_b)`` (``key`` ends with its ``seed``)
+    and, after the seeds of a key that has several, one pooled over them: seed ``"1+2+3"``, each
+    user's metric averaged over the model's seeds (:func:`srsupm_lab.significance.paired_bootstrap`)."""
+    groups: dict[tuple, list[tuple[dict, str, str]]] = {}
+    for key, a, b in pairs:
+        groups.setdefault(tuple((c, str(v)) for c, v in key.items() if c != "seed"), []).append((key, a, b))
+    parts = []
+    for members in groups.values():
+        done = []
+        for key, a, b in sorted(members, key=lambda m: m[0]["seed"]):
+            t = _compare(df, runs_dir, [a], [b], previous, key, n_boot, device)
+            if t is not None:
+                parts.append(t)
+                done.append((key, a, b))
+        if len(done) > 1:
+            pooled = {**done[0][0], "seed": "+".join(str(k["seed"]) for k, _, _ in done)}
+            t = _compare(df, runs_dir, [a for _, a, _ in done], [b for _, _, b in done], previous, pooled,
+                         n_boot, device)
+            if t is not None:
+                parts.append(t)
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
+    out["seed"] = out["seed"].astype(str)                    # seeds, and "1+2" for the pooled rows
+    return out
 
 
 def significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="cpu",
@@ -629,15 +665,13 @@ def significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="
     ``significance.csv``) when those still match the runs' metrics, and is left out otherwise.
     """
     sub = df[_is_default(df)] if len(df) else df
-    parts = []
+    pairs = []
     for (ds, bb, seed), g in sub.groupby(["dataset", "backbone", "seed"], sort=True):
         if set(g["srsupm"]) != {False, True}:
             continue
         a, b = g.loc[~g["srsupm"], "run"].iloc[0], g.loc[g["srsupm"], "run"].iloc[0]
-        t = _compare(df, runs_dir, a, b, previous, {"dataset": ds, "backbone": bb, "seed": seed}, n_boot, device)
-        if t is not None:
-            parts.append(t)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        pairs.append(({"dataset": ds, "backbone": bb, "seed": seed}, a, b))
+    return _compare_pairs(df, runs_dir, pairs, previous, n_boot, device)
 
 
 def ablation_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="cpu",
@@ -655,17 +689,15 @@ def ablation_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000,
     plain = df["srsupm"].astype(bool) & (df["K"] == DEFAULT_K) & (df["noise_p"] == 0)
     full = df[plain & _is_default(df)].set_index(["dataset", "backbone", "seed"])["run"]
     ablated = df[plain & ~df[list(SWITCHES)].all(axis=1)]
-    parts = []
+    pairs = []
     for _, r in ablated.sort_values(["dataset", "backbone", "run"]).iterrows():
         key = (r["dataset"], r["backbone"], r["seed"])
         if key not in full.index:
             continue
         variant = "w/o " + "+".join(sw for sw in SWITCHES if not r[sw])
-        t = _compare(df, runs_dir, r["run"], full.loc[key], previous,
-                     {"dataset": key[0], "backbone": key[1], "variant": variant, "seed": key[2]}, n_boot, device)
-        if t is not None:
-            parts.append(t)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        pairs.append(({"dataset": key[0], "backbone": key[1], "variant": variant, "seed": key[2]},
+                      r["run"], full.loc[key]))
+    return _compare_pairs(df, runs_dir, pairs, previous, n_boot, device)
 
 
 def departure_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="cpu",
@@ -673,24 +705,23 @@ def departure_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000
     """Each run of a departure (B) against the paper's model (A) with the same dataset, backbone,
     switches, K, label noise and seed, on the same test users (see :func:`paper_model`).
 
-    One row per (dataset, backbone, departure, seed, metric); the departure is named by its
-    setting (``level_temperature=learned``). ``previous`` as in :func:`significance_report`.
+    One row per (dataset, backbone, departure, seed, metric), and rows pooled over the seeds; the
+    departure is named as its runs are (``sasrec+srsupm-temperature-learned``: the model part of the
+    run name, which also names any switch off, K or noise). ``previous`` as in :func:`significance_report`.
     """
     if not len(df) or "level_temperature" not in df:
         return pd.DataFrame()
     same = ["dataset", "backbone", *SWITCHES, "K", "noise_p", "seed"]
     paper_runs = df[paper_model(df) & df["srsupm"].astype(bool)].set_index(same)["run"]
-    parts = []
+    pairs = []
     for _, r in df[~paper_model(df)].sort_values("run").iterrows():
         key = tuple(r[c] for c in same)
         if key not in paper_runs.index:
             continue
-        t = _compare(df, runs_dir, paper_runs.loc[key], r["run"], previous,
-                     {"dataset": r["dataset"], "backbone": r["backbone"],
-                      "departure": f"level_temperature={r['level_temperature']}", "seed": r["seed"]}, n_boot, device)
-        if t is not None:
-            parts.append(t)
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        model = Path(r["run"]).parent.name                        # e.g. sasrec+srsupm-temperature-learned
+        pairs.append(({"dataset": r["dataset"], "backbone": r["backbone"], "departure": model, "seed": r["seed"]},
+                      paper_runs.loc[key], r["run"]))
+    return _compare_pairs(df, runs_dir, pairs, previous, n_boot, device)
 
 
 def _significance_markdown(sig: pd.DataFrame, keys: Sequence[str]) -> str:
@@ -885,7 +916,7 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
             save_csv("significance", sig)
             md.append("## Is the gain more than noise? +SRSUPM against its backbone, same seed, same test users\n\n"
                       f"Gain (B − A) with its 95 % paired-bootstrap interval over the test users ({n_boot} "
-                      "resamples) and a two-sided p-value (srsupm_lab.significance).\n\n"
+                      "resamples) and a two-sided p-value (srsupm_lab.significance). " + POOLED_NOTE + "\n\n"
                       + _significance_markdown(sig, ["dataset", "backbone", "seed"]))
         abl = ablation_significance_report(df, runs_dir, n_boot=n_boot, previous=previous("significance_ablations"))
         if not abl.empty:
@@ -893,7 +924,8 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
             md.append("## What each part adds: the full SRSUPM (B) against each ablation (A), same seed, "
                       "same test users\n\n"
                       f"Gain (B − A) with its 95 % paired-bootstrap interval ({n_boot} resamples) and a "
-                      "two-sided p-value: a positive gain is what the switched-off part contributes.\n\n"
+                      "two-sided p-value: a positive gain is what the switched-off part contributes. "
+                      + POOLED_NOTE + "\n\n"
                       + _significance_markdown(abl, ["dataset", "backbone", "variant", "seed"]))
     if runs_dir is not None and figures:
         from .figures import write_figures             # Figs. 6-8 from the runs' checkpoints and level tables
@@ -913,7 +945,7 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
         if not dep.empty:
             save_csv("significance_departures", dep)
             md.append("\nEach departure (B) against the paper's model (A), same seed and switches, same test users "
-                      f"({n_boot} paired-bootstrap resamples):\n\n"
+                      f"({n_boot} paired-bootstrap resamples). " + POOLED_NOTE + "\n\n"
                       + _significance_markdown(dep, ["dataset", "backbone", "departure", "seed"]))
         if runs_dir is not None and figures:
             from .figures import write_departure_fig6

@@ -8,6 +8,13 @@ users for both models, which keeps the pairing) and recomputes the mean differen
 the 2.5 % and 97.5 % quantiles of those means are a 95 % confidence interval of the gain, and
 the share of resampled gains on the other side of zero (doubled) is a two-sided p-value.
 
+Several seeds: with the ranks of S runs per model (one per training seed, the same users), each
+user's metric is first averaged over that model's runs, then the users are resampled as above.
+The gain is then the mean of the per-seed gains, and its interval is narrower than one seed's
+because each model's training noise is averaged over its seeds. It still resamples users only:
+with the few seeds of a reproduction, the spread between seeds is reported beside it (mean ± sd),
+not folded into the interval.
+
 Everything is vectorised: the resamples are drawn as a ``(n_boot, U)`` index matrix in chunks,
 so memory stays bounded for large user sets.
 """
@@ -25,10 +32,18 @@ __all__ = ["paired_bootstrap", "compare_runs"]
 
 
 def _as_ranks(ranks, name: str) -> torch.Tensor:
+    """(S, U) long ranks: one row per run (a 1-D input is one run)."""
     t = torch.as_tensor(np.array(ranks))                                    # a copy: inputs may be read-only
-    if t.dim() != 1 or t.numel() == 0 or t.dtype.is_floating_point or bool((t < 0).any()):
-        raise ValueError(f"paired_bootstrap: {name} must be a non-empty 1-D array of 0-based integer ranks")
-    return t.long()
+    if t.dim() not in (1, 2) or t.numel() == 0 or t.dtype.is_floating_point or bool((t < 0).any()):
+        raise ValueError(f"paired_bootstrap: {name} must be a non-empty array of 0-based integer ranks, "
+                         f"1-D (users) or 2-D (runs × users)")
+    return t.long().reshape(-1 if t.dim() == 2 else 1, t.shape[-1])
+
+
+def _user_metrics(ranks: torch.Tensor, ks) -> dict[str, torch.Tensor]:
+    """Each user's metrics (float64 [U]), averaged over the runs (rows) of ``ranks``."""
+    per = metrics_from_ranks(ranks.reshape(-1), ks)
+    return {m: v.double().reshape(ranks.shape).mean(dim=0) for m, v in per.items()}
 
 
 def paired_bootstrap(ranks_a, ranks_b, ks: Sequence[int] = (10, 20), n_boot: int = 2000, seed: int = 0,
@@ -37,7 +52,9 @@ def paired_bootstrap(ranks_a, ranks_b, ks: Sequence[int] = (10, 20), n_boot: int
 
     Parameters
     ----------
-    ranks_a, ranks_b : 1-D integer arrays (U,) of 0-based ranks, user ``u`` at the same position in both.
+    ranks_a, ranks_b : integer arrays of 0-based ranks, user ``u`` at the same position in both: 1-D
+        (U,) for one run, or 2-D (S, U) for S runs of the model (seeds), whose per-user metrics are
+        averaged over the runs before resampling (module docstring). S may differ between A and B.
     ks : cut-offs of Recall@k and NDCG@k.
     n_boot : number of resamples; ``seed`` makes them reproducible.
     confidence : level of the percentile interval.
@@ -48,15 +65,15 @@ def paired_bootstrap(ranks_a, ranks_b, ks: Sequence[int] = (10, 20), n_boot: int
     ``ci_low``, ``ci_high`` (percentile interval of the gain), ``p_value`` (two-sided), ``users``.
     """
     a, b = _as_ranks(ranks_a, "ranks_a"), _as_ranks(ranks_b, "ranks_b")
-    if a.shape != b.shape:
-        raise ValueError(f"paired_bootstrap: the two runs must rank the same users, got {a.numel()} and {b.numel()}")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"paired_bootstrap: the two runs must rank the same users, got {a.shape[1]} and {b.shape[1]}")
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
         raise ValueError(f"paired_bootstrap: n_boot must be a positive integer, got {n_boot!r}")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"paired_bootstrap: confidence must lie in (0, 1), got {confidence!r}")
     names = metric_names(ks)
-    ma, mb = metrics_from_ranks(a, ks), metrics_from_ranks(b, ks)
-    diff = torch.stack([(mb[m] - ma[m]).double() for m in names])          # (M, U) per-user differences
+    ma, mb = _user_metrics(a, ks), _user_metrics(b, ks)
+    diff = torch.stack([mb[m] - ma[m] for m in names])                     # (M, U) per-user differences
     U = diff.shape[1]
     gen = torch.Generator().manual_seed(int(seed))
     boots = []
@@ -68,7 +85,7 @@ def paired_bootstrap(ranks_a, ranks_b, ks: Sequence[int] = (10, 20), n_boot: int
     tail = (1.0 - confidence) / 2.0
     rows = []
     for i, m in enumerate(names):
-        mean_a, mean_b = float(ma[m].double().mean()), float(mb[m].double().mean())
+        mean_a, mean_b = float(ma[m].mean()), float(mb[m].mean())
         gain = float(diff[i].mean())
         low, high = np.quantile(boots[i], [tail, 1.0 - tail])
         other_side = np.mean(boots[i] <= 0) if gain > 0 else np.mean(boots[i] >= 0) if gain < 0 else 1.0
@@ -82,10 +99,19 @@ def compare_runs(run_a, run_b, device="cpu", **options) -> pd.DataFrame:
     """:func:`paired_bootstrap` of two run folders (B against A), overall, from their per-user test ranks
     (:func:`srsupm_lab.experiment.user_ranks`: ``test_ranks.csv``, else the best checkpoint re-scored).
 
-    Both runs must evaluate the same test users in the same order (same dataset and ``max_len``).
+    ``run_a`` and ``run_b`` may each be a list of run folders (one model's seeds): each user's metric
+    is then averaged over that model's runs. Every run must evaluate the same test users in the same
+    order (same dataset and ``max_len``).
     """
     from .experiment import user_ranks
-    ra, rb = user_ranks(run_a, device=device), user_ranks(run_b, device=device)
-    if not np.array_equal(ra["user"].to_numpy(), rb["user"].to_numpy()):
-        raise ValueError(f"compare_runs: {run_a} and {run_b} do not evaluate the same test users")
-    return paired_bootstrap(ra["rank"].to_numpy(), rb["rank"].to_numpy(), **options)
+    runs_a = list(run_a) if isinstance(run_a, (list, tuple)) else [run_a]
+    runs_b = list(run_b) if isinstance(run_b, (list, tuple)) else [run_b]
+    if not runs_a or not runs_b:
+        raise ValueError("compare_runs: each side needs at least one run folder")
+    ranks = {run: user_ranks(run, device=device) for run in dict.fromkeys(runs_a + runs_b)}
+    users = ranks[runs_a[0]]["user"].to_numpy()
+    for run, r in ranks.items():
+        if not np.array_equal(r["user"].to_numpy(), users):
+            raise ValueError(f"compare_runs: {runs_a[0]} and {run} do not evaluate the same test users")
+    return paired_bootstrap(np.stack([ranks[r]["rank"].to_numpy() for r in runs_a]),
+                            np.stack([ranks[r]["rank"].to_numpy() for r in runs_b]), **options)

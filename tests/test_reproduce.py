@@ -154,6 +154,33 @@ def test_inline_grid_skips_finished_and_resumes(tmp_path):
     assert R.significance_report(df, tmp_path).empty                       # nothing stored, nothing to re-score
 
 
+def test_several_seeds_get_a_pooled_comparison(tmp_path):
+    """Seeds 1 and 2 of a pair: a row per seed, then one pooled over both ("1+2"), whose means and
+    gain are the averages of the seeds' own (each user's metric averaged over the seeds)."""
+    R.run_grid(R.table1(["synthetic"], ["gru4rec"], [1, 2]), tmp_path, engine="inline", common=TINY,
+               verbose=False)
+    df = R.collect(tmp_path)
+    sig = R.significance_report(df, tmp_path, n_boot=50)
+    assert list(sig["seed"].drop_duplicates()) == ["1", "2", "1+2"] and len(sig) == 12
+    runs = df.set_index(["srsupm", "seed"])
+    for _, row in sig[sig["seed"] == "1+2"].iterrows():
+        m = row["metric"]
+        assert row["a"] == pytest.approx(np.mean([runs.loc[(False, s), m] for s in (1, 2)]), abs=1e-6)
+        assert row["b"] == pytest.approx(np.mean([runs.loc[(True, s), m] for s in (1, 2)]), abs=1e-6)
+        per_seed = sig[(sig["metric"] == m) & (sig["seed"] != "1+2")]
+        assert row["gain"] == pytest.approx(per_seed["gain"].mean(), abs=1e-9)
+    written = R.write_reports(df, tmp_path / "reports", runs_dir=tmp_path, n_boot=50)
+    assert "| 1+2 |" in written["markdown"].read_text()
+    # ranks gone: the stored pooled rows come back while they describe the runs' metrics
+    for ranks in tmp_path.rglob("test_ranks.csv"):
+        ranks.unlink()
+    for ckpt in tmp_path.rglob("checkpoint.pt"):
+        ckpt.unlink()
+    kept = R.significance_report(df, tmp_path, previous=pd.read_csv(written["significance"]))
+    assert list(kept["seed"]) == list(sig["seed"])
+    assert kept["gain"].to_numpy() == pytest.approx(sig["gain"].to_numpy(), abs=1e-9)
+
+
 def test_ablations_are_compared_with_the_full_model_of_their_seed(tmp_path):
     specs = [R._spec("synthetic", "gru4rec", True, 1), R._spec("synthetic", "gru4rec", True, 1, pmi=False),
              R._spec("synthetic", "gru4rec", True, 1, pmsid=False, pmsim=False),
@@ -161,7 +188,7 @@ def test_ablations_are_compared_with_the_full_model_of_their_seed(tmp_path):
     R.run_grid(specs, tmp_path, engine="inline", common=TINY, verbose=False)
     df = R.collect(tmp_path)
     sig = R.ablation_significance_report(df, tmp_path, n_boot=50)
-    assert sorted(set(sig["variant"])) == ["w/o pmi", "w/o pmsid+pmsim"] and set(sig["seed"]) == {1}
+    assert sorted(set(sig["variant"])) == ["w/o pmi", "w/o pmsid+pmsim"] and set(sig["seed"]) == {"1"}
     assert list(sig.columns[:5]) == ["dataset", "backbone", "variant", "seed", "metric"] and len(sig) == 8
     full = df[df[list(R.SWITCHES)].all(axis=1)].iloc[0]
     for _, row in sig.iterrows():                          # A: the ablation run's own test metric, B: the full one's
@@ -194,7 +221,7 @@ def test_a_departure_lives_beside_the_paper_model_and_is_compared_with_it(tmp_pa
     dep = pd.read_csv(written["significance_departures"])
     fixed = df.set_index("run").loc["synthetic/gru4rec+srsupm/seed1"]
     plugged = df.set_index("run").loc["synthetic/gru4rec+srsupm-temperature-learned/seed1"]
-    assert set(dep["departure"]) == {"level_temperature=learned"} and len(dep) == 4
+    assert set(dep["departure"]) == {"gru4rec+srsupm-temperature-learned"} and len(dep) == 4
     for _, row in dep.iterrows():                            # A: the paper's model, B: the departure
         assert row["a"] == pytest.approx(fixed[row["metric"]], abs=1e-6)
         assert row["b"] == pytest.approx(plugged[row["metric"]], abs=1e-6)

@@ -55,6 +55,37 @@ def test_interval_matches_the_normal_approximation():
     assert row["p_value"] == pytest.approx(p_normal, abs=0.03)
 
 
+def test_several_seeds_average_each_users_metric_before_resampling():
+    """(S, U) ranks: the gain is the mean of the per-seed gains; the interval is that of the per-user
+    seed-averaged differences (float64 normal reference), narrower than one seed's."""
+    rng = np.random.default_rng(5)
+    U = 3000
+    skill = rng.random(U)                                        # a user's ease, shared by every run
+    def runs(p, seeds):                                          # hit@10 with prob p·(.5 + ease), per seed
+        return np.stack([np.where(rng.random(U) < p * (0.5 + skill), 2, 60) for _ in range(seeds)])
+    a, b = runs(0.25, 2), runs(0.28, 3)                          # S may differ between the models
+    pooled = paired_bootstrap(a, b, ks=(10,), n_boot=2000, seed=4).set_index("metric").loc["recall@10"]
+    d = _recall(b, 10).mean(axis=0) - _recall(a, 10).mean(axis=0)              # per-user, over seeds
+    assert pooled["gain"] == pytest.approx(d.mean(), abs=1e-12)
+    assert pooled["a"] == pytest.approx(_recall(a, 10).mean(), abs=1e-12)
+    assert pooled["b"] == pytest.approx(_recall(b, 10).mean(), abs=1e-12)
+    se = d.std(ddof=1) / math.sqrt(U)
+    assert (pooled["ci_high"] - pooled["ci_low"]) / (2 * 1.959964) == pytest.approx(se, rel=0.1)
+    one = paired_bootstrap(a[0], b[0], ks=(10,), n_boot=2000, seed=4).set_index("metric").loc["recall@10"]
+    assert pooled["ci_high"] - pooled["ci_low"] < one["ci_high"] - one["ci_low"]
+    # with equally many seeds the pooled gain is the mean of the per-seed gains
+    gains = [paired_bootstrap(a[s], b[s], n_boot=10)["gain"].to_numpy() for s in range(2)]
+    both = paired_bootstrap(a, b[:2], n_boot=10)["gain"].to_numpy()
+    assert both == pytest.approx(np.mean(gains, axis=0), abs=1e-12)
+    # one run given as a (1, U) matrix is that run
+    pd.testing.assert_frame_equal(paired_bootstrap(a[:1], b[:1], n_boot=50, seed=1),
+                                  paired_bootstrap(a[0], b[0], n_boot=50, seed=1))
+    with pytest.raises(ValueError, match="same users"):
+        paired_bootstrap(a, b[:, :-1])
+    with pytest.raises(ValueError, match="runs × users"):
+        paired_bootstrap(a[None], b[None])
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="same users"):
         paired_bootstrap([1, 2, 3], [1, 2])
