@@ -77,6 +77,7 @@ batch_size = 256          # training batch size (paper: 128)
 lr = 0.001                # Adam learning rate (paper: 0.01)
 seed = 42                 # random seed (data noise, initialisation, batches)
 device = "auto"           # auto (cuda > mps > cpu) | cpu | cuda | cuda:1 | mps
+fused_mixture = False     # evaluate with the torch.compile'd mixture of Eqs. 19-22 (speed only, +SRSUPM)
 out_dir = "runs/04_train" # where config.json, history.csv, *_levels.csv, results.json go
 resume = True             # reuse a finished run in out_dir, or continue an interrupted one
 overwrite = False         # start over even if out_dir holds a run (never together with resume)
@@ -99,7 +100,7 @@ config = TrainConfig(
     max_len=max_len, dim=dim, data_root=data_root, labels=labels, backbone=backbone, srsupm=srsupm, K=K, bins=bins,
     lambda1=lambda1, lambda2=lambda2, gamma=gamma, tau=tau, pmsid=pmsid, pmsim=pmsim, pmi=pmi, priors=priors,
     level_temperature=level_temperature, noise_p=noise_p, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, seed=seed, device=device,
-    out_dir=out_dir, resume=resume, progress=progress,
+    fused_mixture=fused_mixture, out_dir=out_dir, resume=resume, progress=progress,
 )
 pd.Series(config.to_dict(), name="value").to_frame()
 

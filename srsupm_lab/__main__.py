@@ -105,7 +105,8 @@ def cmd_reproduce(args) -> int:
         if len(args.datasets) != 1:
             raise SystemExit(f"reproduce --grid table2 times one dataset (the paper: beauty), got {args.datasets}")
         table = inference_table(args.datasets[0], args.backbones, repeats=args.repeats,
-                                device=args.device or "auto", root=args.data_root)
+                                device=args.device or "auto", root=args.data_root,
+                                fused_mixture=args.fused_mixture)
         print(table.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
         written = write_table2(table, args.reports, args.datasets[0])
         print("reports: " + ", ".join(str(p) for p in written.values()))
@@ -166,6 +167,9 @@ def main(argv=None) -> int:
     rep.add_argument("--grid", required=True,
                      help="table1 | table2 | table3 | table4 | fig3; table2 times inference (no training)")
     rep.add_argument("--repeats", type=int, default=5, help="table2: timed passes per model (median)")
+    rep.add_argument("--fused-mixture", action="store_true",
+                     help="table2: score +SRSUPM with the torch.compile'd mixture (training grids: --set "
+                          "fused_mixture=true)")
     rep.add_argument("--datasets", nargs="+", default=["beauty"], help="beauty sports yelp synthetic ...")
     rep.add_argument("--backbones", nargs="+", default=None, help="table1 and table2 (default: all five)")
     rep.add_argument("--variants", nargs="+", default=None, choices=("backbone", "srsupm"),

@@ -84,6 +84,8 @@ class TrainConfig:
                                          # (exact; skips work on padding, see backbones/length_groups.py);
                                          # None: 8 on the CPU, 1 (off) on other devices
     mask_history: bool = True            # remove seen items from the ranking (S3-Rec protocol)
+    fused_mixture: bool = False          # evaluate with the compiled (fused) mixture of Eqs. 19-22; speed
+                                         # only (prediction.mixed_scores, fused=True); needs torch.compile
     device: str = "auto"                 # "auto" (cuda > mps > cpu), "cpu", "cuda", "cuda:1", "mps"
     out_dir: str | None = None           # where config/history/results/checkpoint go; None = write nothing
     resume: bool = False                 # continue from out_dir/checkpoint.pt (or return finished results)
@@ -199,7 +201,7 @@ _KIND = {
     "pmsid": "bool", "pmsim": "bool", "pmi": "bool", "priors": "bool", "level_temperature": "str",
     "epochs": "pos_int", "batch_size": "pos_int", "lr": "float", "weight_decay": "float", "patience": "pos_int",
     "seed": "int", "eval_batch_size": "pos_int", "length_groups": "opt_pos_int",
-    "mask_history": "bool", "device": "str", "out_dir": "opt_str",
+    "mask_history": "bool", "fused_mixture": "bool", "device": "str", "out_dir": "opt_str",
     "resume": "bool", "progress": "bool",
 }
 assert set(_KIND) == {f.name for f in fields(TrainConfig)}, "every TrainConfig field needs a kind"

@@ -51,9 +51,10 @@ DERIVED_FILES = (RANKS_FILE, FIG6_FILE, FIG8_FILE)
 OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.csv", "results.json",
                 "checkpoint.pt", *DERIVED_FILES)
 # fields that may differ between a run and its resumption
-RESUMABLE_CHANGES = ("resume", "progress", "device", "epochs", "patience", "eval_batch_size", "length_groups")
+RESUMABLE_CHANGES = ("resume", "progress", "device", "epochs", "patience", "eval_batch_size", "length_groups",
+                     "fused_mixture")
 # fields a backbone-alone run (srsupm=False) never reads
-SRSUPM_ONLY = ("lambda1", "lambda2", "gamma", "tau", "dropout", "level_temperature")
+SRSUPM_ONLY = ("lambda1", "lambda2", "gamma", "tau", "dropout", "level_temperature", "fused_mixture")
 
 
 def stored_defaults() -> dict:
@@ -207,6 +208,7 @@ def build_model(config: TrainConfig, ds) -> tuple[torch.nn.Module, torch.nn.Modu
     model = SRSUPM(backbone, K=config.K, lambda1=config.lambda1, lambda2=config.lambda2, gamma=config.gamma,
                    tau=config.tau, dropout=config.dropout, pmsid=config.pmsid, pmsim=config.pmsim,
                    pmi=config.pmi, priors=config.priors, level_temperature=config.level_temperature)
+    model.fused_mixture = config.fused_mixture                             # speed only: the same model
     return model, backbone
 
 
@@ -380,6 +382,7 @@ _HELP = {
     "priors": "ablation switch (level priors)",
     "level_temperature": "fixed (1/√d in Eqs. 9 and 19, the paper) | learned (a departure: learnable scales)",
     "mask_history": "remove seen items from the ranking",
+    "fused_mixture": "score evaluation passes with the torch.compile'd mixture (speed only; +SRSUPM)",
     "device": "auto | cpu | cuda[:i] | mps", "out_dir": "output folder", "resume": "continue a run in --out",
     "progress": "progress bars", "epochs": "maximum number of epochs", "batch_size": "training batch size",
     "lr": "Adam learning rate (paper: 0.01)", "weight_decay": "Adam weight decay",

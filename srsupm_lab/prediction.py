@@ -6,6 +6,10 @@ For every candidate item ``i`` (embedding ``e_i``), in parallel over all items:
     s_{u,i}   = Σ_k β_{u,i,k} ⟨ẑ_k, e_i⟩
 
 Only the (B, K, N) matrix ``Ẑ Eᵀ`` is formed; the (B, N, d) tensor ``r_{u,i}`` of Eq. 21 never is.
+
+``fused=True`` (inference only) runs the same arithmetic through ``torch.compile``: the
+softmax over levels, the weighting and the sum become one pass over the logits instead of
+four, which is what the mixture costs beyond its K-fold matmul (the paper's Table 2 overhead).
 """
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ def _check(Z: torch.Tensor, E: torch.Tensor, who: str) -> None:
 CPU_BLOCK_BYTES = 2 ** 21
 
 
-def mixed_scores(Z: torch.Tensor, E: torch.Tensor, scale: float | torch.Tensor | None = None) -> torch.Tensor:
+def mixed_scores(Z: torch.Tensor, E: torch.Tensor, scale: float | torch.Tensor | None = None,
+                 fused: bool = False) -> torch.Tensor:
     """PMI scores ``s`` (B, N) from shift representations ``Z`` (B, K, d) and item table ``E`` (N, d).
 
     ``s_{u,i} = Σ_k softmax_k(⟨ẑ_k, e_i⟩·scale) ⟨ẑ_k, e_i⟩`` (Eqs. 19–22) with ``scale = 1/√d`` (the
@@ -33,20 +38,49 @@ def mixed_scores(Z: torch.Tensor, E: torch.Tensor, scale: float | torch.Tensor |
     (B, K, N) logits are the only intermediate. On the CPU the users are processed in blocks sized
     by ``CPU_BLOCK_BYTES`` so that the K-wise softmax runs in cache; gradients flow through every
     block as usual.
+
+    ``fused=True`` computes each block with the ``torch.compile``d kernel (module docstring): the
+    same scores up to float rounding, for inference under ``torch.no_grad()`` (training keeps the
+    eager path). The first call per input shape compiles (seconds); it needs torch's inductor
+    backend (a C++ compiler on the CPU, Triton on a GPU).
     """
     _check(Z, E, "mixed_scores")
     B, K, N = Z.shape[0], Z.shape[1], E.shape[0]
     scale = 1.0 / math.sqrt(Z.shape[2]) if scale is None else scale
+    block = _mixed_block
+    if fused:
+        if torch.is_grad_enabled() and (Z.requires_grad or E.requires_grad or torch.is_tensor(scale)
+                                        and scale.requires_grad):
+            raise ValueError("mixed_scores: fused=True is for inference; call it under torch.no_grad() "
+                             "(training uses the eager mixture)")
+        block = _fused_block
     rows = B if Z.device.type != "cpu" else max(1, CPU_BLOCK_BYTES // (4 * K * max(N, 1)))
     if rows >= B:
-        return _mixed_block(Z, E, scale)
-    return torch.cat([_mixed_block(Z[s:s + rows], E, scale) for s in range(0, B, rows)])   # (B, N)
+        return block(Z, E, scale)
+    return torch.cat([block(Z[s:s + rows], E, scale) for s in range(0, B, rows)])   # (B, N)
 
 
 def _mixed_block(Z: torch.Tensor, E: torch.Tensor, scale: float | torch.Tensor) -> torch.Tensor:
     logits = torch.einsum("bkd,nd->bkn", Z, E)                          # (b, K, N) = Ẑ Eᵀ
     beta = torch.softmax(logits * scale, dim=1)                         # (b, K, N) over levels
     return (beta * logits).sum(dim=1)                                   # (b, N)
+
+
+_COMPILED = None
+
+
+def _fused_block(Z: torch.Tensor, E: torch.Tensor, scale: float | torch.Tensor) -> torch.Tensor:
+    """:func:`_mixed_block` compiled once per process (``torch.compile``; recompiles per new shape)."""
+    global _COMPILED
+    if _COMPILED is None:
+        _COMPILED = torch.compile(_mixed_block)
+    from torch._dynamo.exc import BackendCompilerFailed
+    try:
+        return _COMPILED(Z, E, scale)
+    except BackendCompilerFailed as err:                        # no compiler, no Triton, ...
+        raise RuntimeError(f"mixed_scores(fused=True): torch.compile could not build the fused mixture on "
+                           f"{Z.device.type} ({type(err).__name__}: {str(err).splitlines()[0]}); it needs the "
+                           f"inductor backend (a C++ compiler on the CPU, Triton on a GPU). Use fused=False.") from err
 
 
 def mean_scores(Z: torch.Tensor, E: torch.Tensor) -> torch.Tensor:

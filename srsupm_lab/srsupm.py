@@ -94,6 +94,9 @@ class SRSUPM(nn.Module):
         self.priors = LevelPriors(self.dim, K, enabled=priors)
         self.matching = ShiftInformationMatching(K, tau) if pmsim else None
         self.temperatures = LevelTemperatures(self.dim, level_temperature)
+        #: score inference passes (no gradients) with the compiled mixture (prediction.mixed_scores,
+        #: fused=True): the same scores up to float rounding, faster; speed only, so not a setting
+        self.fused_mixture = False
 
     # ---------------------------------------------------------------- building blocks
     def _shift(self, inputs: torch.Tensor, users: torch.Tensor | None) -> torch.Tensor:
@@ -108,7 +111,8 @@ class SRSUPM(nn.Module):
     def _predict(self, Z: torch.Tensor) -> torch.Tensor:
         """Scores (B, N) over items 1..N: mixed (§8) or mean-pooled (w/o PMI)."""
         if self.use_pmi:
-            return mixed_scores(Z, self._items(), self.temperatures.beta)
+            fused = self.fused_mixture and not torch.is_grad_enabled()            # inference only
+            return mixed_scores(Z, self._items(), self.temperatures.beta, fused=fused)
         return mean_scores(Z, self._items())
 
     @property

@@ -53,11 +53,13 @@ def time_pass(model, windows, device, batch_size: int = 1024, mask_history: bool
 
 def inference_table(dataset: str = "beauty", backbones: Sequence[str] | None = None, K: int = 5,
                     repeats: int = 5, device="auto", batch_size: int = 1024, root=None, max_len: int = 50,
-                    dim: int = 64, seed: int = 0, **dataset_options) -> pd.DataFrame:
+                    dim: int = 64, seed: int = 0, fused_mixture: bool = False, **dataset_options) -> pd.DataFrame:
     """Median seconds of a full-ranking test pass per backbone, alone and +SRSUPM, with the paper's ratio.
 
     Columns: ``backbone``, ``alone_s``, ``srsupm_s``, ``ratio`` (SRSUPM / alone), ``paper_ratio``
-    (Table 2, Beauty), ``users``, ``items``, ``repeats``, ``device``. ``dataset_options`` go to
+    (Table 2, Beauty), ``users``, ``items``, ``repeats``, ``device``, ``fused_mixture``.
+    ``fused_mixture`` scores +SRSUPM with the compiled mixture (``SRSUPM.fused_mixture``; its
+    compilation falls in the warm-up pass, not in the timed ones). ``dataset_options`` go to
     :func:`~srsupm_lab.data.load_dataset` (e.g. the synthetic world's size).
     """
     from .backbones import BACKBONES, build_backbone
@@ -81,7 +83,10 @@ def inference_table(dataset: str = "beauty", backbones: Sequence[str] | None = N
         for plug in (False, True):
             torch.manual_seed(seed)
             bb = build_backbone(name, ds.n_items, n_users=ds.n_users, dim=dim, max_len=max_len)
-            models.append((SRSUPM(bb, K=K) if plug else BackboneRecommender(bb)).to(device).eval())
+            model = SRSUPM(bb, K=K) if plug else BackboneRecommender(bb)
+            if plug:
+                model.fused_mixture = bool(fused_mixture)
+            models.append(model.to(device).eval())
         times: list[list[float]] = [[], []]
         for model in models:                                            # warm-up (allocator, kernels)
             time_pass(model, test, device, batch_size)
@@ -91,7 +96,8 @@ def inference_table(dataset: str = "beauty", backbones: Sequence[str] | None = N
         alone, plugged = statistics.median(times[0]), statistics.median(times[1])
         rows.append({"backbone": name, "alone_s": alone, "srsupm_s": plugged, "ratio": plugged / alone,
                      "paper_ratio": float(paper_t2.loc[name, "ratio"]) if name in paper_t2.index else float("nan"),
-                     "users": len(test), "items": ds.n_items, "repeats": repeats, "device": device_label(device)})
+                     "users": len(test), "items": ds.n_items, "repeats": repeats, "device": device_label(device),
+                     "fused_mixture": bool(fused_mixture)})
     return pd.DataFrame(rows)
 
 
@@ -104,7 +110,9 @@ def write_table2(table: pd.DataFrame, reports_dir, dataset: str = "beauty") -> d
     first = table.iloc[0]
     lines = [f"## Table 2 — inference cost on {dataset}, alone and with SRSUPM\n",
              f"One full-ranking pass over {first['users']} test users × {first['items']} items, seen items masked; "
-             f"median of {first['repeats']} passes on {first['device']}. The paper gives no unit: compare ratios.\n",
+             f"median of {first['repeats']} passes on {first['device']}"
+             + ("; +SRSUPM scored with the fused (torch.compile) mixture" if first.get("fused_mixture", False) else "")
+             + ". The paper gives no unit: compare ratios.\n",
              "| backbone | alone (s) | +SRSUPM (s) | ratio | paper ratio |", "|---|---:|---:|---:|---:|"]
     for _, r in table.iterrows():
         lines.append(f"| {r['backbone']} | {r['alone_s']:.3f} | {r['srsupm_s']:.3f} | {r['ratio']:.2f}× | "

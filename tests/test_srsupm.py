@@ -83,6 +83,45 @@ def test_mixed_scores_blocks_of_users_give_the_same_scores_and_gradients(monkeyp
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
+def test_fused_mixture_gives_the_mixed_scores_of_a_float64_reference(monkeypatch):
+    """fused=True (torch.compile) in blocks of users: the float64 mixture up to float32 rounding; the
+    model's inference scores with ``fused_mixture`` equal its eager ones; gradients are refused."""
+    import srsupm_lab.prediction as prediction
+    gen = torch.Generator().manual_seed(4)
+    Z, E = torch.randn(12, 5, 8, generator=gen), torch.randn(40, 8, generator=gen)
+    logits = torch.einsum("bkd,nd->bkn", Z.double(), E.double())
+    want = (torch.softmax(logits / math.sqrt(8), dim=1) * logits).sum(dim=1)   # Eqs. 19-22 in float64
+    monkeypatch.setattr(prediction, "CPU_BLOCK_BYTES", 4 * 5 * 40 * 4)         # blocks of 4 users
+    with torch.no_grad():
+        got = prediction.mixed_scores(Z, E, fused=True)
+    torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-5)
+    Zg = Z.clone().requires_grad_()
+    with pytest.raises(ValueError, match="torch.no_grad"):
+        prediction.mixed_scores(Zg, E, fused=True)
+    model, w, levels = make_model()
+    model.eval()
+    with torch.no_grad():
+        eager = model.score(w.inputs[:6], w.users[:6])
+        model.fused_mixture = True
+        fused = model.score(w.inputs[:6], w.users[:6])
+    torch.testing.assert_close(fused, eager, rtol=1e-5, atol=1e-5)
+    model.train()                                              # training keeps the eager mixture
+    loss, _ = model.loss(batch_of(w, levels, range(6)))
+    loss.backward()
+    assert model.backbone.item_embedding.weight.grad is not None
+
+
+def test_fused_mixture_says_what_is_missing_when_torch_compile_fails(monkeypatch):
+    import srsupm_lab.prediction as prediction
+    from torch._dynamo.exc import BackendCompilerFailed
+
+    def no_compiler(*args):
+        raise BackendCompilerFailed(lambda *a: None, RuntimeError("no C++ compiler found"), None)
+    monkeypatch.setattr(prediction, "_COMPILED", no_compiler)
+    with torch.no_grad(), pytest.raises(RuntimeError, match="fused=False"):
+        prediction.mixed_scores(torch.randn(2, 3, 4), torch.randn(5, 4), fused=True)
+
+
 def test_mean_scores_equal_mean_pooled_dot():
     torch.manual_seed(1)
     Z, E = torch.randn(2, 3, 4, dtype=torch.float64), torch.randn(5, 4, dtype=torch.float64)

@@ -296,6 +296,20 @@ def test_run_experiment_resumes_an_unfinished_run(tmp_path):
         run_experiment(base.replace(out_dir=str(part), resume=True), overwrite=True)
 
 
+def test_fused_mixture_evaluates_the_same_run_and_is_not_a_setting(tmp_path):
+    """fused_mixture=True (compiled Eqs. 19-22 in evaluation): the same training, the same validation and
+    test metrics; a finished run resumes with it switched either way (speed only, like the device)."""
+    base = TrainConfig(dataset_options={"n_users": 60, "n_items": 30}, backbone="gru4rec", dim=8, max_len=6,
+                       srsupm=True, K=3, epochs=2, device="cpu", progress=False)
+    eager = run_experiment(base.replace(out_dir=str(tmp_path / "eager")))
+    fused = run_experiment(base.replace(out_dir=str(tmp_path / "fused"), fused_mixture=True))
+    for table in ("test_table", "valid_table"):
+        pd.testing.assert_frame_equal(fused[table], eager[table], atol=1e-6, rtol=0)
+    assert fused["history"]["loss"].tolist() == eager["history"]["loss"].tolist()
+    again = run_experiment(base.replace(out_dir=str(tmp_path / "eager"), resume=True, fused_mixture=True))
+    assert again["test"] == eager["test"]
+
+
 def test_fit_leaves_the_best_model_in_eval_mode(cycle_data):
     trainer = make_trainer(make_model(0), cycle_data, epochs=1)
     trainer.fit()
