@@ -24,6 +24,9 @@ def test_mixed_scores_on_the_gpu_equal_a_float64_cpu_reference():
     want = (torch.softmax(logits / 16 ** 0.5, dim=1) * logits).sum(dim=1)
     got = mixed_scores(Z.cuda(), E.cuda()).cpu().double()
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    with torch.no_grad():                                        # the fused (torch.compile, Triton) kernel
+        fused = mixed_scores(Z.cuda(), E.cuda(), fused=True).cpu().double()
+    torch.testing.assert_close(fused, want, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("backbone", ["gru4rec", "sasrec", "caser", "bert4rec", "lightsans"])
