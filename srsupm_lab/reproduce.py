@@ -391,8 +391,10 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
     run in the status table and goes on. ``jobs`` > 1 trains that many runs at once, each in its
     own process with ``cores // jobs`` torch threads: on a small CPU, runs of this size use a
     second thread poorly, so two one-thread runs finish about twice the runs per hour of one
-    two-thread run (reports/README.md). Returns the status table, in the order of ``specs``:
-    ``name``, ``state`` (skipped | ran | failed), ``seconds``, ``error``.
+    two-thread run (reports/README.md). Stopping such a grid (Ctrl-C, SIGTERM, or its process
+    killed outright), or a failed run with ``on_error="raise"``, stops the workers' runs too: each
+    keeps its last finished epoch and the next call resumes it. Returns the status table, in the
+    order of ``specs``: ``name``, ``state`` (skipped | ran | failed), ``seconds``, ``error``.
     """
     if engine not in ("papermill", "inline"):
         raise ValueError(f"run_grid: engine must be 'papermill' or 'inline', got {engine!r}")
