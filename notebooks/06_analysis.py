@@ -71,7 +71,10 @@ gains[gains["metric"] == "recall@10"]
 # each pair of runs back (same dataset, backbone and seed, ±SRSUPM; `experiment.load_trained`),
 # ranks the same test users with both best checkpoints and resamples the users with replacement
 # (`significance.paired_bootstrap`): the gain of +SRSUPM with a 95 % interval and a two-sided
-# p-value. An interval that straddles 0 says the runs cannot tell the two models apart.
+# p-value. An interval that straddles 0 says the runs cannot tell the two models apart. After
+# the seeds of a pair comes a row pooled over them (seed `1+2`): each user's metric is first
+# averaged over the model's seeds, which averages away part of the training noise, then the users
+# are resampled. Its gain is the mean of the seeds' gains; its interval is narrower than one seed's.
 
 # %%
 sig = R.significance_report(df, runs_dir, n_boot=1000)
