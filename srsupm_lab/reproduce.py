@@ -631,7 +631,9 @@ def _compare_pairs(df: pd.DataFrame, runs_dir, pairs: list[tuple[dict, str, str]
                    device) -> pd.DataFrame:
     """Rows of :func:`_compare` for each pair ``(key, run_a, run_b)`` (``key`` ends with its ``seed``)
     and, after the seeds of a key that has several, one pooled over them: seed ``"1+2+3"``, each
-    user's metric averaged over the model's seeds (:func:`srsupm_lab.significance.paired_bootstrap`)."""
+    user's metric averaged over the model's seeds (:func:`srsupm_lab.significance.paired_bootstrap`).
+    When some seeds' ranks are gone and the last report has no pooled row for them all, the pooled
+    row covers the seeds whose ranks are there (``"2+3"``), if several."""
     groups: dict[tuple, list[tuple[dict, str, str]]] = {}
     for key, a, b in pairs:
         groups.setdefault(tuple((c, str(v)) for c, v in key.items() if c != "seed"), []).append((key, a, b))
@@ -643,12 +645,18 @@ def _compare_pairs(df: pd.DataFrame, runs_dir, pairs: list[tuple[dict, str, str]
             if t is not None:
                 parts.append(t)
                 done.append((key, a, b))
-        if len(done) > 1:
-            pooled = {**done[0][0], "seed": "+".join(str(k["seed"]) for k, _, _ in done)}
-            t = _compare(df, runs_dir, [a for _, a, _ in done], [b for _, _, b in done], previous, pooled,
+        # pooled over every seed shown (by ranks, or the last report's row); else over the seeds
+        # whose ranks are still there, when those are several (older runs kept without ranks)
+        measured = [m for m in done if all(can_measure(Path(runs_dir) / r, RANKS_FILE) for r in m[1:])]
+        for seeds in (done, measured if len(measured) < len(done) else []):
+            if len(seeds) < 2:
+                continue
+            pooled = {**seeds[0][0], "seed": "+".join(str(k["seed"]) for k, _, _ in seeds)}
+            t = _compare(df, runs_dir, [a for _, a, _ in seeds], [b for _, _, b in seeds], previous, pooled,
                          n_boot, device)
             if t is not None:
                 parts.append(t)
+                break
     if not parts:
         return pd.DataFrame()
     out = pd.concat(parts, ignore_index=True)

@@ -181,6 +181,28 @@ def test_several_seeds_get_a_pooled_comparison(tmp_path):
     assert kept["gain"].to_numpy() == pytest.approx(sig["gain"].to_numpy(), abs=1e-9)
 
 
+def test_a_pooled_row_covers_the_seeds_whose_ranks_are_left(tmp_path):
+    """Seed 1's ranks gone and no earlier pooled row: seed 1 keeps its stored row, the pooled row is
+    over seeds 2 and 3 (their means averaged); with the earlier report, its 1+2+3 row stays."""
+    R.run_grid(R.table1(["synthetic"], ["gru4rec"], [1, 2, 3]), tmp_path, engine="inline", common=TINY,
+               verbose=False)
+    df = R.collect(tmp_path)
+    full = R.significance_report(df, tmp_path, n_boot=50)
+    assert list(full["seed"].drop_duplicates()) == ["1", "2", "3", "1+2+3"]
+    for seed1 in tmp_path.glob("synthetic/*/seed1"):
+        (seed1 / "test_ranks.csv").unlink()
+        (seed1 / "checkpoint.pt").unlink()
+    per_seed = full[full["seed"].isin(["1", "2", "3"])]
+    partial = R.significance_report(df, tmp_path, n_boot=50, previous=per_seed)
+    assert list(partial["seed"].drop_duplicates()) == ["1", "2", "3", "2+3"]
+    runs = df.set_index(["srsupm", "seed"])
+    for _, row in partial[partial["seed"] == "2+3"].iterrows():
+        assert row["a"] == pytest.approx(np.mean([runs.loc[(False, s), row["metric"]] for s in (2, 3)]), abs=1e-6)
+        assert row["b"] == pytest.approx(np.mean([runs.loc[(True, s), row["metric"]] for s in (2, 3)]), abs=1e-6)
+    again = R.significance_report(df, tmp_path, n_boot=50, previous=full)
+    assert list(again["seed"].drop_duplicates()) == ["1", "2", "3", "1+2+3"]
+
+
 def test_ablations_are_compared_with_the_full_model_of_their_seed(tmp_path):
     specs = [R._spec("synthetic", "gru4rec", True, 1), R._spec("synthetic", "gru4rec", True, 1, pmi=False),
              R._spec("synthetic", "gru4rec", True, 1, pmsid=False, pmsim=False),
