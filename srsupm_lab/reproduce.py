@@ -19,10 +19,13 @@ notebook calls the same function, so both give the same ``results.json``.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import re
+import signal
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -316,7 +319,6 @@ def _watch_parent(parent: int) -> None:
     """Send this worker SIGTERM once the process that started it has gone (killed, even with SIGKILL):
     an orphaned worker would otherwise go on training, and a later grid would write the same run
     folder at the same time."""
-    import signal
     while os.getppid() == parent:
         time.sleep(_WATCH_SECONDS)
     os.kill(os.getpid(), signal.SIGTERM)
@@ -325,8 +327,6 @@ def _watch_parent(parent: int) -> None:
 def _init_worker(threads: int, parent: int) -> None:
     """A ``--jobs`` worker: its runs (and a papermill kernel it starts) use ``threads`` CPU threads;
     it stops its run (SIGTERM) and exits when the grid that started it stops or dies."""
-    import signal
-    import threading
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     import torch
@@ -350,25 +350,22 @@ def _execute_in_worker(engine: str, config: TrainConfig, out: Path, params: list
         _WORKER_BUSY = False
 
 
-class _StopOnSigterm:
+def _raise_system_exit(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
     """While a ``--jobs`` grid runs in the main thread, SIGTERM to its process raises SystemExit,
     so that the grid stops its workers (below) before it exits, as on Ctrl-C."""
-
-    def __enter__(self):
-        import signal
-        import threading
-        self.previous = None
-        if threading.current_thread() is threading.main_thread():
-            def stop(signum, frame):
-                raise SystemExit(128 + signum)
-            self.previous = signal.signal(signal.SIGTERM, stop)
-        return self
-
-    def __exit__(self, *exc):
-        import signal
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
-        return False
+    if threading.current_thread() is not threading.main_thread():     # signals go to the main thread only
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_system_exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _execute(engine: str, config: TrainConfig, out: Path, params: list[str]) -> float:
@@ -467,7 +464,7 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
         threads = max(1, _usable_cores() // jobs)
         before = set(multiprocessing.active_children())
-        with _StopOnSigterm(), ProcessPoolExecutor(
+        with _sigterm_raises(), ProcessPoolExecutor(
                 max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker, initargs=(threads, os.getpid())) as pool:
             pending = {}
