@@ -183,7 +183,7 @@ def main(argv=None) -> int:
     rep.add_argument("--engine", choices=("papermill", "inline"), default="papermill")
     rep.add_argument("--jobs", type=int, default=1,
                      help="runs trained at once, each with cores/jobs CPU threads (default 1; on a 2-core CPU "
-                          "--jobs 2 gave 1.0-1.7x the runs per hour, depending on the model)")
+                          "--jobs 2 gave 1.0-2x the runs per hour, depending on the model and the day)")
     rep.add_argument("--runs", default="runs/reproduce", help="one folder per run below this")
     rep.add_argument("--reports", default="reports", help="where the CSV/markdown tables and Fig. 3 go")
     rep.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: TrainConfig's 200)")

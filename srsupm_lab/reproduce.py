@@ -387,8 +387,8 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
     config is built and validated before anything runs. ``on_error="continue"`` records a failed
     run in the status table and goes on. ``jobs`` > 1 trains that many runs at once, each in its
     own process with ``cores // jobs`` torch threads; on a small CPU two one-thread runs finished
-    1.0-1.7x the runs per hour of one two-thread run, depending on the model (reports/README.md,
-    Speed). Stopping such a grid (Ctrl-C, SIGTERM, or its process
+    1.0-2x the runs per hour of one two-thread run, depending on the model and the day
+    (reports/README.md, Speed). Stopping such a grid (Ctrl-C, SIGTERM, or its process
     killed outright), or a failed run with ``on_error="raise"``, stops the workers' runs too: each
     keeps its last finished epoch and the next call resumes it. Returns the status table, in the
     order of ``specs``: ``name``, ``state`` (skipped | ran | failed), ``seconds``, ``error``.
