@@ -645,7 +645,7 @@ def _compare_pairs(df: pd.DataFrame, runs_dir, pairs: list[tuple[dict, str, str]
         # pooled over every seed shown (by ranks, or the last report's row); else over the seeds
         # whose ranks are still there, when those are several (older runs kept without ranks)
         measured = [m for m in done if all(can_measure(Path(runs_dir) / r, RANKS_FILE) for r in m[1:])]
-        for seeds in (done, measured if len(measured) < len(done) else []):
+        for seeds in (done, measured):                 # the second is tried only when the first fails
             if len(seeds) < 2:
                 continue
             pooled = {**seeds[0][0], "seed": "+".join(str(k["seed"]) for k, _, _ in seeds)}

@@ -37,7 +37,7 @@ def _as_ranks(ranks, name: str) -> torch.Tensor:
     if t.dim() not in (1, 2) or t.numel() == 0 or t.dtype.is_floating_point or bool((t < 0).any()):
         raise ValueError(f"paired_bootstrap: {name} must be a non-empty array of 0-based integer ranks, "
                          f"1-D (users) or 2-D (runs × users)")
-    return t.long().reshape(-1 if t.dim() == 2 else 1, t.shape[-1])
+    return t.long().reshape(-1, t.shape[-1])
 
 
 def _user_metrics(ranks: torch.Tensor, ks) -> dict[str, torch.Tensor]:
