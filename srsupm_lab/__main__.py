@@ -171,12 +171,14 @@ def main(argv=None) -> int:
                      help="table2: score +SRSUPM with the torch.compile'd mixture (training grids: --set "
                           "fused_mixture=true)")
     rep.add_argument("--datasets", nargs="+", default=["beauty"], help="beauty sports yelp synthetic ...")
-    rep.add_argument("--backbones", nargs="+", default=None, help="table1 and table2 (default: all five)")
+    rep.add_argument("--backbones", nargs="+", default=None,
+                     help="table1 and table2 (default: all five); table3, table4 and fig3 (default: sasrec, "
+                          "the paper's)")
     rep.add_argument("--variants", nargs="+", default=None, choices=("backbone", "srsupm"),
                      help="table1: the backbones alone, +SRSUPM, or both (default)")
     rep.add_argument("--ablations", nargs="+", default=None, metavar="ROW",
-                     help="table3: the rows to run, in this order, among sasrec wo-pmsid-pmsim wo-pmsim "
-                          "wo-pmsid wo-pmi srsupm (default: all six)")
+                     help="table3: the rows to run, in this order, among sasrec (the backbone alone; also "
+                          "'backbone') wo-pmsid-pmsim wo-pmsim wo-pmsid wo-pmi srsupm (default: all six)")
     rep.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     rep.add_argument("--ps", nargs="+", type=float, default=None, help="table4 noise levels (default 0 .1 .2 .3 .4 .5)")
     rep.add_argument("--Ks", nargs="+", type=int, default=None, help="fig3 values of K (default 3 4 5 6 7)")

@@ -61,6 +61,10 @@ _TABLE4 = {
 _TABLE2 = {"gru4rec": (1.061, 1.216), "sasrec": (1.283, 1.462), "caser": (1.214, 1.386),
            "bert4rec": (1.731, 1.972), "lightsans": (1.342, 1.535)}
 
+#: Backbone names as the paper writes them (keys: ``srsupm_lab.backbones.BACKBONES``)
+BACKBONE_NAMES = {"gru4rec": "GRU4Rec", "sasrec": "SASRec", "caser": "Caser", "bert4rec": "BERT4Rec",
+                  "lightsans": "LightSANs"}
+
 #: The ablation switches (TrainConfig fields) of each Table 3 row; None = the backbone alone.
 ABLATIONS = {
     "SASRec": None,

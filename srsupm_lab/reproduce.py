@@ -42,7 +42,8 @@ from .trainer import atomic_write
 
 __all__ = ["RunSpec", "table1", "TABLE3_ROWS", "table3", "table4", "fig3", "GRIDS", "build_grid", "run_grid",
            "grid_status", "departure_names", "collect", "summarise", "paper_model", "table1_report",
-           "significance_report", "ablation_significance_report", "departure_significance_report", "table3_report", "table4_report", "fig3_report",
+           "significance_report", "ablation_significance_report", "departure_significance_report",
+           "sweep_significance_report", "SWEEP_BACKBONES", "TABLE4_PS", "FIG3_KS", "table3_report", "table4_report", "fig3_report",
            "write_reports", "NOTEBOOK", "SWITCHES"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,46 +145,62 @@ def table1(datasets, backbones, seeds, variants: Sequence[str] = TABLE1_VARIANTS
     return [_spec(ds, bb, plug, s) for ds in datasets for bb in backbones for plug in plugs for s in seeds]
 
 
-#: Table 3's rows by their command-line name, in the paper's order (values: ``paper.ABLATIONS`` keys)
+#: Table 3's rows by their command-line name, in the paper's order (values: ``paper.ABLATIONS`` keys).
+#: The row ``sasrec`` is the backbone alone (the paper's backbone); ``backbone`` is accepted for it too.
 TABLE3_ROWS = {"sasrec": "SASRec", "wo-pmsid-pmsim": "w/o PMSID & PMSIM", "wo-pmsim": "w/o PMSIM",
                "wo-pmsid": "w/o PMSID", "wo-pmi": "w/o PMI", "srsupm": "SRSUPM"}
 
+#: The paper runs Tables 3 and 4 and Fig. 3 on SASRec; ``backbones`` runs them on others too.
+SWEEP_BACKBONES = ("sasrec",)
+#: The paper's label-noise levels (Table 4) and numbers of shift levels (Fig. 3)
+TABLE4_PS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+FIG3_KS = (3, 4, 5, 6, 7)
 
-def table3(datasets, seeds, rows: Sequence[str] = tuple(TABLE3_ROWS)) -> list[RunSpec]:
-    """Table 3: the SASRec ablation rows of ``paper.ABLATIONS`` (None = SASRec alone).
+
+def table3(datasets, seeds, rows: Sequence[str] = tuple(TABLE3_ROWS),
+           backbones: Sequence[str] = SWEEP_BACKBONES) -> list[RunSpec]:
+    """Table 3: the ablation rows of ``paper.ABLATIONS`` (None = the backbone alone), on SASRec
+    as in the paper, or on each of ``backbones``.
 
     ``rows`` picks rows by their ``TABLE3_ROWS`` name and runs them in the order given, e.g.
-    ``("wo-pmi", "wo-pmsim")`` runs the two cheaper ablations first.
+    ``("wo-pmi", "wo-pmsim")`` runs the two cheaper ablations first; ``backbone`` names the row
+    ``sasrec`` (the backbone alone) whatever the backbone.
     """
-    datasets, seeds, rows = _check_datasets(datasets), _check_seeds(seeds), list(rows)
+    datasets, seeds, backbones = _check_datasets(datasets), _check_seeds(seeds), _check_backbones(backbones)
+    rows = ["sasrec" if r == "backbone" else r for r in rows]
     unknown = [r for r in rows if r not in TABLE3_ROWS]
     if unknown or not rows or len(set(rows)) != len(rows):
-        raise ValueError(f"reproduce: table3 rows must be distinct names among {list(TABLE3_ROWS)}, got {rows}")
+        raise ValueError(f"reproduce: table3 rows must be distinct names among {list(TABLE3_ROWS)} "
+                         f"('backbone' for 'sasrec'), got {rows}")
     specs = []
     for ds in datasets:
-        for row in rows:
-            switches = paper.ABLATIONS[TABLE3_ROWS[row]]
-            for s in seeds:
-                specs.append(_spec(ds, "sasrec", False, s) if switches is None
-                             else _spec(ds, "sasrec", True, s, **switches))
+        for bb in backbones:
+            for row in rows:
+                switches = paper.ABLATIONS[TABLE3_ROWS[row]]
+                for s in seeds:
+                    specs.append(_spec(ds, bb, False, s) if switches is None else _spec(ds, bb, True, s, **switches))
     return specs
 
 
-def table4(datasets, seeds, ps: Iterable[float] = (0, .1, .2, .3, .4, .5)) -> list[RunSpec]:
-    """Table 4: SASRec+SRSUPM with label noise p on the training supervision."""
-    datasets, seeds, ps = _check_datasets(datasets), _check_seeds(seeds), [float(p) for p in ps]
+def table4(datasets, seeds, ps: Iterable[float] = TABLE4_PS,
+           backbones: Sequence[str] = SWEEP_BACKBONES) -> list[RunSpec]:
+    """Table 4: SASRec+SRSUPM (or each of ``backbones`` +SRSUPM) with label noise p on the training supervision."""
+    datasets, seeds, backbones = _check_datasets(datasets), _check_seeds(seeds), _check_backbones(backbones)
+    ps = [float(p) for p in ps]
     bad = [p for p in ps if not 0.0 <= p <= 1.0]
     if bad or not ps:
         raise ValueError(f"reproduce: noise levels must lie in [0, 1], got {ps}")
-    return [_spec(ds, "sasrec", True, s, noise_p=p) for ds in datasets for p in ps for s in seeds]
+    return [_spec(ds, bb, True, s, noise_p=p) for ds in datasets for bb in backbones for p in ps for s in seeds]
 
 
-def fig3(datasets, seeds, Ks: Iterable[int] = (3, 4, 5, 6, 7)) -> list[RunSpec]:
-    """Fig. 3: SASRec+SRSUPM for each number of shift levels K."""
-    datasets, seeds, Ks = _check_datasets(datasets), _check_seeds(seeds), list(Ks)
+def fig3(datasets, seeds, Ks: Iterable[int] = FIG3_KS,
+         backbones: Sequence[str] = SWEEP_BACKBONES) -> list[RunSpec]:
+    """Fig. 3: SASRec+SRSUPM (or each of ``backbones`` +SRSUPM) for each number of shift levels K."""
+    datasets, seeds, backbones = _check_datasets(datasets), _check_seeds(seeds), _check_backbones(backbones)
+    Ks = list(Ks)
     if not Ks or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 3 for k in Ks):
         raise ValueError(f"reproduce: K values must be integers >= 3, got {Ks}")
-    return [_spec(ds, "sasrec", True, s, K=int(k)) for ds in datasets for k in Ks for s in seeds]
+    return [_spec(ds, bb, True, s, K=int(k)) for ds in datasets for bb in backbones for k in Ks for s in seeds]
 
 
 GRIDS = {"table1": table1, "table3": table3, "table4": table4, "fig3": fig3}
@@ -201,11 +218,12 @@ def build_grid(grid: str, datasets, seeds, backbones=None, ps=None, Ks=None, var
     if grid == "table1":
         return table1(datasets, backbones or ["gru4rec", "sasrec", "caser", "bert4rec", "lightsans"], seeds,
                       variants or TABLE1_VARIANTS)
+    backbones = backbones or SWEEP_BACKBONES
     if grid == "table3":
-        return table3(datasets, seeds, rows or tuple(TABLE3_ROWS))
+        return table3(datasets, seeds, rows or tuple(TABLE3_ROWS), backbones)
     if grid == "table4":
-        return table4(datasets, seeds, *([ps] if ps else []))
-    return fig3(datasets, seeds, *([Ks] if Ks else []))
+        return table4(datasets, seeds, ps or TABLE4_PS, backbones)
+    return fig3(datasets, seeds, Ks or FIG3_KS, backbones)
 
 
 # ----------------------------------------------------------------------------- running
@@ -753,8 +771,10 @@ def _setting_markdown(df: pd.DataFrame) -> str:
 
 
 def _variant(row) -> str | None:
+    """Table 3's row of a run: the backbone's name when alone, else the ``paper.ABLATIONS`` row
+    whose switches are off (None for a combination the paper has no row for)."""
     if not row["srsupm"]:
-        return "SASRec"
+        return paper.BACKBONE_NAMES.get(row["backbone"], row["backbone"])
     off = {s for s in SWITCHES if not row[s]}
     for name, switches in paper.ABLATIONS.items():
         if switches is not None and off == {k for k, v in switches.items() if v is False}:
@@ -762,52 +782,116 @@ def _variant(row) -> str | None:
     return None
 
 
+def _paper_table3(dataset: str, backbone: str, variant: str, metric: str) -> float:
+    """The paper's Table 3 value (SASRec only; its first row is SASRec alone), else NaN."""
+    if backbone != "sasrec":
+        return np.nan
+    p3 = paper.table3()
+    hit = p3[(p3["dataset"] == dataset) & (p3["variant"] == variant) & (p3["metric"] == metric)]["value"]
+    return float(hit.iloc[0]) if len(hit) else np.nan
+
+
 def table3_report(df: pd.DataFrame) -> pd.DataFrame:
-    """Table 3: SASRec ablation variants (K = 5, no noise): mean, sd, seeds and the paper's R@10 / N@10."""
-    sub = df[(df["backbone"] == "sasrec") & (df["K"] == DEFAULT_K) & (df["noise_p"] == 0)].copy()
+    """Table 3: ablation variants (K = 5, no noise) per (dataset, backbone) that has at least one
+    ablation run: mean, sd, seeds and the paper's R@10 / N@10 (the paper's Table 3 is SASRec's)."""
+    sub = df[(df["K"] == DEFAULT_K) & (df["noise_p"] == 0)].copy()
     if sub.empty:
         return pd.DataFrame()
     sub["variant"] = sub.apply(_variant, axis=1)
     sub = sub[sub["variant"].notna()]
-    # Table 3 only when at least one ablation run exists (otherwise it is Table 1's SASRec rows)
-    if not sub["variant"].isin([v for v in paper.ABLATIONS if v not in ("SASRec", "SRSUPM")]).any():
+    # a backbone's Table 3 only when it has an ablation run (otherwise its rows are Table 1's)
+    ablated = sub["srsupm"].astype(bool) & ~sub[list(SWITCHES)].all(axis=1)
+    keep = sub.set_index(["dataset", "backbone"]).index.isin(sub[ablated].set_index(["dataset", "backbone"]).index)
+    sub = sub[keep]
+    if sub.empty:
         return pd.DataFrame()
-    s = summarise(sub, ["dataset", "variant"], ("recall@10", "ndcg@10"))
-    p3 = paper.table3().pivot_table(index=["dataset", "variant"], columns="metric", values="value")
+    s = summarise(sub, ["dataset", "backbone", "variant"], ("recall@10", "ndcg@10"))
     for m in ("recall@10", "ndcg@10"):
-        s[f"{m}_paper"] = [p3[m].get((d, v), np.nan) for d, v in zip(s["dataset"], s["variant"])]
-    order = {v: i for i, v in enumerate(paper.ABLATIONS)}
-    s = s.assign(_o=s["variant"].map(order)).sort_values(["dataset", "_o"]).drop(columns="_o")
+        s[f"{m}_paper"] = [_paper_table3(d, b, v, m) for d, b, v in zip(s["dataset"], s["backbone"], s["variant"])]
+    order = {v: i for i, v in enumerate(paper.ABLATIONS)}           # the alone row (not a key) first
+    s = s.assign(_o=s["variant"].map(order).fillna(-1)).sort_values(["dataset", "backbone", "_o"]).drop(columns="_o")
     return s.reset_index(drop=True)
 
 
-def table4_report(df: pd.DataFrame) -> pd.DataFrame:
-    """Table 4: SASRec+SRSUPM (switches on, K = 5) per noise level p: R@10 mean, sd, seeds, paper."""
-    sub = df[(df["backbone"] == "sasrec") & df["srsupm"] & df[list(SWITCHES)].all(axis=1) & (df["K"] == DEFAULT_K)]
-    if sub.empty or sub["noise_p"].nunique() < 2:
+def _full_srsupm(df: pd.DataFrame) -> pd.Series:
+    """+SRSUPM runs with every part switched on (any K, any label noise)."""
+    return df["srsupm"].astype(bool) & df[list(SWITCHES)].all(axis=1)
+
+
+def _sweep(df: pd.DataFrame, column: str, other: str, other_default) -> pd.DataFrame:
+    """Full +SRSUPM runs with ``other`` at its default, grouped by (dataset, backbone, ``column``), for
+    the (dataset, backbone) pairs that have at least two values of ``column``."""
+    sub = df[_full_srsupm(df) & (df[other] == other_default)]
+    if sub.empty:
         return pd.DataFrame()
-    s = summarise(sub, ["dataset", "noise_p"], ("recall@10",))
-    p4 = paper.table4().set_index(["dataset", "noise_p"])["recall@10"]
-    s["recall@10_paper"] = [next((v for (d2, p2), v in p4.items() if d2 == d and math.isclose(p2, p)), np.nan)
-                            for d, p in zip(s["dataset"], s["noise_p"])]
-    return s.sort_values(["dataset", "noise_p"]).reset_index(drop=True)
+    values = sub.groupby(["dataset", "backbone"])[column].transform("nunique")
+    return sub[values >= 2]
+
+
+def table4_report(df: pd.DataFrame) -> pd.DataFrame:
+    """Table 4: +SRSUPM (switches on, K = 5) per (dataset, backbone, noise level p): R@10 mean, sd,
+    seeds and the paper's value (the paper's Table 4 is SASRec's)."""
+    sub = _sweep(df, "noise_p", "K", DEFAULT_K)
+    if sub.empty:
+        return pd.DataFrame()
+    s = summarise(sub, ["dataset", "backbone", "noise_p"], ("recall@10",))
+    p4 = paper.table4()
+    s["recall@10_paper"] = [next((v for d2, p2, v in zip(p4["dataset"], p4["noise_p"], p4["recall@10"])
+                                  if bb == "sasrec" and d2 == d and math.isclose(p2, p)), np.nan)
+                            for d, bb, p in zip(s["dataset"], s["backbone"], s["noise_p"])]
+    return s.sort_values(["dataset", "backbone", "noise_p"]).reset_index(drop=True)
 
 
 def fig3_report(df: pd.DataFrame) -> pd.DataFrame:
-    """Fig. 3: SASRec+SRSUPM (switches on, no noise) per K: mean, sd and seeds of every metric."""
-    sub = df[(df["backbone"] == "sasrec") & df["srsupm"] & df[list(SWITCHES)].all(axis=1) & (df["noise_p"] == 0)]
-    if sub.empty or sub["K"].nunique() < 2:
+    """Fig. 3: +SRSUPM (switches on, no noise) per (dataset, backbone, K): mean, sd and seeds of every metric."""
+    sub = _sweep(df, "K", "noise_p", 0.0)
+    if sub.empty:
         return pd.DataFrame()
-    return summarise(sub, ["dataset", "K"]).sort_values(["dataset", "K"]).reset_index(drop=True)
+    return summarise(sub, ["dataset", "backbone", "K"]).sort_values(["dataset", "backbone", "K"]).reset_index(drop=True)
+
+
+def _setting_name(K: int, noise_p: float) -> str:
+    parts = ([f"K={K}"] if K != DEFAULT_K else []) + ([f"p={noise_p:g}"] if noise_p else [])
+    return ", ".join(parts) or f"K={DEFAULT_K}, p=0"
+
+
+def sweep_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="cpu",
+                              previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each run of the Fig. 3 / Table 4 sweeps (B: full +SRSUPM with K ≠ 5 or label noise p > 0)
+    against two references of the same dataset, backbone and seed, on the same test users: the
+    +SRSUPM run with K = 5 and p = 0 (``against = "K=5, p=0"``: does the setting change anything?)
+    and the backbone alone (``against = "backbone alone"``: is the gain still there?).
+
+    One row per (dataset, backbone, setting, against, seed, metric), and rows pooled over seeds
+    (:func:`_compare_pairs`); ``setting`` reads ``K=3`` or ``p=0.5``. ``previous`` as in
+    :func:`significance_report`.
+    """
+    if not len(df):
+        return pd.DataFrame()
+    same = ["dataset", "backbone", "seed"]
+    full = df[_full_srsupm(df)]
+    default = full[(full["K"] == DEFAULT_K) & (full["noise_p"] == 0)].set_index(same)["run"]
+    alone = df[~df["srsupm"].astype(bool) & (df["K"] == DEFAULT_K) & (df["noise_p"] == 0)].set_index(same)["run"]
+    sweeps = full[(full["K"] != DEFAULT_K) | (full["noise_p"] != 0)]
+    pairs = []
+    for _, r in sweeps.sort_values(["dataset", "backbone", "noise_p", "K", "seed"]).iterrows():
+        key = tuple(r[c] for c in same)
+        setting = _setting_name(int(r["K"]), float(r["noise_p"]))
+        for against, ref in ((_setting_name(DEFAULT_K, 0.0), default), ("backbone alone", alone)):
+            if key in ref.index:
+                pairs.append(({"dataset": key[0], "backbone": key[1], "setting": setting, "against": against,
+                               "seed": key[2]}, ref.loc[key], r["run"]))
+    return _compare_pairs(df, runs_dir, pairs, previous, n_boot, device)
 
 
 def plot_fig3(table: pd.DataFrame, metric: str = "recall@10"):
-    """Mean ± sd of ``metric`` against K, one line per dataset (paper Fig. 3); returns the Figure."""
+    """Mean ± sd of ``metric`` against K, one line per (dataset, backbone) (paper Fig. 3); returns the Figure."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for ds, t in table.groupby("dataset", sort=False):
-        ax.errorbar(t["K"], t[f"{metric}_mean"], yerr=t[f"{metric}_sd"].fillna(0), marker="o", capsize=3, label=ds)
+    for (ds, bb), t in table.groupby(["dataset", "backbone"], sort=False):
+        label = f"{ds}, {paper.BACKBONE_NAMES.get(bb, bb)}+SRSUPM"
+        ax.errorbar(t["K"], t[f"{metric}_mean"], yerr=t[f"{metric}_sd"].fillna(0), marker="o", capsize=3, label=label)
     ax.set(xlabel="K (number of shift levels)", ylabel=metric, title=f"{metric} against K (Fig. 3)")
     ax.set_xticks(sorted(table["K"].unique()))
     ax.legend(frameon=False)
@@ -868,7 +952,9 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
     runs' checkpoints are re-scored for ``significance.csv``: +SRSUPM against its backbone per
     seed, paired bootstrap over the test users (:func:`significance_report`), and for
     ``significance_ablations.csv``: the full SRSUPM against each ablation
-    (:func:`ablation_significance_report`); with ``figures`` also the paper's Figs. 6–8 from
+    (:func:`ablation_significance_report`), and for ``significance_sweeps.csv``: each Fig. 3 /
+    Table 4 run against K = 5, p = 0 and against the backbone alone
+    (:func:`sweep_significance_report`); with ``figures`` also the paper's Figs. 6–8 from
     the runs (:func:`srsupm_lab.figures.write_figures`). Every file is written atomically.
     """
     reports = Path(reports_dir)
@@ -899,17 +985,18 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
     t3 = table3_report(df) if len(df) else pd.DataFrame()
     if not t3.empty:
         save_csv("table3", t3)
-        md.append(_summary_markdown("Table 3 — ablations on SASRec (paper's value in brackets)", t3,
-                                    ["dataset", "variant"], ("recall@10", "ndcg@10")))
+        md.append(_summary_markdown("Table 3 — ablations (the paper's are on SASRec; its value in brackets)", t3,
+                                    ["dataset", "backbone", "variant"], ("recall@10", "ndcg@10")))
     t4 = table4_report(df) if len(df) else pd.DataFrame()
     if not t4.empty:
         save_csv("table4", t4)
-        md.append(_summary_markdown("Table 4 — label noise p, SASRec+SRSUPM (paper's value in brackets)", t4,
-                                    ["dataset", "noise_p"], ("recall@10",)))
+        md.append(_summary_markdown("Table 4 — label noise p, +SRSUPM (the paper's is SASRec's; its value in "
+                                    "brackets)", t4, ["dataset", "backbone", "noise_p"], ("recall@10",)))
     f3 = fig3_report(df) if len(df) else pd.DataFrame()
     if not f3.empty:
         save_csv("fig3", f3)
-        md.append(_summary_markdown("Fig. 3 — number of shift levels K, SASRec+SRSUPM", f3, ["dataset", "K"], METRICS))
+        md.append(_summary_markdown("Fig. 3 — number of shift levels K, +SRSUPM (the paper's is SASRec's)", f3,
+                                    ["dataset", "backbone", "K"], METRICS))
         import matplotlib.pyplot as plt
         fig = plot_fig3(f3)
         path = reports / "fig3.png"
@@ -934,6 +1021,14 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
                       "two-sided p-value: a positive gain is what the switched-off part contributes. "
                       + POOLED_NOTE + "\n\n"
                       + _significance_markdown(abl, ["dataset", "backbone", "variant", "seed"]))
+        sweep = sweep_significance_report(df, runs_dir, n_boot=n_boot, previous=previous("significance_sweeps"))
+        if not sweep.empty:
+            save_csv("significance_sweeps", sweep)
+            md.append("## Fig. 3 and Table 4 runs: each setting (B) against K = 5, p = 0 and against the backbone "
+                      "alone (A), same seed, same test users\n\n"
+                      f"Gain (B − A) with its 95 % paired-bootstrap interval ({n_boot} resamples) and a "
+                      "two-sided p-value. " + POOLED_NOTE + "\n\n"
+                      + _significance_markdown(sweep, ["dataset", "backbone", "setting", "against", "seed"]))
     if runs_dir is not None and figures:
         from .figures import write_figures             # Figs. 6-8 from the runs' checkpoints and level tables
         drawn, parts = write_figures(df, runs_dir, reports)

@@ -60,6 +60,24 @@ def test_table4_and_fig3_grids():
     assert shared in {s.name for s in R.table1(["beauty"], ["sasrec"], [1])} & {s.name for s in R.table3(["beauty"], [1])}
 
 
+def test_table3_table4_fig3_grids_on_other_backbones():
+    """The paper runs Tables 3, 4 and Fig. 3 on SASRec (the default); --backbones runs them on others."""
+    t3 = R.table3(["beauty"], [2], rows=["backbone", "wo-pmsim"], backbones=["gru4rec"])
+    assert [s.name for s in t3] == ["beauty/gru4rec/seed2", "beauty/gru4rec+srsupm-wo-pmsim/seed2"]
+    assert t3[1].overrides == {"dataset": "beauty", "backbone": "gru4rec", "srsupm": True, "seed": 2, "pmsim": False}
+    assert [s.name for s in R.build_grid("fig3", ["beauty"], [1], backbones=["gru4rec", "sasrec"], Ks=[3])] == \
+        ["beauty/gru4rec+srsupm-K3/seed1", "beauty/sasrec+srsupm-K3/seed1"]
+    assert [s.name for s in R.build_grid("table4", ["beauty"], [1], backbones=["caser"], ps=[0, 0.5])] == \
+        ["beauty/caser+srsupm/seed1", "beauty/caser+srsupm-noise0.5/seed1"]
+    # without backbones the sweeps stay on the paper's SASRec (Table 1 keeps all five)
+    assert {s.overrides["backbone"] for g in ("table3", "table4", "fig3")
+            for s in R.build_grid(g, ["beauty"], [1])} == {"sasrec"}
+    assert len(R.build_grid("table4", ["beauty"], [1])) == len(R.TABLE4_PS)
+    assert len(R.build_grid("fig3", ["beauty"], [1])) == len(R.FIG3_KS)
+    with pytest.raises(ValueError, match="unknown backbone"):
+        R.fig3(["beauty"], [1], backbones=["transformer"])
+
+
 def test_run_names_are_filesystem_safe():
     grids = (R.table1(["beauty"], ["bert4rec"], [0]), R.table3(["beauty"], [0]),
              R.table4(["beauty"], [0]), R.fig3(["beauty"], [0]))
@@ -98,6 +116,10 @@ def test_cli_errors_and_dry_run(tmp_path, capsys):
     assert out.index("sasrec+srsupm-wo-pmsim/") < out.index("sasrec+srsupm-wo-pmi/") and "2 todo" in out
     assert main(["reproduce", "--grid", "table3", "--ablations", "wo-everything", "--dry-run"]) == 2
     assert "table3 rows must be" in capsys.readouterr().err
+    assert main(["reproduce", "--grid", "fig3", "--backbones", "gru4rec", "--Ks", "3", "7", "--seeds", "2",
+                 "--runs", str(tmp_path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "beauty/gru4rec+srsupm-K3/seed2" in out and "beauty/gru4rec+srsupm-K7/seed2" in out and "2 todo" in out
 
 
 def test_common_may_not_override_the_grid(tmp_path):
@@ -483,6 +505,58 @@ def test_table3_table4_fig3_reports_by_hand():
     f3 = R.fig3_report(df).set_index("K")
     assert list(f3.index) == [3, 5] and f3.loc[3, "recall@10_mean"] == pytest.approx(0.3)
     assert f3.loc[3, "recall@10_sd"] == pytest.approx(0.0)
+
+
+def test_reports_keep_each_backbone_apart_and_give_the_paper_value_to_sasrec_only():
+    """GRU4Rec's ablation, noise and K runs beside SASRec's: their own rows, no paper value (the
+    paper's Tables 3, 4 and Fig. 3 are SASRec's), means computed by hand."""
+    df = _frame()
+    gru = df[df["seed"] == 1].assign(backbone="gru4rec", run=lambda d: d["run"].str.replace("sasrec", "gru4rec"))
+    gru.loc[~gru["srsupm"], "recall@10"] = 0.05             # GRU4Rec alone, then its +SRSUPM runs of seed 1
+    gru.loc[gru["srsupm"] & ~gru["pmsim"], "recall@10"] = 0.07
+    gru.loc[gru["srsupm"] & (gru["noise_p"] == 0.5), "recall@10"] = 0.02
+    gru.loc[gru["srsupm"] & (gru["K"] == 3), "recall@10"] = 0.09
+    both = pd.concat([df, gru], ignore_index=True)
+    t3 = R.table3_report(both).set_index(["backbone", "variant"])
+    assert list(t3.loc["gru4rec"].index) == ["GRU4Rec", "w/o PMSIM", "SRSUPM"]
+    assert t3.loc[("gru4rec", "GRU4Rec"), "recall@10_mean"] == pytest.approx(0.05)
+    assert t3.loc[("gru4rec", "w/o PMSIM"), "recall@10_mean"] == pytest.approx(0.07)
+    assert t3.loc["gru4rec", "recall@10_paper"].isna().all()
+    assert t3.loc[("sasrec", "w/o PMSIM"), "recall@10_paper"] == pytest.approx(.0983)
+    assert t3.loc[("sasrec", "w/o PMSIM"), "recall@10_mean"] == pytest.approx(0.15)    # unchanged by GRU4Rec
+    t4 = R.table4_report(both).set_index(["backbone", "noise_p"])
+    assert t4.loc[("gru4rec", 0.5), "recall@10_mean"] == pytest.approx(0.02)
+    assert t4.loc[("gru4rec", 0.0), "recall@10_mean"] == pytest.approx(0.12) and t4.loc[("gru4rec", 0.0), "seeds"] == 1
+    assert t4.loc["gru4rec", "recall@10_paper"].isna().all()
+    assert t4.loc[("sasrec", 0.5), "recall@10_paper"] == pytest.approx(.0921)
+    f3 = R.fig3_report(both).set_index(["backbone", "K"])
+    assert f3.loc[("gru4rec", 3), "recall@10_mean"] == pytest.approx(0.09)
+    assert f3.loc[("sasrec", 3), "recall@10_mean"] == pytest.approx(0.3)
+    # a backbone with one K only has no Fig. 3 line
+    assert "gru4rec" not in set(R.fig3_report(both[~((both["backbone"] == "gru4rec") & (both["K"] == 3))])["backbone"])
+
+
+def test_sweep_runs_are_compared_with_k5_and_with_the_backbone_alone(tmp_path):
+    specs = [R._spec("synthetic", "gru4rec", False, 1), R._spec("synthetic", "gru4rec", True, 1),
+             R._spec("synthetic", "gru4rec", True, 1, K=3), R._spec("synthetic", "gru4rec", True, 1, noise_p=0.5),
+             R._spec("synthetic", "gru4rec", True, 2, K=3)]      # seed 2 has no references: skipped
+    R.run_grid(specs, tmp_path, engine="inline", common=TINY, verbose=False)
+    df = R.collect(tmp_path)
+    sig = R.sweep_significance_report(df, tmp_path, n_boot=50)
+    assert list(sig.columns[:6]) == ["dataset", "backbone", "setting", "against", "seed", "metric"]
+    assert set(sig["seed"]) == {"1"} and len(sig) == 2 * 2 * 4
+    assert set(zip(sig["setting"], sig["against"])) == {("K=3", "K=5, p=0"), ("K=3", "backbone alone"),
+                                                         ("p=0.5", "K=5, p=0"), ("p=0.5", "backbone alone")}
+    runs = df.set_index(["srsupm", "K", "noise_p", "seed"])
+    for _, row in sig.iterrows():                           # A: the reference's own metric, B: the sweep run's
+        ref = runs.loc[(row["against"] == "K=5, p=0", 5, 0.0, 1)]
+        run = runs.loc[(True, 3, 0.0, 1)] if row["setting"] == "K=3" else runs.loc[(True, 5, 0.5, 1)]
+        assert row["a"] == pytest.approx(ref[row["metric"]], abs=1e-6)
+        assert row["b"] == pytest.approx(run[row["metric"]], abs=1e-6)
+    written = R.write_reports(df, tmp_path / "reports", runs_dir=tmp_path, n_boot=50)
+    assert "significance_sweeps" in written and "Fig. 3 and Table 4 runs" in written["markdown"].read_text()
+    assert not R.sweep_significance_report(df[df["K"] == 5], tmp_path).empty           # the p = 0.5 run stays
+    assert R.sweep_significance_report(df[(df["K"] == 5) & (df["noise_p"] == 0)], tmp_path).empty
 
 
 def test_write_reports(tmp_path):
