@@ -354,18 +354,32 @@ def _init_worker(threads: int, parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), name="watch-grid", daemon=True).start()
 
 
-def _execute_in_worker(engine: str, config: TrainConfig, out: Path, params: list[str]) -> float:
-    """:func:`_execute` in a ``--jobs`` worker. A stop unwinds the run first (its files are written
-    atomically, so its folder holds the last finished epoch; papermill shuts its kernel down), then
-    the worker exits: the next grid resumes the run from its checkpoint."""
+def _execute_in_worker(engine: str, config: TrainConfig, out: Path, params: list[str],
+                       label: str | None = None) -> float:
+    """:func:`_execute` in a ``--jobs`` worker, announced as ``label`` (if given) when it starts. A
+    stop unwinds the run first (its files are written atomically, so its folder holds the last
+    finished epoch; papermill shuts its kernel down), then the worker exits: the next grid resumes
+    the run from its checkpoint."""
     global _WORKER_BUSY
     _WORKER_BUSY = True
+    if label:
+        print(_announcement(label, engine, out), flush=True)
     try:
         return _execute(engine, config, out, params)
     except _GridStopped as stop:
         os._exit(128 + stop.args[0])
     finally:
         _WORKER_BUSY = False
+
+
+def _announcement(label: str, engine: str, out: Path) -> str:
+    resumed = " (resuming from its checkpoint)" if (out / "checkpoint.pt").exists() else ""
+    return f"{label}: running with {engine}{resumed}"
+
+
+#: what a worker that died before its run usually means (spawn re-imports the caller's script)
+_BROKEN_POOL_HINT = ("a --jobs worker process died. Called from a script? Worker processes are spawned and "
+                     "re-import it: put the run_grid call under `if __name__ == \"__main__\":`")
 
 
 def _raise_system_exit(signum, frame) -> None:
@@ -408,7 +422,9 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
     1.0-2x the runs per hour of one two-thread run, depending on the model and the day
     (reports/README.md, Speed). Stopping such a grid (Ctrl-C, SIGTERM, or its process
     killed outright), or a failed run with ``on_error="raise"``, stops the workers' runs too: each
-    keeps its last finished epoch and the next call resumes it. Returns the status table, in the
+    keeps its last finished epoch and the next call resumes it. The workers are spawned processes
+    that re-import the caller's main module: from a script, call ``run_grid`` under
+    ``if __name__ == "__main__":`` (without it every run fails with a message saying so). Returns the status table, in the
     order of ``specs``: ``name``, ``state`` (skipped | ran | failed), ``seconds``, ``error``.
     """
     if engine not in ("papermill", "inline"):
@@ -455,10 +471,8 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
                 continue
         todo.append((i, spec, config, out))
 
-    def announce(i, spec, out):
-        if verbose:
-            resumed = " (resuming from its checkpoint)" if (out / "checkpoint.pt").exists() else ""
-            print(f"[{i}/{len(specs)}] {spec.name}: running with {engine}{resumed}", flush=True)
+    def label(i, spec):
+        return f"[{i}/{len(specs)}] {spec.name}"
 
     def failed(i, spec, err, seconds):
         if on_error == "raise":
@@ -470,7 +484,8 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
 
     if jobs == 1 or len(todo) <= 1:
         for i, spec, config, out in todo:
-            announce(i, spec, out)
+            if verbose:
+                print(_announcement(label(i, spec), engine, out), flush=True)
             t0 = time.perf_counter()
             try:
                 rows[i] = {"name": spec.name, "state": "ran", "seconds": _execute(engine, config, out, params),
@@ -480,16 +495,18 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
     else:
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+        from concurrent.futures.process import BrokenProcessPool
         threads = max(1, _usable_cores() // jobs)
         before = set(multiprocessing.active_children())
         with _sigterm_raises(), ProcessPoolExecutor(
                 max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker, initargs=(threads, os.getpid())) as pool:
             pending = {}
-            for i, spec, config, out in todo:
-                announce(i, spec, out)
-                pending[pool.submit(_execute_in_worker, engine, config, out, params)] = (
-                    i, spec, time.perf_counter())
+            for i, spec, config, out in todo:                 # each worker announces its run when it starts
+                pending[pool.submit(_execute_in_worker, engine, config, out, params,
+                                    label(i, spec) if verbose else None)] = (i, spec, time.perf_counter())
+            if verbose:
+                print(f"{len(todo)} runs queued for {jobs} worker processes ({threads} threads each)", flush=True)
             workers = set(multiprocessing.active_children()) - before   # spawned by the submits above
             try:
                 while pending:
@@ -499,8 +516,10 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
                         try:
                             rows[i] = {"name": spec.name, "state": "ran", "seconds": future.result(), "error": ""}
                             if verbose:
-                                print(f"[{i}/{len(specs)}] {spec.name}: finished in {rows[i]['seconds']:.0f} s",
-                                      flush=True)
+                                print(f"{label(i, spec)}: finished in {rows[i]['seconds']:.0f} s", flush=True)
+                        except BrokenProcessPool as err:
+                            failed(i, spec, BrokenProcessPool(f"{_BROKEN_POOL_HINT} ({err})"),
+                                   time.perf_counter() - t0)
                         except Exception as err:                       # noqa: BLE001 - reported or re-raised
                             failed(i, spec, err, time.perf_counter() - t0)
             except BaseException:                                      # Ctrl-C, SIGTERM, a failed run
