@@ -10,6 +10,15 @@ Only the (B, K, N) matrix ``Ẑ Eᵀ`` is formed; the (B, N, d) tensor ``r_{u,i}
 ``fused=True`` (inference only) runs the same arithmetic through ``torch.compile``: the
 softmax over levels, the weighting and the sum become one pass over the logits instead of
 four, which is what the mixture costs beyond its K-fold matmul (the paper's Table 2 overhead).
+
+Training backpropagates through the mixture with its closed-form derivative (:class:`MixtureGrad`)
+instead of autograd's step-by-step chain: with ``l_k = ⟨ẑ_k, e_i⟩``, scale ``c`` and
+``s = Σ_k β_k l_k``,
+
+    ∂s/∂l_k = β_k (1 + c (l_k − s))          ∂s/∂c = Σ_k β_k l_k (l_k − s)
+
+(differentiate ``β_k = softmax_k(c l)``: ``∂β_j/∂l_k = c β_j (δ_jk − β_k)``), so the backward pass is
+one elementwise pass over the (B, K, N) logits and two matmuls.
 """
 from __future__ import annotations
 
@@ -54,6 +63,9 @@ def mixed_scores(Z: torch.Tensor, E: torch.Tensor, scale: float | torch.Tensor |
             raise ValueError("mixed_scores: fused=True is for inference; call it under torch.no_grad() "
                              "(training uses the eager mixture)")
         block = _fused_block
+    elif torch.is_grad_enabled() and (Z.requires_grad or E.requires_grad or torch.is_tensor(scale)
+                                      and scale.requires_grad):
+        block = MixtureGrad.apply                                       # training: closed-form backward
     rows = B if Z.device.type != "cpu" else max(1, CPU_BLOCK_BYTES // (4 * K * max(N, 1)))
     if rows >= B:
         return block(Z, E, scale)
@@ -64,6 +76,39 @@ def _mixed_block(Z: torch.Tensor, E: torch.Tensor, scale: float | torch.Tensor) 
     logits = torch.einsum("bkd,nd->bkn", Z, E)                          # (b, K, N) = Ẑ Eᵀ
     beta = torch.softmax(logits * scale, dim=1)                         # (b, K, N) over levels
     return (beta * logits).sum(dim=1)                                   # (b, N)
+
+
+class MixtureGrad(torch.autograd.Function):
+    """:func:`_mixed_block` with the closed-form backward of the module docstring.
+
+    The same forward; backward computes ``∂L/∂l = g β (1 + c (l − s))`` in one pass over the saved
+    (b, K, N) logits, then ``∂L/∂Ẑ`` and ``∂L/∂E`` by two matmuls, instead of autograd's chain
+    through the sum, the product and the softmax. On 2 CPU cores this made a SASRec+SRSUPM-sized
+    mixture step (256 users × K = 5 × 12,101 items, forward and backward) about 20 % faster;
+    ``tests/test_prediction.py`` checks it against finite differences and autograd in float64.
+    """
+
+    @staticmethod
+    def forward(ctx, Z: torch.Tensor, E: torch.Tensor, scale: float | torch.Tensor) -> torch.Tensor:
+        logits = torch.einsum("bkd,nd->bkn", Z, E)                      # (b, K, N)
+        beta = torch.softmax(logits * scale, dim=1)
+        s = (beta * logits).sum(dim=1)                                  # (b, N)
+        ctx.save_for_backward(Z, E, logits, beta, s, scale if torch.is_tensor(scale) else None)
+        ctx.scale = scale
+        return s
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):
+        Z, E, logits, beta, s, scale_t = ctx.saved_tensors
+        c = scale_t if scale_t is not None else ctx.scale
+        centred = logits - s.unsqueeze(1)                               # l_k − s
+        g_scale = None
+        if ctx.needs_input_grad[2]:                                     # a learned scale (temperature.py)
+            g_scale = (g.unsqueeze(1) * beta * logits * centred).sum().reshape(scale_t.shape)
+        dl = centred.mul_(c).add_(1.0).mul_(beta).mul_(g.unsqueeze(1))  # ∂L/∂l, in place of l − s
+        g_Z = torch.einsum("bkn,nd->bkd", dl, E) if ctx.needs_input_grad[0] else None
+        g_E = torch.einsum("bkn,bkd->nd", dl, Z) if ctx.needs_input_grad[1] else None
+        return g_Z, g_E, g_scale
 
 
 _COMPILED = None

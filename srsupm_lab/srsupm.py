@@ -149,10 +149,11 @@ class SRSUPM(nn.Module):
 
         if self.use_pmsim:
             partner = self.matching.sample(index)                                  # (B,)
-            both = self._shift(torch.cat([inputs, self.matching.inputs[partner]]),
-                               torch.cat([users, self.matching.users[partner]]))   # (2B, K, d) one pass
-            Z, Z_partner = both[:B], both[B:]                                     # (B, K, d) each
-            Z_aug = self._shift(inputs, users)                                    # (B, K, d) fresh dropout
+            # one encoder pass over the windows, their partners and the windows again: dropout masks
+            # are drawn per row, so the third block is the windows' augmented view (fresh dropout)
+            views = self._shift(torch.cat([inputs, self.matching.inputs[partner], inputs]),
+                                torch.cat([users, self.matching.users[partner], users]))   # (3B, K, d)
+            Z, Z_partner, Z_aug = views[:B], views[B:2 * B], views[2 * B:]         # (B, K, d) each
         else:
             Z = self._shift(inputs, users)                                        # (B, K, d)
 

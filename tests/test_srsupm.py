@@ -83,6 +83,35 @@ def test_mixed_scores_blocks_of_users_give_the_same_scores_and_gradients(monkeyp
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("learned_scale", [False, True])
+def test_training_mixture_gradients_match_finite_differences_and_autograd(learned_scale):
+    """The closed-form backward (prediction.MixtureGrad) against finite differences (gradcheck) and
+    against autograd through the plain arithmetic, in float64, for Ẑ, E and a learned scale."""
+    import srsupm_lab.prediction as prediction
+    torch.manual_seed(1)
+    Z = torch.randn(3, 4, 5, dtype=torch.float64, requires_grad=True)
+    E = torch.randn(6, 5, dtype=torch.float64, requires_grad=True)
+    scale = torch.tensor(0.7, dtype=torch.float64, requires_grad=True) if learned_scale else 0.7
+    inputs = (Z, E, scale) if learned_scale else (Z, E)
+    assert torch.autograd.gradcheck(lambda *x: prediction.MixtureGrad.apply(*x, *(() if learned_scale else (0.7,))),
+                                     inputs)
+    weights = torch.randn(3, 6, dtype=torch.float64)
+    fast = torch.autograd.grad((prediction.mixed_scores(Z, E, scale) * weights).sum(), inputs, retain_graph=True)
+    logits = torch.einsum("bkd,nd->bkn", Z, E)                         # the plain arithmetic, autograd's chain
+    plain = (torch.softmax(logits * scale, dim=1) * logits).sum(dim=1)
+    want = torch.autograd.grad((plain * weights).sum(), inputs)
+    for a, b in zip(fast, want):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    s = prediction.mixed_scores(Z, E, scale)                           # backward twice: saved logits intact
+    first = torch.autograd.grad(s.sum(), inputs, retain_graph=True)
+    second = torch.autograd.grad(s.sum(), inputs)
+    for a, b in zip(first, second):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert s.grad_fn is not None and "MixtureGrad" in type(s.grad_fn).__name__
+    with torch.no_grad():
+        assert prediction.mixed_scores(Z, E, scale).grad_fn is None      # inference: the plain arithmetic
+
+
 def test_fused_mixture_gives_the_mixed_scores_of_a_float64_reference(monkeypatch):
     """fused=True (torch.compile) in blocks of users: the float64 mixture up to float32 rounding; the
     model's inference scores with ``fused_mixture`` equal its eager ones; gradients are refused."""
@@ -281,6 +310,26 @@ def test_loss_parts_gradients_and_total():
                     ("sic.w1", model.sic.w1), ("sic.w2", model.sic.w2), ("sic.ln_weight", model.sic.ln_weight),
                     ("priors", model.priors.priors)]:
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_windows_partners_and_augmented_views_share_one_encoder_pass(dropout, monkeypatch):
+    """PMSIM's three views (Z, the sampled partners' Z, the augmented Z) come from one encoder pass
+    over 3B rows; L_PMSIM is InfoNCE of the augmented basic views against the partners'; the
+    augmented block differs from Z only by its own dropout masks."""
+    model, w, levels = make_model(dropout=dropout, lambda2=1.0)
+    model.train()
+    rows, partner = torch.arange(8), torch.arange(8, 16)
+    monkeypatch.setattr(model.matching, "sample", lambda index, generator=None: partner)
+    encoded, views = [], []
+    encode = model.backbone.encode
+    monkeypatch.setattr(model.backbone, "encode", lambda seq, users=None: encoded.append(seq) or encode(seq, users))
+    model.priors.register_forward_hook(lambda module, args, out: views.append(out.detach()))
+    _, parts = model.loss(batch_of(w, levels, rows))
+    assert len(encoded) == 1 and torch.equal(encoded[0], torch.cat([w.inputs[rows], w.inputs[partner], w.inputs[rows]]))
+    Z, Z_partner, Z_aug = views[0][:8], views[0][8:16], views[0][16:]
+    torch.testing.assert_close(parts["pmsim"], info_nce(Z_aug.sum(1), Z_partner.sum(1), model.matching.tau))
+    assert torch.equal(Z, Z_aug) == (dropout == 0.0)
 
 
 def test_confidence_cache_refreshed_with_own_level_alpha():
