@@ -200,19 +200,89 @@ def write_departure_fig6(departures: pd.DataFrame, runs_dir, reports_dir) -> tup
                                         "![Fig. 6, departures](fig6_departures.png)\n"]
 
 
-def write_figures(df: pd.DataFrame, runs_dir, reports_dir, backbone: str = "sasrec",
+def _figure_backbones(df: pd.DataFrame) -> list[str]:
+    """SASRec (the paper's Figs. 6 and 8), then every other backbone with a Table 3 ablation run."""
+    plain = _plain(df)
+    ablated = plain[plain["srsupm"].astype(bool) & ~plain[list(SWITCHES)].all(axis=1)]
+    return ["sasrec"] + sorted(set(ablated["backbone"]) - {"sasrec"})
+
+
+def _suffix(ds: str, backbone: str) -> str:
+    """``<dataset>`` for SASRec (the paper's figures), ``<dataset>_<backbone>`` for the others."""
+    return ds if backbone == "sasrec" else f"{ds}_{backbone}"
+
+
+def _fig6_for(df, runs_dir, reports: Path, ds: str, backbone: str):
+    """Fig. 6 of ``backbone``+SRSUPM on ``ds`` beside its run without PMSID: (written, markdown, CSV rows)."""
+    models = {name: r for name, r in (("SRSUPM", _run(df, ds, backbone, True)),
+                                      ("w/o PMSID", _run(df, ds, backbone, True, ("pmsid",))))
+              if r is not None and can_measure(Path(runs_dir) / r["run"], FIG6_FILE)}
+    if "SRSUPM" not in models:
+        return {}, [], []
+    tables = {name: fig6_table(runs_dir, r["run"]) for name, r in models.items()}
+    name = f"fig6_{_suffix(ds, backbone)}"
+    _savefig(_fig6_figure({f"{ds}, {backbone} {m}": t for m, t in tables.items()}), reports / f"{name}.png")
+    rows = []
+    for m, t in tables.items():
+        long = t.stack().rename("alpha").reset_index()
+        for col, value in (("model", m), ("run", models[m]["run"]), ("backbone", backbone), ("dataset", ds)):
+            long.insert(0, col, value)
+        long["windows"] = [t.attrs["windows"][lvl] for lvl in long["level"]]
+        rows.append(long)
+    info = "; ".join(f"{m}: {_fig6_summary(t)}" for m, t in tables.items())
+    md = (f"## Fig. 6 — mean shift distribution α per PMSA level, {ds}, {backbone}+SRSUPM, test "
+          f"windows\n\n{info} (`analysis.level_information`).\n\n![Fig. 6, {ds}, {backbone}]({name}.png)\n")
+    return {name: reports / f"{name}.png"}, [md], rows
+
+
+def _fig8_for(df, runs_dir, reports: Path, ds: str, backbone: str, max_pairs: int | None):
+    """Fig. 8 of ``backbone``+SRSUPM on ``ds`` beside its run without PMSIM: (written, markdown, CSV rows)."""
+    from matplotlib.figure import Figure
+
+    models = {name: r for name, r in (("SRSUPM", _run(df, ds, backbone, True)),
+                                      ("w/o PMSIM", _run(df, ds, backbone, True, ("pmsim",))))
+              if r is not None and can_measure(Path(runs_dir) / r["run"], FIG8_FILE)}
+    if "SRSUPM" not in models:
+        return {}, [], []
+    dists = {m: fig8_table(runs_dir, r["run"], max_pairs=max_pairs) for m, r in models.items()}
+    dists = {m: d for m, d in dists.items() if d["total_pairs"]}
+    if not dists:
+        return {}, [], []
+    fig = Figure(figsize=(5.5 * len(dists), 3.6), layout="constrained")
+    for ax, (m, d) in zip(fig.subplots(1, len(dists), squeeze=False).ravel(), dists.items()):
+        analysis.plot_view_distances(d, ax=ax, title=f"{ds}, {backbone} {m}: separation {d['separation']:.3f}")
+    name = f"fig8_{_suffix(ds, backbone)}"
+    _savefig(fig, reports / f"{name}.png")
+    rows = []
+    for m, d in dists.items():
+        same, other = d[analysis.SAME_LEVEL], d[analysis.TARGET_ONLY]          # quantiles: [500] is the median
+        rows.append({"dataset": ds, "backbone": backbone, "run": models[m]["run"], "model": m,
+                     "total_pairs": d["total_pairs"], "same_level_pairs": d["pairs"][analysis.SAME_LEVEL],
+                     "target_only_pairs": d["pairs"][analysis.TARGET_ONLY],
+                     "median_same_level": float(np.median(same)) if same.size else np.nan,
+                     "median_target_only": float(np.median(other)) if other.size else np.nan,
+                     "separation": d["separation"]})
+    sep = "; ".join(f"{r['model']}: {r['separation']:.3f}" for r in rows)
+    md = (f"## Fig. 8 — distances between basic views of training windows sharing a target, {ds}, "
+          f"{backbone}+SRSUPM\n\nSeparation, P(a same-level pair is closer than a target-only pair): "
+          f"{sep} (0.5: no separation).\n\n![Fig. 8, {ds}, {backbone}]({name}.png)\n")
+    return {name: reports / f"{name}.png"}, [md], rows
+
+
+def write_figures(df: pd.DataFrame, runs_dir, reports_dir, backbones=None,
                   max_pairs: int | None = 200_000) -> tuple[dict[str, Path], list[str]]:
     """Write Figs. 7, 6 and 8 for every dataset the runs cover; returns ({name: path}, markdown parts).
 
     * ``fig7.csv`` + ``fig7_<dataset>.png`` — every backbone with runs alone and +SRSUPM;
-    * ``fig6.csv`` + ``fig6_<dataset>.png`` — ``backbone``+SRSUPM, and its run without PMSID;
-    * ``fig8.csv`` + ``fig8_<dataset>.png`` — ``backbone``+SRSUPM, and its run without PMSIM
-      (the CSV gives pair counts, median distances and the separation of each model).
+    * ``fig6.csv`` + ``fig6_<dataset>[_<backbone>].png`` — each of ``backbones``+SRSUPM, and its run
+      without PMSID;
+    * ``fig8.csv`` + ``fig8_<dataset>[_<backbone>].png`` — each of ``backbones``+SRSUPM, and its run
+      without PMSIM (the CSV gives pair counts, median distances and the separation of each model).
 
-    A run kept with neither its stored measurement nor its checkpoint is left out of Figs. 6 and 8.
+    ``backbones`` defaults to SASRec (the paper's figures; their files carry no backbone name) and
+    every other backbone that has a Table 3 ablation run. A run kept with neither its stored
+    measurement nor its checkpoint is left out of Figs. 6 and 8.
     """
-    from matplotlib.figure import Figure
-
     reports = Path(reports_dir)
     reports.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
@@ -233,52 +303,21 @@ def write_figures(df: pd.DataFrame, runs_dir, reports_dir, backbone: str = "sasr
             written[f"fig7_{ds}"] = reports / f"fig7_{ds}.png"
             md.append(f"## Fig. 7 — test Recall@10 per PMSA level, {ds}, each backbone alone and +SRSUPM\n\n"
                       f"![Fig. 7, {ds}](fig7_{ds}.png)\n")
+    if backbones is None:
+        backbones = _figure_backbones(df)
+    elif isinstance(backbones, str):
+        backbones = [backbones]
     rows6, rows8 = [], []
     for ds in sorted(set(df["dataset"])):
-        models6 = {name: r for name, r in (("SRSUPM", _run(df, ds, backbone, True)),
-                                           ("w/o PMSID", _run(df, ds, backbone, True, ("pmsid",))))
-                   if r is not None and can_measure(Path(runs_dir) / r["run"], FIG6_FILE)}
-        if "SRSUPM" in models6:
-            tables = {name: fig6_table(runs_dir, r["run"]) for name, r in models6.items()}
-            _savefig(_fig6_figure({f"{ds}, {backbone} {name}": t for name, t in tables.items()}),
-                     reports / f"fig6_{ds}.png")
-            written[f"fig6_{ds}"] = reports / f"fig6_{ds}.png"
-            for name, t in tables.items():
-                long = t.stack().rename("alpha").reset_index()
-                long.insert(0, "model", name)
-                long.insert(0, "run", models6[name]["run"])
-                long.insert(0, "dataset", ds)
-                long["windows"] = [t.attrs["windows"][lvl] for lvl in long["level"]]
-                rows6.append(long)
-            info = "; ".join(f"{name}: {_fig6_summary(t)}" for name, t in tables.items())
-            md.append(f"## Fig. 6 — mean shift distribution α per PMSA level, {ds}, {backbone}+SRSUPM, test "
-                      f"windows\n\n{info} (`analysis.level_information`).\n\n![Fig. 6, {ds}](fig6_{ds}.png)\n")
-        models8 = {name: r for name, r in (("SRSUPM", _run(df, ds, backbone, True)),
-                                           ("w/o PMSIM", _run(df, ds, backbone, True, ("pmsim",))))
-                   if r is not None and can_measure(Path(runs_dir) / r["run"], FIG8_FILE)}
-        if "SRSUPM" in models8:
-            dists = {name: fig8_table(runs_dir, r["run"], max_pairs=max_pairs) for name, r in models8.items()}
-            dists = {name: d for name, d in dists.items() if d["total_pairs"]}
-            if not dists:
-                continue
-            fig = Figure(figsize=(5.5 * len(dists), 3.6), layout="constrained")
-            for ax, (name, d) in zip(fig.subplots(1, len(dists), squeeze=False).ravel(), dists.items()):
-                analysis.plot_view_distances(d, ax=ax, title=f"{ds}, {backbone} {name}: separation "
-                                                             f"{d['separation']:.3f}")
-            _savefig(fig, reports / f"fig8_{ds}.png")
-            written[f"fig8_{ds}"] = reports / f"fig8_{ds}.png"
-            for name, d in dists.items():
-                same, other = d[analysis.SAME_LEVEL], d[analysis.TARGET_ONLY]     # quantiles: [500] is the median
-                rows8.append({"dataset": ds, "run": models8[name]["run"], "model": name,
-                              "total_pairs": d["total_pairs"], "same_level_pairs": d["pairs"][analysis.SAME_LEVEL],
-                              "target_only_pairs": d["pairs"][analysis.TARGET_ONLY],
-                              "median_same_level": float(np.median(same)) if same.size else np.nan,
-                              "median_target_only": float(np.median(other)) if other.size else np.nan,
-                              "separation": d["separation"]})
-            sep = "; ".join(f"{r['model']}: {r['separation']:.3f}" for r in rows8 if r["dataset"] == ds)
-            md.append(f"## Fig. 8 — distances between basic views of training windows sharing a target, {ds}, "
-                      f"{backbone}+SRSUPM\n\nSeparation, P(a same-level pair is closer than a target-only pair): "
-                      f"{sep} (0.5: no separation).\n\n![Fig. 8, {ds}](fig8_{ds}.png)\n")
+        for bb in backbones:
+            drawn, parts, rows = _fig6_for(df, runs_dir, reports, ds, bb)
+            written.update(drawn)
+            md.extend(parts)
+            rows6.extend(rows)
+            drawn, parts, rows = _fig8_for(df, runs_dir, reports, ds, bb, max_pairs)
+            written.update(drawn)
+            md.extend(parts)
+            rows8.extend(rows)
     if rows6:
         save_csv("fig6", pd.concat(rows6, ignore_index=True))
     if rows8:

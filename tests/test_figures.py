@@ -35,13 +35,13 @@ def test_fig7_holds_the_runs_own_level_tables(runs):
 
 def test_write_figures_writes_figs_6_7_8_for_the_full_model_and_its_ablations(runs, tmp_path):
     root, df = runs
-    written, md = F.write_figures(df, root, tmp_path, backbone="gru4rec", max_pairs=None)
-    assert {"fig7", "fig6", "fig8", "fig7_synthetic", "fig6_synthetic", "fig8_synthetic"} <= set(written)
-    assert all(p.stat().st_size > 1000 for k, p in written.items() if k.endswith("synthetic"))
+    written, md = F.write_figures(df, root, tmp_path, backbones=["gru4rec"], max_pairs=None)
+    assert {"fig7", "fig6", "fig8", "fig7_synthetic", "fig6_synthetic_gru4rec", "fig8_synthetic_gru4rec"} <= set(written)
+    assert all(p.stat().st_size > 1000 for k, p in written.items() if k.startswith("fig") and "synthetic" in k)
     assert any("Fig. 6" in part for part in md) and any("Fig. 8" in part for part in md)
     # Fig. 6: each level's mean α is a distribution; the window counts are the evaluation's users per level
     f6 = pd.read_csv(written["fig6"])
-    assert set(f6["model"]) == {"SRSUPM", "w/o PMSID"} and set(f6["run"]) == {
+    assert set(f6["backbone"]) == {"gru4rec"} and set(f6["model"]) == {"SRSUPM", "w/o PMSID"} and set(f6["run"]) == {
         "synthetic/gru4rec+srsupm/seed1", "synthetic/gru4rec+srsupm-wo-pmsid/seed1"}
     present = f6[f6["windows"] > 0]
     np.testing.assert_allclose(present.groupby(["model", "level"])["alpha"].sum(), 1.0, atol=1e-6)
@@ -63,7 +63,10 @@ def test_write_reports_includes_the_figures(runs, tmp_path):
     root, df = runs
     written = R.write_reports(df, tmp_path, runs_dir=root, n_boot=20)
     assert "fig7_synthetic" in written and "Fig. 7" in written["markdown"].read_text()
-    assert "fig6" not in written                                           # Figs. 6 and 8 are SASRec's by default
+    # Figs. 6 and 8: SASRec's (none here) and those of every backbone with an ablation run (GRU4Rec)
+    assert {"fig6_synthetic_gru4rec", "fig8_synthetic_gru4rec"} <= set(written)
+    no_ablations = df[df[list(R.SWITCHES)].all(axis=1)]
+    assert "fig6" not in R.write_reports(no_ablations, tmp_path / "t1", runs_dir=root, n_boot=20)
     assert "fig7" not in R.write_reports(df, tmp_path / "plain", runs_dir=root, n_boot=20, figures=False)
 
 
@@ -73,7 +76,7 @@ def test_figures_come_back_from_run_folders_without_checkpoints(runs, tmp_path):
 
     from srsupm_lab import analysis
     root, df = runs
-    first = F.write_figures(df, root, tmp_path / "a", backbone="gru4rec", max_pairs=None)[0]
+    first = F.write_figures(df, root, tmp_path / "a", backbones=["gru4rec"], max_pairs=None)[0]
     full = root / "synthetic/gru4rec+srsupm/seed1"
     assert (full / F.FIG6_FILE).exists() and (full / F.FIG8_FILE).exists()
     # the stored Fig. 8 summary against the exact distances of the checkpoint
@@ -90,7 +93,7 @@ def test_figures_come_back_from_run_folders_without_checkpoints(runs, tmp_path):
     kept = tmp_path / "kept"
     shutil.copytree(root, kept, ignore=shutil.ignore_patterns("checkpoint.pt"))
     assert not list(kept.rglob("checkpoint.pt"))
-    again = F.write_figures(df, kept, tmp_path / "b", backbone="gru4rec", max_pairs=None)[0]
+    again = F.write_figures(df, kept, tmp_path / "b", backbones=["gru4rec"], max_pairs=None)[0]
     assert set(again) == set(first)
     for name in ("fig6", "fig7", "fig8"):
         pd.testing.assert_frame_equal(pd.read_csv(first[name]), pd.read_csv(again[name]))
@@ -99,7 +102,7 @@ def test_figures_come_back_from_run_folders_without_checkpoints(runs, tmp_path):
     # neither stored nor measurable (an older run kept without its checkpoint): only Fig. 7 is drawn
     for path in [*kept.rglob(F.FIG6_FILE), *kept.rglob(F.FIG8_FILE)]:
         path.unlink()
-    bare = F.write_figures(df, kept, tmp_path / "c", backbone="gru4rec", max_pairs=None)[0]
+    bare = F.write_figures(df, kept, tmp_path / "c", backbones=["gru4rec"], max_pairs=None)[0]
     assert "fig7" in bare and not {"fig6", "fig8"} & set(bare)
 
 
