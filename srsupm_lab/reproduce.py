@@ -506,7 +506,8 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
                 pending[pool.submit(_execute_in_worker, engine, config, out, params,
                                     label(i, spec) if verbose else None)] = (i, spec, time.perf_counter())
             if verbose:
-                print(f"{len(todo)} runs queued for {jobs} worker processes ({threads} threads each)", flush=True)
+                print(f"{len(todo)} runs queued for {jobs} worker processes ({threads} thread{'s' * (threads > 1)} each)",
+                      flush=True)
             workers = set(multiprocessing.active_children()) - before   # spawned by the submits above
             try:
                 while pending:
@@ -523,10 +524,11 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
                         except Exception as err:                       # noqa: BLE001 - reported or re-raised
                             failed(i, spec, err, time.perf_counter() - t0)
             except BaseException:                                      # Ctrl-C, SIGTERM, a failed run
-                for future in pending:                                 # stop what has not started
-                    future.cancel()
-                for worker in workers:                                 # and what has: each worker unwinds
-                    worker.terminate()                                 # its run and exits (resumable)
+                # each worker unwinds its run and exits (resumable); the pool then fails the queued runs.
+                # Queued futures are not cancelled: Python 3.11's pool raises InvalidStateError in its
+                # thread when it fails a cancelled future
+                for worker in workers:
+                    worker.terminate()
                 raise
     return pd.DataFrame([rows[i] for i in sorted(rows)], columns=["name", "state", "seconds", "error"])
 
@@ -1024,30 +1026,24 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
         written["fig3_png"] = path
         md.append("![Fig. 3](fig3.png)\n")
     if runs_dir is not None and len(df):
-        sig = significance_report(df, runs_dir, n_boot=n_boot, previous=previous("significance"))
-        if not sig.empty:
-            save_csv("significance", sig)
-            md.append("## Is the gain more than noise? +SRSUPM against its backbone, same seed, same test users\n\n"
-                      f"Gain (B − A) with its 95 % paired-bootstrap interval over the test users ({n_boot} "
-                      "resamples) and a two-sided p-value (srsupm_lab.significance). " + POOLED_NOTE + "\n\n"
-                      + _significance_markdown(sig, ["dataset", "backbone", "seed"]))
-        abl = ablation_significance_report(df, runs_dir, n_boot=n_boot, previous=previous("significance_ablations"))
-        if not abl.empty:
-            save_csv("significance_ablations", abl)
-            md.append("## What each part adds: the full SRSUPM (B) against each ablation (A), same seed, "
-                      "same test users\n\n"
-                      f"Gain (B − A) with its 95 % paired-bootstrap interval ({n_boot} resamples) and a "
-                      "two-sided p-value: a positive gain is what the switched-off part contributes. "
-                      + POOLED_NOTE + "\n\n"
-                      + _significance_markdown(abl, ["dataset", "backbone", "variant", "seed"]))
-        sweep = sweep_significance_report(df, runs_dir, n_boot=n_boot, previous=previous("significance_sweeps"))
-        if not sweep.empty:
-            save_csv("significance_sweeps", sweep)
-            md.append("## Fig. 3 and Table 4 runs: each setting (B) against K = 5, p = 0 and against the backbone "
-                      "alone (A), same seed, same test users\n\n"
-                      f"Gain (B − A) with its 95 % paired-bootstrap interval ({n_boot} resamples) and a "
-                      "two-sided p-value. " + POOLED_NOTE + "\n\n"
-                      + _significance_markdown(sweep, ["dataset", "backbone", "setting", "against", "seed"]))
+        paired = (   # (file, report, heading, what a positive gain means, key columns)
+            ("significance", significance_report,
+             "Is the gain more than noise? +SRSUPM against its backbone, same seed, same test users", "",
+             ["dataset", "backbone", "seed"]),
+            ("significance_ablations", ablation_significance_report,
+             "What each part adds: the full SRSUPM (B) against each ablation (A), same seed, same test users",
+             ": a positive gain is what the switched-off part contributes", ["dataset", "backbone", "variant", "seed"]),
+            ("significance_sweeps", sweep_significance_report,
+             "Fig. 3 and Table 4 runs: each setting (B) against K = 5, p = 0 and against the backbone alone (A), "
+             "same seed, same test users", "", ["dataset", "backbone", "setting", "against", "seed"]),
+        )
+        for name, report, heading, meaning, keys in paired:
+            table = report(df, runs_dir, n_boot=n_boot, previous=previous(name))
+            if not table.empty:
+                save_csv(name, table)
+                md.append(f"## {heading}\n\nGain (B − A) with its 95 % paired-bootstrap interval over the test "
+                          f"users ({n_boot} resamples) and a two-sided p-value (srsupm_lab.significance){meaning}. "
+                          + POOLED_NOTE + "\n\n" + _significance_markdown(table, keys))
     if runs_dir is not None and figures:
         from .figures import write_figures             # Figs. 6-8 from the runs' checkpoints and level tables
         drawn, parts = write_figures(df, runs_dir, reports)
