@@ -26,6 +26,7 @@ import argparse
 import json
 import math
 import platform
+import subprocess
 import sys
 import time
 from dataclasses import MISSING, fields
@@ -278,10 +279,25 @@ def user_ranks(out_dir, device="cpu", batch_size: int = 1024) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- the run
+def code_version() -> dict:
+    """``{"srsupm_lab": version, "commit": git commit of the package's checkout or None, "modified":
+    whether its tracked files differ from that commit (None without git)}``: which code made a run."""
+    from . import __version__
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "--",
+                                  "."], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        return {"srsupm_lab": __version__, "commit": commit, "modified": bool(changed)}
+    except (OSError, subprocess.SubprocessError):                # no git, or not a checkout (an installed wheel)
+        return {"srsupm_lab": __version__, "commit": None, "modified": None}
+
+
 def _environment(device: torch.device) -> dict:
     env = {"python": sys.version.split()[0], "platform": platform.platform(), "torch": torch.__version__,
            "numpy": np.__version__, "device": str(device), "torch_threads": torch.get_num_threads(),
-           "processes": ddp.world_size()}
+           "processes": ddp.world_size(), **code_version()}
     if device.type == "cuda":
         env["device_name"] = torch.cuda.get_device_name(device)
     return env

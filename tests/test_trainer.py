@@ -269,6 +269,17 @@ def test_run_experiment_files_and_reuse(tmp_path):
     assert stored["test"][0]["level"] == "all" and stored["test"][0]["users"] == 80
     assert sum(r["users"] for r in stored["test"][1:]) == 80
     assert {"torch", "device"} <= set(stored["environment"]) and stored["n_params"] > stored["n_params_backbone"]
+    # which code made the run: the package version, and its git commit when it lives in a checkout
+    import subprocess
+    import srsupm_lab
+    env = stored["environment"]
+    assert env["srsupm_lab"] == srsupm_lab.__version__
+    package = os.path.dirname(srsupm_lab.__file__)
+    git = subprocess.run(["git", "-C", package, "rev-parse", "HEAD"], capture_output=True, text=True)
+    if git.returncode == 0:
+        assert env["commit"] == git.stdout.strip() and isinstance(env["modified"], bool)
+    else:
+        assert env["commit"] is None and env["modified"] is None
     with pytest.raises(FileExistsError, match="resume"):
         run_experiment(config)
     again = run_experiment(config.replace(resume=True))                 # finished: the stored results
