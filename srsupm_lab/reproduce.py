@@ -529,6 +529,9 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
                 # thread when it fails a cancelled future
                 for worker in workers:
                     worker.terminate()
+                if verbose:
+                    print(f"grid stopped: {len(pending)} runs unfinished; the same call resumes them from their "
+                          f"last finished epoch", flush=True)
                 raise
     return pd.DataFrame([rows[i] for i in sorted(rows)], columns=["name", "state", "seconds", "error"])
 
