@@ -178,7 +178,8 @@ def main(argv=None) -> int:
                      help="table1: the backbones alone, +SRSUPM, or both (default)")
     rep.add_argument("--ablations", nargs="+", default=None, metavar="ROW",
                      help="table3: the rows to run, in this order, among sasrec (the backbone alone; also "
-                          "'backbone') wo-pmsid-pmsim wo-pmsim wo-pmsid wo-pmi srsupm (default: all six)")
+                          "'backbone') wo-pmsid-pmsim wo-pmsim wo-pmsid wo-pmi srsupm (default: these six, the "
+                          "paper's) and wo-pmsid-pmsim-pmi (a control: the SIC branches alone, mean-pooled)")
     rep.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     rep.add_argument("--ps", nargs="+", type=float, default=None, help="table4 noise levels (default 0 .1 .2 .3 .4 .5)")
     rep.add_argument("--Ks", nargs="+", type=int, default=None, help="fig3 values of K (default 3 4 5 6 7)")

@@ -40,7 +40,7 @@ from .experiment import (RANKS_FILE, SRSUPM_ONLY, can_measure, config_difference
                          wants_more_epochs)
 from .trainer import atomic_write
 
-__all__ = ["RunSpec", "table1", "TABLE3_ROWS", "table3", "table4", "fig3", "GRIDS", "build_grid", "run_grid",
+__all__ = ["RunSpec", "table1", "TABLE3_ROWS", "PAPER_TABLE3_ROWS", "CONTROL_ABLATIONS", "ABLATIONS", "table3", "table4", "fig3", "GRIDS", "build_grid", "run_grid",
            "grid_status", "departure_names", "collect", "summarise", "paper_model", "table1_report",
            "significance_report", "ablation_significance_report", "departure_significance_report",
            "sweep_significance_report", "SWEEP_BACKBONES", "TABLE4_PS", "FIG3_KS", "table3_report", "table4_report", "fig3_report",
@@ -145,10 +145,18 @@ def table1(datasets, backbones, seeds, variants: Sequence[str] = TABLE1_VARIANTS
     return [_spec(ds, bb, plug, s) for ds in datasets for bb in backbones for plug in plugs for s in seeds]
 
 
-#: Table 3's rows by their command-line name, in the paper's order (values: ``paper.ABLATIONS`` keys).
-#: The row ``sasrec`` is the backbone alone (the paper's backbone); ``backbone`` is accepted for it too.
+#: A control the paper does not run: the K SIC branches and their priors with mean pooling, no
+#: shift supervision (PMSID, PMSIM) and no per-item mixture (PMI): what the added layers alone do.
+CONTROL_ABLATIONS = {"w/o PMSID & PMSIM & PMI": {"pmsid": False, "pmsim": False, "pmi": False}}
+#: Table 3's rows by their command-line name, in the paper's order, then the control (values:
+#: ``paper.ABLATIONS`` and ``CONTROL_ABLATIONS`` keys). The row ``sasrec`` is the backbone alone
+#: (the paper's backbone); ``backbone`` is accepted for it too.
 TABLE3_ROWS = {"sasrec": "SASRec", "wo-pmsid-pmsim": "w/o PMSID & PMSIM", "wo-pmsim": "w/o PMSIM",
-               "wo-pmsid": "w/o PMSID", "wo-pmi": "w/o PMI", "srsupm": "SRSUPM"}
+               "wo-pmsid": "w/o PMSID", "wo-pmi": "w/o PMI", "srsupm": "SRSUPM",
+               "wo-pmsid-pmsim-pmi": "w/o PMSID & PMSIM & PMI"}
+#: the rows a table3 grid runs by default: the paper's six
+PAPER_TABLE3_ROWS = tuple(r for r, name in TABLE3_ROWS.items() if name in paper.ABLATIONS)
+ABLATIONS = {**paper.ABLATIONS, **CONTROL_ABLATIONS}
 
 #: The paper runs Tables 3 and 4 and Fig. 3 on SASRec; ``backbones`` runs them on others too.
 SWEEP_BACKBONES = ("sasrec",)
@@ -157,10 +165,11 @@ TABLE4_PS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
 FIG3_KS = (3, 4, 5, 6, 7)
 
 
-def table3(datasets, seeds, rows: Sequence[str] = tuple(TABLE3_ROWS),
+def table3(datasets, seeds, rows: Sequence[str] = PAPER_TABLE3_ROWS,
            backbones: Sequence[str] = SWEEP_BACKBONES) -> list[RunSpec]:
     """Table 3: the ablation rows of ``paper.ABLATIONS`` (None = the backbone alone), on SASRec
-    as in the paper, or on each of ``backbones``.
+    as in the paper, or on each of ``backbones``; the row ``wo-pmsid-pmsim-pmi`` adds our control
+    (``CONTROL_ABLATIONS``).
 
     ``rows`` picks rows by their ``TABLE3_ROWS`` name and runs them in the order given, e.g.
     ``("wo-pmi", "wo-pmsim")`` runs the two cheaper ablations first; ``backbone`` names the row
@@ -176,7 +185,7 @@ def table3(datasets, seeds, rows: Sequence[str] = tuple(TABLE3_ROWS),
     for ds in datasets:
         for bb in backbones:
             for row in rows:
-                switches = paper.ABLATIONS[TABLE3_ROWS[row]]
+                switches = ABLATIONS[TABLE3_ROWS[row]]
                 for s in seeds:
                     specs.append(_spec(ds, bb, False, s) if switches is None else _spec(ds, bb, True, s, **switches))
     return specs
@@ -220,7 +229,7 @@ def build_grid(grid: str, datasets, seeds, backbones=None, ps=None, Ks=None, var
                       variants or TABLE1_VARIANTS)
     backbones = backbones or SWEEP_BACKBONES
     if grid == "table3":
-        return table3(datasets, seeds, rows or tuple(TABLE3_ROWS), backbones)
+        return table3(datasets, seeds, rows or PAPER_TABLE3_ROWS, backbones)
     if grid == "table4":
         return table4(datasets, seeds, ps or TABLE4_PS, backbones)
     return fig3(datasets, seeds, Ks or FIG3_KS, backbones)
@@ -795,12 +804,12 @@ def _setting_markdown(df: pd.DataFrame) -> str:
 
 
 def _variant(row) -> str | None:
-    """Table 3's row of a run: the backbone's name when alone, else the ``paper.ABLATIONS`` row
-    whose switches are off (None for a combination the paper has no row for)."""
+    """Table 3's row of a run: the backbone's name when alone, else the ``ABLATIONS`` row (the
+    paper's, or our control) whose switches are off (None for a combination with no row)."""
     if not row["srsupm"]:
         return paper.BACKBONE_NAMES.get(row["backbone"], row["backbone"])
     off = {s for s in SWITCHES if not row[s]}
-    for name, switches in paper.ABLATIONS.items():
+    for name, switches in ABLATIONS.items():
         if switches is not None and off == {k for k, v in switches.items() if v is False}:
             return name
     return None
@@ -832,7 +841,7 @@ def table3_report(df: pd.DataFrame) -> pd.DataFrame:
     s = summarise(sub, ["dataset", "backbone", "variant"], ("recall@10", "ndcg@10"))
     for m in ("recall@10", "ndcg@10"):
         s[f"{m}_paper"] = [_paper_table3(d, b, v, m) for d, b, v in zip(s["dataset"], s["backbone"], s["variant"])]
-    order = {v: i for i, v in enumerate(paper.ABLATIONS)}           # the alone row (not a key) first
+    order = {v: i for i, v in enumerate(ABLATIONS)}                 # the alone row (not a key) first
     s = s.assign(_o=s["variant"].map(order).fillna(-1)).sort_values(["dataset", "backbone", "_o"]).drop(columns="_o")
     return s.reset_index(drop=True)
 

@@ -42,7 +42,13 @@ def test_table3_grid():
     picked = R.build_grid("table3", ["beauty"], [1, 2], rows=["wo-pmi", "sasrec"])
     assert [s.name for s in picked] == ["beauty/sasrec+srsupm-wo-pmi/seed1", "beauty/sasrec+srsupm-wo-pmi/seed2",
                                         "beauty/sasrec/seed1", "beauty/sasrec/seed2"]
-    assert set(R.TABLE3_ROWS.values()) == set(R.paper.ABLATIONS)
+    assert set(R.TABLE3_ROWS.values()) == set(R.paper.ABLATIONS) | set(R.CONTROL_ABLATIONS)
+    # the control (not the paper's) runs only when asked for
+    assert "wo-pmsid-pmsim-pmi" not in R.PAPER_TABLE3_ROWS and len(R.table3(["beauty"], [1])) == 6
+    control = R.table3(["beauty"], [1], rows=["wo-pmsid-pmsim-pmi"], backbones=["gru4rec"])
+    assert [s.name for s in control] == ["beauty/gru4rec+srsupm-wo-pmsid-pmsim-pmi/seed1"]
+    assert control[0].overrides == {"dataset": "beauty", "backbone": "gru4rec", "srsupm": True, "seed": 1,
+                                    "pmsid": False, "pmsim": False, "pmi": False}
 
 
 def test_table4_and_fig3_grids():
@@ -516,9 +522,12 @@ def test_reports_keep_each_backbone_apart_and_give_the_paper_value_to_sasrec_onl
     gru.loc[gru["srsupm"] & ~gru["pmsim"], "recall@10"] = 0.07
     gru.loc[gru["srsupm"] & (gru["noise_p"] == 0.5), "recall@10"] = 0.02
     gru.loc[gru["srsupm"] & (gru["K"] == 3), "recall@10"] = 0.09
-    both = pd.concat([df, gru], ignore_index=True)
+    control = {**gru[gru["srsupm"]].iloc[0].to_dict(), "pmsid": False, "pmsim": False, "pmi": False,
+               "K": 5, "noise_p": 0.0, "recall@10": 0.08, "run": "beauty/gru4rec+srsupm-wo-pmsid-pmsim-pmi/seed1"}
+    both = pd.concat([df, gru, pd.DataFrame([control])], ignore_index=True)
     t3 = R.table3_report(both).set_index(["backbone", "variant"])
-    assert list(t3.loc["gru4rec"].index) == ["GRU4Rec", "w/o PMSIM", "SRSUPM"]
+    assert list(t3.loc["gru4rec"].index) == ["GRU4Rec", "w/o PMSIM", "SRSUPM", "w/o PMSID & PMSIM & PMI"]
+    assert t3.loc[("gru4rec", "w/o PMSID & PMSIM & PMI"), "recall@10_mean"] == pytest.approx(0.08)
     assert t3.loc[("gru4rec", "GRU4Rec"), "recall@10_mean"] == pytest.approx(0.05)
     assert t3.loc[("gru4rec", "w/o PMSIM"), "recall@10_mean"] == pytest.approx(0.07)
     assert t3.loc["gru4rec", "recall@10_paper"].isna().all()
