@@ -11,7 +11,7 @@ Fig. 8 (§5.7)       densities of the distances between basic views of training 
 ==================  ============================================================================
 
 Runs are picked from :func:`srsupm_lab.reproduce.collect`'s frame: K = 5, no label noise, the
-lowest seed. Figs. 6 and 8 bring the best checkpoints back (:func:`experiment.load_trained`):
+lowest seed (Figs. 6 and 8: the lowest seed the full model and its ablation share). Figs. 6 and 8 bring the best checkpoints back (:func:`experiment.load_trained`):
 Fig. 6 on the test windows with their clean levels, Fig. 8 on the training windows with the
 training levels (the PMSIM groups of Eq. 11). A finished run keeps what they measured in its
 folder (``fig6_alpha.json``: the K×K matrix, counts, dominance, information; ``fig8_distances.json``:
@@ -40,14 +40,29 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     return df[(df["K"] == DEFAULT_K) & (df["noise_p"] == 0)].sort_values(["seed", "run"], kind="stable")
 
 
-def _run(df: pd.DataFrame, dataset: str, backbone: str, srsupm: bool, off: tuple[str, ...] = ()) -> pd.Series | None:
-    """The lowest-seed run of a model: ``off`` lists the ablation switches that are off (the others on)."""
+def _runs(df: pd.DataFrame, dataset: str, backbone: str, srsupm: bool, off: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The runs of a model, lowest seed first: ``off`` lists the ablation switches that are off (the others on)."""
     sub = _plain(df)
     sub = sub[(sub["dataset"] == dataset) & (sub["backbone"] == backbone) & (sub["srsupm"].astype(bool) == srsupm)]
     if srsupm:
         for s in SWITCHES:
             sub = sub[sub[s].astype(bool) == (s not in off)]
-    return sub.iloc[0] if len(sub) else None
+    return sub
+
+
+def _with_ablation(df, runs_dir, dataset: str, backbone: str, off: str, label: str, file: str) -> dict:
+    """``{"SRSUPM": run, label: run}`` of the lowest seed where the full model and its run without
+    ``off`` can both be measured (``file``), else ``{"SRSUPM": run}`` of the full model's lowest
+    measurable seed, else {}: the two panels of Fig. 6 or 8 always share a seed."""
+    def measurable(runs: pd.DataFrame) -> pd.DataFrame:
+        return runs[[can_measure(Path(runs_dir) / r, file) for r in runs["run"]]] if len(runs) else runs
+
+    full = measurable(_runs(df, dataset, backbone, True)).set_index("seed", drop=False)
+    ablated = measurable(_runs(df, dataset, backbone, True, (off,))).set_index("seed", drop=False)
+    shared = sorted(set(full.index) & set(ablated.index))
+    if shared:
+        return {"SRSUPM": full.loc[shared[0]], label: ablated.loc[shared[0]]}
+    return {"SRSUPM": full.iloc[0]} if len(full) else {}
 
 
 # ----------------------------------------------------------------------------- Fig. 7
@@ -214,9 +229,7 @@ def _suffix(ds: str, backbone: str) -> str:
 
 def _fig6_for(df, runs_dir, reports: Path, ds: str, backbone: str):
     """Fig. 6 of ``backbone``+SRSUPM on ``ds`` beside its run without PMSID: (written, markdown, CSV rows)."""
-    models = {name: r for name, r in (("SRSUPM", _run(df, ds, backbone, True)),
-                                      ("w/o PMSID", _run(df, ds, backbone, True, ("pmsid",))))
-              if r is not None and can_measure(Path(runs_dir) / r["run"], FIG6_FILE)}
+    models = _with_ablation(df, runs_dir, ds, backbone, "pmsid", "w/o PMSID", FIG6_FILE)
     if "SRSUPM" not in models:
         return {}, [], []
     tables = {name: fig6_table(runs_dir, r["run"]) for name, r in models.items()}
@@ -239,9 +252,7 @@ def _fig8_for(df, runs_dir, reports: Path, ds: str, backbone: str, max_pairs: in
     """Fig. 8 of ``backbone``+SRSUPM on ``ds`` beside its run without PMSIM: (written, markdown, CSV rows)."""
     from matplotlib.figure import Figure
 
-    models = {name: r for name, r in (("SRSUPM", _run(df, ds, backbone, True)),
-                                      ("w/o PMSIM", _run(df, ds, backbone, True, ("pmsim",))))
-              if r is not None and can_measure(Path(runs_dir) / r["run"], FIG8_FILE)}
+    models = _with_ablation(df, runs_dir, ds, backbone, "pmsim", "w/o PMSIM", FIG8_FILE)
     if "SRSUPM" not in models:
         return {}, [], []
     dists = {m: fig8_table(runs_dir, r["run"], max_pairs=max_pairs) for m, r in models.items()}

@@ -59,6 +59,20 @@ def test_write_figures_writes_figs_6_7_8_for_the_full_model_and_its_ablations(ru
     assert f8["separation"].between(0, 1).all()
 
 
+def test_figs_6_and_8_compare_the_full_model_and_its_ablation_of_one_seed(runs, tmp_path):
+    """Seed 1 has the full model and both ablations, seed 2 the full model only: the panels are
+    seed 1's; without seed 1's full model no seed is shared, and the full model (seed 2) stands alone."""
+    root, df = runs
+    written = F.write_figures(df, root, tmp_path / "a", backbones=["gru4rec"], max_pairs=None)[0]
+    for name in ("fig6", "fig8"):
+        assert set(pd.read_csv(written[name])["run"].str.rsplit("/", n=1).str[1]) == {"seed1"}
+    full = df["srsupm"] & df[list(R.SWITCHES)].all(axis=1)
+    written = F.write_figures(df[~(full & (df["seed"] == 1))], root, tmp_path / "b", backbones=["gru4rec"],
+                              max_pairs=None)[0]
+    for name in ("fig6", "fig8"):
+        assert set(pd.read_csv(written[name])["run"]) == {"synthetic/gru4rec+srsupm/seed2"}
+
+
 def test_write_reports_includes_the_figures(runs, tmp_path):
     root, df = runs
     written = R.write_reports(df, tmp_path, runs_dir=root, n_boot=20)
