@@ -40,10 +40,11 @@ from .experiment import (RANKS_FILE, SRSUPM_ONLY, can_measure, config_difference
                          wants_more_epochs)
 from .trainer import atomic_write
 
-__all__ = ["RunSpec", "table1", "TABLE3_ROWS", "PAPER_TABLE3_ROWS", "CONTROL_ABLATIONS", "ABLATIONS", "table3", "table4", "fig3", "GRIDS", "build_grid", "run_grid",
+__all__ = ["RunSpec", "table1", "TABLE3_ROWS", "PAPER_TABLE3_ROWS", "CONTROL_ABLATIONS", "ABLATIONS", "table3",
+           "table4", "fig3", "SWEEP_BACKBONES", "TABLE4_PS", "FIG3_KS", "GRIDS", "build_grid", "run_grid",
            "grid_status", "departure_names", "collect", "summarise", "paper_model", "table1_report",
            "significance_report", "ablation_significance_report", "departure_significance_report",
-           "sweep_significance_report", "SWEEP_BACKBONES", "TABLE4_PS", "FIG3_KS", "table3_report", "table4_report", "fig3_report",
+           "sweep_significance_report", "table3_report", "table4_report", "fig3_report",
            "write_reports", "NOTEBOOK", "SWITCHES"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -433,8 +434,9 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
     killed outright), or a failed run with ``on_error="raise"``, stops the workers' runs too: each
     keeps its last finished epoch and the next call resumes it. The workers are spawned processes
     that re-import the caller's main module: from a script, call ``run_grid`` under
-    ``if __name__ == "__main__":`` (without it every run fails with a message saying so). Returns the status table, in the
-    order of ``specs``: ``name``, ``state`` (skipped | ran | failed), ``seconds``, ``error``.
+    ``if __name__ == "__main__":`` (without it every run fails with a message saying so).
+    Returns the status table, in the order of ``specs``: ``name``, ``state`` (skipped | ran |
+    failed), ``seconds``, ``error``.
     """
     if engine not in ("papermill", "inline"):
         raise ValueError(f"run_grid: engine must be 'papermill' or 'inline', got {engine!r}")
@@ -515,8 +517,8 @@ def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", comm
                 pending[pool.submit(_execute_in_worker, engine, config, out, params,
                                     label(i, spec) if verbose else None)] = (i, spec, time.perf_counter())
             if verbose:
-                print(f"{len(todo)} runs queued for {jobs} worker processes ({threads} thread{'s' * (threads > 1)} each)",
-                      flush=True)
+                each = f"{threads} thread{'s' * (threads > 1)} each"
+                print(f"{len(todo)} runs queued for {jobs} worker processes ({each})", flush=True)
             workers = set(multiprocessing.active_children()) - before   # spawned by the submits above
             try:
                 while pending:
@@ -815,15 +817,6 @@ def _variant(row) -> str | None:
     return None
 
 
-def _paper_table3(dataset: str, backbone: str, variant: str, metric: str) -> float:
-    """The paper's Table 3 value (SASRec only; its first row is SASRec alone), else NaN."""
-    if backbone != "sasrec":
-        return np.nan
-    p3 = paper.table3()
-    hit = p3[(p3["dataset"] == dataset) & (p3["variant"] == variant) & (p3["metric"] == metric)]["value"]
-    return float(hit.iloc[0]) if len(hit) else np.nan
-
-
 def table3_report(df: pd.DataFrame) -> pd.DataFrame:
     """Table 3: ablation variants (K = 5, no noise) per (dataset, backbone) that has at least one
     ablation run: mean, sd, seeds and the paper's R@10 / N@10 (the paper's Table 3 is SASRec's)."""
@@ -839,8 +832,10 @@ def table3_report(df: pd.DataFrame) -> pd.DataFrame:
     if sub.empty:
         return pd.DataFrame()
     s = summarise(sub, ["dataset", "backbone", "variant"], ("recall@10", "ndcg@10"))
+    p3 = paper.table3().set_index(["dataset", "variant", "metric"])["value"]     # SASRec's rows only
     for m in ("recall@10", "ndcg@10"):
-        s[f"{m}_paper"] = [_paper_table3(d, b, v, m) for d, b, v in zip(s["dataset"], s["backbone"], s["variant"])]
+        s[f"{m}_paper"] = [p3.get((d, v, m), np.nan) if b == "sasrec" else np.nan
+                           for d, b, v in zip(s["dataset"], s["backbone"], s["variant"])]
     order = {v: i for i, v in enumerate(ABLATIONS)}                 # the alone row (not a key) first
     s = s.assign(_o=s["variant"].map(order).fillna(-1)).sort_values(["dataset", "backbone", "_o"]).drop(columns="_o")
     return s.reset_index(drop=True)
