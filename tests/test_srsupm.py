@@ -112,6 +112,25 @@ def test_training_mixture_gradients_match_finite_differences_and_autograd(learne
         assert prediction.mixed_scores(Z, E, scale).grad_fn is None      # inference: the plain arithmetic
 
 
+@pytest.mark.parametrize("z_dtype", [torch.float32, torch.bfloat16])
+def test_training_mixture_under_bf16_autocast_matches_autograd(z_dtype):
+    """Under bf16 autocast (as the GPU trainer runs), the closed-form backward gives each input a
+    gradient of its own dtype, close to autograd's through the plain arithmetic under the same autocast."""
+    import srsupm_lab.prediction as prediction
+    torch.manual_seed(2)
+    Z = (torch.randn(4, 5, 16) * 0.5).to(z_dtype).requires_grad_()
+    E = (torch.randn(30, 16) * 0.5).requires_grad_()
+    weights = torch.randn(4, 30)
+    with torch.autocast("cpu", dtype=torch.bfloat16):                  # forward under autocast,
+        fast_loss = (prediction.mixed_scores(Z, E, 0.25).float() * weights).sum()
+        plain_loss = (prediction._mixed_block(Z, E, 0.25).float() * weights).sum()
+    fast = torch.autograd.grad(fast_loss, (Z, E))                       # backward outside it (the trainer's order)
+    want = torch.autograd.grad(plain_loss, (Z, E))
+    assert fast[0].dtype == z_dtype and fast[1].dtype == torch.float32
+    for a, b in zip(fast, want):
+        torch.testing.assert_close(a.float(), b.float(), rtol=0.05, atol=0.05)
+
+
 def test_fused_mixture_gives_the_mixed_scores_of_a_float64_reference(monkeypatch):
     """fused=True (torch.compile) in blocks of users: the float64 mixture up to float32 rounding; the
     model's inference scores with ``fused_mixture`` equal its eager ones; gradients are refused."""
