@@ -11,9 +11,10 @@ Fig. 8 (§5.7)       densities of the distances between basic views of training 
 ==================  ============================================================================
 
 Runs are picked from :func:`srsupm_lab.reproduce.collect`'s frame: K = 5, no label noise, the
-lowest seed (Figs. 6 and 8: the lowest seed the full model and its ablation share). Figs. 6 and 8 bring the best checkpoints back (:func:`experiment.load_trained`):
-Fig. 6 on the test windows with their clean levels, Fig. 8 on the training windows with the
-training levels (the PMSIM groups of Eq. 11). A finished run keeps what they measured in its
+lowest seed (Figs. 6 and 8: the lowest seed the full model and its ablation share). Figs. 6 and 8
+bring the best checkpoints back (:func:`experiment.load_trained`): Fig. 6 on the test windows
+with their clean levels, Fig. 8 on the training windows with the training levels (the PMSIM
+groups of Eq. 11). A finished run keeps what they measured in its
 folder (``fig6_alpha.json``: the K×K matrix, counts, dominance, information; ``fig8_distances.json``:
 pair counts, separation and 1001 quantiles of each distance set), so the figures can be drawn
 again from run folders kept without their checkpoints (``reports/runs/``).
@@ -29,7 +30,7 @@ import pandas as pd
 
 from . import analysis
 from .experiment import FIG6_FILE, FIG8_FILE, _write_json, can_measure, load_results, load_trained
-from .reproduce import DEFAULT_K, SWITCHES
+from .reproduce import DEFAULT_K, SWITCHES, _ablated
 from .trainer import atomic_write
 
 __all__ = ["fig7_table", "plot_fig7", "fig6_table", "fig8_table", "write_figures"]
@@ -218,7 +219,7 @@ def write_departure_fig6(departures: pd.DataFrame, runs_dir, reports_dir) -> tup
 def _figure_backbones(df: pd.DataFrame) -> list[str]:
     """SASRec (the paper's Figs. 6 and 8), then every other backbone with a Table 3 ablation run."""
     plain = _plain(df)
-    ablated = plain[plain["srsupm"].astype(bool) & ~plain[list(SWITCHES)].all(axis=1)]
+    ablated = plain[_ablated(plain)]
     return ["sasrec"] + sorted(set(ablated["backbone"]) - {"sasrec"})
 
 

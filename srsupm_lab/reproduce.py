@@ -621,6 +621,16 @@ def paper_model(df: pd.DataFrame) -> pd.Series:
     return ~df["srsupm"].astype(bool) | df["level_temperature"].fillna("fixed").eq("fixed")
 
 
+def _full_srsupm(df: pd.DataFrame) -> pd.Series:
+    """+SRSUPM runs with every part switched on (any K, any label noise)."""
+    return df["srsupm"].astype(bool) & df[list(SWITCHES)].all(axis=1)
+
+
+def _ablated(df: pd.DataFrame) -> pd.Series:
+    """+SRSUPM runs with some part switched off (Table 3's ablations and the control)."""
+    return df["srsupm"].astype(bool) & ~df[list(SWITCHES)].all(axis=1)
+
+
 def _is_default(df: pd.DataFrame) -> pd.Series:
     """Runs in the default setting: all ablation switches on, K = 5, no label noise."""
     return df[list(SWITCHES)].all(axis=1) & (df["K"] == DEFAULT_K) & (df["noise_p"] == 0)
@@ -748,7 +758,7 @@ def ablation_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000,
         return pd.DataFrame()
     plain = df["srsupm"].astype(bool) & (df["K"] == DEFAULT_K) & (df["noise_p"] == 0)
     full = df[plain & _is_default(df)].set_index(["dataset", "backbone", "seed"])["run"]
-    ablated = df[plain & ~df[list(SWITCHES)].all(axis=1)]
+    ablated = df[plain & _ablated(df)]
     pairs = []
     for _, r in ablated.sort_values(["dataset", "backbone", "run"]).iterrows():
         key = (r["dataset"], r["backbone"], r["seed"])
@@ -826,8 +836,8 @@ def table3_report(df: pd.DataFrame) -> pd.DataFrame:
     sub["variant"] = sub.apply(_variant, axis=1)
     sub = sub[sub["variant"].notna()]
     # a backbone's Table 3 only when it has an ablation run (otherwise its rows are Table 1's)
-    ablated = sub["srsupm"].astype(bool) & ~sub[list(SWITCHES)].all(axis=1)
-    keep = sub.set_index(["dataset", "backbone"]).index.isin(sub[ablated].set_index(["dataset", "backbone"]).index)
+    pairs = ["dataset", "backbone"]
+    keep = sub.set_index(pairs).index.isin(sub[_ablated(sub)].set_index(pairs).index)
     sub = sub[keep]
     if sub.empty:
         return pd.DataFrame()
@@ -839,11 +849,6 @@ def table3_report(df: pd.DataFrame) -> pd.DataFrame:
     order = {v: i for i, v in enumerate(ABLATIONS)}                 # the alone row (not a key) first
     s = s.assign(_o=s["variant"].map(order).fillna(-1)).sort_values(["dataset", "backbone", "_o"]).drop(columns="_o")
     return s.reset_index(drop=True)
-
-
-def _full_srsupm(df: pd.DataFrame) -> pd.Series:
-    """+SRSUPM runs with every part switched on (any K, any label noise)."""
-    return df["srsupm"].astype(bool) & df[list(SWITCHES)].all(axis=1)
 
 
 def _sweep(df: pd.DataFrame, column: str, other: str, other_default) -> pd.DataFrame:
