@@ -43,7 +43,8 @@ from .trainer import atomic_write
 __all__ = ["RunSpec", "table1", "TABLE3_ROWS", "PAPER_TABLE3_ROWS", "CONTROL_ABLATIONS", "ABLATIONS", "table3",
            "table4", "fig3", "SWEEP_BACKBONES", "TABLE4_PS", "FIG3_KS", "GRIDS", "build_grid", "run_grid",
            "grid_status", "departure_names", "collect", "summarise", "paper_model", "table1_report",
-           "significance_report", "ablation_significance_report", "departure_significance_report",
+           "significance_report", "ablation_significance_report", "ablation_backbone_significance_report",
+           "departure_significance_report",
            "sweep_significance_report", "table3_report", "table4_report", "fig3_report",
            "write_reports", "NOTEBOOK", "SWITCHES"]
 
@@ -744,30 +745,50 @@ def significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="
     return _compare_pairs(df, runs_dir, pairs, previous, n_boot, device)
 
 
+def _ablation_pairs(df: pd.DataFrame, reference: str) -> list[tuple[dict, str, str]]:
+    """``(key, run_a, run_b)`` for each ablation run (K = 5, no label noise, some switch off) and the
+    ``reference`` run of its (dataset, backbone, seed): ``"full"`` (A = the ablation, B = the full
+    SRSUPM) or ``"backbone"`` (A = the backbone alone, B = the ablation)."""
+    plain = (df["K"] == DEFAULT_K) & (df["noise_p"] == 0)
+    srsupm = df["srsupm"].astype(bool)
+    refs = df[plain & srsupm & _is_default(df)] if reference == "full" else df[plain & ~srsupm]
+    refs = refs.set_index(["dataset", "backbone", "seed"])["run"]
+    pairs = []
+    for _, r in df[plain & _ablated(df)].sort_values(["dataset", "backbone", "run"]).iterrows():
+        key = (r["dataset"], r["backbone"], r["seed"])
+        if key not in refs.index:
+            continue
+        variant = "w/o " + "+".join(sw for sw in SWITCHES if not r[sw])
+        runs = (r["run"], refs.loc[key]) if reference == "full" else (refs.loc[key], r["run"])
+        pairs.append(({"dataset": key[0], "backbone": key[1], "variant": variant, "seed": key[2]}, *runs))
+    return pairs
+
+
 def ablation_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="cpu",
                                  previous: pd.DataFrame | None = None) -> pd.DataFrame:
     """Each ablation against the full SRSUPM, paired by (dataset, backbone, seed), on the same test users.
 
-    Ablation runs are +SRSUPM runs with K = 5, no label noise and some switch off (Table 3's rows;
-    any backbone). A is the ablation, B the full model, so a positive gain is what the switched-off
-    part adds (:func:`srsupm_lab.significance.compare_runs`). One row per (dataset, backbone,
-    variant, seed, metric); the variant is ``"w/o " + the switches off`` (e.g. ``w/o pmsid+pmsim``).
-    ``previous`` as in :func:`significance_report`.
+    Ablation runs are +SRSUPM runs with K = 5, no label noise and some switch off (Table 3's rows and
+    the control; any backbone). A is the ablation, B the full model, so a positive gain is what the
+    switched-off part adds (:func:`srsupm_lab.significance.compare_runs`). One row per (dataset,
+    backbone, variant, seed, metric); the variant is ``"w/o " + the switches off`` (e.g.
+    ``w/o pmsid+pmsim``). ``previous`` as in :func:`significance_report`.
     """
     if not len(df):
         return pd.DataFrame()
-    plain = df["srsupm"].astype(bool) & (df["K"] == DEFAULT_K) & (df["noise_p"] == 0)
-    full = df[plain & _is_default(df)].set_index(["dataset", "backbone", "seed"])["run"]
-    ablated = df[plain & _ablated(df)]
-    pairs = []
-    for _, r in ablated.sort_values(["dataset", "backbone", "run"]).iterrows():
-        key = (r["dataset"], r["backbone"], r["seed"])
-        if key not in full.index:
-            continue
-        variant = "w/o " + "+".join(sw for sw in SWITCHES if not r[sw])
-        pairs.append(({"dataset": key[0], "backbone": key[1], "variant": variant, "seed": key[2]},
-                      r["run"], full.loc[key]))
-    return _compare_pairs(df, runs_dir, pairs, previous, n_boot, device)
+    return _compare_pairs(df, runs_dir, _ablation_pairs(df, "full"), previous, n_boot, device)
+
+
+def ablation_backbone_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="cpu",
+                                          previous: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each ablation (B) against the backbone alone (A) of its (dataset, backbone, seed): does the
+    reduced model still beat the backbone? For the control (``w/o pmsid+pmsim+pmi``) this asks
+    whether the added SIC layers alone carry the gain. Rows and ``previous`` as in
+    :func:`ablation_significance_report`; a positive gain is the ablated model's over the backbone.
+    """
+    if not len(df):
+        return pd.DataFrame()
+    return _compare_pairs(df, runs_dir, _ablation_pairs(df, "backbone"), previous, n_boot, device)
 
 
 def departure_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="cpu",
@@ -985,7 +1006,9 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
     runs' checkpoints are re-scored for ``significance.csv``: +SRSUPM against its backbone per
     seed, paired bootstrap over the test users (:func:`significance_report`), and for
     ``significance_ablations.csv``: the full SRSUPM against each ablation
-    (:func:`ablation_significance_report`), and for ``significance_sweeps.csv``: each Fig. 3 /
+    (:func:`ablation_significance_report`), for ``significance_ablations_vs_backbone.csv``: each
+    ablation against the backbone alone (:func:`ablation_backbone_significance_report`), and for
+    ``significance_sweeps.csv``: each Fig. 3 /
     Table 4 run against K = 5, p = 0 and against the backbone alone
     (:func:`sweep_significance_report`); with ``figures`` also the paper's Figs. 6–8 from
     the runs (:func:`srsupm_lab.figures.write_figures`). Every file is written atomically.
@@ -1045,6 +1068,10 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
             ("significance_ablations", ablation_significance_report,
              "What each part adds: the full SRSUPM (B) against each ablation (A), same seed, same test users",
              ": a positive gain is what the switched-off part contributes", ["dataset", "backbone", "variant", "seed"]),
+            ("significance_ablations_vs_backbone", ablation_backbone_significance_report,
+             "Does a reduced model still beat the backbone? Each ablation (B) against the backbone alone (A), "
+             "same seed, same test users", ": for the control (w/o pmsid+pmsim+pmi), the gain of the added SIC "
+             "layers alone", ["dataset", "backbone", "variant", "seed"]),
             ("significance_sweeps", sweep_significance_report,
              "Fig. 3 and Table 4 runs: each setting (B) against K = 5, p = 0 and against the backbone alone (A), "
              "same seed, same test users", "", ["dataset", "backbone", "setting", "against", "seed"]),

@@ -231,25 +231,39 @@ def test_a_pooled_row_covers_the_seeds_whose_ranks_are_left(tmp_path):
     assert list(again["seed"].drop_duplicates()) == ["1", "2", "3", "1+2+3"]
 
 
-def test_ablations_are_compared_with_the_full_model_of_their_seed(tmp_path):
+def test_ablations_are_compared_with_the_full_model_and_the_backbone_of_their_seed(tmp_path):
     specs = [R._spec("synthetic", "gru4rec", True, 1), R._spec("synthetic", "gru4rec", True, 1, pmi=False),
              R._spec("synthetic", "gru4rec", True, 1, pmsid=False, pmsim=False),
-             R._spec("synthetic", "gru4rec", True, 2, pmi=False)]          # seed 2 has no full model: skipped
+             R._spec("synthetic", "gru4rec", False, 1),
+             R._spec("synthetic", "gru4rec", True, 2, pmi=False)]          # seed 2: no full model, no backbone
     R.run_grid(specs, tmp_path, engine="inline", common=TINY, verbose=False)
     df = R.collect(tmp_path)
     sig = R.ablation_significance_report(df, tmp_path, n_boot=50)
     assert sorted(set(sig["variant"])) == ["w/o pmi", "w/o pmsid+pmsim"] and set(sig["seed"]) == {"1"}
     assert list(sig.columns[:5]) == ["dataset", "backbone", "variant", "seed", "metric"] and len(sig) == 8
-    full = df[df[list(R.SWITCHES)].all(axis=1)].iloc[0]
+    seed1 = df[df["seed"] == 1]
+    full = seed1[seed1["srsupm"] & seed1[list(R.SWITCHES)].all(axis=1)].iloc[0]
+    alone = seed1[~seed1["srsupm"]].iloc[0]
+
+    def ablation(variant):
+        return seed1[~seed1["pmi" if variant == "w/o pmi" else "pmsid"]].iloc[0]
+
     for _, row in sig.iterrows():                          # A: the ablation run's own test metric, B: the full one's
-        ablation = df[(df["seed"] == 1) & ~df["pmi" if row["variant"] == "w/o pmi" else "pmsid"]].iloc[0]
-        assert row["a"] == pytest.approx(ablation[row["metric"]], abs=1e-6)
+        assert row["a"] == pytest.approx(ablation(row["variant"])[row["metric"]], abs=1e-6)
         assert row["b"] == pytest.approx(full[row["metric"]], abs=1e-6)
         assert row["gain"] == pytest.approx(row["b"] - row["a"], abs=1e-9)
+    vs = R.ablation_backbone_significance_report(df, tmp_path, n_boot=50)
+    assert sorted(set(vs["variant"])) == ["w/o pmi", "w/o pmsid+pmsim"] and set(vs["seed"]) == {"1"} and len(vs) == 8
+    for _, row in vs.iterrows():                           # A: the backbone alone, B: the ablation
+        assert row["a"] == pytest.approx(alone[row["metric"]], abs=1e-6)
+        assert row["b"] == pytest.approx(ablation(row["variant"])[row["metric"]], abs=1e-6)
     written = R.write_reports(df, tmp_path / "reports", runs_dir=tmp_path, n_boot=50)
-    assert "significance_ablations" in written and "What each part adds" in written["markdown"].read_text()
+    assert {"significance_ablations", "significance_ablations_vs_backbone"} <= set(written)
+    text = written["markdown"].read_text()
+    assert "What each part adds" in text and "Does a reduced model still beat the backbone?" in text
     without_full = df[~df[list(R.SWITCHES)].all(axis=1)]                    # no full model: nothing to pair
     assert R.ablation_significance_report(without_full, tmp_path).empty
+    assert R.ablation_backbone_significance_report(df[df["srsupm"]], tmp_path).empty   # no backbone run
 
 
 def test_a_departure_lives_beside_the_paper_model_and_is_compared_with_it(tmp_path):
