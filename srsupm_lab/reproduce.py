@@ -751,7 +751,8 @@ def _ablation_pairs(df: pd.DataFrame, reference: str) -> list[tuple[dict, str, s
     SRSUPM) or ``"backbone"`` (A = the backbone alone, B = the ablation)."""
     plain = (df["K"] == DEFAULT_K) & (df["noise_p"] == 0)
     srsupm = df["srsupm"].astype(bool)
-    refs = df[plain & srsupm & _is_default(df)] if reference == "full" else df[plain & ~srsupm]
+    refs = {"full": plain & srsupm & _is_default(df), "backbone": plain & ~srsupm}[reference]
+    refs = df[refs]
     refs = refs.set_index(["dataset", "backbone", "seed"])["run"]
     pairs = []
     for _, r in df[plain & _ablated(df)].sort_values(["dataset", "backbone", "run"]).iterrows():
