@@ -745,17 +745,23 @@ def significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="
     return _compare_pairs(df, runs_dir, pairs, previous, n_boot, device)
 
 
+def _reference_runs(df: pd.DataFrame, reference: str) -> pd.Series:
+    """Run name per (dataset, backbone, seed) of a reference model with K = 5 and no label noise:
+    ``"full"`` (the full SRSUPM) or ``"backbone"`` (the backbone alone)."""
+    plain = (df["K"] == DEFAULT_K) & (df["noise_p"] == 0)
+    srsupm = df["srsupm"].astype(bool)
+    mask = {"full": plain & srsupm & _is_default(df), "backbone": plain & ~srsupm}[reference]
+    return df[mask].set_index(["dataset", "backbone", "seed"])["run"]
+
+
 def _ablation_pairs(df: pd.DataFrame, reference: str) -> list[tuple[dict, str, str]]:
     """``(key, run_a, run_b)`` for each ablation run (K = 5, no label noise, some switch off) and the
     ``reference`` run of its (dataset, backbone, seed): ``"full"`` (A = the ablation, B = the full
     SRSUPM) or ``"backbone"`` (A = the backbone alone, B = the ablation)."""
-    plain = (df["K"] == DEFAULT_K) & (df["noise_p"] == 0)
-    srsupm = df["srsupm"].astype(bool)
-    refs = {"full": plain & srsupm & _is_default(df), "backbone": plain & ~srsupm}[reference]
-    refs = df[refs]
-    refs = refs.set_index(["dataset", "backbone", "seed"])["run"]
+    refs = _reference_runs(df, reference)
+    ablated = df[_ablated(df) & (df["K"] == DEFAULT_K) & (df["noise_p"] == 0)]
     pairs = []
-    for _, r in df[plain & _ablated(df)].sort_values(["dataset", "backbone", "run"]).iterrows():
+    for _, r in ablated.sort_values(["dataset", "backbone", "run"]).iterrows():
         key = (r["dataset"], r["backbone"], r["seed"])
         if key not in refs.index:
             continue
@@ -925,8 +931,7 @@ def sweep_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, de
         return pd.DataFrame()
     same = ["dataset", "backbone", "seed"]
     full = df[_full_srsupm(df)]
-    default = full[(full["K"] == DEFAULT_K) & (full["noise_p"] == 0)].set_index(same)["run"]
-    alone = df[~df["srsupm"].astype(bool) & (df["K"] == DEFAULT_K) & (df["noise_p"] == 0)].set_index(same)["run"]
+    default, alone = _reference_runs(df, "full"), _reference_runs(df, "backbone")
     sweeps = full[(full["K"] != DEFAULT_K) | (full["noise_p"] != 0)]
     pairs = []
     for _, r in sweeps.sort_values(["dataset", "backbone", "noise_p", "K", "seed"]).iterrows():
