@@ -82,6 +82,7 @@ class TrainConfig:
     backbone_options: dict = field(default_factory=dict)   # extra keyword options of the backbone
     dim: int = 64                        # d
     srsupm: bool = False                 # plug SRSUPM onto the backbone
+    oracle: bool = False                 # the backbone told the true shift (synthetic world only; oracle.py)
     K: int = 5                           # number of shift levels
     bins: str = "even"                   # PMSA level bins: "even" (paper) or "quantile" (from training windows)
     lambda1: float = 0.4                 # weight of L_PMSID
@@ -178,6 +179,9 @@ class TrainConfig:
                 fail(name, f"must be one of {list(allowed)}")
         if self.preset is not None and self.preset not in PRESETS:
             fail("preset", f"must be one of {list(PRESETS)} or None")
+        if self.oracle and (self.srsupm or self.dataset.lower() != "synthetic"):
+            fail("oracle", "is the backbone told the synthetic world's true shifts: it needs dataset='synthetic' "
+                           "and srsupm=False")
         if self.srsupm and self.loss != "ce":
             fail("loss", "applies to the backbone alone; SRSUPM's L_rec is the cross-entropy of its mixture (Eq. 23)")
         if self.K < 3:
@@ -241,7 +245,7 @@ class TrainConfig:
 _KIND = {
     "dataset": "str", "data_root": "opt_str", "labels": "str", "dataset_options": "dict", "noise_p": "float",
     "max_len": "pos_int",
-    "backbone": "str", "backbone_options": "dict", "dim": "pos_int", "srsupm": "bool", "K": "int", "bins": "str",
+    "backbone": "str", "backbone_options": "dict", "dim": "pos_int", "srsupm": "bool", "oracle": "bool", "K": "int", "bins": "str",
     "lambda1": "float", "lambda2": "float", "gamma": "float", "tau": "float", "dropout": "float",
     "pmsid": "bool", "pmsim": "bool", "pmi": "bool", "priors": "bool", "level_temperature": "str",
     "pmsim_similarity": "str", "reg_form": "str", "augmentation": "str", "singletons": "str",

@@ -205,6 +205,9 @@ def build_model(config: TrainConfig, ds) -> tuple[torch.nn.Module, torch.nn.Modu
     backbone = build_backbone(config.backbone, ds.n_items, n_users=ds.n_users, dim=config.dim,
                               max_len=config.max_len, **config.backbone_options)
     backbone.length_groups = config.length_groups                           # speed only: the same model
+    if config.oracle:
+        from .oracle import ShiftOracle
+        return ShiftOracle(backbone), backbone
     if not config.srsupm:
         return BackboneRecommender(backbone, loss=config.loss), backbone
     model = SRSUPM(backbone, K=config.K, lambda1=config.lambda1, lambda2=config.lambda2, gamma=config.gamma,
@@ -355,7 +358,8 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
 
     results = {
         "config": config.to_dict(),
-        "model": "SRSUPM+" + config.backbone if config.srsupm else config.backbone,
+        "model": "SRSUPM+" + config.backbone if config.srsupm else
+                 (f"oracle+{config.backbone}" if config.oracle else config.backbone),
         "best_epoch": fit.best_epoch,
         "epochs_run": fit.epochs_run,
         "stopped_early": fit.stopped_early,
@@ -395,7 +399,8 @@ _HELP = {
     "noise_p": "label-noise probability on the training supervision", "max_len": "input length L",
     "backbone": "gru4rec | sasrec | caser | bert4rec | lightsans",
     "backbone_options": "backbone option KEY=VALUE (repeatable), e.g. n_layers=2",
-    "dim": "embedding size d", "srsupm": "plug SRSUPM onto the backbone", "K": "number of shift levels",
+    "dim": "embedding size d", "srsupm": "plug SRSUPM onto the backbone",
+    "oracle": "the backbone told the true motivation shift (synthetic world only; an upper bound)", "K": "number of shift levels",
     "bins": "even | quantile", "lambda1": "weight of L_PMSID", "lambda2": "weight of L_PMSIM",
     "gamma": "weight of L_reg", "tau": "InfoNCE temperature", "dropout": "dropout inside the SIC branches",
     "pmsid": "ablation switch", "pmsim": "ablation switch", "pmi": "ablation switch (mixed prediction)",

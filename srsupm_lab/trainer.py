@@ -344,6 +344,8 @@ class Trainer:
         data = {"inputs": train.inputs, "targets": train.targets, "users": train.users}
         if self.train_levels is not None:
             data["levels"] = self.train_levels.to(self.device)
+        if getattr(train, "context", None) is not None and getattr(self.model, "uses_context", False):
+            data["context"] = train.context                                # ground truth, for an oracle only
         if hasattr(self.model, "prepare"):
             self.model.prepare(self.train, self.train_levels)
             self.model.to(self.device)

@@ -237,3 +237,41 @@ def test_screening_ranks_on_validation_and_chooses_only_an_engaged_winner(tmp_pa
     assert screening.choose(rows) == "a"
     assert screening.choose(rows.assign(engaged=[False, False, False, None])) is None
     assert screening.choose(rows.assign(**{"valid_recall@10": [0.33, 0.32, 0.35, 0.4]})) is None
+
+
+# ------------------------------------------------------------------ the oracle of the synthetic world
+def test_windows_carry_the_generators_switch_at_each_target_step():
+    from srsupm_lab.data import leave_one_out, make_synthetic
+    ds = make_synthetic(**TINY_WORLD, seed=3)
+    split = leave_one_out(ds, max_len=4)
+    # brute force: walk every user's sequence and read meta["switch"] at the target's position
+    want_train, want_valid, want_test = [], [], []
+    for u, seq in enumerate(ds.sequences):
+        sw = ds.meta["switch"][u]
+        n = len(seq)
+        want_train += [int(sw[t]) for t in range(1, n - 2)]
+        want_valid.append(int(sw[n - 2]))
+        want_test.append(int(sw[n - 1]))
+    assert split.train.context.tolist() == want_train
+    assert split.valid.context.tolist() == want_valid and split.test.context.tolist() == want_test
+
+
+def test_shift_oracle_starts_as_its_backbone_and_reads_the_truth():
+    from srsupm_lab.oracle import ShiftOracle, gap_closed
+    torch.manual_seed(0)
+    bb = build_backbone("gru4rec", n_items=30, dim=8, max_len=5)
+    oracle = ShiftOracle(bb).eval()
+    inputs, users = torch.randint(1, 31, (4, 5)), torch.arange(4)
+    context = torch.tensor([0, 1, 1, 0])
+    torch.testing.assert_close(oracle.score(inputs, users, context), BackboneRecommender(bb).eval().score(inputs, users))
+    with torch.no_grad():
+        oracle.shift.weight[1] = 1.0
+    moved = oracle.score(inputs, users, context) - BackboneRecommender(bb).eval().score(inputs, users)
+    E = bb.item_table()
+    torch.testing.assert_close(moved[1], E.sum(1), rtol=1e-5, atol=1e-5)        # ⟨1, e_i⟩ on switched rows only
+    assert float(moved[0].abs().max()) == 0.0
+    with pytest.raises(ValueError, match="ground truth"):
+        oracle.score(inputs, users, None)
+    assert gap_closed(0.40, 0.43, 0.50) == pytest.approx(0.3) and math.isnan(gap_closed(0.5, 0.4, 0.5))
+    with pytest.raises(ValueError, match="oracle"):
+        TrainConfig(dataset="synthetic", oracle=True, srsupm=True)
