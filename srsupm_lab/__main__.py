@@ -268,7 +268,7 @@ def main(argv=None) -> int:
     rep.add_argument("--data-root", default=None, help="folder holding the real datasets (default: the search path)")
     rep.add_argument("--labels", default=None, help="categories | attributes (default: TrainConfig's categories)")
     rep.add_argument("--set", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
-                     help="any other TrainConfig field for every run, e.g. --set gamma=0.01 (repeatable; default: none)")
+                     help="any other TrainConfig field for every run, e.g. --set gamma=0.01 (repeatable)")
     rep.add_argument("--dry-run", action="store_true", help="list the runs and which are done; run nothing")
     rep.set_defaults(func=cmd_reproduce)
     args = parser.parse_args(argv)

@@ -90,7 +90,7 @@ def test_every_option_has_help_and_shows_its_default(parser, command, capsys):
         text = entries[flag]
         words = text[len(" ".join(action.option_strings)):]
         assert action.help and len(words.split()) >= 2, f"{command} {flag}: no explanation ({text!r})"
-        has_default = action.default not in (None, argparse.SUPPRESS, False)
+        has_default = action.default not in (None, argparse.SUPPRESS, False, [])
         if has_default:
             assert "default" in text, f"{command} {flag} has a default ({action.default!r}) its help does not show"
             shown = " ".join(map(str, action.default)) if isinstance(action.default, list) else str(action.default)
