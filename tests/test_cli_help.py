@@ -110,3 +110,21 @@ def test_originals_command_has_help():
     out = done.stdout
     for word in ("amazon", "movielens", "yelp", "snap.stanford.edu", "grouplens.org", "yelp.com/dataset"):
         assert word in out, f"originals --help does not mention {word!r}:\n{out}"
+
+
+@pytest.mark.parametrize("source", ["amazon", "movielens", "yelp"])
+def test_originals_sources_explain_every_option(source, capsys):
+    from srsupm_lab.data import originals
+
+    with pytest.raises(SystemExit) as done:
+        originals.main([source, "--help"])
+    assert done.value.code == 0
+    entries = _entries(capsys.readouterr().out)
+    sub = _subparsers(originals._cli_parser())[source]
+    for action in sub._actions:
+        if isinstance(action, argparse._HelpAction) or not action.option_strings:
+            continue
+        text = entries[action.option_strings[0]]
+        assert action.help and "``" not in text, f"originals {source} {action.option_strings[0]}: {text!r}"
+        if action.default not in (None, argparse.SUPPRESS) or isinstance(action, argparse._StoreTrueAction):
+            assert "default" in text, f"originals {source} {action.option_strings[0]} shows no default: {text!r}"
