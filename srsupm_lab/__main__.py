@@ -48,6 +48,33 @@ def cmd_stats(args) -> int:
     return 0
 
 
+def cmd_screen(args) -> int:
+    """Run (or resume) the screening grid, then write its validation-only report."""
+    from .screening import run_screening, write_report
+
+    if not args.report_only:
+        run_screening(args.dataset, args.epochs, args.seed, args.runs, args.settings, device=args.device)
+    print(f"report: {write_report(args.runs, args.report, args.dataset)}")
+    return 0
+
+
+def cmd_diagnose(args) -> int:
+    """Print the engagement numbers of a run folder (srsupm_lab.engagement.diagnose)."""
+    from .engagement import ENGAGED, diagnose
+
+    result = diagnose(args.run, device=args.device)
+    print(f"Engagement of {args.run} on its best weights (validation windows):")
+    for name, value in result["now"].items():
+        print(f"  {name:<18}{value:10.4f}")
+    if len(result["history"]):
+        print("\nPer epoch (history.csv):")
+        print(result["history"].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        verdict = "engaged" if result["engaged"] else "not engaged"
+        print(f"\nLast epoch: {verdict} (thresholds: α level information ≥ {ENGAGED['alpha_info_share']:.0%} "
+              f"of the level entropy, L_PMSIM ≥ {ENGAGED['pmsim_below_chance']} nats below log B)")
+    return 0
+
+
 def cmd_demo(args) -> int:
     import matplotlib
     matplotlib.use("Agg")
@@ -271,6 +298,24 @@ def main(argv=None) -> int:
                      help="any other TrainConfig field for every run, e.g. --set gamma=0.01 (repeatable)")
     rep.add_argument("--dry-run", action="store_true", help="list the runs and which are done; run nothing")
     rep.set_defaults(func=cmd_reproduce)
+    diag = sub.add_parser("diagnose", help="is SRSUPM's mechanism engaged? α, β, branches, PMSIM and gradient "
+                                           "shares of a run folder")
+    diag.add_argument("run", help="a run folder (config.json + checkpoint.pt) of an SRSUPM run")
+    diag.add_argument("--device", default="cpu", help="where to score the validation windows (default: cpu)")
+    diag.set_defaults(func=cmd_diagnose)
+    scr = sub.add_parser("screen", help="train the screened readings of the paper's open choices for a short "
+                                        "budget and rank them on validation Recall@10 (srsupm_lab.screening)")
+    scr.add_argument("--dataset", default="synthetic", help="synthetic | beauty (default: synthetic)")
+    scr.add_argument("--epochs", type=int, default=10, help="epochs per setting (default: 10)")
+    scr.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    scr.add_argument("--settings", nargs="+", default=None,
+                     help="names among srsupm_lab.screening.SETTINGS and 'backbone' (default: all, no backbone)")
+    scr.add_argument("--runs", default="runs/screen", help="one run folder per setting below this (default: "
+                                                           "runs/screen)")
+    scr.add_argument("--report", default="reports", help="where screening_<dataset>.csv/.md go (default: reports)")
+    scr.add_argument("--report-only", action="store_true", help="only rebuild the report from the run folders")
+    scr.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    scr.set_defaults(func=cmd_screen)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
