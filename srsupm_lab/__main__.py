@@ -7,6 +7,8 @@
 * train: one experiment with every hyper-parameter as an option (see train --help).
 * reproduce: a grid of the paper's experiments (Table 1, 2, 3, 4 or Fig. 3), resumable, then the
   report tables (srsupm_lab.reproduce); --dry-run lists the runs and which are done.
+* diagnose: is SRSUPM's mechanism engaged in a run folder (srsupm_lab.engagement)?
+* screen: the readings of the paper's open choices trained briefly, ranked on validation data.
 """
 from __future__ import annotations
 
