@@ -1,0 +1,98 @@
+"""The paper's data ships in the repository's data/ (issue 19): a fresh clone loads it with no setting."""
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from srsupm_lab.data import loaders
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+
+#: (users, items, interactions) published with the S3-Rec release and repeated by CL4SRec, DuoRec, ...
+PUBLISHED = {"beauty": (22363, 12101, 198502), "sports": (35598, 18357, 296337), "yelp": (30431, 20033, 316354)}
+
+
+def _clean_env(**extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("SRSUPM_DATA", "PYTHONPATH")}
+    return {**env, "OMP_NUM_THREADS": "1", **extra}
+
+
+def test_fresh_clone_loads_the_papers_datasets_with_no_setting(tmp_path):
+    """git clone of this checkout's HEAD, no SRSUPM_DATA: the three datasets load from the clone's data/."""
+    if shutil.which("git") is None or subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"],
+                                                    capture_output=True).returncode:
+        pytest.skip("not a git checkout")
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(clone)], check=True, capture_output=True)
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True,
+                          text=True).stdout == head
+    code = ("import json, warnings\n"
+            "warnings.simplefilter('ignore')\n"
+            "from srsupm_lab.data import load_dataset\n"
+            "out = {}\n"
+            "for name in ('beauty', 'sports', 'yelp'):\n"
+            "    ds = load_dataset(name)\n"
+            "    out[name] = [ds.n_users, ds.n_items, ds.n_interactions, ds.meta['source']]\n"
+            "import srsupm_lab; out['package'] = srsupm_lab.__file__\n"
+            "print(json.dumps(out))\n")
+    # the package is imported from the clone (cwd first on sys.path), not from any installed copy
+    done = subprocess.run([sys.executable, "-c", code], cwd=clone, env=_clean_env(PYTHONPATH=str(clone)),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert Path(got.pop("package")).resolve().is_relative_to(clone.resolve())
+    for name, counts in PUBLISHED.items():
+        assert tuple(got[name][:3]) == counts, name
+        assert Path(got[name][3]).resolve().parent == (clone / "data").resolve(), got[name][3]
+
+
+def test_search_path_names_no_development_folder(monkeypatch):
+    monkeypatch.delenv("SRSUPM_DATA", raising=False)
+    roots = loaders.data_roots()
+    assert roots and roots[0] == DATA
+    assert not any("shared" in r.parts for r in roots), roots
+    monkeypatch.setenv("SRSUPM_DATA", "/somewhere/else")
+    assert loaders.data_roots()[0] == Path("/somewhere/else")
+    assert loaders.data_roots(root="/only/here") == [Path("/only/here")]
+
+
+def test_installed_copy_is_found_through_the_distribution_files(tmp_path, monkeypatch):
+    """A wheel install keeps data/ at <prefix>/share/srsupm_lab/data; the RECORD paths lead there."""
+    from importlib import metadata
+
+    site = tmp_path / "prefix" / "lib" / "python3" / "site-packages"
+    beauty = tmp_path / "prefix" / "share" / "srsupm_lab" / "data" / "Beauty"
+    beauty.mkdir(parents=True)
+    (beauty / "Beauty.txt").write_text("1 1 2 3\n")
+    site.mkdir(parents=True)
+
+    class Dist:
+        files = [metadata.PackagePath(p) for p in ("srsupm_lab/__init__.py",
+                                                  "../../../share/srsupm_lab/data/Beauty/Beauty.txt")]
+    for f in Dist.files:
+        f.dist = type("D", (), {"locate_file": staticmethod(lambda p: site / p)})()
+    monkeypatch.setattr(metadata, "distribution", lambda name: Dist)
+    assert loaders.installed_data_root() == beauty.parent.resolve()
+
+
+def test_data_readme_checksums_and_counts_match_the_files():
+    """data/README.md's sha256 list covers every shipped file and agrees with it; its counts with stats.json."""
+    text = (DATA / "README.md").read_text()
+    listed = dict((path, digest) for digest, path in re.findall(r"^\s+([0-9a-f]{64})  (\S+)$", text, flags=re.M))
+    shipped = {p.relative_to(DATA).as_posix() for p in DATA.rglob("*") if p.is_file() and p.name != "README.md"}
+    assert set(listed) == shipped
+    for path, digest in listed.items():
+        assert hashlib.sha256((DATA / path).read_bytes()).hexdigest() == digest, path
+    stats = json.loads((DATA / "stats.json").read_text())
+    for name, (u, i, n) in PUBLISHED.items():
+        seq = stats[loaders.REAL_DATASETS[name]]["seq"]
+        assert (seq["users"], seq["items"], seq["interactions"]) == (u, i, n)
+        assert f"| {u:,} | {i:,} | {n:,} |" in text
