@@ -64,23 +64,35 @@ def test_search_path_names_no_development_folder(monkeypatch):
     assert loaders.data_roots(root="/only/here") == [Path("/only/here")]
 
 
-def test_installed_copy_is_found_through_the_distribution_files(tmp_path, monkeypatch):
-    """A wheel install keeps data/ at <prefix>/share/srsupm_lab/data; the RECORD paths lead there."""
-    from importlib import metadata
-
-    site = tmp_path / "prefix" / "lib" / "python3" / "site-packages"
-    beauty = tmp_path / "prefix" / "share" / "srsupm_lab" / "data" / "Beauty"
-    beauty.mkdir(parents=True)
-    (beauty / "Beauty.txt").write_text("1 1 2 3\n")
-    site.mkdir(parents=True)
-
-    class Dist:
-        files = [metadata.PackagePath(p) for p in ("srsupm_lab/__init__.py",
-                                                  "../../../share/srsupm_lab/data/Beauty/Beauty.txt")]
-    for f in Dist.files:
-        f.dist = type("D", (), {"locate_file": staticmethod(lambda p: site / p)})()
-    monkeypatch.setattr(metadata, "distribution", lambda name: Dist)
-    assert loaders.installed_data_root() == beauty.parent.resolve()
+@pytest.mark.skipif(shutil.which("git") is None, reason="git not found")
+def test_wheel_install_loads_beauty_with_no_setting(tmp_path):
+    """pip install of a wheel built from this checkout's HEAD: data/ travels to <prefix>/share/srsupm_lab/data."""
+    pytest.importorskip("setuptools")
+    src = tmp_path / "src"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(src)], check=True, capture_output=True)
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True, timeout=180,
+                           env=_clean_env(PIP_NO_INDEX="1"))
+    assert build.returncode == 0, build.stderr[-2000:]
+    wheel = next((tmp_path / "dist").glob("srsupm_lab-*.whl"))
+    prefix = tmp_path / "prefix"
+    inst = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--prefix",
+                           str(prefix), str(wheel)], capture_output=True, text=True, timeout=180,
+                          env=_clean_env())
+    assert inst.returncode == 0, inst.stderr[-2000:]
+    site = next(prefix.glob("lib/python*/site-packages"))
+    shutil.rmtree(src)                                               # no checkout left to find data/ in
+    code = ("import warnings; warnings.simplefilter('ignore')\n"
+            "import srsupm_lab; from srsupm_lab.data import load_dataset\n"
+            "ds = load_dataset('beauty')\n"
+            "print(srsupm_lab.__file__); print(ds.meta['source']); print(ds.n_users, ds.n_items, ds.n_interactions)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_clean_env(PYTHONPATH=str(site)),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    package, source, counts = done.stdout.strip().splitlines()[-3:]
+    assert Path(package).resolve().is_relative_to(site.resolve())
+    assert Path(source).resolve() == (prefix / "share" / "srsupm_lab" / "data" / "Beauty").resolve()
+    assert tuple(map(int, counts.split())) == PUBLISHED["beauty"]
 
 
 def test_data_readme_checksums_and_counts_match_the_files():
