@@ -24,10 +24,14 @@ def _clean_env(**extra):
     return {**env, "OMP_NUM_THREADS": "1", **extra}
 
 
+def _is_git_checkout() -> bool:
+    return shutil.which("git") is not None and subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True).returncode == 0
+
+
 def test_fresh_clone_loads_the_papers_datasets_with_no_setting(tmp_path):
     """git clone of this checkout's HEAD, no SRSUPM_DATA: the three datasets load from the clone's data/."""
-    if shutil.which("git") is None or subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"],
-                                                    capture_output=True).returncode:
+    if not _is_git_checkout():
         pytest.skip("not a git checkout")
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(ROOT), str(clone)], check=True, capture_output=True)
@@ -64,7 +68,7 @@ def test_search_path_names_no_development_folder(monkeypatch):
     assert loaders.data_roots(root="/only/here") == [Path("/only/here")]
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="git not found")
+@pytest.mark.skipif(not _is_git_checkout(), reason="not a git checkout")
 def test_wheel_install_loads_beauty_with_no_setting(tmp_path):
     """pip install of a wheel built from this checkout's HEAD: data/ travels to <prefix>/share/srsupm_lab/data."""
     pytest.importorskip("setuptools")

@@ -139,6 +139,19 @@ def run_folder(tmp_path_factory):
     return out
 
 
+def test_a_backbone_alone_run_is_refused_clearly(tmp_path):
+    from srsupm_lab.config import TrainConfig
+    from srsupm_lab.experiment import run_experiment
+
+    out = tmp_path / "synthetic-sasrec"
+    run_experiment(TrainConfig(dataset="synthetic", dataset_options=dict(n_users=20, n_items=30, n_labels=4,
+                                                                         mean_len=6, seed=1),
+                               backbone="sasrec", srsupm=False, dim=8, max_len=L, epochs=1, device="cpu",
+                               out_dir=str(out), progress=False))
+    with pytest.raises(TypeError, match=r"sasrec alone \(srsupm=False\)"):
+        model_explorer(out)
+
+
 def test_explorer_on_a_trained_run_folder(run_folder):
     from srsupm_lab.experiment import load_trained
 
