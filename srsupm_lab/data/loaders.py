@@ -7,13 +7,19 @@ Known names
 ``yelp``                    (``<D>.txt`` + ``<D>_item2categories.json`` / ``_item2attributes.json``)
 ``ml-100k``                 MovieLens-100K as RecBole atomic files, 5-core filtered here
 
-Where the files are looked for: the ``root`` argument, else the ``SRSUPM_DATA`` environment
-variable, else a ``shared/data`` folder beside the repository checkout. Any folder in the
-S3-Rec layout can be loaded by passing its path.
+Where the files are looked for (:func:`data_roots`): the ``root`` argument alone when given;
+else the ``SRSUPM_DATA`` environment variable, then the ``data/`` folder of the repository
+checkout this package runs from (a clone, an editable install), then the copy of ``data/`` that a
+regular (wheel) install puts under ``<prefix>/share/srsupm_lab/data`` (pyproject's
+``data-files``; found through the installed distribution's file list, so ``--user``,
+``--prefix`` and virtual environments all work). The repository ships Beauty, Sports and Yelp;
+ml-100k is not redistributed (MovieLens terms) and is built with
+:mod:`srsupm_lab.data.originals`. Any folder in the S3-Rec layout can be loaded by passing its
+path.
 
 Label choice: ``labels="categories"`` (default) reads the category-only
 ``*_item2categories.json``; ``labels="attributes"`` the S3-Rec attribute ids (brand mixed in
-for Amazon; see shared/data/README.md). Items without any label are allowed (Sports has 245;
+for Amazon; see data/README.md). Items without any label are allowed (Sports has 245;
 PMSA treats them as contributing no category) and reported with a warning; an item that is
 missing from the label file altogether is an error.
 """
@@ -35,15 +41,40 @@ KNOWN_DATASETS = ("synthetic", *REAL_DATASETS)
 LABEL_KINDS = ("categories", "attributes")
 
 
+#: where a wheel install puts the repository's ``data/`` (pyproject.toml, ``data-files``)
+INSTALLED_DATA = "share/srsupm_lab/data"
+
+
+def checkout_data_root() -> Path | None:
+    """``data/`` of the repository checkout this package is imported from, or None if not a checkout."""
+    repo = Path(__file__).resolve().parents[2]
+    return repo / "data" if (repo / "pyproject.toml").is_file() and (repo / "srsupm_lab").is_dir() else None
+
+
+def installed_data_root() -> Path | None:
+    """The ``data/`` copy of a regular install (``<prefix>/share/srsupm_lab/data``), or None."""
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution("srsupm_lab").files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for f in files:
+        posix = f.as_posix()
+        at = posix.find(INSTALLED_DATA + "/")
+        if at >= 0:
+            return Path(f.locate()).resolve().parents[posix[at + len(INSTALLED_DATA) + 1:].count("/")]
+    return None
+
+
 def data_roots(root=None) -> list[Path]:
-    """The folders searched for real datasets, in order."""
+    """The folders searched for real datasets, in order (see the module doc)."""
     if root is not None:
         return [Path(root).expanduser()]
     out = []
     if os.environ.get("SRSUPM_DATA"):
         out.append(Path(os.environ["SRSUPM_DATA"]).expanduser())
-    repo = Path(__file__).resolve().parents[2]
-    out += [repo / "shared" / "data", repo.parent / "shared" / "data"]
+    out += [r for r in (checkout_data_root(), installed_data_root()) if r is not None and r not in out]
     return out
 
 
@@ -66,8 +97,9 @@ def load_dataset(name_or_path, root=None, labels: str = "categories", **syntheti
             if folder.is_dir():
                 break
         else:
+            note = " (ml-100k is not shipped in data/: MovieLens' terms forbid redistribution)" if key == "ml-100k" else ""
             raise FileNotFoundError(
-                f"dataset {key!r}: no folder {folder_name!r} found; looked in: "
+                f"dataset {key!r}: no folder {folder_name!r} found{note}; looked in: "
                 + ", ".join(str(p) for p in tried)
                 + ". Point root= or the SRSUPM_DATA environment variable at a folder holding it, or build it from the "
                   "public originals with srsupm_lab.data.originals (see README, 'Data')."
