@@ -40,7 +40,7 @@ import torch
 from . import distributed as ddp
 from . import pmsa
 from .config import _KIND, TrainConfig
-from .trainer import Trainer, atomic_write, count_parameters, resolve_device, seed_everything
+from .trainer import Trainer, atomic_write, count_parameters, remove_stale_temps, resolve_device, seed_everything
 
 __all__ = ["run_experiment", "add_train_arguments", "train_from_args", "load_results", "prepare_data",
            "build_model", "load_trained", "user_ranks", "TrainedRun", "PreparedData"]
@@ -108,14 +108,54 @@ def _read_level_table(path: Path) -> pd.DataFrame:
     return table
 
 
+_RESULTS_HINT = ("; delete it to continue the run from checkpoint.pt (resume=True, --resume), or start over "
+                 "(overwrite=True, --overwrite)")
+
+
+def _read_json_file(path: Path, what: str, hint: str = "") -> dict:
+    """A run folder's JSON object (``results.json``, ``config.json``); a truncated or malformed file
+    is one ``ValueError`` naming it, its line and (``hint``) what to do."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}:{err.lineno}: malformed JSON ({err.msg}): the {what} is truncated or "
+                         f"corrupt{hint}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text: the {what} is corrupt{hint}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: expected a JSON object (the {what}), got a {type(value).__name__}")
+    return value
+
+
+def _read_table(path: Path, **options) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, **options)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist: the run folder {path.parent} is incomplete") from None
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"{path}: cannot be read ({reason}): the file is truncated or corrupt") from None
+
+
+def _read_level_table(path: Path) -> pd.DataFrame:
+    table = _read_table(path, dtype={"level": str})
+    if "level" not in table.columns:
+        raise ValueError(f"{path}: no 'level' column (columns {list(table.columns)})")
+    table["level"] = [lvl if lvl == "all" else int(lvl) for lvl in table["level"]]
+    return table
+
+
 def load_results(out_dir) -> dict:
-    """The stored results of a finished run: ``results.json`` plus the tables as DataFrames."""
+    """The stored results of a finished run: ``results.json`` plus the tables as DataFrames.
+
+    A truncated or malformed file is one ``ValueError`` naming it (and its line); nothing is changed.
+    """
     out = Path(out_dir)
     path = out / "results.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: the run in {out} has not finished")
-    results = json.loads(path.read_text(encoding="utf-8"))
-    results["history"] = pd.read_csv(out / "history.csv")
+    results = _read_json_file(path, "results file", _RESULTS_HINT)
+    results["history"] = _read_table(out / "history.csv")
     results["valid_table"] = _read_level_table(out / "valid_levels.csv")
     results["test_table"] = _read_level_table(out / "test_levels.csv")
     return results
@@ -131,7 +171,7 @@ def wants_more_epochs(out_dir, epochs: int) -> bool:
     out = Path(out_dir)
     if not (out / "results.json").exists():
         return False
-    stored = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    stored = _read_json_file(out / "results.json", "results file", _RESULTS_HINT)
     if stored.get("stopped_early") or int(stored.get("epochs_run", 0)) >= epochs:
         return False
     if not (out / "checkpoint.pt").exists():
@@ -142,17 +182,16 @@ def wants_more_epochs(out_dir, epochs: int) -> bool:
 
 
 def _check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
-    """Decide what to do with an existing ``out_dir``; return stored results when resuming a finished run."""
+    """Decide what to do with an existing ``out_dir``; return stored results when resuming a finished run.
+
+    Reads only: nothing in ``out_dir`` is changed here (see :func:`_start_run_files`).
+    """
     out = Path(config.out_dir)
     if overwrite and config.resume:
         raise ValueError("run_experiment: resume=True and overwrite=True contradict each other; choose one")
     finished = (out / "results.json").exists()
     unfinished = (out / "checkpoint.pt").exists() and not finished
-    if not (finished or unfinished):
-        return None
-    if overwrite:
-        for name in OUTPUT_FILES:
-            (out / name).unlink(missing_ok=True)
+    if not (finished or unfinished) or overwrite:
         return None
     if not config.resume:
         state = "a finished run (results.json)" if finished else "an unfinished run (checkpoint.pt)"
@@ -160,7 +199,7 @@ def _check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
                               f"or overwrite=True (--overwrite) to start over")
     stored_path = out / "config.json"
     if stored_path.exists():
-        stored = json.loads(stored_path.read_text(encoding="utf-8"))
+        stored = _read_json_file(stored_path, "stored config")
         now = config.to_dict()
         diff = config_differences(stored, now)
         if diff:
@@ -169,6 +208,20 @@ def _check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
     if finished and wants_more_epochs(out, config.epochs):
         return None                                   # a larger budget: go on from the checkpoint
     return load_results(out) if finished else None
+
+
+def _start_run_files(out: Path, config: TrainConfig, overwrite: bool) -> None:
+    """The first change to ``out_dir``, made once the data, the model and (on resume) the checkpoint
+    have been checked: leftovers of killed writes go, ``overwrite`` removes the previous outputs,
+    ``config.json`` is written."""
+    if out.is_dir():
+        for name in OUTPUT_FILES:
+            remove_stale_temps(out / name)
+    if overwrite:
+        for name in OUTPUT_FILES:
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "config.json", config.to_dict())
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -320,13 +373,9 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
         raise ValueError("run_experiment: resume=True needs an out_dir (where the checkpoint lives)")
     if out is not None:
         if ddp.rank_from_env() == 0:                  # the one process that decides and writes
-            stored = _check_out_dir(config, overwrite)
+            stored = _check_out_dir(config, overwrite)            # reads only
             if stored is not None:
                 return stored
-            for name in DERIVED_FILES:                # it trains (again): older measurements go
-                (out / name).unlink(missing_ok=True)
-            out.mkdir(parents=True, exist_ok=True)
-            _write_json(out / "config.json", config.to_dict())
         elif config.resume and (out / "results.json").exists():
             return load_results(out)
     t_start = time.perf_counter()
@@ -346,6 +395,10 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
                       eval_batch_size=config.eval_batch_size, mask_history=config.mask_history,
                       checkpoint=None if out is None else out / "checkpoint.pt", resume=config.resume,
                       progress=config.progress)
+    if out is not None:
+        trainer.verify_resume()               # a checkpoint to continue from is readable and this run's ...
+        if ddp.rank_from_env() == 0:
+            _start_run_files(out, config, overwrite)     # ... before anything in out_dir changes
     fit = trainer.fit()
     t_end = time.perf_counter()
 
@@ -374,6 +427,8 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
         "environment": _environment(device),
     }
     if out is not None and ddp.is_main():
+        for name in DERIVED_FILES:                    # measured on the previous best weights: stale now
+            (out / name).unlink(missing_ok=True)
         _write_csv(out / "history.csv", fit.history)
         _write_csv(out / "valid_levels.csv", fit.valid)
         _write_csv(out / "test_levels.csv", fit.test)
