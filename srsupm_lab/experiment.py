@@ -504,8 +504,13 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Defaults ← ``--config`` file ← options given on the command line."""
     values: dict = {}
     if getattr(args, "config", None):
-        with open(args.config, encoding="utf-8") as fh:
-            values.update(json.load(fh))
+        path = Path(args.config)
+        if not path.is_file():
+            raise FileNotFoundError(f"--config {path}: no such file")
+        values.update(_read_json_file(path, "--config file"))
+        unknown = sorted(set(values) - {f.name for f in fields(TrainConfig)})
+        if unknown:
+            raise KeyError(f"{path}: unknown key(s) {unknown}; valid keys are {[f.name for f in fields(TrainConfig)]}")
     for name in (f.name for f in fields(TrainConfig)):
         if hasattr(args, name):
             value = getattr(args, name)
