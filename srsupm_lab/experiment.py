@@ -40,7 +40,8 @@ import torch
 from . import distributed as ddp
 from . import pmsa
 from .config import _KIND, TrainConfig
-from .trainer import Trainer, atomic_write, count_parameters, remove_stale_temps, resolve_device, seed_everything
+from .trainer import (Trainer, atomic_write, atomic_write_all, count_parameters, remove_stale_temps, resolve_device,
+                      seed_everything)
 
 __all__ = ["run_experiment", "add_train_arguments", "train_from_args", "load_results", "prepare_data",
            "build_model", "load_trained", "user_ranks", "TrainedRun", "PreparedData"]
@@ -89,13 +90,21 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _write_json(path: Path, obj) -> None:
+def _json_writer(obj):
     text = json.dumps(obj, indent=2, default=_json_default)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
+
+
+def _csv_writer(table: pd.DataFrame):
+    return lambda tmp: table.to_csv(tmp, index=False)
+
+
+def _write_json(path: Path, obj) -> None:
+    atomic_write(path, _json_writer(obj))
 
 
 def _write_csv(path: Path, table: pd.DataFrame) -> None:
-    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    atomic_write(path, _csv_writer(table))
 
 
 def _records(table: pd.DataFrame | None) -> list[dict] | None:
@@ -427,13 +436,17 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
         "environment": _environment(device),
     }
     if out is not None and ddp.is_main():
+        # all written before any replaces its old file (a full disk or a kill changes nothing), then
+        # moved into place with results.json last: its presence marks a finished run
+        atomic_write_all([(out / "history.csv", _csv_writer(fit.history)),
+                          (out / "valid_levels.csv", _csv_writer(fit.valid)),
+                          (out / "test_levels.csv", _csv_writer(fit.test)),
+                          (out / RANKS_FILE, _csv_writer(_ranks_table(split.test.users, test_levels,
+                                                                      fit.test_ranks.cpu()))),
+                          (out / "results.json", _json_writer(results))])
         for name in DERIVED_FILES:                    # measured on the previous best weights: stale now
-            (out / name).unlink(missing_ok=True)
-        _write_csv(out / "history.csv", fit.history)
-        _write_csv(out / "valid_levels.csv", fit.valid)
-        _write_csv(out / "test_levels.csv", fit.test)
-        _write_csv(out / RANKS_FILE, _ranks_table(split.test.users, test_levels, fit.test_ranks.cpu()))
-        _write_json(out / "results.json", results)          # last: its presence marks a finished run
+            if name != RANKS_FILE:
+                (out / name).unlink(missing_ok=True)
     return {**results, "history": fit.history, "valid_table": fit.valid, "test_table": fit.test}
 
 

@@ -36,7 +36,8 @@ from tqdm.auto import tqdm
 from . import distributed as ddp
 from .evaluate import evaluate, metric_names
 
-__all__ = ["Trainer", "FitResult", "resolve_device", "seed_everything", "atomic_write", "remove_stale_temps",
+__all__ = ["Trainer", "FitResult", "resolve_device", "seed_everything", "atomic_write", "atomic_write_all",
+           "remove_stale_temps",
            "read_checkpoint", "count_parameters"]
 
 CHECKPOINT_VERSION = 1
@@ -95,11 +96,56 @@ def _write_failure(path: Path, err: BaseException) -> OSError:
             free = shutil.disk_usage(path.parent).free
         except OSError:
             free = None
-        reason = f"{reason[:160]}" + (f" ({free / 2**20:.0f} MiB free there: is the disk full?)" if free is not None
-                                      else "")
+        reason = f"{reason[:160]}; the disk is probably full" + (f" ({free / 2**20:.0f} MiB free there)"
+                                                                  if free is not None else "")
     out = OSError(f"cannot write {path}: {reason}; the previous file, if any, is kept")
     out.errno = getattr(err, "errno", None)
     return out
+
+
+def _stage(path: Path, write: Callable[[str], None]) -> str:
+    """Write ``path``'s new content to a temporary file next to it (synced, with the umask's mode); return it.
+    On failure the temporary is removed and an ``OSError``/``RuntimeError`` raised as one ``OSError`` naming ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)                                      # mkstemp made it 0600
+    except BaseException as err:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        if isinstance(err, (OSError, RuntimeError)):
+            raise _write_failure(path, err) from err
+        raise
+    return tmp
+
+
+def atomic_write_all(writes: Sequence[tuple[str | os.PathLike, Callable[[str], None]]]) -> None:
+    """Write several files so that a failure while writing any of them changes none of them.
+
+    Every ``write(tmp_path)`` runs first, each on a temporary file next to its path; only when all
+    have succeeded are they moved into place with ``os.replace``, in the order given (put the file
+    that marks the set as complete last). A failure (a full disk, a kill) while writing leaves
+    every old file as it was and no temporary behind; only a crash between two ``os.replace``
+    calls, microseconds apart, can leave some files new and the later ones old.
+    """
+    staged: list[tuple[Path, str]] = []
+    try:
+        for path, write in writes:
+            staged.append((Path(path), _stage(Path(path), write)))
+        for i, (path, tmp) in enumerate(staged):
+            try:
+                os.replace(tmp, path)
+            except OSError as err:
+                raise _write_failure(path, err) from err
+            staged[i] = (path, "")
+    finally:
+        for _, tmp in staged:
+            if tmp and os.path.exists(tmp):
+                os.remove(tmp)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
@@ -110,22 +156,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     fails with ``OSError``/``RuntimeError`` (a full disk, a failed ``os.replace``) is raised as one
     ``OSError`` naming ``path`` (see :func:`remove_stale_temps` for a process killed mid-write).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)                                      # mkstemp made it 0600
-        os.replace(tmp, path)
-    except BaseException as err:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        if isinstance(err, (OSError, RuntimeError)):
-            raise _write_failure(path, err) from err
-        raise
+    atomic_write_all([(path, write)])
 
 
 def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
