@@ -16,6 +16,11 @@ Files in ``out_dir`` (each written atomically: a temporary file, then ``os.repla
 ``results.json`` (config, best epoch, metrics, timings, parameter counts, environment) and
 ``checkpoint.pt`` (written by the trainer every epoch). A finished ``out_dir`` is never
 overwritten silently: ``resume=True`` returns the stored results, ``overwrite=True`` starts over.
+Nothing in ``out_dir`` changes before the data, the model and, on resume, the stored config and
+the checkpoint (readable, of this run) have been checked; the final files are all written before
+any replaces its old version, ``results.json`` last; temporaries of a killed write are removed
+when the run next starts. A command that fails loses nothing: the previous results stay as
+they were (a continuation that fails while training keeps its newer checkpoint).
 
 Started by ``torchrun --nproc_per_node N`` the same call trains data-parallel (see
 :mod:`srsupm_lab.distributed`); every process returns the results, only rank 0 writes files.

@@ -37,8 +37,7 @@ from . import distributed as ddp
 from .evaluate import evaluate, metric_names
 
 __all__ = ["Trainer", "FitResult", "resolve_device", "seed_everything", "atomic_write", "atomic_write_all",
-           "remove_stale_temps",
-           "read_checkpoint", "count_parameters"]
+           "remove_stale_temps", "read_checkpoint", "count_parameters"]
 
 CHECKPOINT_VERSION = 1
 _UMASK = os.umask(0o022)
@@ -106,8 +105,11 @@ def _write_failure(path: Path, err: BaseException) -> OSError:
 def _stage(path: Path, write: Callable[[str], None]) -> str:
     """Write ``path``'s new content to a temporary file next to it (synced, with the umask's mode); return it.
     On failure the temporary is removed and an ``OSError``/``RuntimeError`` raised as one ``OSError`` naming ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise _write_failure(path, err) from err
     os.close(fd)
     try:
         write(tmp)

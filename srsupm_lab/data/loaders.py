@@ -16,6 +16,15 @@ Label choice: ``labels="categories"`` (default) reads the category-only
 for Amazon; see shared/data/README.md). Items without any label are allowed (Sports has 245;
 PMSA treats them as contributing no category) and reported with a warning; an item that is
 missing from the label file altogether is an error.
+
+Validation: every reader checks types and ids and fails with one line naming the file, the
+line (or the JSON key) and the bad value. Sequence files hold ASCII integer ids >= 1, one line
+per user and each user id once (a second line for an id is an error naming both lines); UTF-8,
+a BOM at the start tolerated. Label values are lists of names (categories) or of integer ids
+(attributes), never a bare string, an object or ``null``. **The bound on item ids**: each item
+``1..n`` needs an entry in the label file, so ``n`` can be at most the number of its entries;
+an id above that is an error (file, line, id) while its line is read, before anything that
+scales with the ids is allocated (a typo such as ``1000000000`` once drove this loader to 7 GB).
 """
 from __future__ import annotations
 
