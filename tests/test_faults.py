@@ -135,10 +135,29 @@ def test_ml100k_non_numeric_timestamp_names_file_line_and_value(tmp_path):
     _ml100k(tmp_path / "ml-100k", rows)
     with pytest.raises(ValueError, match=r"ml-100k\.inter:2: column 'user_id' must hold an integer, got 'u1'"):
         load_dataset("ml-100k", root=tmp_path)
+    for bad, shown in (("0", "'0'"), (str(10**20), f"'{10**20}'")):
+        rows = _ml100k_rows()
+        rows[6] = (rows[6][0], bad, *rows[6][2:])
+        _ml100k(tmp_path / "ml-100k", rows)
+        with pytest.raises(ValueError, match=rf"ml-100k\.inter:8: column 'item_id' ids must lie in 1\.\.2\^53, got {shown}"):
+            load_dataset("ml-100k", root=tmp_path)
     _ml100k(tmp_path / "ml-100k", _ml100k_rows())
     ds = load_dataset("ml-100k", root=tmp_path)                         # the clean file: numeric time order
     assert ds.n_users == 7 and all(s.tolist() == list(range(1, 8)) for s in ds.sequences)
     assert snapshot(tmp_path)["ml-100k/ml-100k.item"] == before["ml-100k/ml-100k.item"]
+
+
+def test_ml100k_item_genres_empty_or_given_twice(tmp_path):
+    folder = _ml100k(tmp_path / "ml-100k", _ml100k_rows())
+    lines = (folder / "ml-100k.item").read_text().splitlines()
+    lines[3] = "3\tMovie 3\t"                                            # no genre: no label (not a label "nan")
+    (folder / "ml-100k.item").write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match="1 of 7 items have no label"):
+        ds = load_dataset("ml-100k", root=tmp_path)
+    assert ds.label_names == ["Comedy", "Drama"] and ds.item_labels[ds.meta["item2id"][3]] == frozenset()
+    (folder / "ml-100k.item").write_text("\n".join(lines + ["5\tMovie 5 again\tHorror"]) + "\n")
+    with pytest.raises(ValueError, match=r"ml-100k\.item:9: item_id 5 appears again \(first on line 6\)"):
+        load_dataset("ml-100k", root=tmp_path)
 
 
 def test_ml100k_item_without_class_is_a_one_line_cli_error(tmp_path, capsys):

@@ -290,9 +290,10 @@ def _numeric_column(table, column: str, path: Path, integer: bool):
         kind = "an integer" if integer else "a number"
         raise ValueError(f"{path}:{row + 2}: column {column!r} must hold {kind}, got {table[column].iloc[row]!r}")
     if integer:
-        if values.min() < 1:
-            row = int(np.argmin(values.to_numpy()))
-            raise ValueError(f"{path}:{row + 2}: column {column!r} ids must be >= 1, got {table[column].iloc[row]!r}")
+        for row, wrong in ((int(np.argmin(numbers)), numbers.min() < 1), (int(np.argmax(numbers)), numbers.max() > 2**53)):
+            if wrong:                                                  # ids 1..2^53: exact as float64 and int64
+                raise ValueError(f"{path}:{row + 2}: column {column!r} ids must lie in 1..2^53, "
+                                 f"got {table[column].iloc[row]!r}")
         return values.astype(np.int64)
     return values.astype(np.float64)
 
