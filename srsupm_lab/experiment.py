@@ -45,8 +45,8 @@ import torch
 from . import distributed as ddp
 from . import pmsa
 from .config import _KIND, TrainConfig
-from .trainer import (Trainer, atomic_write, atomic_write_all, count_parameters, remove_stale_temps, resolve_device,
-                      seed_everything)
+from .trainer import (Trainer, atomic_write, atomic_write_all, count_parameters, read_checkpoint, remove_stale_temps,
+                      resolve_device, seed_everything)
 
 __all__ = ["run_experiment", "add_train_arguments", "train_from_args", "load_results", "prepare_data",
            "build_model", "load_trained", "user_ranks", "TrainedRun", "PreparedData"]
@@ -304,7 +304,7 @@ def load_trained(out_dir, device="cpu") -> TrainedRun:
     seed_everything(config.seed)
     data = prepare_data(config)
     model, _ = build_model(config, data.dataset)
-    ck = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)
+    ck = read_checkpoint(out / "checkpoint.pt")                      # a truncated file: one line naming it
     model.load_state_dict(ck["best_state"] if ck.get("best_state") is not None else ck["model"])
     return TrainedRun(config, model.to(resolve_device(device)).eval(), data, int(ck.get("best_epoch", 0)))
 

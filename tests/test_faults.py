@@ -335,6 +335,17 @@ def test_a_corrupt_checkpoint_leaves_the_run_folder_untouched(tmp_path, capsys, 
     assert snapshot(out) == before                                      # test_ranks.csv, config.json: all kept
 
 
+def test_measuring_a_run_with_a_truncated_checkpoint_names_it(tmp_path, finished):
+    from srsupm_lab.experiment import user_ranks
+    out = copy_run(finished / "two", tmp_path / "run")
+    (out / "test_ranks.csv").unlink()                                   # so the ranks are re-measured
+    corrupt(out / "checkpoint.pt", "half")
+    before = snapshot(out)
+    with pytest.raises(ValueError, match=rf"checkpoint {re.escape(str(out / 'checkpoint.pt'))} cannot be read"):
+        user_ranks(out)
+    assert snapshot(out) == before
+
+
 def test_a_checkpoint_of_another_model_leaves_the_run_folder_untouched(tmp_path, capsys, finished):
     other = tmp_path / "other"
     wider = [("16" if a == "8" and b == "--dim" else a) for b, a in zip(["", *TINY], TINY)]
