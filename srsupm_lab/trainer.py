@@ -104,7 +104,9 @@ def _write_failure(path: Path, err: BaseException) -> OSError:
 
 def _stage(path: Path, write: Callable[[str], None]) -> str:
     """Write ``path``'s new content to a temporary file next to it (synced, with the umask's mode); return it.
-    On failure the temporary is removed and an ``OSError``/``RuntimeError`` raised as one ``OSError`` naming ``path``."""
+
+    On failure the temporary is removed; an ``OSError``/``RuntimeError`` becomes one ``OSError`` naming ``path``.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

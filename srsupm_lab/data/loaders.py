@@ -290,8 +290,8 @@ def _numeric_column(table, column: str, path: Path, integer: bool):
         kind = "an integer" if integer else "a number"
         raise ValueError(f"{path}:{row + 2}: column {column!r} must hold {kind}, got {table[column].iloc[row]!r}")
     if integer:
-        for row, wrong in ((int(np.argmin(numbers)), numbers.min() < 1), (int(np.argmax(numbers)), numbers.max() > 2**53)):
-            if wrong:                                                  # ids 1..2^53: exact as float64 and int64
+        for row in (int(np.argmin(numbers)), int(np.argmax(numbers))):
+            if not 1 <= numbers[row] <= 2**53:                         # ids 1..2^53: exact as float64 and int64
                 raise ValueError(f"{path}:{row + 2}: column {column!r} ids must lie in 1..2^53, "
                                  f"got {table[column].iloc[row]!r}")
         return values.astype(np.int64)
