@@ -61,7 +61,8 @@ OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.c
 RESUMABLE_CHANGES = ("resume", "progress", "device", "epochs", "patience", "eval_batch_size", "length_groups",
                      "fused_mixture")
 # fields a backbone-alone run (srsupm=False) never reads
-SRSUPM_ONLY = ("lambda1", "lambda2", "gamma", "tau", "dropout", "level_temperature", "fused_mixture")
+SRSUPM_ONLY = ("lambda1", "lambda2", "gamma", "tau", "dropout", "level_temperature", "fused_mixture",
+               "pmsim_similarity", "reg_form", "augmentation", "singletons", "false_negatives")
 
 
 def stored_defaults() -> dict:
@@ -271,11 +272,17 @@ def build_model(config: TrainConfig, ds) -> tuple[torch.nn.Module, torch.nn.Modu
     backbone = build_backbone(config.backbone, ds.n_items, n_users=ds.n_users, dim=config.dim,
                               max_len=config.max_len, **config.backbone_options)
     backbone.length_groups = config.length_groups                           # speed only: the same model
+    if config.oracle:
+        from .oracle import ShiftOracle
+        return ShiftOracle(backbone), backbone
     if not config.srsupm:
-        return BackboneRecommender(backbone), backbone
+        return BackboneRecommender(backbone, loss=config.loss), backbone
     model = SRSUPM(backbone, K=config.K, lambda1=config.lambda1, lambda2=config.lambda2, gamma=config.gamma,
                    tau=config.tau, dropout=config.dropout, pmsid=config.pmsid, pmsim=config.pmsim,
-                   pmi=config.pmi, priors=config.priors, level_temperature=config.level_temperature)
+                   pmi=config.pmi, priors=config.priors, level_temperature=config.level_temperature,
+                   pmsim_similarity=config.pmsim_similarity, reg_form=config.reg_form,
+                   augmentation=config.augmentation, singletons=config.singletons,
+                   false_negatives=config.false_negatives)
     model.fused_mixture = config.fused_mixture                             # speed only: the same model
     return model, backbone
 
@@ -418,7 +425,8 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
 
     results = {
         "config": config.to_dict(),
-        "model": "SRSUPM+" + config.backbone if config.srsupm else config.backbone,
+        "model": "SRSUPM+" + config.backbone if config.srsupm else
+                 (f"oracle+{config.backbone}" if config.oracle else config.backbone),
         "best_epoch": fit.best_epoch,
         "epochs_run": fit.epochs_run,
         "stopped_early": fit.stopped_early,
@@ -464,12 +472,22 @@ _HELP = {
     "noise_p": "label-noise probability on the training supervision", "max_len": "input length L",
     "backbone": "gru4rec | sasrec | caser | bert4rec | lightsans",
     "backbone_options": "backbone option KEY=VALUE (repeatable), e.g. n_layers=2",
-    "dim": "embedding size d", "srsupm": "plug SRSUPM onto the backbone", "K": "number of shift levels",
+    "dim": "embedding size d", "srsupm": "plug SRSUPM onto the backbone",
+    "oracle": "the backbone told the true motivation shift (synthetic world only; an upper bound)", "K": "number of shift levels",
     "bins": "even | quantile", "lambda1": "weight of L_PMSID", "lambda2": "weight of L_PMSIM",
     "gamma": "weight of L_reg", "tau": "InfoNCE temperature", "dropout": "dropout inside the SIC branches",
     "pmsid": "ablation switch", "pmsim": "ablation switch", "pmi": "ablation switch (mixed prediction)",
     "priors": "ablation switch (level priors)",
-    "level_temperature": "fixed (1/√d in Eqs. 9 and 19, the paper) | learned (a departure: learnable scales)",
+    "level_temperature": "scale of the α/β logits (Eqs. 9, 19; the paper does not say): fixed 1/√d | unit 1 | "
+                         "learned",
+    "pmsim_similarity": "InfoNCE similarity (Eqs. 16-18): cosine | dot",
+    "reg_form": "L_reg form (Eq. 10): raw_mean | raw_sum | normalised_mean | normalised_sum",
+    "augmentation": "augmented view (Eq. 15): encoder_dropout (a second encoder pass) | view_dropout (dropout "
+                    "on the basic view)",
+    "singletons": "a window alone in its (target, level) group: self (pairs with itself) | drop (left out)",
+    "false_negatives": "in-batch negatives sharing the anchor's (target, level): keep | mask",
+    "loss": "backbone-alone loss: ce (full cross-entropy) | bce (one sampled negative, SASRec's original)",
+    "preset": "a named preset: paper (the paper's protocol and literal readings) | teaching (quick)",
     "mask_history": "remove seen items from the ranking",
     "fused_mixture": "score evaluation passes with the torch.compile'd mixture (speed only; +SRSUPM)",
     "device": "auto | cpu | cuda[:i] | mps", "out_dir": "output folder", "resume": "continue a run in --out",
@@ -519,8 +537,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Defaults ← ``--config`` file ← options given on the command line."""
+    """Defaults ← ``--preset`` ← ``--config`` file ← options given on the command line."""
     values: dict = {}
+    if getattr(args, "preset", None):
+        from .config import PRESETS
+        if args.preset not in PRESETS:
+            raise ValueError(f"--preset: unknown preset {args.preset!r}; presets are {list(PRESETS)}")
+        values.update(PRESETS[args.preset])
     if getattr(args, "config", None):
         path = Path(args.config)
         if not path.is_file():

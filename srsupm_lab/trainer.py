@@ -286,6 +286,27 @@ def _cpu_state(model: torch.nn.Module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
+def _engagement_postfix(row: dict) -> dict:
+    """The progress bar's short engagement summary: α's level information share, β entropy, branch cosine."""
+    keys = {"eng_alpha_info_share": "α info", "eng_beta_entropy": "β H", "eng_branch_cosine": "cos"}
+    return {short: f"{row[k]:.3f}" for k, short in keys.items() if k in row}
+
+
+def _epoch_line(row: dict, state: dict, epochs: int, monitor: str) -> str:
+    """One line per epoch for headless runs (bars off): loss parts, validation, engagement, time, ETA."""
+    epoch = row["epoch"]
+    parts = " ".join(f"{k[5:]} {row[k]:.4f}" for k in row if k.startswith("loss_"))
+    eng = " ".join(f"{short} {value}" for short, value in _engagement_postfix(row).items())
+    seconds = row["train_seconds"] + row["eval_seconds"]
+    left = epochs - epoch
+    eta = "" if state["stopped_early"] or left == 0 else \
+        f", ETA {left * seconds / 60:.1f} min for the {left} epochs left (less if it stops early)"
+    stop = " — stopped early" if state["stopped_early"] else ""
+    return (f"epoch {epoch}/{epochs}: loss {row['loss']:.4f} ({parts}) | valid {monitor} {row['valid_' + monitor]:.4f} "
+            f"(best {state['best_metric']:.4f} at {state['best_epoch']}, {state['bad_epochs']} without gain)"
+            + (f" | {eng}" if eng else "") + f" | {seconds:.0f} s{eta}{stop}")
+
+
 @dataclass
 class FitResult:
     """What :meth:`Trainer.fit` returns."""
@@ -441,6 +462,21 @@ class Trainer:
         row.update({f"loss_{k}": float(v) / n_batches for k, v in parts.items()})
         return row
 
+    def _engagement(self, data: dict) -> dict:
+        """``eng_*`` columns (:mod:`srsupm_lab.engagement`) for models with a mechanism to measure, else {}.
+
+        Measured on a fixed sample of validation windows and a fixed training batch (the same rows
+        every epoch), without changing any training state (RNG, caches, mode).
+        """
+        if not callable(getattr(self.model, "loss_terms", None)) or self.valid_levels is None or not ddp.is_main():
+            return {}
+        from .engagement import measure, validation_sample
+        rows = validation_sample(data["targets"].shape[0], size=self.batch_size, seed=1).to(self.device)
+        batch = {name: t[rows] for name, t in data.items()}
+        batch["index"] = rows
+        values = measure(self.model, self.valid, self.valid_levels, batch=batch)
+        return {f"eng_{k}": v for k, v in values.items()}
+
     def _validate(self) -> dict:
         table = evaluate(self.model, self.valid, mask_history=self.mask_history, ks=self.ks,
                          batch_size=self.eval_batch_size, device=self.device)
@@ -454,6 +490,8 @@ class Trainer:
         data = {"inputs": train.inputs, "targets": train.targets, "users": train.users}
         if self.train_levels is not None:
             data["levels"] = self.train_levels.to(self.device)
+        if getattr(train, "context", None) is not None and getattr(self.model, "uses_context", False):
+            data["context"] = train.context                                # ground truth, for an oracle only
         if hasattr(self.model, "prepare"):
             self.model.prepare(self.train, self.train_levels)
             self.model.to(self.device)
@@ -481,6 +519,7 @@ class Trainer:
             row = {"epoch": epoch, **self._train_epoch(data, epoch)}
             t1 = time.perf_counter()
             row.update(self._validate())
+            row.update(self._engagement(data))
             row.update({"train_seconds": t1 - t0, "eval_seconds": time.perf_counter() - t1})
             state["train_seconds"] += row["train_seconds"]
             state["history"].append(row)
@@ -491,8 +530,11 @@ class Trainer:
                 state["bad_epochs"] += 1
                 state["stopped_early"] = state["bad_epochs"] >= self.patience
             state["epoch"] = epoch
-            epochs_bar.set_postfix({self.monitor: f"{score:.4f}", "best": f"{state['best_metric']:.4f}"})
+            epochs_bar.set_postfix({self.monitor: f"{score:.4f}", "best": f"{state['best_metric']:.4f}",
+                                    **_engagement_postfix(row)})
             self._save(state)
+            if not self.progress and ddp.is_main():
+                print(_epoch_line(row, state, self.epochs, self.monitor), flush=True)
         epochs_bar.close()
         return self._finish(state)
 
