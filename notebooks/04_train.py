@@ -105,8 +105,8 @@ torch_threads = 1         # CPU threads for torch (None: torch's default; 1 is f
 if torch_threads:
     torch.set_num_threads(int(torch_threads))
 synthetic = str(dataset).lower() == "synthetic"
-max_len = max_len or (20 if synthetic else 50)
-epochs = epochs or (4 if synthetic else 200)
+max_len = (20 if synthetic else 50) if max_len is None else max_len    # only None means "the default":
+epochs = (4 if synthetic else 200) if epochs is None else epochs        # 0 is refused by TrainConfig below
 config = TrainConfig(
     dataset=dataset, dataset_options={"n_users": synthetic_users} if synthetic else {},
     max_len=max_len, dim=dim, data_root=data_root, labels=labels, backbone=backbone, srsupm=srsupm, K=K, bins=bins,

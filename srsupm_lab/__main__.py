@@ -86,6 +86,7 @@ def cmd_demo(args) -> int:
     from .config import TrainConfig
     from .data import load_dataset
     from .experiment import run_experiment
+    from .trainer import atomic_write
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,7 +110,7 @@ def cmd_demo(args) -> int:
     table = pd.DataFrame(rows)
     print("\nTest set (full ranking, seen items masked):")
     print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
-    table.to_csv(out / "comparison.csv", index=False)
+    atomic_write(out / "comparison.csv", lambda tmp: table.to_csv(tmp, index=False))
 
     fig, ax = plt.subplots(1, 3, figsize=(14, 3.6))
     ax[0].hist(p, bins=40, color="#4c72b0")
@@ -122,7 +123,7 @@ def cmd_demo(args) -> int:
     ax[2].set(title="validation Recall@10", xlabel="epoch")
     ax[2].legend()
     fig.tight_layout()
-    fig.savefig(out / "demo.png", dpi=110)
+    atomic_write(out / "demo.png", lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     print(f"\nFigure: {out / 'demo.png'}; tables and runs: {out}/")
     return 0
 
@@ -321,8 +322,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ValueError, TypeError, KeyError, OSError, FloatingPointError) as err:
+        # expected failures, each a message that says what and where: bad input or config (ValueError,
+        # TypeError, KeyError: an unknown key), a missing file or a run folder in the way (OSError:
+        # FileNotFoundError, FileExistsError), a failed write (OSError naming the path, a full disk
+        # said so), a diverged training (FloatingPointError)
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        print(f"error: {message}", file=sys.stderr)
         return 2
 
 

@@ -110,11 +110,11 @@ def test_loader_bad_input(tmp_path, monkeypatch):
         load_dataset("amazon-books")
     with pytest.raises(FileNotFoundError, match=r"looked in: .*nowhere.*SRSUPM_DATA"):
         load_dataset("yelp", root=tmp_path / "nowhere")
-    bad = _write_s3rec(tmp_path / "Bad", ["1 1 2", "2 3 x 4"], {"1": ["a"]})
+    bad = _write_s3rec(tmp_path / "Bad", ["1 1 2", "2 3 x 4"], {str(i): ["a"] for i in range(1, 5)})
     with pytest.raises(ValueError, match=r"Bad\.txt:2: malformed"):
         load_dataset(bad)
-    miss = _write_s3rec(tmp_path / "Miss", ["1 1 2 3"], {"1": ["a"]})
-    with pytest.raises(ValueError, match=r"no entry for 2 item\(s\)"):
+    miss = _write_s3rec(tmp_path / "Miss", ["1 1 2 3"], {"1": ["a"], "4": ["b"], "6": ["c"]})
+    with pytest.raises(ValueError, match=r"no entry for 2 item\(s\) of Miss\.txt, e\.g\. item \[2, 3\]"):
         load_dataset(miss)
     (miss / "Miss_item2categories.json").write_text("{\"1\": [\"a\"],\n oops")
     with pytest.raises(ValueError, match=r"Miss_item2categories\.json:2: malformed JSON"):

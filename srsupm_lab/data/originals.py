@@ -38,6 +38,7 @@ import re
 import sys
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -103,28 +104,44 @@ def _numbered_lines(stream: Iterable[str], source: str, progress: bool) -> Itera
             yield lineno, line
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    """Open a raw text file, gunzipping ``*.gz``."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+def _text_lines(path: Path) -> Iterator[str]:
+    """The lines of a raw UTF-8 text file (gunzipping ``*.gz``), decoded one by one so that a bad
+    byte is reported with its 1-based line; a BOM at the start is skipped."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}, line {lineno}: not UTF-8 text (byte 0x{raw[err.start]:02x} at column "
+                                 f"{err.start + 1})") from None
 
 
 def _read_records(path: Path, parse, progress: bool) -> Iterator[tuple[int, str, object]]:
     """(line number, line, parsed record) for every line; parse errors name file and line."""
     try:
-        with _open_text(path) as f:
-            for lineno, line in _numbered_lines(f, str(path), progress):
-                try:
-                    record = parse(line)
-                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
-                    raise MalformedLineError(str(path), lineno, f"cannot parse ({type(err).__name__})", line) from None
-                if not isinstance(record, dict):
-                    raise MalformedLineError(str(path), lineno, "expected one JSON object / dict per line", line)
-                yield lineno, line, record
-    except (gzip.BadGzipFile, EOFError, UnicodeDecodeError) as err:
+        for lineno, line in _numbered_lines(_text_lines(path), str(path), progress):
+            try:
+                record = parse(line)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
+                raise MalformedLineError(str(path), lineno, f"cannot parse ({type(err).__name__})", line) from None
+            if not isinstance(record, dict):
+                raise MalformedLineError(str(path), lineno, "expected one JSON object / dict per line", line)
+            yield lineno, line, record
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
         raise ValueError(f"{path}: not a readable {'gzip ' if path.suffix == '.gz' else ''}text file "
                          f"({type(err).__name__}: {err})") from None
+
+
+def _id_field(record: dict, key: str, path: Path, lineno: int, line: str) -> str:
+    """A record's id (user, item, business): a non-empty string (``null`` or a number would turn into
+    the id ``"None"`` or collide with another spelling of it)."""
+    value = _field(record, key, path, lineno, line)
+    if not isinstance(value, str) or not value.strip():
+        raise MalformedLineError(str(path), lineno, f"{key!r} must be a non-empty string, got {value!r}", line)
+    return value
 
 
 def _field(record: dict, key: str, path: Path, lineno: int, line: str):
@@ -159,8 +176,8 @@ def read_amazon_reviews(path: str | os.PathLike, progress: bool = False) -> pd.D
     path = Path(path)
     rows = []
     for lineno, line, rec in _read_records(path, _parse_json_or_literal, progress):
-        user = _field(rec, "reviewerID", path, lineno, line)
-        item = _field(rec, "asin", path, lineno, line)
+        user = _id_field(rec, "reviewerID", path, lineno, line)
+        item = _id_field(rec, "asin", path, lineno, line)
         t = _field(rec, "unixReviewTime", path, lineno, line)
         rating = rec.get("overall")
         if not isinstance(t, (int, float)) or isinstance(t, bool):
@@ -195,7 +212,7 @@ def read_amazon_meta(path: str | os.PathLike, items: set[str] | None = None,
     for lineno, line, rec in _read_records(path, parse, progress):
         if not rec:
             continue
-        asin = str(_field(rec, "asin", path, lineno, line))
+        asin = _id_field(rec, "asin", path, lineno, line)
         if items is not None and asin not in items:
             continue
         cats = rec.get("categories") or []
@@ -268,7 +285,7 @@ def read_movielens_100k(zip_path: str | os.PathLike, progress: bool = False) -> 
         rows = []
         for lineno, line in _zip_lines(zf, member, source, progress):
             parts = line.split()
-            if len(parts) != 4 or not all(p.isdigit() for p in parts):
+            if len(parts) != 4 or not all(p.isascii() and p.isdigit() for p in parts):
                 raise MalformedLineError(source, lineno, "expected 4 tab-separated integers 'user item rating timestamp'", line)
             u, i, r, t = map(int, parts)
             rows.append((u, i, t, r))
@@ -280,9 +297,12 @@ def read_movielens_100k(zip_path: str | os.PathLike, progress: bool = False) -> 
         for lineno, line in _zip_lines(zf, member, source, progress):
             fields = line.rstrip("\r\n").split("|")
             flags = fields[-len(genres):]
-            if len(fields) < 5 + len(genres) or not fields[0].isdigit() or any(f not in ("0", "1") for f in flags):
+            if len(fields) < 5 + len(genres) or not (fields[0].isascii() and fields[0].isdigit()) or \
+                    any(f not in ("0", "1") for f in flags):
                 raise MalformedLineError(source, lineno, f"expected 'id|title|release|video release|url' and "
                                          f"{len(genres)} genre flags 0/1, separated by '|'", line)
+            if int(fields[0]) in labels:
+                raise MalformedLineError(source, lineno, f"item {int(fields[0])} is listed twice", line)
             labels[int(fields[0])] = [g for g, f in zip(genres, flags) if f == "1"]
     return df, labels
 
@@ -323,8 +343,8 @@ def read_yelp_reviews(path: str | os.PathLike, dates: tuple[str, str] | None = S
             raise MalformedLineError(str(path), lineno, f"'date' must be a string, got {date!r}", line)
         if dates is not None and (date < lo or date > hi):
             continue
-        rows.append((str(_field(rec, "user_id", path, lineno, line)),
-                     str(_field(rec, "business_id", path, lineno, line)), date, rec.get("stars")))
+        rows.append((_id_field(rec, "user_id", path, lineno, line),
+                     _id_field(rec, "business_id", path, lineno, line), date, rec.get("stars")))
     return pd.DataFrame(rows, columns=["user", "item", "time", "rating"])
 
 
@@ -334,7 +354,7 @@ def read_yelp_business(path: str | os.PathLike, items: set[str] | None = None,
     path = Path(path)
     out: dict[str, list[str]] = {}
     for lineno, line, rec in _read_records(path, json.loads, progress):
-        bid = str(_field(rec, "business_id", path, lineno, line))
+        bid = _id_field(rec, "business_id", path, lineno, line)
         if items is not None and bid not in items:
             continue
         cats = rec.get("categories")
