@@ -275,3 +275,23 @@ def test_shift_oracle_starts_as_its_backbone_and_reads_the_truth():
     assert gap_closed(0.40, 0.43, 0.50) == pytest.approx(0.3) and math.isnan(gap_closed(0.5, 0.4, 0.5))
     with pytest.raises(ValueError, match="oracle"):
         TrainConfig(dataset="synthetic", oracle=True, srsupm=True)
+
+
+def test_demo_compares_backbone_srsupm_and_the_oracle_and_says_how_much_gap_is_closed(tmp_path, capsys):
+    import pandas as pd
+
+    from srsupm_lab.__main__ import main
+    assert main(["demo", "--backbone", "gru4rec", "--epochs", "1", "--max-len", "5", "--K", "3", "--device", "cpu",
+                 "--quiet", "--out", str(tmp_path / "demo")]) == 0
+    table = pd.read_csv(tmp_path / "demo" / "comparison.csv")
+    assert list(table["model"]) == ["gru4rec", "SRSUPM+gru4rec", "oracle+gru4rec"]
+    out = capsys.readouterr().out
+    r = dict(zip(table["model"], table["recall@10"]))
+    gap = r["oracle+gru4rec"] - r["gru4rec"]
+    if gap <= 0:
+        assert "does not beat the backbone" in out
+    elif r["SRSUPM+gru4rec"] <= r["gru4rec"]:
+        assert "closes none of that gap" in out
+    else:
+        share = (r["SRSUPM+gru4rec"] - r["gru4rec"]) / gap
+        assert f"closes {share:.0%} of that gap" in out
