@@ -60,6 +60,16 @@ def cmd_screen(args) -> int:
     return 0
 
 
+def cmd_oracle_gap(args) -> int:
+    """Run (or resume) the oracle-gap seeds, then write reports/synthetic_oracle.md."""
+    from .oracle_gap import run_gap, write_gap_report
+
+    if not args.report_only:
+        run_gap(args.seeds, args.runs, device=args.device)
+    print(f"report: {write_gap_report(args.runs, args.report)}")
+    return 0
+
+
 def cmd_diagnose(args) -> int:
     """Print the engagement numbers of a run folder (srsupm_lab.engagement.diagnose)."""
     from .engagement import ENGAGED, diagnose
@@ -342,6 +352,14 @@ def main(argv=None) -> int:
     scr.add_argument("--report-only", action="store_true", help="only rebuild the report from the run folders")
     scr.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
     scr.set_defaults(func=cmd_screen)
+    gap = sub.add_parser("oracle-gap", help="backbone, SRSUPM and the oracle told the true shifts on the synthetic "
+                                            "world, over seeds: how much of the gap SRSUPM closes (srsupm_lab.oracle_gap)")
+    gap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default: 1 2 3)")
+    gap.add_argument("--runs", default="runs/oracle-gap", help="run folders below this (default: runs/oracle-gap)")
+    gap.add_argument("--report", default="reports", help="where synthetic_oracle.csv/.md go (default: reports)")
+    gap.add_argument("--report-only", action="store_true", help="only rebuild the report from the run folders")
+    gap.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    gap.set_defaults(func=cmd_oracle_gap)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -295,3 +295,19 @@ def test_demo_compares_backbone_srsupm_and_the_oracle_and_says_how_much_gap_is_c
     else:
         share = (r["SRSUPM+gru4rec"] - r["gru4rec"]) / gap
         assert f"closes {share:.0%} of that gap" in out
+
+
+def test_oracle_gap_report_from_run_folders(tmp_path):
+    import pandas as pd
+
+    from srsupm_lab import oracle_gap
+    oracle_gap.run_gap([1], tmp_path, epochs=1, dataset_options=TINY_WORLD, max_len=6, dim=16, device="cpu")
+    table = oracle_gap.gap_table(tmp_path)
+    assert len(table) == 1
+    b, s, o = (float(table[f"{m}_recall@10"].iloc[0]) for m in ("backbone", "srsupm", "oracle"))
+    want = (s - b) / (o - b) if o > b else float("nan")
+    got = float(table["gap_closed"].iloc[0])
+    assert (got != got and want != want) or got == pytest.approx(want)
+    md = oracle_gap.write_gap_report(tmp_path, tmp_path / "reports")
+    assert "share of the gap SRSUPM closes" in md.read_text() and pd.read_csv(tmp_path / "reports" /
+                                                                            "synthetic_oracle.csv").shape[0] == 1
