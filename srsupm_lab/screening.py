@@ -45,6 +45,10 @@ SETTINGS: dict[str, dict] = {
     "learned+sharp+normreg": {**_PAPER, "level_temperature": "learned", **_SHARP, **_NORMREG},
     "learned+sharp+normreg+clean": {**_PAPER, "level_temperature": "learned", **_SHARP, **_NORMREG, **_CLEAN},
     "unit+sharp+normreg+clean": {**_PAPER, "level_temperature": "unit", **_SHARP, **_NORMREG, **_CLEAN},
+    "unit+normreg": {**_PAPER, "level_temperature": "unit", **_NORMREG},
+    "unit+mild+normreg": {**_PAPER, "level_temperature": "unit", "tau": 0.5, "lambda2": 0.3, **_NORMREG},
+    # the control: the same SIC branches and L_reg, mean-pooled, with no PMSID, no PMSIM, no mixture
+    "control": {**_PAPER, "pmsid": False, "pmsim": False, "pmi": False},
 }
 
 #: the training protocol of each screened dataset: the demo's quick setting on the synthetic
@@ -105,7 +109,8 @@ def _row(folder: Path) -> dict | None:
                                      if "eng_pmsim_chance" in last and "loss_pmsim" in last else None)
     row["seconds_per_epoch"] = res["timings"]["seconds_per_epoch"]
     row["settings"] = "backbone alone" if not cfg["srsupm"] else ", ".join(
-        f"{k}={cfg.get(k)}" for k in SETTINGS.get(name, {}) if cfg.get(k) != PRESETS["paper"].get(k)) or "paper-literal"
+        f"{k}={cfg.get(k)}" for k in SETTINGS.get(name, {}) if cfg.get(k) != PRESETS["paper"].get(k, True)) \
+        or "paper-literal"
     return row
 
 
