@@ -27,7 +27,7 @@ CHOICES = {
     "loss": ("ce", "bce"),                                            # recommender.py (backbone alone)
     "pmsim_similarity": ("cosine", "dot"),                            # pmsim.py, Eqs. 16-18
     "reg_form": ("raw_mean", "raw_sum", "normalised_mean", "normalised_sum"),   # pmsid.py, Eq. 10
-    "augmentation": ("encoder_dropout", "view_dropout"),              # srsupm.py, Eq. 15
+    "augmentation": ("view_dropout", "encoder_dropout"),              # srsupm.py, Eq. 15
     "singletons": ("self", "drop"),                                   # pmsim.py, Eq. 14
     "false_negatives": ("keep", "mask"),                              # pmsim.py, Eqs. 16-18
 }
@@ -98,7 +98,8 @@ class TrainConfig:
                                          # or "learned" (see srsupm_lab/temperature.py); the paper does not say
     pmsim_similarity: str = "cosine"     # InfoNCE similarity (Eqs. 16-18): "cosine" | "dot"
     reg_form: str = "raw_mean"           # L_reg (Eq. 10): raw/normalised ẑ, gaps averaged/summed
-    augmentation: str = "encoder_dropout"  # augmented view (Eq. 15): "encoder_dropout" | "view_dropout"
+    augmentation: str = "view_dropout"   # augmented view (Eq. 15): "view_dropout" (dropout on the basic view,
+                                         # the paper's "lightweight") | "encoder_dropout" (a second encoder pass)
     singletons: str = "self"             # a window alone in its (target, level) group: "self" pair | "drop"
     false_negatives: str = "keep"        # in-batch negatives sharing the anchor's group: "keep" | "mask"
     loss: str = "ce"                     # backbone alone: "ce" (full cross-entropy) | "bce" (one sampled negative)

@@ -65,9 +65,27 @@ SRSUPM_ONLY = ("lambda1", "lambda2", "gamma", "tau", "dropout", "level_temperatu
                "pmsim_similarity", "reg_form", "augmentation", "singletons", "false_negatives")
 
 
+#: fields added after runs were stored whose value in those runs differs from today's default:
+#: every run before 2026-12-01 drew the augmented view of Eq. 15 with a second encoder pass
+LEGACY_VALUES = {"augmentation": "encoder_dropout"}
+
+
 def stored_defaults() -> dict:
-    """The default of every plain (non-factory) TrainConfig field, for configs stored before it existed."""
-    return {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+    """What a config stored before a field existed ran with: the field's default, or its ``LEGACY_VALUES`` entry."""
+    return {**{f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}, **LEGACY_VALUES}
+
+
+def upgrade_stored_config(stored: dict) -> dict:
+    """A stored config with every field it lacks filled as that run ran (``stored_defaults``).
+
+    BERT4Rec runs stored before the cloze-only default (2026-12-01, the same change that added
+    ``augmentation``) trained the next-item loss too: their ``backbone_options`` gain
+    ``next_item_loss=True``.
+    """
+    out = {**stored_defaults(), **stored}
+    if "augmentation" not in stored and out.get("backbone") == "bert4rec":
+        out["backbone_options"] = {"next_item_loss": True, **(out.get("backbone_options") or {})}
+    return out
 
 
 def config_differences(stored: dict, now: dict) -> dict:
@@ -75,9 +93,9 @@ def config_differences(stored: dict, now: dict) -> dict:
 
     Ignored: what may change between a run and its resumption (``RESUMABLE_CHANGES``) and, when
     both runs are backbone-alone, the SRSUPM settings (``SRSUPM_ONLY``). A field missing from a
-    config stored before that field existed counts as its default (the run used the default).
+    config stored before that field existed counts as what that run used (:func:`upgrade_stored_config`).
     """
-    stored = {**stored_defaults(), **stored}
+    stored = upgrade_stored_config(stored)
     ignore = set(RESUMABLE_CHANGES) | {"out_dir"}
     if not stored.get("srsupm") and not now.get("srsupm"):
         ignore |= set(SRSUPM_ONLY)

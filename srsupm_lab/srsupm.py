@@ -39,7 +39,7 @@ from .temperature import LevelTemperatures
 DEFAULT_LAMBDA1 = 0.4
 DEFAULT_LAMBDA2 = 0.1
 #: the two readings of the paper's "lightweight model-level augmentation applied to the basic view"
-AUGMENTATIONS = ("encoder_dropout", "view_dropout")
+AUGMENTATIONS = ("view_dropout", "encoder_dropout")
 
 
 class SRSUPM(nn.Module):
@@ -81,7 +81,7 @@ class SRSUPM(nn.Module):
                  lambda2: float = DEFAULT_LAMBDA2, gamma: float = 0.1, tau: float = 1.0, dropout: float = 0.1,
                  pmsid: bool = True, pmsim: bool = True, pmi: bool = True, priors: bool = True,
                  hidden: int | None = None, level_temperature: str = "fixed", pmsim_similarity: str = "cosine",
-                 reg_form: str = "raw_mean", augmentation: str = "encoder_dropout", singletons: str = "self",
+                 reg_form: str = "raw_mean", augmentation: str = "view_dropout", singletons: str = "self",
                  false_negatives: str = "keep") -> None:
         super().__init__()
         for name in ("encode", "item_table", "auxiliary_loss"):

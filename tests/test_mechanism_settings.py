@@ -311,3 +311,17 @@ def test_oracle_gap_report_from_run_folders(tmp_path):
     md = oracle_gap.write_gap_report(tmp_path, tmp_path / "reports")
     assert "share of the gap SRSUPM closes" in md.read_text() and pd.read_csv(tmp_path / "reports" /
                                                                             "synthetic_oracle.csv").shape[0] == 1
+
+
+def test_configs_stored_before_a_setting_existed_read_as_those_runs_ran():
+    from srsupm_lab.experiment import config_differences, upgrade_stored_config
+    old = TrainConfig(srsupm=True).to_dict()
+    for name in ("augmentation", "pmsim_similarity", "reg_form", "singletons", "false_negatives", "loss", "preset"):
+        del old[name]
+    assert upgrade_stored_config(old)["augmentation"] == "encoder_dropout"       # the only reading before 2026-12-01
+    assert config_differences(old, TrainConfig(srsupm=True).to_dict()) == {
+        "augmentation": ("encoder_dropout", "view_dropout")}                      # resuming it would change the run
+    bert = {k: v for k, v in TrainConfig(backbone="bert4rec").to_dict().items() if k != "augmentation"}
+    assert upgrade_stored_config(bert)["backbone_options"] == {"next_item_loss": True}
+    assert config_differences(bert, TrainConfig(backbone="bert4rec").to_dict())["backbone_options"] == (
+        {"next_item_loss": True}, {})

@@ -336,7 +336,7 @@ def test_windows_partners_and_augmented_views_share_one_encoder_pass(dropout, mo
     """PMSIM's three views (Z, the sampled partners' Z, the augmented Z) come from one encoder pass
     over 3B rows; L_PMSIM is InfoNCE of the augmented basic views against the partners'; the
     augmented block differs from Z only by its own dropout masks."""
-    model, w, levels = make_model(dropout=dropout, lambda2=1.0)
+    model, w, levels = make_model(dropout=dropout, lambda2=1.0, augmentation="encoder_dropout")
     model.train()
     rows, partner = torch.arange(8), torch.arange(8, 16)
     monkeypatch.setattr(model.matching, "sample", lambda index, generator=None: partner)
