@@ -94,6 +94,10 @@ def _write_json(path: Path, obj) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
+#: public: srsupm_lab.reproduce.figures keeps what it measures on a run in the run's folder with it
+write_json = _write_json
+
+
 def _write_csv(path: Path, table: pd.DataFrame) -> None:
     atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
 
