@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from srsupm_lab import paper
 from srsupm_lab import reproduce as R
 from srsupm_lab.__main__ import main
 
@@ -42,7 +43,7 @@ def test_table3_grid():
     picked = R.build_grid("table3", ["beauty"], [1, 2], rows=["wo-pmi", "sasrec"])
     assert [s.name for s in picked] == ["beauty/sasrec+srsupm-wo-pmi/seed1", "beauty/sasrec+srsupm-wo-pmi/seed2",
                                         "beauty/sasrec/seed1", "beauty/sasrec/seed2"]
-    assert set(R.TABLE3_ROWS.values()) == set(R.paper.ABLATIONS) | set(R.CONTROL_ABLATIONS)
+    assert set(R.TABLE3_ROWS.values()) == set(paper.ABLATIONS) | set(R.CONTROL_ABLATIONS)
     # the control (not the paper's) runs only when asked for
     assert "wo-pmsid-pmsim-pmi" not in R.PAPER_TABLE3_ROWS and len(R.table3(["beauty"], [1])) == 6
     control = R.table3(["beauty"], [1], rows=["wo-pmsid-pmsim-pmi"], backbones=["gru4rec"])
@@ -724,9 +725,9 @@ ablations = ["backbone", "wo-pmsid-pmsim-pmi"]
     assert "4 runs: 4 todo" in capsys.readouterr().out              # the backbone run is listed in both grids
     assert main(["reproduce", "--plan", str(plan)]) == 0
     results = sorted((tmp_path / "runs").rglob("results.json"))
-    assert [p.parent.relative_to(tmp_path / "runs").as_posix() for p in results] == [
+    assert {p.parent.relative_to(tmp_path / "runs").as_posix() for p in results} == {
         "synthetic/gru4rec+srsupm-wo-pmsid-pmsim-pmi/seed1", "synthetic/gru4rec+srsupm/seed1",
-        "synthetic/gru4rec/seed1"]
+        "synthetic/gru4rec/seed1"}
     capsys.readouterr()
     assert main(["reproduce", "--plan", str(plan), "--dry-run"]) == 0
     assert "4 runs: 4 done" in capsys.readouterr().out

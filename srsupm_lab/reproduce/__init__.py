@@ -19,7 +19,8 @@ One job per module, and the imports follow the data one way:
 :mod:`.report`         the CSV, PNG and markdown files (``reproduction.md``)
 =====================  =====================================================================
 
-    grids ──▶ engines (+ workers) ──▶ run folders ──▶ collect ──▶ tables / significance / figures ──▶ report
+    grids ──▶ engines (+ workers) ──▶ run folders ──▶ collect
+          ──▶ tables / significance / figures ──▶ report
 """
 from .collect import METRICS, ablated, collect, full_srsupm, is_default, paper_model, summarise
 from .engines import ENGINES, NOTEBOOK, grid_status, run_grid

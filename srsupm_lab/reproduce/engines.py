@@ -27,8 +27,8 @@ from ..experiment import config_differences, wants_more_epochs
 from . import workers
 from .grids import GRID_KEYS, RunSpec, departure_names
 
-__all__ = ["NOTEBOOK", "ENGINES", "EXPECTED_ERRORS", "notebook_parameters", "resolve_config", "papermill_parameters", "run_state",
-           "execute", "grid_status", "run_grid"]
+__all__ = ["NOTEBOOK", "ENGINES", "EXPECTED_ERRORS", "notebook_parameters", "resolve_config", "papermill_parameters",
+           "run_state", "execute", "grid_status", "run_grid"]
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "04_train.ipynb"
 ENGINES = ("papermill", "inline")

@@ -1,4 +1,4 @@
-"""What runs, and how it is named: the grids of the paper's Tables 1, 3, 4 and Fig. 3 (paper §5; method.md §10–§12).
+"""What runs, and how it is named: the grids of Tables 1, 3, 4 and Fig. 3 (paper §5; method.md §10–§12).
 
 Run names are ``<dataset>/<model>/seed<s>``, e.g. ``beauty/sasrec+srsupm/seed1``; ``<model>`` is
 the backbone, ``+srsupm``, then the changes from the default setting in a fixed order:
