@@ -143,8 +143,9 @@ def cmd_reproduce(args) -> int:
 
 def _print_status(status) -> int:
     print(status.drop(columns=["note"] if not status["note"].any() else []).to_string(index=False))
-    counts = status["state"].value_counts()
-    print(f"\n{len(status)} runs: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    runs = status.drop_duplicates("out_dir")                  # a plan may list a run in several grids
+    counts = runs["state"].value_counts()
+    print(f"\n{len(runs)} runs: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
     return 0
 
 

@@ -94,10 +94,14 @@ def _stored_config(out: Path) -> dict:
 def run_state(config: TrainConfig, out: Path) -> tuple[str, str]:
     """``(state, message)`` of one run folder for ``config``: ``done``, ``more epochs`` (finished at a
     smaller budget, goes on from its checkpoint), ``partial`` (resumes), ``todo``, or ``conflict``
-    (a finished run with another setting, or one that cannot continue: ``message`` says why; a run
-    fails there)."""
+    (a finished run with another setting, one that cannot continue, or an unreadable ``results.json``:
+    ``message`` says why; a run fails there and leaves the folder as it is)."""
     if (out / "results.json").exists():
-        diff = config_differences(_stored_config(out), config.to_dict())
+        try:
+            stored = _stored_config(out)
+        except ValueError as err:                                   # a truncated results.json, say
+            return "conflict", str(err)
+        diff = config_differences(stored, config.to_dict())
         if diff:
             return "conflict", (f"{out} holds a finished run with another setting {diff} (stored, asked); "
                                 f"use another runs folder for this setting")

@@ -115,6 +115,8 @@ def load_plan(path) -> list[PlannedGrid]:
         names.add(options["name"])
         if options["grid"] not in (*GRIDS, "table2"):
             raise ValueError(f"{where}: unknown grid {options['grid']!r}; choose one of {[*GRIDS, 'table2']}")
+        if options["grid"] == "table2" and len(options.get("datasets", ["beauty"])) != 1:
+            raise ValueError(f"{where}: table2 times one dataset (the paper: beauty), got {options['datasets']}")
         if options.get("engine", "inline") not in ENGINES:
             raise ValueError(f"{where}: engine must be one of {list(ENGINES)}, got {options['engine']!r}")
         grids.append(PlannedGrid(options["name"], options["grid"], options, (path.parent / options["runs"]),
