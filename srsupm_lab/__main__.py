@@ -151,8 +151,9 @@ def _print_status(status) -> int:
 
 def _reproduce_plan(R, args) -> int:
     """``reproduce --plan FILE``: run, resume, list (``--dry-run``) or report (``--report-only``) its grids."""
-    given = [flag for flag, value in (("--datasets", args.datasets), ("--seeds", args.seeds),
-                                      ("--backbones", args.backbones), ("--set", args.set)) if value]
+    options = ("datasets", "seeds", "backbones", "variants", "ablations", "ps", "Ks", "set", "epochs", "patience",
+               "device", "lr", "batch_size", "data_root", "labels")
+    given = ["--" + name.replace("_", "-") for name in options if getattr(args, name) not in (None, [])]
     if given:
         raise ValueError(f"reproduce --plan: {given} belong in the plan file, not on the command line")
     grids = R.load_plan(args.plan)

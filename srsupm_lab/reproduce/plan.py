@@ -76,8 +76,9 @@ def common_settings(options: dict, extra: dict) -> dict:
     return {**options, **extra}
 
 
-def _check(table: dict, where: str, required: bool) -> dict:
-    unknown = sorted(set(table) - set(PLAN_KEYS) - ({"name"} if not required else set()))
+def _check(table: dict, where: str) -> dict:
+    """``table`` when its keys are all among ``PLAN_KEYS`` with their types; else ValueError naming ``where``."""
+    unknown = sorted(set(table) - set(PLAN_KEYS))
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {unknown}; the keys are {sorted(PLAN_KEYS)}")
     for key, value in table.items():
@@ -99,13 +100,13 @@ def load_plan(path) -> list[PlannedGrid]:
     extra = sorted(set(data) - {"defaults", "grid"})
     if extra:
         raise ValueError(f"{path}: unknown table(s) {extra}; a plan holds [defaults] and [[grid]] tables")
-    defaults = _check(dict(data.get("defaults", {})), f"{path} [defaults]", required=False)
+    defaults = _check(dict(data.get("defaults", {})), f"{path} [defaults]")
     if "name" in defaults:
         raise ValueError(f"{path} [defaults]: a name belongs to one grid, not to the defaults")
     grids, names = [], set()
     for n, table in enumerate(data.get("grid", []), 1):
         where = f"{path} [[grid]] #{n}" + (f" ({table['name']!r})" if isinstance(table.get("name"), str) else "")
-        _check(table, where, required=True)
+        _check(table, where)
         for key in ("name", "grid", "runs", "reports"):
             if key not in table and key not in defaults:
                 raise ValueError(f"{where}: missing key {key!r}")
