@@ -104,6 +104,8 @@ def test_run_names_are_filesystem_safe():
     (lambda: R.table3(["beauty"], [1], rows=["wo-pmi", "wo-priors"]), "table3 rows must be distinct names"),
     (lambda: R.table3(["beauty"], [1], rows=["wo-pmi", "wo-pmi"]), "table3 rows must be distinct names"),
     (lambda: R.build_grid("table1", ["beauty"], [1], rows=["wo-pmi"]), "rows of table3 only"),
+    (lambda: R.build_grid("fig3", ["beauty"], [1], ps=[0.1]), "belong to table4 only"),
+    (lambda: R.build_grid("table3", ["beauty"], [1], Ks=[3]), "belong to fig3 only"),
 ])
 def test_unknown_names_fail_clearly(call, message):
     with pytest.raises(ValueError, match=message):
