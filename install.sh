@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# Install srsupm_lab with everything the notebooks and tests need.
-# PyTorch: a CPU build is preferred unless torch is already installed or SRSUPM_TORCH=cuda
-# (a plain `pip install torch` on Linux pulls a multi-GB CUDA build).
+# Install srsupm_lab with everything the notebooks and tests need (the "dev" extra: JupyterLab,
+# papermill, jupytext, pytest, ...), then register a Jupyter kernel named "srsupm_lab".
+#
+# PyTorch: the CPU build unless torch is already installed or SRSUPM_TORCH=cuda (a plain
+# `pip install torch` on Linux pulls a multi-GB CUDA build). environment.yml makes the same
+# choice (conda-forge's pytorch-cpu; pytorch-gpu for CUDA): tests/test_packaging.py checks that
+# the two install the same packages.
+#
+# Kernel: "srsupm_lab" (display name "Python 3 (srsupm_lab)"), this Python, in the user's Jupyter
+# data folder. An existing "python3" kernel spec is left as it is. The notebooks name "python3",
+# which papermill and nbval resolve to the Python that runs them (or this environment's kernel);
+# pick "Python 3 (srsupm_lab)" in JupyterLab, or `papermill -k srsupm_lab`, when "python3" is
+# another Python on your machine.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -16,5 +26,6 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
   fi
 fi
 "$PY" -m pip install -e ".[dev]"
-"$PY" -m ipykernel install --user --name python3 --display-name "Python 3 (srsupm_lab)" >/dev/null
+"$PY" -m ipykernel install --user --name srsupm_lab --display-name "Python 3 (srsupm_lab)" >/dev/null
 echo "srsupm_lab installed: $("$PY" -c 'import srsupm_lab, torch; print(srsupm_lab.__version__, "torch", torch.__version__)')"
+echo "Jupyter kernel: srsupm_lab (\"Python 3 (srsupm_lab)\"); start JupyterLab with: jupyter lab notebooks"

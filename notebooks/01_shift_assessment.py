@@ -29,12 +29,12 @@ from srsupm_lab import leave_one_out, load_dataset, plots, pmsa
 from srsupm_lab.widgets.shift_explorer import available_datasets, shift_explorer
 
 # %% tags=["parameters"]
-datasets = ["synthetic"]  # datasets to assess: "synthetic" and any of "beauty", "sports", "yelp" (real ones need shared/data)
+datasets = ["synthetic", "beauty", "sports", "yelp"]  # datasets to assess (the real three ship in data/)
 K = 5                     # number of shift levels for the distributions (paper: 3..7, best 5)
 max_len = 50              # L, the input window length (paper: 50)
 noise_ps = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]  # label-noise probabilities to compare (paper §5.6.2, Table 4)
 noise_seed = 0            # seed of the label-noise draw
-data_root = None          # folder holding the real datasets (default: SRSUPM_DATA or shared/data)
+data_root = None          # folder holding the real datasets (default: SRSUPM_DATA, else the repository's data/)
 out_dir = "runs/01_shift_assessment"  # where the summary table is written (gitignored)
 
 # %% [markdown]
@@ -110,7 +110,7 @@ print("windows per level:", dict(enumerate(counts.tolist())))
 # %% [markdown]
 # Most windows sit in the upper middle level: `C_S` is a union over up to 50 items, so a target
 # rarely brings *only* categories already seen (PMSD = 0) and rarely *none* (PMSD = 1). The real
-# datasets show the same shape, even more strongly (section 5, and `shared/data/README.md`).
+# datasets show the same shape, even more strongly (section 5, and `data/README.md`).
 #
 # ## 4. Does PMSA find the true motivation switches?
 # The generator records, for every step, whether the user switched motivation just before it
@@ -164,8 +164,9 @@ for last in (1, 3, 10, max_len):
 
 # %% [markdown]
 # ## 5. Beauty, Sports and Yelp
-# Set `datasets = ["synthetic", "beauty", "sports", "yelp"]` (papermill: `-p datasets synthetic,beauty`) to add
-# the real data (category-only labels, `*_item2categories.json`). Each takes a second or two:
+# The three datasets of the paper ship with the repository (`data/`, category-only labels,
+# `*_item2categories.json`); `datasets` chooses which to assess (papermill:
+# `-p datasets synthetic,beauty`). Each takes a second or two:
 # reading the files and building the windows dominates; `assess` itself is about 0.2 s for
 # 130 000 windows.
 
@@ -191,7 +192,7 @@ else:
     print("only the synthetic world was asked for (parameter `datasets`)")
 
 # %% [markdown]
-# For reference, `shared/data/README.md` reports on the training windows (L = 50, category
+# For reference, `data/README.md` reports on the training windows (L = 50, category
 # labels): Beauty 2.71 % at PMSD = 0, 24.45 % at 1, mean 0.835; Sports 1.47 %, 24.13 %, 0.834;
 # Yelp 0.41 %, 10.36 %, 0.883. With even bins and K = 5 most windows fall into level 3.
 #
@@ -253,7 +254,8 @@ explorer = shift_explorer(K=K, root=data_root)
 explorer
 
 # %% [markdown]
-# A static copy of the explorer's figure, for readers without a running kernel:
+# The explorer's output carries a static snapshot of its first view for readers without a
+# kernel (GitHub, nbviewer). Its controls can also be driven from code; here `K = 4`:
 
 # %%
 explorer.K.value = 4

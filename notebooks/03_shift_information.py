@@ -176,6 +176,9 @@ collapse.round(3)
 # Pick a test user: the history with its categories, α over the branches (the window's PMSA
 # level in red), and the top-10 of each branch alone (⟨ẑ_k, e_i⟩) next to the model's mixture,
 # seen items masked as in evaluation; the last row gives the target's rank under each.
+# A trained run folder opens the same way, with its own data and best weights:
+# `model_explorer("runs/04_train")` after notebook 04 (Beauty from `data/`, or any dataset).
+# Without a kernel, the output shows a static snapshot of the view below.
 
 # %%
 explorer = model_explorer(model, ds, split.test, levels=test_levels)

@@ -1,16 +1,19 @@
-"""Command line: ``python -m srsupm_lab {demo,stats,train} ...``.
+"""Command line: python -m srsupm_lab COMMAND [options]; python -m srsupm_lab COMMAND --help explains each.
 
-* ``demo``  — the main job on the embedded synthetic world: statistics, the PMSD/level
-  distribution (method.md §1), and a short training of a backbone with and without SRSUPM,
-  compared on the test set; results and a figure go to ``--out`` (default ``runs/demo``).
-* ``stats`` — statistics and PMSD/level distribution of any dataset.
-* ``train`` — one experiment with every hyper-parameter as an option (see ``train --help``).
-* ``reproduce`` — a grid of the paper's experiments (Table 1, 3, 4 or Fig. 3), resumable, then
-  the report tables (``srsupm_lab.reproduce``); ``--dry-run`` lists the runs and which are done.
+* demo: the main job on the embedded synthetic world: statistics, the PMSD/level distribution
+  (docs/method.md, PMSA), and a short training of a backbone with and without SRSUPM, compared on
+  the test set; results and a figure go to --out (default runs/demo).
+* stats: statistics and PMSD/level distribution of any dataset.
+* train: one experiment with every hyper-parameter as an option (see train --help).
+* reproduce: a grid of the paper's experiments (Table 1, 2, 3, 4 or Fig. 3), resumable, then the
+  report tables (srsupm_lab.reproduce); --dry-run lists the runs and which are done.
+* diagnose: is SRSUPM's mechanism engaged in a run folder (srsupm_lab.engagement)?
+* screen: the readings of the paper's open choices trained briefly, ranked on validation data.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -47,6 +50,63 @@ def cmd_stats(args) -> int:
     return 0
 
 
+def cmd_screen(args) -> int:
+    """Run (or resume) the screening grid, then write its validation-only report."""
+    from .screening import run_screening, write_report
+
+    if not args.report_only:
+        run_screening(args.dataset, args.epochs, args.seed, args.runs, args.settings, device=args.device)
+    print(f"report: {write_report(args.runs, args.report, args.dataset)}")
+    return 0
+
+
+def cmd_oracle_gap(args) -> int:
+    """Run (or resume) the oracle-gap seeds, then write reports/synthetic_oracle.md."""
+    from .oracle_gap import run_gap, write_gap_report
+
+    if not args.report_only:
+        run_gap(args.seeds, args.runs, device=args.device)
+    print(f"report: {write_gap_report(args.runs, args.report)}")
+    return 0
+
+
+def cmd_diagnose(args) -> int:
+    """Print the engagement numbers of a run folder (srsupm_lab.engagement.diagnose)."""
+    from .engagement import ENGAGED, diagnose
+
+    result = diagnose(args.run, device=args.device)
+    print(f"Engagement of {args.run} on its best weights (validation windows):")
+    for name, value in result["now"].items():
+        print(f"  {name:<18}{value:10.4f}")
+    if len(result["history"]):
+        print("\nPer epoch (history.csv):")
+        print(result["history"].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        verdict = "engaged" if result["engaged"] else "not engaged"
+        print(f"\nLast epoch: {verdict} (thresholds: α level information ≥ {ENGAGED['alpha_info_share']:.0%} "
+              f"of the level entropy, L_PMSIM ≥ {ENGAGED['pmsim_below_chance']} nats below log B)")
+    return 0
+
+
+def _gap_verdict(table) -> str:
+    """One plain paragraph: how much of the backbone→oracle gap SRSUPM closes on the test set (oracle.py)."""
+    from .oracle import gap_closed
+
+    r = dict(zip(table["model"].str.split("+").str[0].str.lower(), table["recall@10"]))
+    backbone = table["recall@10"].iloc[0]
+    srsupm, oracle = r.get("srsupm"), r.get("oracle")
+    share = gap_closed(backbone, srsupm, oracle)
+    if share != share:                                         # NaN: the oracle does not beat the backbone
+        return (f"\nThe oracle ({oracle:.4f}) does not beat the backbone ({backbone:.4f}) here: at this budget "
+                f"knowing the true shift is worth nothing measurable, so there is no gap for SRSUPM to close.")
+    if share <= 0:
+        return (f"\nKnowing the true shift is worth {oracle - backbone:+.4f} Recall@10 here (oracle {oracle:.4f}, "
+                f"backbone {backbone:.4f}). SRSUPM ({srsupm:.4f}) closes none of that gap: on this world and budget "
+                f"its shift mechanism does not pay (one seed: reports/synthetic_oracle.md has three, and why).")
+    return (f"\nKnowing the true shift is worth {oracle - backbone:+.4f} Recall@10 here (oracle {oracle:.4f}, backbone "
+            f"{backbone:.4f}); SRSUPM ({srsupm:.4f}) closes {share:.0%} of that gap (one seed: "
+            f"reports/synthetic_oracle.md has three).")
+
+
 def cmd_demo(args) -> int:
     import matplotlib
     matplotlib.use("Agg")
@@ -56,6 +116,7 @@ def cmd_demo(args) -> int:
     from .config import TrainConfig
     from .data import load_dataset
     from .experiment import run_experiment
+    from .trainer import atomic_write
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -64,22 +125,25 @@ def cmd_demo(args) -> int:
     print(ds.stats().to_string())
     shares, p = _level_report(ds, args.K, "even")
 
-    print(f"\n== Training {args.backbone} alone and with SRSUPM (at most {args.epochs} epochs, CPU is fine) ==")
+    print(f"\n== Training {args.backbone} alone, with SRSUPM, and the oracle told the true shifts "
+          f"(at most {args.epochs} epochs, CPU is fine) ==")
     rows, histories = [], {}
-    for srsupm in (False, True):
-        cfg = TrainConfig(dataset="synthetic", backbone=args.backbone, srsupm=srsupm, K=args.K, epochs=args.epochs,
-                          max_len=args.max_len, patience=args.patience, lr=args.lr, batch_size=256, seed=args.seed, device=args.device,
-                          out_dir=str(out / (("srsupm-" if srsupm else "") + args.backbone)), resume=True,
-                          progress=not args.quiet)
+    for kind in ("backbone", "srsupm", "oracle"):
+        cfg = TrainConfig(dataset="synthetic", backbone=args.backbone, srsupm=kind == "srsupm", oracle=kind == "oracle",
+                          K=args.K, epochs=args.epochs, max_len=args.max_len, patience=args.patience, lr=args.lr,
+                          batch_size=256, seed=args.seed, device=args.device,
+                          out_dir=str(out / (("" if kind == "backbone" else f"{kind}-") + args.backbone)),
+                          resume=True, progress=not args.quiet)
         res = run_experiment(cfg)
         overall = next(r for r in res["test"] if r.get("level", "all") in ("all", None))
-        rows.append({"model": res["model"], "best epoch": res["best_epoch"],
+        rows.append({"model": res["model"], "best epoch": res["best_epoch"], "valid recall@10": res["best_valid_recall@10"],
                      **{k: overall[k] for k in ("recall@10", "recall@20", "ndcg@10", "ndcg@20")}})
         histories[res["model"]] = pd.read_csv(Path(cfg.out_dir) / "history.csv")
     table = pd.DataFrame(rows)
     print("\nTest set (full ranking, seen items masked):")
     print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
-    table.to_csv(out / "comparison.csv", index=False)
+    atomic_write(out / "comparison.csv", lambda tmp: table.to_csv(tmp, index=False))
+    print(_gap_verdict(table))
 
     fig, ax = plt.subplots(1, 3, figsize=(14, 3.6))
     ax[0].hist(p, bins=40, color="#4c72b0")
@@ -92,7 +156,7 @@ def cmd_demo(args) -> int:
     ax[2].set(title="validation Recall@10", xlabel="epoch")
     ax[2].legend()
     fig.tight_layout()
-    fig.savefig(out / "demo.png", dpi=110)
+    atomic_write(out / "demo.png", lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     print(f"\nFigure: {out / 'demo.png'}; tables and runs: {out}/")
     return 0
 
@@ -172,34 +236,102 @@ def _reproduce_plan(R, args) -> int:
     return 1 if failed else 0
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless it names one already or the option is a flag."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if ("default" in text or action.default in (None, argparse.SUPPRESS) or action.nargs == 0
+                or not (action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE))):
+            return text
+        return text + " (default: %(default)s)"
+
+
+class _RawHelpFormatter(argparse.RawDescriptionHelpFormatter, _HelpFormatter):
+    """The top-level help: description and examples as written."""
+
+
+_DESCRIPTION = """\
+srsupm_lab: SRSUPM (motivation-aware sequential recommendation) over five backbones.
+The method, equation by equation and mapped to the code: docs/method.md.
+Every command explains its options and their defaults: python -m srsupm_lab COMMAND --help"""
+
+_EPILOG = """\
+examples:
+  python -m srsupm_lab demo                      # about 1.5 minutes on one CPU core
+  python -m srsupm_lab stats --dataset beauty
+  python -m srsupm_lab train --dataset beauty --backbone sasrec --srsupm --out runs/beauty-sasrec-srsupm
+  python -m srsupm_lab reproduce --grid table1 --datasets beauty --seeds 1 --dry-run
+build the real datasets from their public originals: python -m srsupm_lab.data.originals --help"""
+
+
 def main(argv=None) -> int:
+    from .backbones import BACKBONES
+    from .config import BINS
+    from .data.loaders import KNOWN_DATASETS, LABEL_KINDS
     from .experiment import _key_value, add_train_arguments, train_from_args
 
-    parser = argparse.ArgumentParser(prog="python -m srsupm_lab", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="the main job on the embedded synthetic world")
-    demo.add_argument("--backbone", default="sasrec")
-    demo.add_argument("--K", type=int, default=5)
-    demo.add_argument("--epochs", type=int, default=10)
-    demo.add_argument("--patience", type=int, default=3)
+    parser = argparse.ArgumentParser(prog="python -m srsupm_lab", description=_DESCRIPTION, epilog=_EPILOG,
+                                     formatter_class=_RawHelpFormatter)
+    sub = parser.add_subparsers(  # every command's parser (added here or later) shows its options' defaults
+        dest="command", required=True, metavar="COMMAND",
+        title="commands (python -m srsupm_lab COMMAND --help for its options)",
+        parser_class=functools.partial(argparse.ArgumentParser, formatter_class=_HelpFormatter))
+    demo = sub.add_parser(
+        "demo",
+        help="the main job on the embedded synthetic world: statistics, PMSD/levels, a backbone with and "
+             "without SRSUPM",
+        description="The main job on the embedded synthetic motivation world (no data files needed): dataset "
+                    "statistics, the PMSD/level distribution, then the backbone trained alone and with SRSUPM "
+                    "and compared on the test set (full ranking). Tables, run folders and demo.png go to --out; "
+                    "a second call reuses the finished runs there. With the defaults it takes about 1.5 "
+                    "minutes on one CPU core. Learning rate and batch (0.001, 256) are the quick teaching "
+                    "setting, not the paper's (0.01, 128): on the small synthetic world they converge in a "
+                    "few epochs.")
+    demo.add_argument("--backbone", default="sasrec", choices=tuple(BACKBONES), help="the sequential encoder")
+    demo.add_argument("--K", type=int, default=5, help="number of shift levels (3 or more; the paper's best 5)")
+    demo.add_argument("--epochs", type=int, default=10, help="maximum training epochs per model")
+    demo.add_argument("--patience", type=int, default=3,
+                      help="stop after this many epochs without a better validation Recall@10")
     demo.add_argument("--max-len", type=int, default=20, help="input length L (synthetic sequences average 12 items)")
-    demo.add_argument("--lr", type=float, default=0.001)
-    demo.add_argument("--seed", type=int, default=42)
-    demo.add_argument("--device", default="auto")
-    demo.add_argument("--out", default="runs/demo")
-    demo.add_argument("--quiet", action="store_true", help="no progress bars")
+    demo.add_argument("--lr", type=float, default=0.001, help="Adam learning rate")
+    demo.add_argument("--seed", type=int, default=42, help="random seed (initialisation, batches)")
+    demo.add_argument("--device", default="auto", help="auto (cuda > mps > cpu) | cpu | cuda | cuda:1 | mps")
+    demo.add_argument("--out", default="runs/demo", help="folder for comparison.csv, demo.png and the two runs")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars (default: bars on)")
     demo.set_defaults(func=cmd_demo)
-    stats = sub.add_parser("stats", help="dataset statistics and PMSD/level distribution")
-    stats.add_argument("--dataset", default="synthetic")
-    stats.add_argument("--root", default=None)
-    stats.add_argument("--labels", default="categories")
-    stats.add_argument("--K", type=int, default=5)
-    stats.add_argument("--bins", default="even")
+    stats = sub.add_parser(
+        "stats", help="dataset statistics and the PMSD/level distribution",
+        description="Statistics of a dataset (users, items, interactions, labels) and the PMSA assessment of "
+                    "its training windows: the PMSD histogram (paper Eq. 2) and the share of each shift level "
+                    "(Eq. 3).")
+    stats.add_argument("--dataset", default="synthetic",
+                       help=f"{' | '.join(KNOWN_DATASETS)}, or a folder in the S3-Rec layout")
+    stats.add_argument("--root", default=None,
+                       help="folder holding the real datasets (default: the SRSUPM_DATA environment variable, "
+                            "then the package's search path; see README, Data)")
+    stats.add_argument("--labels", default="categories", choices=LABEL_KINDS,
+                       help="item labels PMSA compares: category names or S3-Rec attribute ids")
+    stats.add_argument("--K", type=int, default=5, help="number of shift levels (3 or more)")
+    stats.add_argument("--bins", default="even", choices=BINS,
+                       help="level bins: even splits of (0, 1) (the paper, Eq. 3) or quantiles of the training "
+                            "windows' PMSD")
     stats.set_defaults(func=cmd_stats)
-    train = sub.add_parser("train", help="train one model (every hyper-parameter is an option)")
+    train = sub.add_parser(
+        "train", help="train one model (every hyper-parameter is an option)",
+        description="One experiment: data, PMSA, the backbone (+ SRSUPM), training with early stopping on "
+                    "validation Recall@10, full-ranking test of the best checkpoint. Every TrainConfig field is "
+                    "an option; options given here override --config FILE, which overrides the defaults "
+                    "(srsupm_lab/config.py). Results go to --out.")
     add_train_arguments(train)
     train.set_defaults(func=lambda a: (train_from_args(a), 0)[1])
-    rep = sub.add_parser("reproduce", help="run a grid of the paper's experiments, then write the report tables")
+    rep = sub.add_parser(
+        "reproduce",
+        help="run a grid of the paper's experiments (Tables 1-4, Fig. 3), resumable, then write the report tables",
+        description="Runs a grid of the paper's experiments (--grid and its options, or every grid of an "
+                    "experiments file: --plan reports/experiments.toml), one folder per run under --runs (a "
+                    "finished run is skipped, an interrupted one resumes), then writes the CSV/markdown tables "
+                    "under --reports. Options left unset keep TrainConfig's defaults (srsupm_lab/config.py).")
     rep.add_argument("--grid", default=None,
                      help="table1 | table2 | table3 | table4 | fig3; table2 times inference (no training)")
     rep.add_argument("--plan", default=None, metavar="FILE",
@@ -211,7 +343,8 @@ def main(argv=None) -> int:
     rep.add_argument("--fused-mixture", action="store_true",
                      help="table2: score +SRSUPM with the torch.compile'd mixture (training grids: --set "
                           "fused_mixture=true)")
-    rep.add_argument("--datasets", nargs="+", default=None, help="beauty sports yelp synthetic ... (default: beauty)")
+    rep.add_argument("--datasets", nargs="+", default=None,
+                     help="beauty sports yelp synthetic ml-100k, or folders in the S3-Rec layout (default: beauty)")
     rep.add_argument("--backbones", nargs="+", default=None,
                      help="table1 and table2 (default: all five); table3, table4 and fig3 (default: sasrec, "
                           "the paper's)")
@@ -221,31 +354,65 @@ def main(argv=None) -> int:
                      help="table3: the rows to run, in this order, among sasrec (the backbone alone; also "
                           "'backbone') wo-pmsid-pmsim wo-pmsim wo-pmsid wo-pmi srsupm (default: these six, the "
                           "paper's) and wo-pmsid-pmsim-pmi (a control: the SIC branches alone, mean-pooled)")
-    rep.add_argument("--seeds", nargs="+", type=int, default=None, help="default: 1 2 3")
+    rep.add_argument("--seeds", nargs="+", type=int, default=None, help="random seeds (default: 1 2 3)")
     rep.add_argument("--ps", nargs="+", type=float, default=None, help="table4 noise levels (default 0 .1 .2 .3 .4 .5)")
     rep.add_argument("--Ks", nargs="+", type=int, default=None, help="fig3 values of K (default 3 4 5 6 7)")
-    rep.add_argument("--engine", choices=("papermill", "inline"), default="papermill")
+    rep.add_argument("--engine", choices=("papermill", "inline"), default="papermill",
+                     help="papermill: each run executes notebooks/04_train.ipynb (kept in its folder); inline: "
+                          "run_experiment in this process (same results.json, no notebook)")
     rep.add_argument("--jobs", type=int, default=1,
                      help="runs trained at once, each with cores/jobs CPU threads (default 1; on a 2-core CPU "
                           "--jobs 2 gave 1.0-2x the runs per hour, depending on the model and the day)")
     rep.add_argument("--runs", default="runs/reproduce", help="one folder per run below this")
     rep.add_argument("--reports", default="reports", help="where the CSV/markdown tables and Fig. 3 go")
     rep.add_argument("--epochs", type=int, default=None, help="maximum epochs (default: TrainConfig's 200)")
-    rep.add_argument("--patience", type=int, default=None)
-    rep.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:1 | mps")
-    rep.add_argument("--lr", type=float, default=None)
-    rep.add_argument("--batch-size", type=int, default=None)
-    rep.add_argument("--data-root", default=None)
-    rep.add_argument("--labels", default=None)
+    rep.add_argument("--patience", type=int, default=None, help="early-stopping patience (default: TrainConfig's)")
+    rep.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:1 | mps (default: TrainConfig's auto)")
+    rep.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: TrainConfig's)")
+    rep.add_argument("--batch-size", type=int, default=None, help="training batch size (default: TrainConfig's)")
+    rep.add_argument("--data-root", default=None, help="folder holding the real datasets (default: the search path)")
+    rep.add_argument("--labels", default=None, help="categories | attributes (default: TrainConfig's categories)")
     rep.add_argument("--set", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                      help="any other TrainConfig field for every run, e.g. --set gamma=0.01 (repeatable)")
-    rep.add_argument("--dry-run", action="store_true", help="list the runs and which are done; run nothing")
+    rep.add_argument("--dry-run", action="store_true",
+                     help="make the checks of a real run, then list the runs and which are done; run nothing")
     rep.set_defaults(func=cmd_reproduce)
+    diag = sub.add_parser("diagnose", help="is SRSUPM's mechanism engaged? α, β, branches, PMSIM and gradient "
+                                           "shares of a run folder")
+    diag.add_argument("run", help="a run folder (config.json + checkpoint.pt) of an SRSUPM run")
+    diag.add_argument("--device", default="cpu", help="where to score the validation windows (default: cpu)")
+    diag.set_defaults(func=cmd_diagnose)
+    scr = sub.add_parser("screen", help="train the screened readings of the paper's open choices for a short "
+                                        "budget and rank them on validation Recall@10 (srsupm_lab.screening)")
+    scr.add_argument("--dataset", default="synthetic", help="synthetic | beauty (default: synthetic)")
+    scr.add_argument("--epochs", type=int, default=10, help="epochs per setting (default: 10)")
+    scr.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    scr.add_argument("--settings", nargs="+", default=None,
+                     help="names among srsupm_lab.screening.SETTINGS and 'backbone' (default: all, no backbone)")
+    scr.add_argument("--runs", default="runs/screen", help="one run folder per setting below this (default: "
+                                                           "runs/screen)")
+    scr.add_argument("--report", default="reports", help="where screening_<dataset>.csv/.md go (default: reports)")
+    scr.add_argument("--report-only", action="store_true", help="only rebuild the report from the run folders")
+    scr.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    scr.set_defaults(func=cmd_screen)
+    gap = sub.add_parser("oracle-gap", help="backbone, SRSUPM and the oracle told the true shifts on the synthetic "
+                                            "world, over seeds: how much of the gap SRSUPM closes (srsupm_lab.oracle_gap)")
+    gap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default: 1 2 3)")
+    gap.add_argument("--runs", default="runs/oracle-gap", help="run folders below this (default: runs/oracle-gap)")
+    gap.add_argument("--report", default="reports", help="where synthetic_oracle.csv/.md go (default: reports)")
+    gap.add_argument("--report-only", action="store_true", help="only rebuild the report from the run folders")
+    gap.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    gap.set_defaults(func=cmd_oracle_gap)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ValueError, TypeError, KeyError, OSError, FloatingPointError) as err:
+        # expected failures, each a message that says what and where: bad input or config (ValueError,
+        # TypeError, KeyError: an unknown key), a missing file or a run folder in the way (OSError:
+        # FileNotFoundError, FileExistsError), a failed write (OSError naming the path, a full disk
+        # said so), a diverged training (FloatingPointError)
+        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+        print(f"error: {message}", file=sys.stderr)
         return 2
 
 

@@ -17,9 +17,33 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TrainConfig", "BINS"]
+__all__ = ["TrainConfig", "BINS", "PRESETS", "CHOICES"]
 
 BINS = ("even", "quantile")
+
+#: The readings the paper leaves open (method.md, "choice"), each a setting with its allowed values;
+#: the first value of each is the package's default. See the module of each for the paper's words.
+CHOICES = {
+    "loss": ("ce", "bce"),                                            # recommender.py (backbone alone)
+    "pmsim_similarity": ("cosine", "dot"),                            # pmsim.py, Eqs. 16-18
+    "reg_form": ("raw_mean", "raw_sum", "normalised_mean", "normalised_sum"),   # pmsid.py, Eq. 10
+    "augmentation": ("encoder_dropout", "view_dropout"),              # srsupm.py, Eq. 15
+    "singletons": ("self", "drop"),                                   # pmsim.py, Eq. 14
+    "false_negatives": ("keep", "mask"),                              # pmsim.py, Eqs. 16-18
+}
+
+#: Named sets of settings. ``paper``: the paper's protocol (§5.1: Adam lr 0.01, batch 128, early
+#: stopping with patience 10, at most 200 epochs) and its most literal reading of every open
+#: choice (1/√d level scale, cosine InfoNCE at τ = 1, raw L_reg, the "lightweight" augmentation as
+#: a dropout on the basic view). ``teaching``: the quick classroom setting used by the demo and the
+#: notebooks (lr 0.001, batch 256, 10 epochs, patience 3), which trains in minutes on a laptop CPU.
+PRESETS = {
+    "paper": {"lr": 0.01, "batch_size": 128, "epochs": 200, "patience": 10, "dim": 64, "max_len": 50, "K": 5,
+              "lambda1": 0.4, "lambda2": 0.1, "gamma": 0.1, "tau": 1.0, "level_temperature": "fixed",
+              "pmsim_similarity": "cosine", "reg_form": "raw_mean", "augmentation": "view_dropout",
+              "singletons": "self", "false_negatives": "keep"},
+    "teaching": {"lr": 0.001, "batch_size": 256, "epochs": 10, "patience": 3},
+}
 
 
 def _known_datasets() -> tuple[str, ...]:
@@ -58,6 +82,7 @@ class TrainConfig:
     backbone_options: dict = field(default_factory=dict)   # extra keyword options of the backbone
     dim: int = 64                        # d
     srsupm: bool = False                 # plug SRSUPM onto the backbone
+    oracle: bool = False                 # the backbone told the true shift (synthetic world only; oracle.py)
     K: int = 5                           # number of shift levels
     bins: str = "even"                   # PMSA level bins: "even" (paper) or "quantile" (from training windows)
     lambda1: float = 0.4                 # weight of L_PMSID
@@ -69,8 +94,15 @@ class TrainConfig:
     pmsim: bool = True
     pmi: bool = True
     priors: bool = True
-    level_temperature: str = "fixed"     # scales of the level softmaxes (Eqs. 9, 19): "fixed" 1/√d (paper)
-                                         # or "learned" (a departure, see srsupm_lab/temperature.py)
+    level_temperature: str = "fixed"     # scale of the level softmaxes (Eqs. 9, 19): "fixed" 1/√d, "unit" 1,
+                                         # or "learned" (see srsupm_lab/temperature.py); the paper does not say
+    pmsim_similarity: str = "cosine"     # InfoNCE similarity (Eqs. 16-18): "cosine" | "dot"
+    reg_form: str = "raw_mean"           # L_reg (Eq. 10): raw/normalised ẑ, gaps averaged/summed
+    augmentation: str = "encoder_dropout"  # augmented view (Eq. 15): "encoder_dropout" | "view_dropout"
+    singletons: str = "self"             # a window alone in its (target, level) group: "self" pair | "drop"
+    false_negatives: str = "keep"        # in-batch negatives sharing the anchor's group: "keep" | "mask"
+    loss: str = "ce"                     # backbone alone: "ce" (full cross-entropy) | "bce" (one sampled negative)
+    preset: str | None = None            # the named preset the run started from (PRESETS), recorded only
     # optimisation
     epochs: int = 200
     batch_size: int = 128
@@ -142,6 +174,16 @@ class TrainConfig:
             fail("bins", f"must be one of {list(BINS)}")
         if self.level_temperature not in _temperature_modes():
             fail("level_temperature", f"must be one of {list(_temperature_modes())}")
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                fail(name, f"must be one of {list(allowed)}")
+        if self.preset is not None and self.preset not in PRESETS:
+            fail("preset", f"must be one of {list(PRESETS)} or None")
+        if self.oracle and (self.srsupm or self.dataset.lower() != "synthetic"):
+            fail("oracle", "is the backbone told the synthetic world's true shifts: it needs dataset='synthetic' "
+                           "and srsupm=False")
+        if self.srsupm and self.loss != "ce":
+            fail("loss", "applies to the backbone alone; SRSUPM's L_rec is the cross-entropy of its mixture (Eq. 23)")
         if self.K < 3:
             fail("K", "must be at least 3 (no-shift, complete-shift and at least one partial level)")
         if not 0.0 <= self.noise_p <= 1.0:
@@ -162,6 +204,7 @@ class TrainConfig:
                              f"SRSUPM (set srsupm=True)")
         if self.device != "auto" and self.device.split(":")[0] not in ("cpu", "cuda", "mps"):
             fail("device", "must be 'auto', 'cpu', 'cuda', 'cuda:<i>' or 'mps'")
+        _check_trainable_ranges(self)
         return self
 
     # ------------------------------------------------------------------ (de)serialisation
@@ -187,18 +230,51 @@ class TrainConfig:
         with open(path, encoding="utf-8") as fh:
             return cls.from_dict(json.load(fh))
 
+    @classmethod
+    def from_preset(cls, name: str, **changes) -> "TrainConfig":
+        """The preset ``name`` (one of ``PRESETS``) with ``changes`` on top; the name is recorded."""
+        if name not in PRESETS:
+            raise ValueError(f"TrainConfig: unknown preset {name!r}; presets are {list(PRESETS)}")
+        return cls.from_dict({**PRESETS[name], "preset": name, **changes})
+
     def replace(self, **changes) -> "TrainConfig":
         """A validated copy with some fields changed (unknown names raise)."""
         return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+
+# ranges that can train, with the measurement behind each (a 300-user synthetic world, GRU4Rec
+# d=16 + SRSUPM K=3, 4 epochs, batch 128, CPU; valid Recall@10 after 4 epochs)
+TAU_MIN = 1e-3       # L_PMSIM = InfoNCE on sim/τ (Eqs. 16-18, cosine) grows like 1/τ: τ=1e-3 still trains (.117, τ=1: .140),
+                     # τ=1e-4 hardly (.043; L_PMSIM ≈ 200), τ=1e-30 not at all (loss ≈ 3e27, metrics frozen)
+TAU_WARN = 100.0     # τ=1000: the logits lie within ±1/τ, L_PMSIM stays at log(batch) (4.83): no signal
+LR_MAX = 1.0         # Adam moves every weight by about lr per step: lr=1 drove the loss from 45 up to 95
+                     # (lr=0.1: 7.0 down to 6.1), lr=10 to 1.6e4
+
+
+def _check_trainable_ranges(config: "TrainConfig") -> None:
+    """Numeric settings that pass the type checks but cannot train: an error (or a warning) with the reason."""
+    if config.tau < TAU_MIN:
+        raise ValueError(f"TrainConfig.tau: must be >= {TAU_MIN:g}, got {config.tau!r}: L_PMSIM is InfoNCE on "
+                         f"similarity/τ, so it grows like 1/τ and swamps the other losses (τ=1e-4 hardly trains, "
+                         f"τ=1e-30 gives a loss of ~1e27 and frozen metrics)")
+    if config.lr >= LR_MAX:
+        raise ValueError(f"TrainConfig.lr: must be below {LR_MAX:g}, got {config.lr!r}: Adam moves every weight by "
+                         f"about lr per step, and at lr=1 the loss diverges (the paper uses 0.01)")
+    if config.tau > TAU_WARN and config.srsupm and config.pmsim:
+        import warnings
+        warnings.warn(f"TrainConfig.tau={config.tau:g} > {TAU_WARN:g}: the InfoNCE logits lie within ±1/τ, so "
+                      f"L_PMSIM stays near log(batch size) and gives almost no gradient", stacklevel=4)
 
 
 # the type class of every field, used by validate() and by the CLI
 _KIND = {
     "dataset": "str", "data_root": "opt_str", "labels": "str", "dataset_options": "dict", "noise_p": "float",
     "max_len": "pos_int",
-    "backbone": "str", "backbone_options": "dict", "dim": "pos_int", "srsupm": "bool", "K": "int", "bins": "str",
+    "backbone": "str", "backbone_options": "dict", "dim": "pos_int", "srsupm": "bool", "oracle": "bool", "K": "int", "bins": "str",
     "lambda1": "float", "lambda2": "float", "gamma": "float", "tau": "float", "dropout": "float",
     "pmsid": "bool", "pmsim": "bool", "pmi": "bool", "priors": "bool", "level_temperature": "str",
+    "pmsim_similarity": "str", "reg_form": "str", "augmentation": "str", "singletons": "str",
+    "false_negatives": "str", "loss": "str", "preset": "opt_str",
     "epochs": "pos_int", "batch_size": "pos_int", "lr": "float", "weight_decay": "float", "patience": "pos_int",
     "seed": "int", "eval_batch_size": "pos_int", "length_groups": "opt_pos_int",
     "mask_history": "bool", "fused_mixture": "bool", "device": "str", "out_dir": "opt_str",

@@ -161,7 +161,10 @@ def evaluate(model, windows, levels: torch.Tensor | None = None, mask_history: b
         ranks = [torch.zeros(0, dtype=torch.long)]
         for start in range(lo, hi, batch_size):
             part = windows.subset(slice(start, min(start + batch_size, hi))).to(device)
-            scores = model.score(part.inputs, part.users)                                     # (B, N+1)
+            if getattr(model, "uses_context", False):                                         # an oracle
+                scores = model.score(part.inputs, part.users, part.context)                   # (B, N+1)
+            else:
+                scores = model.score(part.inputs, part.users)                                 # (B, N+1)
             ranks.append(target_ranks(scores, part.targets, part.history if mask_history else None).cpu())
         ranks = torch.cat(ranks)                                                              # (hi - lo,)
     finally:

@@ -16,6 +16,11 @@ Files in ``out_dir`` (each written atomically: a temporary file, then ``os.repla
 ``results.json`` (config, best epoch, metrics, timings, parameter counts, environment) and
 ``checkpoint.pt`` (written by the trainer every epoch). A finished ``out_dir`` is never
 overwritten silently: ``resume=True`` returns the stored results, ``overwrite=True`` starts over.
+Nothing in ``out_dir`` changes before the data, the model and, on resume, the stored config and
+the checkpoint (readable, of this run) have been checked; the final files are all written before
+any replaces its old version, ``results.json`` last; temporaries of a killed write are removed
+when the run next starts. A command that fails loses nothing: the previous results stay as
+they were (a continuation that fails while training keeps its newer checkpoint).
 
 Started by ``torchrun --nproc_per_node N`` the same call trains data-parallel (see
 :mod:`srsupm_lab.distributed`); every process returns the results, only rank 0 writes files.
@@ -40,7 +45,8 @@ import torch
 from . import distributed as ddp
 from . import pmsa
 from .config import _KIND, TrainConfig
-from .trainer import Trainer, atomic_write, count_parameters, resolve_device, seed_everything
+from .trainer import (Trainer, atomic_write, atomic_write_all, count_parameters, read_checkpoint, remove_stale_temps,
+                      resolve_device, seed_everything)
 
 __all__ = ["run_experiment", "add_train_arguments", "train_from_args", "load_results", "prepare_data",
            "build_model", "load_trained", "user_ranks", "TrainedRun", "PreparedData"]
@@ -55,7 +61,8 @@ OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.c
 RESUMABLE_CHANGES = ("resume", "progress", "device", "epochs", "patience", "eval_batch_size", "length_groups",
                      "fused_mixture")
 # fields a backbone-alone run (srsupm=False) never reads
-SRSUPM_ONLY = ("lambda1", "lambda2", "gamma", "tau", "dropout", "level_temperature", "fused_mixture")
+SRSUPM_ONLY = ("lambda1", "lambda2", "gamma", "tau", "dropout", "level_temperature", "fused_mixture",
+               "pmsim_similarity", "reg_form", "augmentation", "singletons", "false_negatives")
 
 
 def stored_defaults() -> dict:
@@ -89,9 +96,17 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _write_json(path: Path, obj) -> None:
+def _json_writer(obj):
     text = json.dumps(obj, indent=2, default=_json_default)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
+
+
+def _csv_writer(table: pd.DataFrame):
+    return lambda tmp: table.to_csv(tmp, index=False)
+
+
+def _write_json(path: Path, obj) -> None:
+    atomic_write(path, _json_writer(obj))
 
 
 #: public: srsupm_lab.reproduce.figures keeps what it measures on a run in the run's folder with it
@@ -99,7 +114,7 @@ write_json = _write_json
 
 
 def _write_csv(path: Path, table: pd.DataFrame) -> None:
-    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    atomic_write(path, _csv_writer(table))
 
 
 def _records(table: pd.DataFrame | None) -> list[dict] | None:
@@ -112,14 +127,54 @@ def _read_level_table(path: Path) -> pd.DataFrame:
     return table
 
 
+_RESULTS_HINT = ("; delete it to continue the run from checkpoint.pt (resume=True, --resume), or start over "
+                 "(overwrite=True, --overwrite)")
+
+
+def _read_json_file(path: Path, what: str, hint: str = "") -> dict:
+    """A run folder's JSON object (``results.json``, ``config.json``); a truncated or malformed file
+    is one ``ValueError`` naming it, its line and (``hint``) what to do."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}:{err.lineno}: malformed JSON ({err.msg}): the {what} is truncated or "
+                         f"corrupt{hint}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text: the {what} is corrupt{hint}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: expected a JSON object (the {what}), got a {type(value).__name__}")
+    return value
+
+
+def _read_table(path: Path, **options) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, **options)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist: the run folder {path.parent} is incomplete") from None
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"{path}: cannot be read ({reason}): the file is truncated or corrupt") from None
+
+
+def _read_level_table(path: Path) -> pd.DataFrame:
+    table = _read_table(path, dtype={"level": str})
+    if "level" not in table.columns:
+        raise ValueError(f"{path}: no 'level' column (columns {list(table.columns)})")
+    table["level"] = [lvl if lvl == "all" else int(lvl) for lvl in table["level"]]
+    return table
+
+
 def load_results(out_dir) -> dict:
-    """The stored results of a finished run: ``results.json`` plus the tables as DataFrames."""
+    """The stored results of a finished run: ``results.json`` plus the tables as DataFrames.
+
+    A truncated or malformed file is one ``ValueError`` naming it (and its line); nothing is changed.
+    """
     out = Path(out_dir)
     path = out / "results.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: the run in {out} has not finished")
-    results = json.loads(path.read_text(encoding="utf-8"))
-    results["history"] = pd.read_csv(out / "history.csv")
+    results = _read_json_file(path, "results file", _RESULTS_HINT)
+    results["history"] = _read_table(out / "history.csv")
     results["valid_table"] = _read_level_table(out / "valid_levels.csv")
     results["test_table"] = _read_level_table(out / "test_levels.csv")
     return results
@@ -135,7 +190,7 @@ def wants_more_epochs(out_dir, epochs: int) -> bool:
     out = Path(out_dir)
     if not (out / "results.json").exists():
         return False
-    stored = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    stored = _read_json_file(out / "results.json", "results file", _RESULTS_HINT)
     if stored.get("stopped_early") or int(stored.get("epochs_run", 0)) >= epochs:
         return False
     if not (out / "checkpoint.pt").exists():
@@ -146,17 +201,16 @@ def wants_more_epochs(out_dir, epochs: int) -> bool:
 
 
 def _check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
-    """Decide what to do with an existing ``out_dir``; return stored results when resuming a finished run."""
+    """Decide what to do with an existing ``out_dir``; return stored results when resuming a finished run.
+
+    Reads only: nothing in ``out_dir`` is changed here (see :func:`_start_run_files`).
+    """
     out = Path(config.out_dir)
     if overwrite and config.resume:
         raise ValueError("run_experiment: resume=True and overwrite=True contradict each other; choose one")
     finished = (out / "results.json").exists()
     unfinished = (out / "checkpoint.pt").exists() and not finished
-    if not (finished or unfinished):
-        return None
-    if overwrite:
-        for name in OUTPUT_FILES:
-            (out / name).unlink(missing_ok=True)
+    if not (finished or unfinished) or overwrite:
         return None
     if not config.resume:
         state = "a finished run (results.json)" if finished else "an unfinished run (checkpoint.pt)"
@@ -164,7 +218,7 @@ def _check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
                               f"or overwrite=True (--overwrite) to start over")
     stored_path = out / "config.json"
     if stored_path.exists():
-        stored = json.loads(stored_path.read_text(encoding="utf-8"))
+        stored = _read_json_file(stored_path, "stored config")
         now = config.to_dict()
         diff = config_differences(stored, now)
         if diff:
@@ -173,6 +227,20 @@ def _check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
     if finished and wants_more_epochs(out, config.epochs):
         return None                                   # a larger budget: go on from the checkpoint
     return load_results(out) if finished else None
+
+
+def _start_run_files(out: Path, config: TrainConfig, overwrite: bool) -> None:
+    """The first change to ``out_dir``, made once the data, the model and (on resume) the checkpoint
+    have been checked: leftovers of killed writes go, ``overwrite`` removes the previous outputs,
+    ``config.json`` is written."""
+    if out.is_dir():
+        for name in OUTPUT_FILES:
+            remove_stale_temps(out / name)
+    if overwrite:
+        for name in OUTPUT_FILES:
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "config.json", config.to_dict())
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -208,11 +276,17 @@ def build_model(config: TrainConfig, ds) -> tuple[torch.nn.Module, torch.nn.Modu
     backbone = build_backbone(config.backbone, ds.n_items, n_users=ds.n_users, dim=config.dim,
                               max_len=config.max_len, **config.backbone_options)
     backbone.length_groups = config.length_groups                           # speed only: the same model
+    if config.oracle:
+        from .oracle import ShiftOracle
+        return ShiftOracle(backbone), backbone
     if not config.srsupm:
-        return BackboneRecommender(backbone), backbone
+        return BackboneRecommender(backbone, loss=config.loss), backbone
     model = SRSUPM(backbone, K=config.K, lambda1=config.lambda1, lambda2=config.lambda2, gamma=config.gamma,
                    tau=config.tau, dropout=config.dropout, pmsid=config.pmsid, pmsim=config.pmsim,
-                   pmi=config.pmi, priors=config.priors, level_temperature=config.level_temperature)
+                   pmi=config.pmi, priors=config.priors, level_temperature=config.level_temperature,
+                   pmsim_similarity=config.pmsim_similarity, reg_form=config.reg_form,
+                   augmentation=config.augmentation, singletons=config.singletons,
+                   false_negatives=config.false_negatives)
     model.fused_mixture = config.fused_mixture                             # speed only: the same model
     return model, backbone
 
@@ -241,7 +315,7 @@ def load_trained(out_dir, device="cpu") -> TrainedRun:
     seed_everything(config.seed)
     data = prepare_data(config)
     model, _ = build_model(config, data.dataset)
-    ck = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=True)
+    ck = read_checkpoint(out / "checkpoint.pt")                      # a truncated file: one line naming it
     model.load_state_dict(ck["best_state"] if ck.get("best_state") is not None else ck["model"])
     return TrainedRun(config, model.to(resolve_device(device)).eval(), data, int(ck.get("best_epoch", 0)))
 
@@ -324,13 +398,9 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
         raise ValueError("run_experiment: resume=True needs an out_dir (where the checkpoint lives)")
     if out is not None:
         if ddp.rank_from_env() == 0:                  # the one process that decides and writes
-            stored = _check_out_dir(config, overwrite)
+            stored = _check_out_dir(config, overwrite)            # reads only
             if stored is not None:
                 return stored
-            for name in DERIVED_FILES:                # it trains (again): older measurements go
-                (out / name).unlink(missing_ok=True)
-            out.mkdir(parents=True, exist_ok=True)
-            _write_json(out / "config.json", config.to_dict())
         elif config.resume and (out / "results.json").exists():
             return load_results(out)
     t_start = time.perf_counter()
@@ -350,12 +420,17 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
                       eval_batch_size=config.eval_batch_size, mask_history=config.mask_history,
                       checkpoint=None if out is None else out / "checkpoint.pt", resume=config.resume,
                       progress=config.progress)
+    if out is not None:
+        trainer.verify_resume()               # a checkpoint to continue from is readable and this run's ...
+        if ddp.rank_from_env() == 0:
+            _start_run_files(out, config, overwrite)     # ... before anything in out_dir changes
     fit = trainer.fit()
     t_end = time.perf_counter()
 
     results = {
         "config": config.to_dict(),
-        "model": "SRSUPM+" + config.backbone if config.srsupm else config.backbone,
+        "model": "SRSUPM+" + config.backbone if config.srsupm else
+                 (f"oracle+{config.backbone}" if config.oracle else config.backbone),
         "best_epoch": fit.best_epoch,
         "epochs_run": fit.epochs_run,
         "stopped_early": fit.stopped_early,
@@ -378,11 +453,17 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
         "environment": _environment(device),
     }
     if out is not None and ddp.is_main():
-        _write_csv(out / "history.csv", fit.history)
-        _write_csv(out / "valid_levels.csv", fit.valid)
-        _write_csv(out / "test_levels.csv", fit.test)
-        _write_csv(out / RANKS_FILE, _ranks_table(split.test.users, test_levels, fit.test_ranks.cpu()))
-        _write_json(out / "results.json", results)          # last: its presence marks a finished run
+        # all written before any replaces its old file (a full disk or a kill changes nothing), then
+        # moved into place with results.json last: its presence marks a finished run
+        atomic_write_all([(out / "history.csv", _csv_writer(fit.history)),
+                          (out / "valid_levels.csv", _csv_writer(fit.valid)),
+                          (out / "test_levels.csv", _csv_writer(fit.test)),
+                          (out / RANKS_FILE, _csv_writer(_ranks_table(split.test.users, test_levels,
+                                                                      fit.test_ranks.cpu()))),
+                          (out / "results.json", _json_writer(results))])
+        for name in DERIVED_FILES:                    # measured on the previous best weights: stale now
+            if name != RANKS_FILE:
+                (out / name).unlink(missing_ok=True)
     return {**results, "history": fit.history, "valid_table": fit.valid, "test_table": fit.test}
 
 
@@ -395,12 +476,22 @@ _HELP = {
     "noise_p": "label-noise probability on the training supervision", "max_len": "input length L",
     "backbone": "gru4rec | sasrec | caser | bert4rec | lightsans",
     "backbone_options": "backbone option KEY=VALUE (repeatable), e.g. n_layers=2",
-    "dim": "embedding size d", "srsupm": "plug SRSUPM onto the backbone", "K": "number of shift levels",
+    "dim": "embedding size d", "srsupm": "plug SRSUPM onto the backbone",
+    "oracle": "the backbone told the true motivation shift (synthetic world only; an upper bound)", "K": "number of shift levels",
     "bins": "even | quantile", "lambda1": "weight of L_PMSID", "lambda2": "weight of L_PMSIM",
     "gamma": "weight of L_reg", "tau": "InfoNCE temperature", "dropout": "dropout inside the SIC branches",
     "pmsid": "ablation switch", "pmsim": "ablation switch", "pmi": "ablation switch (mixed prediction)",
     "priors": "ablation switch (level priors)",
-    "level_temperature": "fixed (1/√d in Eqs. 9 and 19, the paper) | learned (a departure: learnable scales)",
+    "level_temperature": "scale of the α/β logits (Eqs. 9, 19; the paper does not say): fixed 1/√d | unit 1 | "
+                         "learned",
+    "pmsim_similarity": "InfoNCE similarity (Eqs. 16-18): cosine | dot",
+    "reg_form": "L_reg form (Eq. 10): raw_mean | raw_sum | normalised_mean | normalised_sum",
+    "augmentation": "augmented view (Eq. 15): encoder_dropout (a second encoder pass) | view_dropout (dropout "
+                    "on the basic view)",
+    "singletons": "a window alone in its (target, level) group: self (pairs with itself) | drop (left out)",
+    "false_negatives": "in-batch negatives sharing the anchor's (target, level): keep | mask",
+    "loss": "backbone-alone loss: ce (full cross-entropy) | bce (one sampled negative, SASRec's original)",
+    "preset": "a named preset: paper (the paper's protocol and literal readings) | teaching (quick)",
     "mask_history": "remove seen items from the ranking",
     "fused_mixture": "score evaluation passes with the torch.compile'd mixture (speed only; +SRSUPM)",
     "device": "auto | cpu | cuda[:i] | mps", "out_dir": "output folder", "resume": "continue a run in --out",
@@ -450,11 +541,21 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Defaults ← ``--config`` file ← options given on the command line."""
+    """Defaults ← ``--preset`` ← ``--config`` file ← options given on the command line."""
     values: dict = {}
+    if getattr(args, "preset", None):
+        from .config import PRESETS
+        if args.preset not in PRESETS:
+            raise ValueError(f"--preset: unknown preset {args.preset!r}; presets are {list(PRESETS)}")
+        values.update(PRESETS[args.preset])
     if getattr(args, "config", None):
-        with open(args.config, encoding="utf-8") as fh:
-            values.update(json.load(fh))
+        path = Path(args.config)
+        if not path.is_file():
+            raise FileNotFoundError(f"--config {path}: no such file")
+        values.update(_read_json_file(path, "--config file"))
+        unknown = sorted(set(values) - {f.name for f in fields(TrainConfig)})
+        if unknown:
+            raise KeyError(f"{path}: unknown key(s) {unknown}; valid keys are {[f.name for f in fields(TrainConfig)]}")
     for name in (f.name for f in fields(TrainConfig)):
         if hasattr(args, name):
             value = getattr(args, name)

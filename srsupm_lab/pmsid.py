@@ -5,12 +5,21 @@ For a training window with target ``v`` (embedding ``e_v``) and shift representa
     α_k      = softmax_k( ⟨e_v, ẑ_k⟩ / √d )                        shift distribution (§5)
     L_PMSID  = − mean_batch log α_l        (l = the window's PMSA level)
     L_reg    = mean_batch 1/(K-1) · Σ_{k=0}^{K-2} ‖ẑ_k − ẑ_{k+1}‖²  (§6)
+
+The paper says only "minimizing their pairwise distance" for L_reg; the form is a **choice the
+paper does not make** (``REG_FORMS``): ``"raw_mean"`` (above, on raw ẑ of length ≈ √d, the
+package's reading since the start), ``"raw_sum"`` (the K−1 gaps summed, not averaged) and
+``"normalised_mean"`` / ``"normalised_sum"`` (each ẑ_k scaled to unit length first, so a gap lies
+in [0, 4] and the term cannot outgrow the decomposition just because the vectors are long).
 """
 from __future__ import annotations
 
 import math
 
 import torch
+import torch.nn.functional as F
+
+REG_FORMS = ("raw_mean", "raw_sum", "normalised_mean", "normalised_sum")
 
 
 def shift_logits(Z: torch.Tensor, e_v: torch.Tensor, scale: float | torch.Tensor | None = None) -> torch.Tensor:
@@ -55,9 +64,18 @@ def level_confidence(logits: torch.Tensor, levels: torch.Tensor) -> torch.Tensor
     return torch.softmax(logits, dim=1).gather(1, levels.long().unsqueeze(1)).squeeze(1)   # (B,)
 
 
-def consistency_regulariser(Z: torch.Tensor) -> torch.Tensor:
-    """``L_reg`` (Eq. 10): mean over the batch of the mean squared L2 gap between adjacent levels."""
+def consistency_regulariser(Z: torch.Tensor, form: str = "raw_mean") -> torch.Tensor:
+    """``L_reg`` (Eq. 10): mean over the batch of the squared L2 gaps between adjacent levels.
+
+    ``form`` (one of ``REG_FORMS``, see the module doc): raw or unit-normalised ẑ, the K−1 gaps
+    averaged (``*_mean``) or summed (``*_sum``).
+    """
     if Z.dim() != 3 or Z.shape[1] < 2:
         raise ValueError(f"consistency_regulariser: expected Z of shape (B, K>=2, d), got {tuple(Z.shape)}")
+    if form not in REG_FORMS:
+        raise ValueError(f"consistency_regulariser: form must be one of {list(REG_FORMS)}, got {form!r}")
+    if form.startswith("normalised"):
+        Z = F.normalize(Z, dim=2)                                        # (B, K, d) unit rows
     gaps = (Z[:, 1:] - Z[:, :-1]).pow(2).sum(dim=2)                      # (B, K-1)
-    return gaps.mean(dim=1).mean()
+    per_window = gaps.sum(dim=1) if form.endswith("sum") else gaps.mean(dim=1)
+    return per_window.mean()

@@ -13,7 +13,18 @@
   ``u``'s own interval, and ``torch.searchsorted`` returns the window whose interval holds it.
   An empty ``N(u)`` (a group of one) gives ``u' = u``. The cumulative sum costs O(M) per call
   (M = number of training windows), trivial next to a forward pass.
-* **Loss (Eqs. 16–18).** InfoNCE with cosine similarity, temperature ``τ`` and in-batch negatives.
+* **Loss (Eqs. 16–18).** InfoNCE with in-batch negatives and temperature ``τ``. Three readings
+  the paper leaves open are settings (**the paper does not say**):
+
+  - ``similarity``: ``"cosine"`` (the paper's "normalized inner-product similarity"; the logits
+    lie in ±1/τ, so τ = 1 keeps the loss near its chance level log B) or ``"dot"`` (the raw
+    inner product, scaled by 1/τ);
+  - ``singletons``: a window alone in its (target, level) group has no partner; ``"self"`` pairs
+    it with itself (u' = u, the augmented view must then find its own basic view) and
+    ``"drop"`` leaves it out of the loss;
+  - ``false_negatives``: an in-batch negative whose window shares the anchor's (target, level)
+    group is a positive by Eq. 11; ``"keep"`` counts it as a negative (plain InfoNCE) and
+    ``"mask"`` removes it from the denominator.
 """
 from __future__ import annotations
 
@@ -23,6 +34,9 @@ import torch.nn.functional as F
 
 #: Confidences are floored here so that every candidate keeps a non-empty interval.
 MIN_CONFIDENCE = 1e-6
+SIMILARITIES = ("cosine", "dot")
+SINGLETONS = ("self", "drop")
+FALSE_NEGATIVES = ("keep", "mask")
 
 
 def build_groups(targets: torch.Tensor, levels: torch.Tensor, K: int) -> dict[str, torch.Tensor]:
@@ -44,14 +58,30 @@ def build_groups(targets: torch.Tensor, levels: torch.Tensor, K: int) -> dict[st
     return {"order": order, "offsets": offsets, "group": group, "position": position}
 
 
-def info_nce(anchor: torch.Tensor, positive: torch.Tensor, tau: float) -> torch.Tensor:
-    """InfoNCE (Eqs. 16–18): row ``b`` of ``anchor`` (B, d) must pick row ``b`` of ``positive`` (B, d)."""
+def info_nce(anchor: torch.Tensor, positive: torch.Tensor, tau: float, similarity: str = "cosine",
+             keep: torch.Tensor | None = None, group: torch.Tensor | None = None) -> torch.Tensor:
+    """InfoNCE (Eqs. 16–18): row ``b`` of ``anchor`` (B, d) must pick row ``b`` of ``positive`` (B, d).
+
+    ``similarity`` is ``"cosine"`` or ``"dot"`` (module doc). ``keep`` (B,) bool, if given, selects
+    the anchors that enter the mean (the others are left out; all rows still serve as negatives).
+    ``group`` (B,) int, if given, masks the false negatives: column ``j ≠ b`` is dropped from row
+    ``b``'s denominator when ``group[j] == group[b]``. With no anchor kept the loss is 0.
+    """
     if anchor.shape != positive.shape or anchor.dim() != 2:
         raise ValueError(f"info_nce: expected two (B, d) tensors, got {tuple(anchor.shape)} and {tuple(positive.shape)}")
-    a = F.normalize(anchor, dim=1)                                             # (B, d)
-    p = F.normalize(positive, dim=1)                                           # (B, d)
-    logits = a @ p.t() / tau                                                   # (B, B) cosine / τ
-    return F.cross_entropy(logits, torch.arange(a.shape[0], device=a.device))
+    if similarity not in SIMILARITIES:
+        raise ValueError(f"info_nce: similarity must be one of {list(SIMILARITIES)}, got {similarity!r}")
+    a, p = (F.normalize(anchor, dim=1), F.normalize(positive, dim=1)) if similarity == "cosine" else (anchor, positive)
+    logits = a @ p.t() / tau                                                   # (B, B) sim / τ
+    B = a.shape[0]
+    if group is not None:
+        same = (group.view(-1, 1) == group.view(1, -1)) & ~torch.eye(B, dtype=torch.bool, device=a.device)
+        logits = logits.masked_fill(same, float("-inf"))                       # false negatives out
+    losses = F.cross_entropy(logits, torch.arange(B, device=a.device), reduction="none")   # (B,)
+    if keep is None:
+        return losses.mean()
+    keep = keep.to(losses.dtype)
+    return (losses * keep).sum() / keep.sum().clamp_min(1.0)
 
 
 class ShiftInformationMatching(nn.Module):
@@ -63,9 +93,15 @@ class ShiftInformationMatching(nn.Module):
 
     _STATE = ("inputs", "users", "targets", "levels", "order", "offsets", "group", "position", "confidence")
 
-    def __init__(self, K: int, tau: float = 1.0) -> None:
+    def __init__(self, K: int, tau: float = 1.0, similarity: str = "cosine", singletons: str = "self",
+                 false_negatives: str = "keep") -> None:
         super().__init__()
+        for name, value, allowed in (("similarity", similarity, SIMILARITIES), ("singletons", singletons, SINGLETONS),
+                                     ("false_negatives", false_negatives, FALSE_NEGATIVES)):
+            if value not in allowed:
+                raise ValueError(f"PMSIM: {name} must be one of {list(allowed)}, got {value!r}")
         self.K, self.tau = K, float(tau)
+        self.similarity, self.singletons, self.false_negatives = similarity, singletons, false_negatives
         for name in self._STATE:
             self.register_buffer(name, None, persistent=False)
 
@@ -140,6 +176,25 @@ class ShiftInformationMatching(nn.Module):
         alone = (end - start) == 1                                            # (B,) N(u) empty
         return torch.where(alone, index, self.order[torch.where(alone, pos, j)])
 
-    def loss(self, g_aug: torch.Tensor, g_sup: torch.Tensor) -> torch.Tensor:
-        """``L_PMSIM``: InfoNCE between augmented views (B, d) and supervised views (B, d)."""
-        return info_nce(g_aug, g_sup, self.tau)
+    def alone(self, index: torch.Tensor) -> torch.Tensor:
+        """(B,) bool: the windows ``index`` whose (target, level) group holds only themselves (N(u) empty)."""
+        self._require()
+        g = self.group[index.long()]
+        return (self.offsets[g + 1] - self.offsets[g]) == 1
+
+    def loss(self, g_aug: torch.Tensor, g_sup: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """``L_PMSIM``: InfoNCE between augmented views (B, d) and supervised views (B, d).
+
+        ``index`` (B,), the windows' rows in the prepared training windows, is needed by
+        ``singletons="drop"`` and ``false_negatives="mask"`` (module doc).
+        """
+        keep = group = None
+        if self.singletons == "drop" or self.false_negatives == "mask":
+            if index is None:
+                raise ValueError("PMSIM loss: singletons='drop' / false_negatives='mask' need the windows' index")
+            index = index.long()
+            if self.singletons == "drop":
+                keep = ~self.alone(index)
+            if self.false_negatives == "mask":
+                group = self.group[index]
+        return info_nce(g_aug, g_sup, self.tau, self.similarity, keep=keep, group=group)

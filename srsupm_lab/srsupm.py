@@ -29,7 +29,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .pmsid import consistency_regulariser, decomposition_loss, level_confidence, shift_distribution, shift_logits
+from .backbones.base import dropout
+from .pmsid import REG_FORMS, consistency_regulariser, decomposition_loss, level_confidence, shift_distribution, shift_logits
 from .pmsim import ShiftInformationMatching
 from .prediction import mean_scores, mixed_scores
 from .sic import LevelPriors, ShiftInformationConstruction
@@ -37,6 +38,8 @@ from .temperature import LevelTemperatures
 
 DEFAULT_LAMBDA1 = 0.4
 DEFAULT_LAMBDA2 = 0.1
+#: the two readings of the paper's "lightweight model-level augmentation applied to the basic view"
+AUGMENTATIONS = ("encoder_dropout", "view_dropout")
 
 
 class SRSUPM(nn.Module):
@@ -59,13 +62,27 @@ class SRSUPM(nn.Module):
     hidden : int or None
         Inner width of each SIC branch (default ``d``).
     level_temperature : str
-        ``"fixed"`` (the paper's 1/√d in Eqs. 9 and 19) or ``"learned"`` (see module doc).
+        Scale of the α/β logits: ``"fixed"`` (1/√d in Eqs. 9 and 19), ``"unit"`` (1) or
+        ``"learned"`` (see :mod:`srsupm_lab.temperature`); the paper does not say.
+    pmsim_similarity, singletons, false_negatives : str
+        PMSIM readings the paper leaves open (:mod:`srsupm_lab.pmsim`): ``"cosine"``/``"dot"``,
+        ``"self"``/``"drop"``, ``"keep"``/``"mask"``.
+    reg_form : str
+        Form of L_reg (:mod:`srsupm_lab.pmsid`): ``"raw_mean"``, ``"raw_sum"``, ``"normalised_mean"``,
+        ``"normalised_sum"``; the paper does not say.
+    augmentation : str
+        The augmented view of Eq. 15 (the paper: "lightweight model-level augmentation applied to
+        the basic view", which it does not specify): ``"encoder_dropout"`` (a second encoder pass
+        with fresh dropout) or ``"view_dropout"`` (dropout at rate ``dropout`` on the basic view g
+        of the same pass: no extra encoder pass).
     """
 
     def __init__(self, backbone: nn.Module, K: int = 5, lambda1: float = DEFAULT_LAMBDA1,
                  lambda2: float = DEFAULT_LAMBDA2, gamma: float = 0.1, tau: float = 1.0, dropout: float = 0.1,
                  pmsid: bool = True, pmsim: bool = True, pmi: bool = True, priors: bool = True,
-                 hidden: int | None = None, level_temperature: str = "fixed") -> None:
+                 hidden: int | None = None, level_temperature: str = "fixed", pmsim_similarity: str = "cosine",
+                 reg_form: str = "raw_mean", augmentation: str = "encoder_dropout", singletons: str = "self",
+                 false_negatives: str = "keep") -> None:
         super().__init__()
         for name in ("encode", "item_table", "auxiliary_loss"):
             if not callable(getattr(backbone, name, None)):
@@ -92,7 +109,14 @@ class SRSUPM(nn.Module):
         self.use_pmsid, self.use_pmsim, self.use_pmi = bool(pmsid), bool(pmsim), bool(pmi)
         self.sic = ShiftInformationConstruction(self.dim, K, hidden=hidden, dropout=dropout)
         self.priors = LevelPriors(self.dim, K, enabled=priors)
-        self.matching = ShiftInformationMatching(K, tau) if pmsim else None
+        if reg_form not in REG_FORMS:
+            raise ValueError(f"SRSUPM: reg_form must be one of {list(REG_FORMS)}, got {reg_form!r}")
+        if augmentation not in AUGMENTATIONS:
+            raise ValueError(f"SRSUPM: augmentation must be one of {list(AUGMENTATIONS)}, got {augmentation!r}")
+        self.reg_form, self.augmentation = reg_form, augmentation
+        self.view_dropout = float(dropout)            # the rate of the "view_dropout" augmentation
+        self.matching = ShiftInformationMatching(K, tau, pmsim_similarity, singletons, false_negatives) \
+            if pmsim else None
         self.temperatures = LevelTemperatures(self.dim, level_temperature)
         #: score inference passes (no gradients) with the compiled mixture (prediction.mixed_scores,
         #: fused=True): the same scores up to float rounding, faster; speed only, so not a setting
@@ -128,8 +152,18 @@ class SRSUPM(nn.Module):
         device = next(self.parameters()).device
         self.matching.prepare(train.inputs, train.users, train.targets, torch.as_tensor(levels), device=device)
 
-    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """``(L, parts)`` with L = L_rec + λ1 L_PMSID + λ2 L_PMSIM + γ L_reg (Eq. 24)."""
+    def loss_terms(self, batch: dict[str, torch.Tensor], refresh: bool = True) -> tuple[dict, torch.Tensor]:
+        """The weighted terms of Eq. 24 and the shift representations they are computed from.
+
+        Returns ``({name: unweighted loss}, views)``: names ``rec`` (L_rec), ``pmsid`` (L_PMSID, when
+        on), ``pmsim`` (L_PMSIM, when on), ``reg`` (L_reg) and, for BERT4Rec, ``aux`` (its cloze
+        loss); :attr:`weights` gives each one's weight in Eq. 24;
+        ``views`` is the SIC output Ẑ of the one encoder pass (the windows, then their PMSIM
+        partners and, with ``augmentation="encoder_dropout"``, the windows again), so that
+        ``torch.autograd.grad(term, views)`` measures how much each term pulls on Ẑ
+        (:mod:`srsupm_lab.engagement`). ``refresh=False`` leaves the PMSIM confidence cache as it is
+        (for measurements that must not change the training state).
+        """
         for key in ("inputs", "targets", "users"):
             if key not in batch:
                 raise KeyError(f"SRSUPM.loss: batch lacks {key!r} (has {sorted(batch)})")
@@ -149,34 +183,57 @@ class SRSUPM(nn.Module):
 
         if self.use_pmsim:
             partner = self.matching.sample(index)                                  # (B,)
-            # one encoder pass over the windows, their partners and the windows again: dropout masks
-            # are drawn per row, so the third block is the windows' augmented view (fresh dropout)
-            views = self._shift(torch.cat([inputs, self.matching.inputs[partner], inputs]),
-                                torch.cat([users, self.matching.users[partner], users]))   # (3B, K, d)
-            Z, Z_partner, Z_aug = views[:B], views[B:2 * B], views[2 * B:]         # (B, K, d) each
+            rows, row_users = [inputs, self.matching.inputs[partner]], [users, self.matching.users[partner]]
+            if self.augmentation == "encoder_dropout":
+                # the windows once more: dropout masks are drawn per row, so this third block is the
+                # windows' augmented view (a second pass with fresh dropout)
+                rows, row_users = rows + [inputs], row_users + [users]
+            views = self._shift(torch.cat(rows), torch.cat(row_users))            # (2B or 3B, K, d)
+            Z, Z_partner = views[:B], views[B:2 * B]                               # (B, K, d) each
+            if self.augmentation == "encoder_dropout":
+                g_aug = views[2 * B:].sum(dim=1)                                   # (B, d)
+            else:                                                                  # lightweight: dropout on g
+                g_aug = dropout(Z.sum(dim=1), self.view_dropout, self.training)    # (B, d)
         else:
-            Z = self._shift(inputs, users)                                        # (B, K, d)
+            views = Z = self._shift(inputs, users)                                 # (B, K, d)
 
-        rec = F.cross_entropy(self._predict(Z), targets - 1)                      # items 1..N -> classes 0..N-1
+        terms = {"rec": F.cross_entropy(self._predict(Z), targets - 1)}           # items 1..N -> classes 0..N-1
         e_v = self.backbone.item_table()[targets]                                 # (B, d)
         logits = shift_logits(Z, e_v, self.temperatures.alpha)                   # (B, K)
-        zero = rec.new_zeros(())
-        pmsid = decomposition_loss(logits, batch["levels"]) if self.use_pmsid else zero
-        reg = consistency_regulariser(Z)
-        pmsim = zero
+        if self.use_pmsid:
+            terms["pmsid"] = decomposition_loss(logits, batch["levels"])
         if self.use_pmsim:
-            levels = self.matching.levels[index]                                  # (B,) partner shares it
-            self.matching.refresh(index, level_confidence(logits, levels))
-            partner_logits = shift_logits(Z_partner, e_v, self.temperatures.alpha)  # (B, K) same target
-            self.matching.refresh(partner, level_confidence(partner_logits, levels))
-            pmsim = self.matching.loss(Z_aug.sum(dim=1), Z_partner.sum(dim=1))    # basic views g = Σ_k ẑ_k
-        total = rec + self.lambda1 * pmsid + self.lambda2 * pmsim + self.gamma * reg
-        parts = {"rec": rec.detach(), "pmsid": pmsid.detach(), "pmsim": pmsim.detach(), "reg": reg.detach()}
+            if refresh:
+                levels = self.matching.levels[index]                              # (B,) partner shares it
+                self.matching.refresh(index, level_confidence(logits, levels))
+                partner_logits = shift_logits(Z_partner, e_v, self.temperatures.alpha)  # (B, K) same target
+                self.matching.refresh(partner, level_confidence(partner_logits, levels))
+            terms["pmsim"] = self.matching.loss(g_aug, Z_partner.sum(dim=1), index)  # g = Σ_k ẑ_k
+        terms["reg"] = consistency_regulariser(Z, self.reg_form)
         aux = self.backbone.auxiliary_loss(inputs, targets, users)
         if aux is not None:                                                       # BERT4Rec's cloze loss
-            total = total + aux
-            parts["aux"] = aux.detach()
+            terms["aux"] = aux
+        return terms, views
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``(L, parts)`` with L = L_rec + λ1 L_PMSID + λ2 L_PMSIM + γ L_reg (Eq. 24).
+
+        ``parts`` holds the unweighted losses (``rec``, ``pmsid``, ``pmsim``, ``reg``, and ``aux``
+        for BERT4Rec); a switched-off loss reports 0.
+        """
+        terms, _ = self.loss_terms(batch)
+        weights = self.weights
+        total = sum(weights[name] * value for name, value in terms.items())
+        zero = terms["rec"].new_zeros(())
+        parts = {name: terms[name].detach() if name in terms else zero for name in ("rec", "pmsid", "pmsim", "reg")}
+        if "aux" in terms:
+            parts["aux"] = terms["aux"].detach()
         return total, parts
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """The weight of each loss term in Eq. 24 (``rec`` and BERT4Rec's ``aux`` weigh 1)."""
+        return {"rec": 1.0, "pmsid": self.lambda1, "pmsim": self.lambda2, "reg": self.gamma, "aux": 1.0}
 
     def score(self, inputs: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
         """Full-ranking scores (B, N+1); column 0 (padding) is -inf."""

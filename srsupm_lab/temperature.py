@@ -5,8 +5,10 @@ The paper divides both by √d:
     α_k         = softmax_k( ⟨e_v, ẑ_k⟩ · a )      a = 1/√d    (PMSID, §5; PMSIM confidences, §7)
     β_{u,i,k}   = softmax_k( ⟨e_i, ẑ_k⟩ · b )      b = 1/√d    (mixed prediction, §8)
 
-``mode="fixed"`` is exactly that (no parameter). ``mode="learned"`` is **a departure from the
-paper**, offered for study: ``a = exp(θ_α)/√d`` and ``b = exp(θ_β)/√d`` with two learnable
+``mode="fixed"`` is exactly that (no parameter). The paper says only "normalized attention
+scores", so the scale is **a choice the paper does not make**: ``mode="unit"`` uses ``a = b = 1``
+(plain dot products, no parameter; with LayerNorm'd ẑ of length ≈ √d the logits then span a
+useful range at initialisation). ``mode="learned"`` is **a departure from the paper**, offered for study: ``a = exp(θ_α)/√d`` and ``b = exp(θ_β)/√d`` with two learnable
 scalars initialised at 0, so training starts from the paper's model. Why: on Beauty the /√d
 logits of Eq. 9 are far too flat (the best post-hoc rescaling of α is ×6, see
 ``reports/README.md``); the only way the paper's model can sharpen α is to stretch the item
@@ -23,7 +25,7 @@ import torch.nn as nn
 
 __all__ = ["LevelTemperatures", "TEMPERATURE_MODES", "MAX_LOG_SCALE"]
 
-TEMPERATURE_MODES = ("fixed", "learned")
+TEMPERATURE_MODES = ("fixed", "unit", "learned")
 MAX_LOG_SCALE = 5.0
 
 
@@ -35,7 +37,8 @@ class LevelTemperatures(nn.Module):
     dim : int
         ``d``; both scales start at ``1/√d``.
     mode : str
-        ``"fixed"`` (the paper: plain floats, no parameter) or ``"learned"`` (two scalars).
+        ``"fixed"`` (1/√d: plain floats, no parameter), ``"unit"`` (1, no parameter) or
+        ``"learned"`` (two scalars starting at 1/√d).
     """
 
     def __init__(self, dim: int, mode: str = "fixed") -> None:
@@ -44,7 +47,7 @@ class LevelTemperatures(nn.Module):
             raise ValueError(f"LevelTemperatures: mode must be one of {list(TEMPERATURE_MODES)}, got {mode!r}")
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
             raise ValueError(f"LevelTemperatures: dim must be a positive integer, got {dim!r}")
-        self.mode, self.base = mode, 1.0 / math.sqrt(dim)
+        self.mode, self.base = mode, (1.0 if mode == "unit" else 1.0 / math.sqrt(dim))
         self.log_alpha = self.log_beta = None
         if mode == "learned":
             self.log_alpha = nn.Parameter(torch.zeros(()))             # θ_α, Eq. 9
@@ -70,4 +73,4 @@ class LevelTemperatures(nn.Module):
         return {name: float(torch.as_tensor(getattr(self, name)).detach()) for name in ("alpha", "beta")}
 
     def extra_repr(self) -> str:
-        return f"mode={self.mode!r}, base=1/√{round(1 / self.base ** 2)}"
+        return f"mode={self.mode!r}, base=" + ("1" if self.mode == "unit" else f"1/√{round(1 / self.base ** 2)}")

@@ -17,8 +17,11 @@ One :class:`Trainer` trains any model that follows the Recommender protocol
 """
 from __future__ import annotations
 
+import errno
+import glob
 import os
 import random
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -33,7 +36,8 @@ from tqdm.auto import tqdm
 from . import distributed as ddp
 from .evaluate import evaluate, metric_names
 
-__all__ = ["Trainer", "FitResult", "resolve_device", "seed_everything", "atomic_write", "count_parameters"]
+__all__ = ["Trainer", "FitResult", "resolve_device", "seed_everything", "atomic_write", "atomic_write_all",
+           "remove_stale_temps", "read_checkpoint", "count_parameters"]
 
 CHECKPOINT_VERSION = 1
 _UMASK = os.umask(0o022)
@@ -77,26 +81,154 @@ def count_parameters(model: torch.nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then ``os.replace`` it.
+def _write_failure(path: Path, err: BaseException) -> OSError:
+    """One-line ``OSError`` for a failed write of ``path``: what failed and, when it is so, that the disk is full.
 
-    A crash at any moment leaves either the old file or the new one, never a partial file;
-    the temporary file is removed when ``write`` fails.
+    ``torch.save`` reports a full disk as a ``RuntimeError`` (``[enforce fail at inline_container.cc]``,
+    ``file write failed``) without the path; a plain write raises ``OSError(ENOSPC)``.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    if getattr(err, "errno", None) == errno.ENOSPC:
+        reason = "the disk is full"
+    elif isinstance(err, RuntimeError):
+        try:
+            free = shutil.disk_usage(path.parent).free
+        except OSError:
+            free = None
+        reason = f"{reason[:160]}; the disk is probably full" + (f" ({free / 2**20:.0f} MiB free there)"
+                                                                  if free is not None else "")
+    out = OSError(f"cannot write {path}: {reason}; the previous file, if any, is kept")
+    out.errno = getattr(err, "errno", None)
+    return out
+
+
+def _stage(path: Path, write: Callable[[str], None]) -> str:
+    """Write ``path``'s new content to a temporary file next to it (synced, with the umask's mode); return it.
+
+    On failure the temporary is removed; an ``OSError``/``RuntimeError`` becomes one ``OSError`` naming ``path``.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise _write_failure(path, err) from err
     os.close(fd)
     try:
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)                                      # mkstemp made it 0600
-        os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(err, (OSError, RuntimeError)):
+            raise _write_failure(path, err) from err
         raise
+    return tmp
+
+
+def atomic_write_all(writes: Sequence[tuple[str | os.PathLike, Callable[[str], None]]]) -> None:
+    """Write several files so that a failure while writing any of them changes none of them.
+
+    Every ``write(tmp_path)`` runs first, each on a temporary file next to its path; only when all
+    have succeeded are they moved into place with ``os.replace``, in the order given (put the file
+    that marks the set as complete last). A failure (a full disk, a kill) while writing leaves
+    every old file as it was and no temporary behind; only a crash between two ``os.replace``
+    calls, microseconds apart, can leave some files new and the later ones old.
+    """
+    staged: list[tuple[Path, str]] = []
+    try:
+        for path, write in writes:
+            staged.append((Path(path), _stage(Path(path), write)))
+        for i, (path, tmp) in enumerate(staged):
+            try:
+                os.replace(tmp, path)
+            except OSError as err:
+                raise _write_failure(path, err) from err
+            staged[i] = (path, "")
+    finally:
+        for _, tmp in staged:
+            if tmp and os.path.exists(tmp):
+                os.remove(tmp)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then ``os.replace`` it.
+
+    A crash at any moment leaves either the old file or the new one, never a partial file;
+    the temporary file (``.<name>.<random>.tmp``) is removed when ``write`` fails. A write that
+    fails with ``OSError``/``RuntimeError`` (a full disk, a failed ``os.replace``) is raised as one
+    ``OSError`` naming ``path`` (see :func:`remove_stale_temps` for a process killed mid-write).
+    """
+    atomic_write_all([(path, write)])
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files a killed :func:`atomic_write` of ``path`` left (``.<name>.*.tmp``).
+
+    A process killed mid-write (SIGKILL, power loss) cannot clean up; the next start of the run
+    calls this. Returns the files removed.
+    """
+    path = Path(path)
+    stale = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp")) if path.parent.is_dir() else []
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
+
+
+# keys every checkpoint written by Trainer._save holds
+CHECKPOINT_KEYS = ("version", "fingerprint", "epoch", "best_metric", "best_epoch", "best_state", "bad_epochs",
+                   "history", "stopped_early", "train_seconds", "model", "buffers", "optimizer", "rng")
+
+
+def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """Load a checkpoint written by :class:`Trainer` and check its form, or raise one line naming ``path``.
+
+    An empty or truncated file (a killed or failed write, a full disk, a partial copy) or one of
+    another version or without the expected keys is a ``ValueError``; nothing is changed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if path.stat().st_size == 0:
+        raise ValueError(f"checkpoint {path} is empty (0 bytes): its write was cut short; remove it to start "
+                         f"the run over, or keep the folder and train in another")
+    try:
+        ck = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:                    # torch: RuntimeError, EOFError, OSError, UnpicklingError, ...
+        reason = (str(err).strip().splitlines() or [""])[0][:160]
+        raise ValueError(f"checkpoint {path} cannot be read ({type(err).__name__}: {reason}): it is truncated "
+                         f"or corrupt; remove it to start the run over, or keep the folder and train in "
+                         f"another") from None
+    if not isinstance(ck, dict):
+        raise ValueError(f"checkpoint {path} holds a {type(ck).__name__}, not a srsupm_lab checkpoint")
+    if ck.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"checkpoint {path}: version {ck.get('version')!r}, expected {CHECKPOINT_VERSION}")
+    missing = [k for k in CHECKPOINT_KEYS if k not in ck]
+    if missing:
+        raise ValueError(f"checkpoint {path} lacks {missing}: not a complete srsupm_lab checkpoint")
+    return ck
+
+
+def check_checkpoint(ck: dict, fingerprint: dict, model: torch.nn.Module, path) -> None:
+    """Raise ``ValueError`` unless ``ck`` was written by this run: the same fingerprint, and weights
+    (last and best) with the model's parameter names and shapes."""
+    stored = ck["fingerprint"] if isinstance(ck["fingerprint"], dict) else {}
+    diff = {k: (stored.get(k), v) for k, v in fingerprint.items() if stored.get(k) != v}
+    if diff:
+        raise ValueError(f"checkpoint {path} was written by a different run; (stored, now): {diff}")
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    for key in ("model", "best_state"):
+        state = ck[key]
+        if state is None and key == "best_state":
+            continue
+        if not isinstance(state, dict):
+            raise ValueError(f"checkpoint {path}: {key!r} is not a state dict")
+        have = {k: tuple(getattr(v, "shape", ())) for k, v in state.items()}
+        if have != want:
+            bad = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))[:3]
+            raise ValueError(f"checkpoint {path}: {key!r} does not fit this model (e.g. {bad}: stored "
+                             f"{[have.get(k) for k in bad]}, model {[want.get(k) for k in bad]})")
 
 
 def _rng_state(device: torch.device) -> dict:
@@ -152,6 +284,27 @@ def _load_cache_buffers(model: torch.nn.Module, saved: dict, where) -> None:
 
 def _cpu_state(model: torch.nn.Module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _engagement_postfix(row: dict) -> dict:
+    """The progress bar's short engagement summary: α's level information share, β entropy, branch cosine."""
+    keys = {"eng_alpha_info_share": "α info", "eng_beta_entropy": "β H", "eng_branch_cosine": "cos"}
+    return {short: f"{row[k]:.3f}" for k, short in keys.items() if k in row}
+
+
+def _epoch_line(row: dict, state: dict, epochs: int, monitor: str) -> str:
+    """One line per epoch for headless runs (bars off): loss parts, validation, engagement, time, ETA."""
+    epoch = row["epoch"]
+    parts = " ".join(f"{k[5:]} {row[k]:.4f}" for k in row if k.startswith("loss_"))
+    eng = " ".join(f"{short} {value}" for short, value in _engagement_postfix(row).items())
+    seconds = row["train_seconds"] + row["eval_seconds"]
+    left = epochs - epoch
+    eta = "" if state["stopped_early"] or left == 0 else \
+        f", ETA {left * seconds / 60:.1f} min for the {left} epochs left (less if it stops early)"
+    stop = " — stopped early" if state["stopped_early"] else ""
+    return (f"epoch {epoch}/{epochs}: loss {row['loss']:.4f} ({parts}) | valid {monitor} {row['valid_' + monitor]:.4f} "
+            f"(best {state['best_metric']:.4f} at {state['best_epoch']}, {state['bad_epochs']} without gain)"
+            + (f" | {eng}" if eng else "") + f" | {seconds:.0f} s{eta}{stop}")
 
 
 @dataclass
@@ -242,21 +395,35 @@ class Trainer:
                    "rng": _rng_state(self.device)}
         atomic_write(self.checkpoint, lambda tmp: torch.save(payload, tmp))
 
-    def _load(self) -> dict | None:
+    def verify_resume(self) -> dict | None:
+        """The checkpoint a resumed run continues from, read and checked (:func:`read_checkpoint`,
+        :func:`check_checkpoint`), or None when the run starts fresh. Changes nothing, so a caller
+        can call it before it touches the run's files; :meth:`fit` reuses what it read."""
         if not (self.resume and self.checkpoint is not None and self.checkpoint.exists()):
             return None
-        ck = torch.load(self.checkpoint, map_location=self.device, weights_only=True)
-        if ck.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(f"checkpoint {self.checkpoint}: version {ck.get('version')!r}, "
-                             f"expected {CHECKPOINT_VERSION}")
-        stored = ck["fingerprint"]
-        diff = {k: (stored.get(k), v) for k, v in self._fingerprint().items() if stored.get(k) != v}
-        if diff:
-            raise ValueError(f"checkpoint {self.checkpoint} was written by a different run; (stored, now): {diff}")
-        self.model.load_state_dict(ck["model"])
-        _load_cache_buffers(self.model, ck["buffers"], self.checkpoint)
-        self.optimizer.load_state_dict(ck["optimizer"])
-        _set_rng_state(ck["rng"])
+        if getattr(self, "_resume_state", None) is None:
+            ck = read_checkpoint(self.checkpoint, map_location=self.device)
+            check_checkpoint(ck, self._fingerprint(), self.model, self.checkpoint)
+            self._resume_state = ck
+        return self._resume_state
+
+    def _load(self) -> dict | None:
+        if self.checkpoint is not None and ddp.is_main():
+            remove_stale_temps(self.checkpoint)                             # left by a write that was killed
+        ck = self.verify_resume()
+        if ck is None:
+            return None
+        self._resume_state = None
+        try:
+            self.model.load_state_dict(ck["model"])
+            _load_cache_buffers(self.model, ck["buffers"], self.checkpoint)
+            self.optimizer.load_state_dict(ck["optimizer"])
+            _set_rng_state(ck["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as err:
+            if str(err).startswith(f"checkpoint {self.checkpoint}"):
+                raise
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
+            raise ValueError(f"checkpoint {self.checkpoint} cannot be restored ({reason})") from None
         return ck
 
     # -- one epoch ---------------------------------------------------------------------------
@@ -295,6 +462,21 @@ class Trainer:
         row.update({f"loss_{k}": float(v) / n_batches for k, v in parts.items()})
         return row
 
+    def _engagement(self, data: dict) -> dict:
+        """``eng_*`` columns (:mod:`srsupm_lab.engagement`) for models with a mechanism to measure, else {}.
+
+        Measured on a fixed sample of validation windows and a fixed training batch (the same rows
+        every epoch), without changing any training state (RNG, caches, mode).
+        """
+        if not callable(getattr(self.model, "loss_terms", None)) or self.valid_levels is None or not ddp.is_main():
+            return {}
+        from .engagement import measure, validation_sample
+        rows = validation_sample(data["targets"].shape[0], size=self.batch_size, seed=1).to(self.device)
+        batch = {name: t[rows] for name, t in data.items()}
+        batch["index"] = rows
+        values = measure(self.model, self.valid, self.valid_levels, batch=batch)
+        return {f"eng_{k}": v for k, v in values.items()}
+
     def _validate(self) -> dict:
         table = evaluate(self.model, self.valid, mask_history=self.mask_history, ks=self.ks,
                          batch_size=self.eval_batch_size, device=self.device)
@@ -308,6 +490,8 @@ class Trainer:
         data = {"inputs": train.inputs, "targets": train.targets, "users": train.users}
         if self.train_levels is not None:
             data["levels"] = self.train_levels.to(self.device)
+        if getattr(train, "context", None) is not None and getattr(self.model, "uses_context", False):
+            data["context"] = train.context                                # ground truth, for an oracle only
         if hasattr(self.model, "prepare"):
             self.model.prepare(self.train, self.train_levels)
             self.model.to(self.device)
@@ -335,6 +519,7 @@ class Trainer:
             row = {"epoch": epoch, **self._train_epoch(data, epoch)}
             t1 = time.perf_counter()
             row.update(self._validate())
+            row.update(self._engagement(data))
             row.update({"train_seconds": t1 - t0, "eval_seconds": time.perf_counter() - t1})
             state["train_seconds"] += row["train_seconds"]
             state["history"].append(row)
@@ -345,8 +530,11 @@ class Trainer:
                 state["bad_epochs"] += 1
                 state["stopped_early"] = state["bad_epochs"] >= self.patience
             state["epoch"] = epoch
-            epochs_bar.set_postfix({self.monitor: f"{score:.4f}", "best": f"{state['best_metric']:.4f}"})
+            epochs_bar.set_postfix({self.monitor: f"{score:.4f}", "best": f"{state['best_metric']:.4f}",
+                                    **_engagement_postfix(row)})
             self._save(state)
+            if not self.progress and ddp.is_main():
+                print(_epoch_line(row, state, self.epochs, self.monitor), flush=True)
         epochs_bar.close()
         return self._finish(state)
 

@@ -147,10 +147,12 @@ def test_training_lowers_the_loss(name):
     model = BackboneRecommender(make(name))
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
 
-    def eval_rec_loss():
+    def eval_rec_loss():                      # BERT4Rec trains on the cloze task alone: its masks fixed by a seed
         model.eval()
         with torch.no_grad():
-            return float(model.loss(fixed)[1]["rec"])
+            torch.manual_seed(0)
+            parts = model.loss(fixed)[1]
+            return float(parts["rec"] if "rec" in parts else parts["aux"])
 
     start = eval_rec_loss()
     model.train()
@@ -160,7 +162,8 @@ def test_training_lowers_the_loss(name):
         loss.backward()
         opt.step()
     end = eval_rec_loss()
-    assert end < 0.6 * start, (start, end)
+    # the cloze task (BERT4Rec) predicts random masked positions: it falls slower than a next-item loss
+    assert end < (0.9 if name == "bert4rec" else 0.6) * start, (start, end)
     assert torch.equal(model.backbone.item_table()[0], torch.zeros(DIM))  # padding row never trained
 
 
@@ -190,7 +193,7 @@ def test_untrained_losses_are_near_log_n():
     Evaluation mode: dropout would only add noise around log N (the cloze masks are drawn
     in either mode).
     """
-    model = BackboneRecommender(make("bert4rec")).eval()
+    model = BackboneRecommender(make("bert4rec", next_item_loss=True)).eval()   # both losses (an option)
     inputs, users = batch()
     targets = torch.tensor([4, 9, 14, 2])
     torch.manual_seed(3)

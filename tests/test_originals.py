@@ -390,3 +390,57 @@ def test_fetch_unreachable_url(tmp_path):
     with pytest.raises(ConnectionError, match="could not download file://.*offline"):
         fetch(missing.as_uri(), tmp_path / "file.zip", progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- command line
+def test_cli_builds_a_loadable_s3rec_folder(amazon_root, tmp_path, capsys):
+    from srsupm_lab.data import load_dataset
+
+    out = tmp_path / "data"
+    argv = ["amazon", "Beauty", "--raw", str(amazon_root), "--out", str(out), "--k", "2", "--no-download", "--quiet"]
+    with pytest.warns(UserWarning, match="1 of 3 items have no label"):
+        assert originals.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert f"{out / 'Beauty'}: 3 users, 3 items, 7 interactions, 5 labels" in printed
+    # the folder is where load_dataset looks for "beauty" under root (same sequences as test_prepare_amazon)
+    with pytest.warns(UserWarning, match="item"):
+        ds = load_dataset("beauty", root=out)
+    assert seqs(ds) == [[1, 2], [2, 1, 3], [3, 1]]
+    assert names(ds, 2) == ["Face", "Personal Care", "Skin Care"]
+
+    # a second build into the same folder is refused unless --overwrite, and leaves the files as they were
+    before = {p.name: p.read_bytes() for p in (out / "Beauty").iterdir()}
+    assert originals.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--overwrite" in err and str(out / "Beauty") in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in (out / "Beauty").iterdir()} == before
+    with pytest.warns(UserWarning):
+        assert originals.main(argv + ["--overwrite"]) == 0
+
+
+def test_cli_movielens_and_yelp(tmp_path, yelp_root, capsys):
+    from srsupm_lab.data import load_dataset
+
+    make_ml100k_zip(tmp_path / "ml-100k.zip")
+    out = tmp_path / "data"
+    assert originals.main(["movielens", "--raw", str(tmp_path), "--out", str(out), "--k", "2",
+                           "--no-download", "--quiet"]) == 0
+    assert seqs(load_dataset(out / "ml-100k-s3rec")) == [[1, 2, 3], [2, 3], [1, 2]]
+    with pytest.warns(UserWarning):
+        assert originals.main(["yelp", "--raw", str(yelp_root), "--out", str(out), "--k", "2", "--all-dates",
+                               "--quiet"]) == 0
+    with pytest.warns(UserWarning):
+        assert seqs(load_dataset("yelp", root=out)) == [[1, 2, 3], [2, 3, 1], [2, 1, 3]]   # as prepare_yelp_all_dates
+
+
+def test_cli_errors_say_what_and_where(tmp_path, capsys):
+    assert originals.main(["amazon", "Beuty", "--raw", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown Amazon 2014 category 'Beuty'" in err and err.count("\n") == 1
+    assert originals.main(["amazon", "Beauty", "--raw", str(tmp_path), "--out", str(tmp_path / "o"),
+                           "--no-download"]) == 2
+    err = capsys.readouterr().err
+    assert "reviews_Beauty_5.json.gz is missing" in err and "snap.stanford.edu" in err
+    assert originals.main(["yelp", "--raw", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    assert "https://www.yelp.com/dataset" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()                   # nothing written on failure

@@ -117,3 +117,89 @@ def test_bad_arguments_are_refused(world):
         ModelExplorer(model, ds, split.test, levels=levels[:3])
     with pytest.raises(TypeError, match="SRSUPM"):
         ModelExplorer(object(), ds, split.test)
+
+
+# ---------------------------------------------------------------- a real run folder; the α chart's shape
+def _png_size(png: bytes) -> tuple[int, int]:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    """A run trained here, as notebook 04 or ``srsupm-lab train --out`` would write it (1 epoch, synthetic)."""
+    from srsupm_lab.config import TrainConfig
+    from srsupm_lab.experiment import run_experiment
+
+    out = tmp_path_factory.mktemp("runs") / "synthetic-sasrec-srsupm"
+    run_experiment(TrainConfig(dataset="synthetic", dataset_options=dict(n_users=40, n_items=50, n_labels=6,
+                                                                         mean_len=8, seed=2),
+                               backbone="sasrec", srsupm=True, K=K, dim=DIM, max_len=L, epochs=1, batch_size=64,
+                               device="cpu", out_dir=str(out), progress=False, seed=3))
+    return out
+
+
+def test_a_backbone_alone_run_is_refused_clearly(tmp_path):
+    from srsupm_lab.config import TrainConfig
+    from srsupm_lab.experiment import run_experiment
+
+    out = tmp_path / "synthetic-sasrec"
+    run_experiment(TrainConfig(dataset="synthetic", dataset_options=dict(n_users=20, n_items=30, n_labels=4,
+                                                                         mean_len=6, seed=1),
+                               backbone="sasrec", srsupm=False, dim=8, max_len=L, epochs=1, device="cpu",
+                               out_dir=str(out), progress=False))
+    with pytest.raises(TypeError, match=r"sasrec alone \(srsupm=False\)"):
+        model_explorer(out)
+
+
+def test_explorer_on_a_trained_run_folder(run_folder):
+    from srsupm_lab.experiment import load_trained
+
+    ex = model_explorer(run_folder, user=4)                    # a path: the run's own data and best weights
+    ref_run = load_trained(run_folder)                         # a second, independent rebuild of the run
+    ds, split = ref_run.data.dataset, ref_run.data.split
+    assert ex.K == ref_run.config.K == K and len(ex.windows) == len(split.test)
+    assert ex.current["level"] == int(ref_run.data.test_levels[4])
+    ref, alpha, target, seen, _ = _reference(ref_run.model, ds, split, 4)
+    assert ex.current["target"] == target
+    np.testing.assert_allclose(ex.current["alpha"], alpha, atol=1e-5)
+    for name, ids in ref.items():
+        np.testing.assert_array_equal(ex.current["topk"][name], ids, err_msg=name)
+    valid = ModelExplorer.from_run(run_folder, split="valid")
+    assert valid.current["target"] == int(split.valid.targets[0])
+    with pytest.raises(ValueError, match="split must be"):
+        ModelExplorer.from_run(run_folder, split="holdout")
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        model_explorer(run_folder.parent / "nothing-here")
+    with pytest.raises(TypeError, match="own dataset"):
+        model_explorer(run_folder, ds)
+
+
+def test_alpha_chart_keeps_its_aspect_ratio(world):
+    """The PNG is shown at its own width with an automatic height, never stretched to the table's height."""
+    ds, split, levels, model = world
+    ex = model_explorer(model, ds, split.test, levels=levels)
+    width, height = _png_size(ex.image.value)
+    assert 1.2 <= width / height <= 2.0                        # a chart, not a ribbon
+    lay = ex.image.layout
+    assert (lay.width, lay.height, lay.align_self) == (f"{width}px", "auto", "flex-start")
+    row = next(b for b in ex.widget.children if ex.image in getattr(b, "children", ()))
+    assert row.layout.align_items == "flex-start"              # flexbox's default 'stretch' distorted it
+
+
+def test_display_carries_a_static_snapshot(world):
+    import base64
+    import re
+
+    from srsupm_lab.widgets.static import WIDGET_VIEW
+
+    ds, split, levels, model = world
+    ex = model_explorer(model, ds, split.test, levels=levels, user=2)
+    data = ex._repr_mimebundle_()
+    assert data[WIDGET_VIEW]["model_id"] == ex.widget.model_id
+    assert not data["text/plain"].startswith("VBox(") and "window=2" in data["text/plain"]
+    snap = data["text/html"]
+    png = base64.b64decode(re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", snap).group(1))
+    assert png == ex.image.value
+    assert f"width='{_png_size(png)[0]}' height='{_png_size(png)[1]}'" in snap
+    assert ex.history_html.value in snap and ex.table_html.value in snap

@@ -170,3 +170,19 @@ def test_displays_as_a_widget(explorer):
     bundle = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert explorer.K.min == 3 and explorer.K.max == 7 and explorer.p.min == 0 and explorer.p.max == 0.5
+
+
+def test_static_snapshot_and_undistorted_figure(explorer):
+    """Without a kernel a reader sees the summary and the figure (text/html), not the VBox repr."""
+    import base64
+    import re
+
+    data = explorer._repr_mimebundle_()
+    snap = data["text/html"]
+    png = base64.b64decode(re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)", snap).group(1))
+    assert png == explorer.image.value and explorer.summary.value in snap
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert f"width='{width}' height='{height}'" in snap
+    assert not data["text/plain"].startswith("VBox(") and data["text/plain"] == repr(explorer)
+    lay = explorer.image.layout
+    assert (lay.width, lay.height, lay.align_self) == (f"{width}px", "auto", "flex-start")

@@ -30,7 +30,10 @@ def execute(text_path: Path, timeout: int = 900) -> Path:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     env_backend = os.environ.setdefault("MPLBACKEND", "Agg")
     t0 = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # store_widget_state (nbclient's default, said here on purpose): the widget models go into the
+    # notebook's metadata, so JupyterLab and nbviewer can draw the widgets without a kernel
+    # (tests/test_notebook_widgets.py checks every committed widget output)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
                    resources={"metadata": {"path": str(text_path.parent.resolve())}}).execute()
     ipynb = text_path.with_suffix(".ipynb")
     nbformat.write(nb, ipynb)

@@ -1,20 +1,36 @@
-"""Exercise checkers for the srsupm_lab tutorials.
+"""Exercise checkers for the srsupm_lab tutorials (the students' copy: it holds no model answer).
 
-Every checker takes the student's ``answer`` first, then the inputs it needs to compute its own
-reference. ``None`` prints "not answered yet"; anything else is compared with a reference that is
-computed **independently of srsupm_lab**: by hand from the definition (plain Python sets and loops,
-``math`` in float64, brute force). A wrong answer raises an AssertionError that says what was
-expected; a right one prints "correct".
+Every checker takes the student's ``answer`` first, then the inputs of the exercise. ``None``
+prints "not answered yet"; a right answer prints "correct: ..."; a wrong one raises an
+AssertionError with a **hint**: what kind of mistake it looks like (a property the answer breaks,
+or a common slip such as a 1-based rank), never the expected value.
+
+Where the right value comes from: the package's own implementation of the paper (``srsupm_lab``:
+``pmsa.pmsd``, ``evaluate.target_ranks``, ``pmsid.shift_distribution``, ...), or an experiment on a
+real model (the causal positions). The checkers hold no worked solution; the hand-written
+float64 references a teacher can read live in ``solutions/references.py`` with the solutions, and
+the test suite checks that the two agree (``tests/test_tutorial_checks.py``).
+
+Teachers: set ``SRSUPM_TEACHER=1`` in the environment and a wrong answer shows the expected value
+as well.
 
 Only fixed strings are printed, so a check cell's output is the same on every machine.
 """
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
+import torch
 
 NOT_YET = "not answered yet"
+TEACHER_FLAG = "SRSUPM_TEACHER"
+
+
+def teacher_mode() -> bool:
+    """True when ``SRSUPM_TEACHER`` is set (to anything but "" or "0"): failures show the expected value."""
+    return os.environ.get(TEACHER_FLAG, "") not in ("", "0")
 
 
 def _pending(answer) -> bool:
@@ -28,272 +44,515 @@ def _ok(what: str) -> None:
     print(f"correct: {what}")
 
 
+def _wrong(what: str, hint: str, expected=None) -> None:
+    message = f"{what}: not right yet. Hint: {hint}"
+    if teacher_mode() and expected is not None:
+        message += f" [teacher: expected {expected}]"
+    raise AssertionError(message)
+
+
 def _as_list(x):
-    """A tensor / array / list as a plain Python list (no srsupm_lab involved)."""
+    """A tensor / array / list as a plain Python list."""
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     return np.asarray(x).tolist()
 
 
-def _close(answer, reference: float, tol: float, what: str) -> None:
-    a = float(answer)
-    assert math.isfinite(a), f"{what}: the answer is not a finite number ({a})"
-    assert abs(a - reference) <= tol, f"{what}: expected about {reference:.6f}, got {a:.6f}"
+def _t64(x) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(_as_list(x), dtype=np.float64))
+
+
+def _number(answer, what: str) -> float:
+    try:
+        a = float(answer)
+    except (TypeError, ValueError):
+        _wrong(what, f"the answer should be one number, got {type(answer).__name__}")
+    if not math.isfinite(a):
+        _wrong(what, "the answer is not a finite number (a division by zero, or a log of 0?)")
+    return a
+
+
+def _near(a: float, b: float, rel: float = 1e-5, abs_: float = 1e-9) -> bool:
+    return abs(a - b) <= max(abs_, rel * max(1.0, abs(b)))
+
+
+def _int(answer, what: str) -> int:
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        _wrong(what, f"the answer should be a whole number, got {type(answer).__name__}")
+    if not value.is_integer():
+        _wrong(what, "the answer should be a whole number (a count)")
+    return int(value)
 
 
 # ----------------------------------------------------------------------------- lesson 01
 def check_training_windows(answer, sequence) -> None:
-    """Ex 1.1: the number of training windows one user gives (brute force over target positions)."""
+    """Ex 1.1: the number of training windows one user gives (the package's leave-one-out split)."""
+    import warnings
+
+    from srsupm_lab.data import SequenceDataset, leave_one_out
+
     if _pending(answer):
         return
-    n = len(_as_list(sequence))
-    # targets v_t for t = 2..n-2 (1-based): v_n is the test target and v_{n-1} the validation target
-    reference = sum(1 for t in range(1, n + 1) if 2 <= t <= n - 2)
-    assert int(answer) == reference, f"a user with {n} items gives {reference} training windows, not {answer}"
-    _ok(f"{reference} training windows")
+    seq = [int(i) for i in _as_list(sequence)]
+    ds = SequenceDataset("one user", [np.array(seq)], [frozenset()] * (max(seq) + 1), [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = len(leave_one_out(ds, max_len=len(seq)).train) if len(seq) >= 3 else 0
+    got = _int(answer, "training windows")
+    if got == expected:
+        return _ok(f"{expected} training windows")
+    if got > expected:
+        hint = ("too many. Which items can be a training target? The first has no history before it, and the "
+                "last two are held out (validation, test).")
+    else:
+        hint = "too few. Every item that has a history and is not held out for validation or test is a target."
+    _wrong("training windows", hint, expected)
 
 
 def check_rank(answer, scores, target, history) -> None:
-    """Ex 1.2: 0-based rank of the target, ties against the model, seen items removed (a plain loop)."""
+    """Ex 1.2: 0-based rank of the target, ties against the model, seen items removed."""
+    from srsupm_lab.evaluate import target_ranks
+
     if _pending(answer):
         return
-    s = [float(v) for v in _as_list(scores)]
-    target = int(target)
-    seen = {int(i) for i in _as_list(history) if int(i) != 0}
-    reference = 0
-    for item in range(1, len(s)):                      # column 0 is padding
-        if item == target or item in seen:
-            continue
-        if s[item] >= s[target]:
-            reference += 1
-    assert int(answer) == reference, f"expected rank {reference}, got {answer}"
-    _ok(f"rank {reference}")
+    s = torch.as_tensor(np.asarray(_as_list(scores), dtype=np.float64))[None]
+    t = torch.tensor([int(target)])
+    h = torch.as_tensor(np.asarray(_as_list(history), dtype=np.int64)).reshape(1, -1)
+    expected = int(target_ranks(s, t, h)[0])
+    got = _int(answer, "rank")
+    if got == expected:
+        return _ok(f"rank {expected}")
+    if got < 0:
+        hint = "a rank is never negative: it counts the items placed above the target."
+    elif got == int(target_ranks(s, t)[0]):
+        hint = "the items the user has already seen (the history) are removed from the ranking first."
+    elif got == expected + 1:
+        hint = "ranks here are 0-based: a target at the very top has rank 0."
+    else:
+        strictly = s[0, 1:] > s[0, int(target)]
+        if got < expected and strictly.any():
+            hint = ("ties count against the model: an unseen item scoring exactly as high as the target is "
+                    "placed above it. Column 0 is padding and never ranked.")
+        else:
+            hint = ("count the unseen items (not padding 0, not the target) whose score is at least the "
+                    "target's.")
+    _wrong("rank", hint, expected)
 
 
 def check_ndcg(answer, ranks, k: int = 10) -> None:
-    """Ex 1.3: mean NDCG@k over users from 0-based ranks (float64, one user at a time)."""
+    """Ex 1.3: mean NDCG@k over users from 0-based ranks."""
+    from srsupm_lab.evaluate import metrics_from_ranks
+
     if _pending(answer):
         return
-    r = [int(v) for v in _as_list(ranks)]
-    reference = sum((1.0 / math.log2(x + 2)) if x < k else 0.0 for x in r) / len(r)
-    _close(answer, reference, 1e-5, f"NDCG@{k}")
-    _ok(f"NDCG@{k}")
+    r = torch.as_tensor(np.asarray(_as_list(ranks), dtype=np.int64))
+    expected = float(metrics_from_ranks(r, ks=(k,))[f"ndcg@{k}"].double().mean())
+    got = _number(answer, f"NDCG@{k}")
+    if _near(got, expected):
+        return _ok(f"NDCG@{k}")
+    rd = r.double()
+    one_based = float(torch.where(r < k, 1.0 / torch.log2(rd + 1.0).clamp_min(1e-300), 0.0).mean()) \
+        if bool((r > 0).all()) else None
+    if not 0.0 <= got <= 1.0:
+        hint = f"NDCG@{k} is a mean of discounts between 0 and 1, so it lies in [0, 1]."
+    elif _near(got, float((r < k).double().mean())):
+        hint = f"that counts hits (Recall@{k}); NDCG weights each hit by its discount 1/log2(rank + 2)."
+    elif one_based is not None and _near(got, one_based):
+        hint = "ranks are 0-based: the top item (rank 0) has discount 1/log2(0 + 2) = 1."
+    elif _near(got, float(torch.where(r <= k, 1.0 / torch.log2(rd + 2.0), 0.0).mean())):
+        hint = f"a hit is a rank below {k} (0-based): rank {k} itself is outside the top {k}."
+    else:
+        hint = f"per user: 1/log2(rank + 2) when rank < {k}, else 0; then the mean over all users."
+    _wrong(f"NDCG@{k}", hint, f"{expected:.6f}")
 
 
 # ----------------------------------------------------------------------------- lesson 02
+def _changed_positions(j: int, length: int) -> set[int]:
+    """Positions whose output changes when input j changes, measured on a random causal GRU."""
+    gen = torch.Generator().manual_seed(0)
+    gru = torch.nn.GRU(4, 4, batch_first=True).double()
+    with torch.no_grad():
+        for p in gru.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64))
+        x = torch.randn(1, length, 4, generator=gen, dtype=torch.float64)
+        y = x.clone()
+        y[0, j] += 1.0
+        diff = (gru(x)[0] - gru(y)[0]).abs().sum(dim=2)[0]
+    return {int(t) for t in torch.nonzero(diff > 1e-12).flatten()}
+
+
 def check_causal_positions(answer, j: int, length: int) -> None:
     """Ex 2.1: positions of a causal encoder whose output changes when the item at ``j`` changes."""
     if _pending(answer):
         return
-    reference = set(range(int(j), int(length)))        # a causal encoder: position t sees items <= t
-    got = {int(x) for x in answer}
-    assert got == reference, f"expected positions {sorted(reference)}, got {sorted(got)}"
-    _ok(f"positions {int(j)}..{int(length) - 1}")
+    j, length = int(j), int(length)
+    expected = _changed_positions(j, length)
+    try:
+        got = {int(x) for x in answer}
+    except (TypeError, ValueError):
+        return _wrong("causal positions", "the answer should be a collection of positions (ints)")
+    if got == expected:
+        return _ok(f"positions {j}..{length - 1}")
+    if any(t < 0 or t >= length for t in got):
+        hint = f"positions run from 0 to L − 1 = {length - 1}."
+    elif any(t < j for t in got):
+        hint = "position t of a causal encoder sees only the items at positions 0..t: can an earlier output change?"
+    elif j not in got:
+        hint = "the item at position j is also seen by position j itself."
+    else:
+        hint = "every later position sees the item at j too (through the recurrence or the attention)."
+    _wrong("causal positions", hint, sorted(expected))
 
 
 def check_gru4rec_parameters(answer, n_items: int, dim: int, hidden: int) -> None:
-    """Ex 2.2: parameters of GRU4Rec counted by hand (embedding, bias-free GRU, dense layer)."""
+    """Ex 2.2: parameters of GRU4Rec, compared with the package's model of that size."""
+    from srsupm_lab.backbones import build_backbone
+
     if _pending(answer):
         return
-    embedding = (n_items + 1) * dim
-    gru = 3 * (hidden * dim) + 3 * (hidden * hidden)    # three gates, input and recurrent weights, no bias
-    dense = hidden * dim + dim
-    reference = embedding + gru + dense
-    assert int(answer) == reference, f"expected {reference} parameters, got {answer}"
-    _ok(f"{reference} parameters")
+    model = build_backbone("gru4rec", int(n_items), dim=int(dim), hidden_size=int(hidden))
+    expected = sum(p.numel() for p in model.parameters())
+    got = _int(answer, "parameters")
+    if got == expected:
+        return _ok(f"{expected} parameters")
+    gap = got - expected
+    hints = {
+        -dim: "one piece of d parameters is missing: the item table's padding row (id 0), or the dense layer's bias.",
+        dim: "the item table has n_items + 1 rows (padding included), not more.",
+        -hidden * dim - dim: "the dense layer back to d (weights and bias) is part of the model.",
+        6 * hidden: "this GRU has no bias (bias=False): count its weights only.",
+        3 * hidden: "this GRU has no bias (bias=False): count its weights only.",
+        -2 * hidden * dim - 2 * hidden * hidden: "a GRU has three gates, not one: each has input and recurrent weights.",
+        hidden * dim + hidden * hidden: "a GRU has three gates (an LSTM has four).",
+    }
+    hint = hints.get(gap, "count, part by part: the item table (padding row included), the GRU (three gates, "
+                          "each with input and recurrent weights, no bias) and the dense layer (weights and bias).")
+    _wrong("parameters", hint, expected)
 
 
 def check_dot_score(answer, h, e) -> None:
-    """Ex 2.3: the score <h_u, e_i> recomputed in float64 with a plain sum."""
+    """Ex 2.3: the score <h_u, e_i>."""
     if _pending(answer):
         return
-    hv, ev = [float(x) for x in _as_list(h)], [float(x) for x in _as_list(e)]
-    reference = math.fsum(a * b for a, b in zip(hv, ev))
-    _close(answer, reference, 1e-4 * max(1.0, abs(reference)), "score")
-    _ok("score")
+    hv, ev = _t64(h), _t64(e)
+    expected = float(torch.dot(hv, ev))
+    got = _number(answer, "score")
+    if _near(got, expected, rel=1e-4):
+        return _ok("score")
+    cosine = expected / float(hv.norm() * ev.norm())
+    if _near(got, cosine, rel=1e-4):
+        hint = "the score is the plain inner product, not the cosine: no division by the norms."
+    elif _near(got, -expected, rel=1e-4):
+        hint = "check the sign: the score is Σ h_j e_j."
+    elif _near(got, expected / math.sqrt(len(ev)), rel=1e-4):
+        hint = "no 1/√d scaling in this score."
+    else:
+        hint = "the score is Σ_j h_j · e_j over the d coordinates (use the user vector h and the item row e)."
+    _wrong("score", hint, f"{expected:.6f}")
 
 
 # ----------------------------------------------------------------------------- lesson 03
 def check_pmsd(answer, window_label_sets, target_label_set) -> None:
-    """Ex 3.1: PMSD of one window (Eq. 2) with Python sets."""
+    """Ex 3.1: PMSD of one window (Eq. 2)."""
+    from srsupm_lab import pmsa
+
     if _pending(answer):
         return
-    union_s = set()
-    for labels in window_label_sets:
-        union_s |= set(int(x) for x in labels)
-    c_v = set(int(x) for x in target_label_set)
-    both = c_v | union_s
-    reference = 1.0 if not both else 1.0 - len(c_v & union_s) / len(both)
-    _close(answer, reference, 1e-9, "PMSD")
-    _ok(f"PMSD = {reference:.4f}")
+    window = [[int(x) for x in labels] for labels in window_label_sets]
+    target = [int(x) for x in target_label_set]
+    expected = float(pmsa.pmsd(window, target))
+    got = _number(answer, "PMSD")
+    if _near(got, expected, rel=1e-9):
+        return _ok(f"PMSD = {expected:.4f}")
+    last_only = float(pmsa.pmsd(window[-1:], target)) if window else None
+    if not 0.0 <= got <= 1.0:
+        hint = "PMSD is one minus a ratio of set sizes, so it lies in [0, 1]."
+    elif _near(got, 1.0 - expected, rel=1e-9):
+        hint = "that is the overlap |C(v) ∩ C_S| / |C(v) ∪ C_S|; PMSD is one minus it."
+    elif last_only is not None and _near(got, last_only, rel=1e-9):
+        hint = "C_S is the union of the categories of every item in the window, not of the last item only."
+    else:
+        hint = "build C_S as a union over the window's items, C(v) from the target, then 1 − |∩| / |∪| (Eq. 2)."
+    _wrong("PMSD", hint, f"{expected:.6f}")
 
 
 def check_levels(answer, values, K: int) -> None:
-    """Ex 3.2: shift levels of a few PMSD values (Eq. 3), by walking through the bins one by one."""
+    """Ex 3.2: shift levels of a few PMSD values (Eq. 3)."""
+    from srsupm_lab import pmsa
+
     if _pending(answer):
         return
-    reference = []
-    for x in values:
-        if x == 0:
-            reference.append(0)
-        elif x == 1:
-            reference.append(K - 1)
-        else:                                            # bins [j/(K-2), (j+1)/(K-2)) -> level j+1
-            level = 1
-            for j in range(1, K - 2):
-                if x >= j / (K - 2):
-                    level = j + 1
-            reference.append(level)
-    got = [int(x) for x in answer]
-    assert got == reference, f"expected levels {reference}, got {got}"
-    _ok(f"levels {reference}")
+    vals = [float(x) for x in _as_list(values)]
+    expected = [int(x) for x in np.atleast_1d(pmsa.shift_level(np.array(vals), int(K)))]
+    try:
+        got = [int(x) for x in answer]
+    except (TypeError, ValueError):
+        return _wrong("levels", "the answer should be a list of integer levels, one per value")
+    if got == expected:
+        return _ok(f"levels {expected}")
+    wrong = [i for i, (a, b) in enumerate(zip(got, expected)) if a != b]
+    if len(got) != len(expected):
+        hint = f"give one level per value: {len(vals)} values."
+    elif any(not 0 <= a < K for a in got):
+        hint = f"levels run from 0 to K − 1 = {K - 1}."
+    elif any(vals[i] in (0.0, 1.0) for i in wrong):
+        hint = "the ends are exact: PMSD = 0 is level 0 and PMSD = 1 is level K − 1."
+    else:
+        hint = (f"entries {wrong} are off. Inside (0, 1) the K − 2 middle levels cut the interval evenly, each "
+                f"1/(K − 2) wide, left end included.")
+    _wrong("levels", hint, expected)
 
 
 def check_share(answer, flags) -> None:
-    """Ex 3.3: a share (mean of 0/1 flags), counted in Python."""
+    """Ex 3.3: a share (the fraction of True among the flags)."""
     if _pending(answer):
         return
-    f = [bool(x) for x in _as_list(flags)]
-    reference = sum(f) / len(f)
-    _close(answer, reference, 1e-6, "share")
-    _ok(f"share = {reference:.4f}")
+    f = np.asarray(_as_list(flags), dtype=bool)
+    expected = float(f.mean())
+    got = _number(answer, "share")
+    if _near(got, expected, rel=1e-6):
+        return _ok(f"share = {expected:.4f}")
+    if not 0.0 <= got <= 1.0:
+        hint = "a share is a fraction in [0, 1]: divide the count by the number of true switches."
+    elif _near(got, 1.0 - expected, rel=1e-6):
+        hint = "that is the complement: the share of the true switches that are NOT at the top level."
+    else:
+        hint = "among the windows whose target is a true switch, the fraction that PMSA puts at the top level."
+    _wrong("share", hint, f"{expected:.6f}")
 
 
 # ----------------------------------------------------------------------------- lesson 04
-def _softmax64(xs):
-    m = max(xs)
-    ex = [math.exp(x - m) for x in xs]
-    total = math.fsum(ex)
-    return [v / total for v in ex]
-
-
 def check_alpha(answer, Z, e_v) -> None:
-    """Ex 4.1: the shift distribution α of one window (Eq. 9) in float64, level by level."""
+    """Ex 4.1: the shift distribution α of one window (Eq. 9)."""
+    from srsupm_lab import pmsid
+
     if _pending(answer):
         return
-    rows = [[float(x) for x in row] for row in _as_list(Z)]       # K rows of length d
-    e = [float(x) for x in _as_list(e_v)]
-    d = len(e)
-    logits = [math.fsum(a * b for a, b in zip(row, e)) / math.sqrt(d) for row in rows]
-    reference = _softmax64(logits)
-    got = [float(x) for x in _as_list(answer)]
-    assert len(got) == len(reference), f"α has {len(reference)} entries (one per level), got {len(got)}"
-    for k, (a, r) in enumerate(zip(got, reference)):
-        assert abs(a - r) <= 1e-4, f"α[{k}]: expected {r:.5f}, got {a:.5f}"
-    _ok("α")
+    Zt, et = _t64(Z), _t64(e_v)
+    expected = pmsid.shift_distribution(Zt[None], et[None])[0]
+    try:
+        got = _t64(answer).flatten()
+    except (TypeError, ValueError):
+        return _wrong("α", "the answer should be K numbers, one per level")
+    if got.shape == expected.shape and torch.allclose(got, expected, atol=1e-4, rtol=0):
+        return _ok("α")
+    if got.shape != expected.shape:
+        hint = f"α has one entry per level: {expected.numel()} entries."
+    elif bool((got < 0).any()) or abs(float(got.sum()) - 1.0) > 1e-3:
+        hint = "α is a softmax over the levels: entries in [0, 1] that sum to 1."
+    elif torch.allclose(got, pmsid.shift_distribution(Zt[None], et[None], scale=1.0)[0], atol=1e-4, rtol=0):
+        hint = "the logits ⟨ẑ_k, e_v⟩ are divided by √d before the softmax (Eq. 9)."
+    else:
+        hint = "one logit per level, ⟨ẑ_k, e_v⟩ / √d with e_v the target's embedding, then a softmax over k."
+    _wrong("α", hint, [round(float(a), 5) for a in expected])
 
 
 def check_mixed_score(answer, Z, e_i) -> None:
-    """Ex 4.2: the mixed score s_{u,i} = Σ_k β_k <ẑ_k, e_i> (Eqs. 19–22) in float64."""
+    """Ex 4.2: the mixed score s_{u,i} = Σ_k β_k <ẑ_k, e_i> (Eqs. 19–22)."""
+    from srsupm_lab import prediction
+
     if _pending(answer):
         return
-    rows = [[float(x) for x in row] for row in _as_list(Z)]
-    e = [float(x) for x in _as_list(e_i)]
-    dots = [math.fsum(a * b for a, b in zip(row, e)) for row in rows]
-    beta = _softmax64([x / math.sqrt(len(e)) for x in dots])
-    reference = math.fsum(b * x for b, x in zip(beta, dots))
-    _close(answer, reference, 1e-4 * max(1.0, abs(reference)), "mixed score")
-    _ok("mixed score")
+    Zt, et = _t64(Z), _t64(e_i)
+    expected = float(prediction.mixed_scores(Zt[None], et[None])[0, 0])
+    got = _number(answer, "mixed score")
+    if _near(got, expected, rel=1e-4):
+        return _ok("mixed score")
+    dots = Zt @ et
+    if _near(got, float(dots.mean()), rel=1e-4):
+        hint = "that is mean pooling; the mixture weights each branch by β_k = softmax_k(⟨ẑ_k, e_i⟩ / √d)."
+    elif _near(got, float(prediction.mixed_scores(Zt[None], et[None], scale=1.0)[0, 0]), rel=1e-4):
+        hint = "the weights β_k come from the logits divided by √d (Eq. 20)."
+    elif _near(got, float(dots.max()), rel=1e-4):
+        hint = "not the best branch alone: every branch contributes, weighted by β_k."
+    else:
+        hint = "score each branch ⟨ẑ_k, e_i⟩, weight the K scores by their softmax (scaled by 1/√d), and sum."
+    _wrong("mixed score", hint, f"{expected:.6f}")
 
 
 def check_reg(answer, Z) -> None:
-    """Ex 4.3: the shift-consistency term (Eq. 10) of one window, float64 loops."""
+    """Ex 4.3: the shift-consistency term (Eq. 10) of one window."""
+    from srsupm_lab import pmsid
+
     if _pending(answer):
         return
-    rows = [[float(x) for x in row] for row in _as_list(Z)]
-    gaps = [math.fsum((a - b) ** 2 for a, b in zip(rows[k], rows[k + 1])) for k in range(len(rows) - 1)]
-    reference = math.fsum(gaps) / len(gaps)
-    _close(answer, reference, 1e-4 * max(1.0, reference), "L_reg")
-    _ok("L_reg")
+    Zt = _t64(Z)
+    expected = float(pmsid.consistency_regulariser(Zt[None]))
+    got = _number(answer, "L_reg")
+    if _near(got, expected, rel=1e-4):
+        return _ok("L_reg")
+    gaps = (Zt[1:] - Zt[:-1]).pow(2).sum(dim=1)
+    if got < 0:
+        hint = "L_reg is a mean of squared distances, never negative."
+    elif _near(got, float(gaps.sum()), rel=1e-4):
+        hint = "average over the K − 1 adjacent pairs instead of summing them."
+    elif _near(got, float(gaps.sqrt().mean()), rel=1e-4):
+        hint = "the distances are squared (squared L2 norm of ẑ_{k+1} − ẑ_k)."
+    else:
+        hint = "for each adjacent pair of levels, the squared L2 distance of their representations; then the mean."
+    _wrong("L_reg", hint, f"{expected:.6f}")
 
 
 # ----------------------------------------------------------------------------- lesson 05
 def check_group_size(answer, targets, levels, window: int) -> None:
-    """Ex 5.1: |N(u)| (Eq. 11) by brute force over every training window."""
+    """Ex 5.1: |N(u)| (Eq. 11): the other training windows with the same target and level."""
+    from srsupm_lab import pmsim
+
     if _pending(answer):
         return
-    t, lv = _as_list(targets), _as_list(levels)
+    t = torch.as_tensor(np.asarray(_as_list(targets), dtype=np.int64))
+    lv = torch.as_tensor(np.asarray(_as_list(levels), dtype=np.int64))
     window = int(window)
-    reference = sum(1 for j in range(len(t)) if j != window and t[j] == t[window] and lv[j] == lv[window])
-    assert int(answer) == reference, f"expected |N(u)| = {reference}, got {answer}"
-    _ok(f"|N(u)| = {reference}")
+    K = int(lv.max()) + 1
+    groups = pmsim.build_groups(t, lv, K)
+    g = int(groups["group"][window])
+    expected = int(groups["offsets"][g + 1] - groups["offsets"][g]) - 1
+    got = _int(answer, "|N(u)|")
+    if got == expected:
+        return _ok(f"|N(u)| = {expected}")
+    if got == expected + 1:
+        hint = "N(u) holds the OTHER windows: leave the window itself out."
+    elif got > expected:
+        hint = "a partner shares the target AND the shift level, not just one of them."
+    else:
+        hint = "count every other training window (any user) with the same target item and the same level."
+    _wrong("|N(u)|", hint, expected)
 
 
 def check_sampling_probabilities(answer, confidences, own: int) -> None:
-    """Ex 5.2: P(u' = j) = c_j / Σ_{N(u)} c over the group without ``own`` (Eq. 14), by hand."""
+    """Ex 5.2: P(u' = j) = c_j / Σ_{N(u)} c over the group without ``own`` (Eq. 14)."""
     if _pending(answer):
         return
-    c = [float(x) for x in _as_list(confidences)]
-    total = math.fsum(v for j, v in enumerate(c) if j != own)
-    reference = [0.0 if j == own else v / total for j, v in enumerate(c)]
-    got = [float(x) for x in _as_list(answer)]
-    assert len(got) == len(reference), f"expected {len(reference)} probabilities, got {len(got)}"
-    for j, (a, r) in enumerate(zip(got, reference)):
-        assert abs(a - r) <= 1e-6, f"member {j}: expected {r:.5f}, got {a:.5f}"
-    _ok("sampling probabilities")
+    c = _t64(confidences)
+    keep = torch.ones_like(c, dtype=torch.bool)
+    keep[int(own)] = False
+    expected = torch.where(keep, c, torch.zeros_like(c))
+    expected = expected / expected.sum()
+    try:
+        got = _t64(answer).flatten()
+    except (TypeError, ValueError):
+        return _wrong("sampling probabilities", "the answer should be one probability per group member")
+    if got.shape == expected.shape and torch.allclose(got, expected, atol=1e-6, rtol=0):
+        return _ok("sampling probabilities")
+    if got.shape != expected.shape:
+        hint = f"one probability per member of the group ({c.numel()}), the anchor included (with 0)."
+    elif abs(float(got[int(own)])) > 1e-9:
+        hint = "the anchor is never its own partner: its probability is 0."
+    elif abs(float(got.sum()) - 1.0) > 1e-6:
+        hint = "probabilities over the partners sum to 1."
+    elif torch.allclose(got[keep], torch.full_like(got[keep], 1.0 / int(keep.sum())), atol=1e-6):
+        hint = "not uniform: a partner is drawn in proportion to its confidence c_j."
+    else:
+        hint = "divide each partner's confidence by the sum of the partners' confidences (the anchor's left out)."
+    _wrong("sampling probabilities", hint, [round(float(p), 5) for p in expected])
 
 
 def check_info_nce(answer, anchor, positive, tau: float) -> None:
-    """Ex 5.3: InfoNCE (Eqs. 16–18) with cosine similarity, in float64 loops."""
+    """Ex 5.3: InfoNCE (Eqs. 16–18) with cosine similarity."""
+    from srsupm_lab import pmsim
+
     if _pending(answer):
         return
-    A = [[float(x) for x in row] for row in _as_list(anchor)]
-    P = [[float(x) for x in row] for row in _as_list(positive)]
-
-    def cos(a, b):
-        return math.fsum(x * y for x, y in zip(a, b)) / (math.sqrt(math.fsum(x * x for x in a)) *
-                                                        math.sqrt(math.fsum(y * y for y in b)))
-    losses = []
-    for b in range(len(A)):
-        logits = [cos(A[b], P[j]) / tau for j in range(len(P))]
-        m = max(logits)
-        log_z = m + math.log(math.fsum(math.exp(x - m) for x in logits))
-        losses.append(log_z - logits[b])
-    reference = math.fsum(losses) / len(losses)
-    _close(answer, reference, 1e-4 * max(1.0, reference), "InfoNCE")
-    _ok("InfoNCE")
+    A, P = _t64(anchor), _t64(positive)
+    expected = float(pmsim.info_nce(A, P, float(tau)))
+    got = _number(answer, "InfoNCE")
+    if _near(got, expected, rel=1e-4):
+        return _ok("InfoNCE")
+    labels = torch.arange(A.shape[0])
+    dot = float(torch.nn.functional.cross_entropy(A @ P.t() / float(tau), labels))
+    no_tau = float(pmsim.info_nce(A, P, 1.0))
+    if got < 0:
+        hint = "InfoNCE is a mean of cross-entropies, never negative."
+    elif _near(got, dot, rel=1e-4):
+        hint = "the similarity is the cosine: normalise both views before the inner product."
+    elif float(tau) != 1.0 and _near(got, no_tau, rel=1e-4):
+        hint = "divide the similarities by the temperature τ."
+    elif _near(got, expected * A.shape[0], rel=1e-4):
+        hint = "average over the batch rows instead of summing."
+    else:
+        hint = ("row b of the anchors must pick row b of the positives among all positives: cosine / τ, "
+                "a log-softmax over the row, minus its diagonal entry, averaged over rows.")
+    _wrong("InfoNCE", hint, f"{expected:.6f}")
 
 
 # ----------------------------------------------------------------------------- lesson 06
 def check_recall_from_ranks(answer, ranks, k: int = 10) -> None:
-    """Ex 6.1: Recall@k from 0-based ranks, counted one user at a time."""
+    """Ex 6.1: Recall@k from 0-based ranks."""
+    from srsupm_lab.evaluate import metrics_from_ranks
+
     if _pending(answer):
         return
-    r = [int(v) for v in _as_list(ranks)]
-    reference = sum(1 for x in r if x < k) / len(r)
-    _close(answer, reference, 1e-6, f"Recall@{k}")
-    _ok(f"Recall@{k}")
+    r = torch.as_tensor(np.asarray(_as_list(ranks), dtype=np.int64))
+    expected = float(metrics_from_ranks(r, ks=(k,))[f"recall@{k}"].double().mean())
+    got = _number(answer, f"Recall@{k}")
+    if _near(got, expected, rel=1e-6):
+        return _ok(f"Recall@{k}")
+    if not 0.0 <= got <= 1.0:
+        hint = f"Recall@{k} is a share of users, in [0, 1]: divide the hits by the number of users."
+    elif _near(got, float((r <= k).double().mean()), rel=1e-6):
+        hint = f"ranks are 0-based: a hit is rank < {k}, so rank {k} is the eleventh place."
+    else:
+        hint = f"the share of users whose target has rank < {k}."
+    _wrong(f"Recall@{k}", hint, f"{expected:.6f}")
 
 
 def check_interval(answer, per_user_values, level: float = 0.95) -> None:
     """Ex 6.2: a confidence interval for a mean over users.
 
-    The reference is the normal approximation ``mean ± z·sd/√n`` in float64, independent of any
-    resampling; a bootstrap interval must contain the mean and agree with it to within 25 % of its
-    width at each end.
+    A bootstrap interval is random, so it is judged by properties: it must contain the sample mean,
+    and each end must lie within 25 % of the width of the normal approximation ``mean ± z·sd/√n``
+    from that approximation's end.
     """
     if _pending(answer):
         return
-    x = [float(v) for v in _as_list(per_user_values)]
-    n = len(x)
-    mean = math.fsum(x) / n
-    sd = math.sqrt(math.fsum((v - mean) ** 2 for v in x) / (n - 1))
+    x = _t64(per_user_values)
+    n = x.numel()
+    mean, sd = float(x.mean()), float(x.std(unbiased=True))
     z = {0.9: 1.6449, 0.95: 1.96, 0.99: 2.5758}[level]
     lo_ref, hi_ref = mean - z * sd / math.sqrt(n), mean + z * sd / math.sqrt(n)
-    lo, hi = (float(v) for v in answer)
+    try:
+        lo, hi = (float(v) for v in answer)
+    except (TypeError, ValueError):
+        return _wrong("interval", "the answer should be a pair (low, high)")
     width = hi_ref - lo_ref
-    assert lo <= mean <= hi, f"the interval ({lo:.4f}, {hi:.4f}) should contain the mean {mean:.4f}"
-    assert abs(lo - lo_ref) <= 0.25 * width and abs(hi - hi_ref) <= 0.25 * width, (
-        f"expected about ({lo_ref:.4f}, {hi_ref:.4f}) (normal approximation), got ({lo:.4f}, {hi:.4f})")
-    _ok(f"{int(level * 100)} % interval")
+    if lo <= mean <= hi and abs(lo - lo_ref) <= 0.25 * width and abs(hi - hi_ref) <= 0.25 * width:
+        return _ok(f"{int(level * 100)} % interval")
+    if lo > hi:
+        hint = "give (low, high) with low ≤ high."
+    elif not lo <= mean <= hi:
+        hint = "an interval for the mean must contain the sample mean of the per-user values."
+    elif hi - lo < 0.5 * width:
+        hint = ("much narrower than the spread of a mean over n users: resample n users with replacement each "
+                "time, take the mean of each resample, and the 2.5 % and 97.5 % quantiles of those means.")
+    elif hi - lo > 1.5 * width:
+        hint = ("much wider than the spread of a mean: the quantiles are of the resampled MEANS, not of the "
+                "per-user values themselves.")
+    else:
+        hint = f"it is off-centre: use the {(1 - level) / 2:.3g} and {1 - (1 - level) / 2:.3g} quantiles of the " \
+               f"resampled means."
+    _wrong("interval", hint, f"about ({lo_ref:.4f}, {hi_ref:.4f}) (normal approximation)")
 
 
 def check_paired_difference(answer, ranks_a, ranks_b, k: int = 10) -> None:
     """Ex 6.3: mean over users of Recall@k(B) − Recall@k(A), user by user."""
+    from srsupm_lab.evaluate import metrics_from_ranks
+
     if _pending(answer):
         return
-    a, b = [int(v) for v in _as_list(ranks_a)], [int(v) for v in _as_list(ranks_b)]
-    assert len(a) == len(b), "the two rank lists must cover the same users"
-    reference = sum((1 if y < k else 0) - (1 if x < k else 0) for x, y in zip(a, b)) / len(a)
-    _close(answer, reference, 1e-6, "paired difference")
-    _ok("paired difference")
+    a = torch.as_tensor(np.asarray(_as_list(ranks_a), dtype=np.int64))
+    b = torch.as_tensor(np.asarray(_as_list(ranks_b), dtype=np.int64))
+    assert a.shape == b.shape, "the two rank lists must cover the same users"
+    ra, rb = metrics_from_ranks(a, ks=(k,))[f"recall@{k}"].double(), metrics_from_ranks(b, ks=(k,))[f"recall@{k}"].double()
+    expected = float((rb - ra).mean())
+    got = _number(answer, "paired difference")
+    if _near(got, expected, rel=1e-6):
+        return _ok("paired difference")
+    if expected != 0 and _near(got, -expected, rel=1e-6):
+        hint = "mind the order: SRSUPM (B) minus the ablation (A)."
+    elif not -1.0 <= got <= 1.0:
+        hint = "a difference of two shares lies in [−1, 1]: average over users."
+    else:
+        hint = f"per user, hit@{k} under B minus hit@{k} under A (1 or 0 each), then the mean over users."
+    _wrong("paired difference", hint, f"{expected:.6f}")

@@ -14,6 +14,11 @@ returns rows ``0..n_items`` only).
   as ``encode``; a fraction ``mask_prob`` of its items is replaced by [MASK] and predicted by
   cross-entropy over all items at the masked positions.
 
+- **Training objective**: as published (Sun et al.; RecBole) the cloze task alone
+  (``next_item_loss=False``, the default since 2026-12-01). ``next_item_loss=True`` adds the
+  next-item cross-entropy at the appended [MASK] (the package's objective before that date, kept
+  as an option); the SRSUPM plug-in always trains its own next-item loss and adds the cloze task.
+
 Defaults follow RecBole's BERT4Rec (dropout 0.2, mask ratio 0.2). RecBole's version has no
 output projection or bias; neither does this one (scores are ``<h, e_i>`` like every backbone).
 """
@@ -34,11 +39,15 @@ class BERT4Rec(SASRec):
 
     def __init__(self, n_items: int, dim: int = 64, max_len: int = 50, *, n_layers: int = 2,
                  n_heads: int = 2, inner_size: int = 256, hidden_dropout: float = 0.2,
-                 attn_dropout: float = 0.2, layer_norm_eps: float = 1e-12, mask_prob: float = 0.2):
+                 attn_dropout: float = 0.2, layer_norm_eps: float = 1e-12, mask_prob: float = 0.2,
+                 next_item_loss: bool = False):
         super().__init__(n_items, dim, max_len, n_layers=n_layers, n_heads=n_heads, inner_size=inner_size,
                          hidden_dropout=hidden_dropout, attn_dropout=attn_dropout, layer_norm_eps=layer_norm_eps)
         self.mask_prob = check_probability(mask_prob, "mask_prob", "BERT4Rec", allow_zero=False)
         self.mask_id = self.n_items + 1
+        if not isinstance(next_item_loss, bool):
+            raise ValueError(f"BERT4Rec: next_item_loss must be True or False, got {next_item_loss!r}")
+        self.next_item_loss = next_item_loss
 
 
     def attention_mask(self, item_seq: torch.Tensor) -> torch.Tensor:

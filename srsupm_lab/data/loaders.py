@@ -7,20 +7,36 @@ Known names
 ``yelp``                    (``<D>.txt`` + ``<D>_item2categories.json`` / ``_item2attributes.json``)
 ``ml-100k``                 MovieLens-100K as RecBole atomic files, 5-core filtered here
 
-Where the files are looked for: the ``root`` argument, else the ``SRSUPM_DATA`` environment
-variable, else a ``shared/data`` folder beside the repository checkout. Any folder in the
-S3-Rec layout can be loaded by passing its path.
+Where the files are looked for (:func:`data_roots`): the ``root`` argument alone when given;
+else the ``SRSUPM_DATA`` environment variable, then the ``data/`` folder of the repository
+checkout this package runs from (a clone, an editable install), then the copy of ``data/`` that a
+regular (wheel) install puts under ``<prefix>/share/srsupm_lab/data`` (pyproject's
+``data-files``; found through the installed distribution's file list, so ``--user``,
+``--prefix`` and virtual environments all work). The repository ships Beauty, Sports and Yelp;
+ml-100k is not redistributed (MovieLens terms) and is built with
+:mod:`srsupm_lab.data.originals`. Any folder in the S3-Rec layout can be loaded by passing its
+path.
 
 Label choice: ``labels="categories"`` (default) reads the category-only
 ``*_item2categories.json``; ``labels="attributes"`` the S3-Rec attribute ids (brand mixed in
-for Amazon; see shared/data/README.md). Items without any label are allowed (Sports has 245;
+for Amazon; see data/README.md). Items without any label are allowed (Sports has 245;
 PMSA treats them as contributing no category) and reported with a warning; an item that is
 missing from the label file altogether is an error.
+
+Validation: every reader checks types and ids and fails with one line naming the file, the
+line (or the JSON key) and the bad value. Sequence files hold ASCII integer ids >= 1, one line
+per user and each user id once (a second line for an id is an error naming both lines); UTF-8,
+a BOM at the start tolerated. Label values are lists of names (categories) or of integer ids
+(attributes), never a bare string, an object or ``null``. **The bound on item ids**: each item
+``1..n`` needs an entry in the label file, so ``n`` can be at most the number of its entries;
+an id above that is an error (file, line, id) while its line is read, before anything that
+scales with the ids is allocated (a typo such as ``1000000000`` once drove this loader to 7 GB).
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -35,15 +51,40 @@ KNOWN_DATASETS = ("synthetic", *REAL_DATASETS)
 LABEL_KINDS = ("categories", "attributes")
 
 
+#: where a wheel install puts the repository's ``data/`` (pyproject.toml, ``data-files``)
+INSTALLED_DATA = "share/srsupm_lab/data"
+
+
+def checkout_data_root() -> Path | None:
+    """``data/`` of the repository checkout this package is imported from, or None if not a checkout."""
+    repo = Path(__file__).resolve().parents[2]
+    return repo / "data" if (repo / "pyproject.toml").is_file() and (repo / "srsupm_lab").is_dir() else None
+
+
+def installed_data_root() -> Path | None:
+    """The ``data/`` copy of a regular install (``<prefix>/share/srsupm_lab/data``), or None."""
+    from importlib import metadata
+
+    try:
+        files = metadata.distribution("srsupm_lab").files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for f in files:
+        posix = f.as_posix()
+        at = posix.find(INSTALLED_DATA + "/")
+        if at >= 0:
+            return Path(f.locate()).resolve().parents[posix[at + len(INSTALLED_DATA) + 1:].count("/")]
+    return None
+
+
 def data_roots(root=None) -> list[Path]:
-    """The folders searched for real datasets, in order."""
+    """The folders searched for real datasets, in order (see the module doc)."""
     if root is not None:
         return [Path(root).expanduser()]
     out = []
     if os.environ.get("SRSUPM_DATA"):
         out.append(Path(os.environ["SRSUPM_DATA"]).expanduser())
-    repo = Path(__file__).resolve().parents[2]
-    out += [repo / "shared" / "data", repo.parent / "shared" / "data"]
+    out += [r for r in (checkout_data_root(), installed_data_root()) if r is not None and r not in out]
     return out
 
 
@@ -66,8 +107,9 @@ def load_dataset(name_or_path, root=None, labels: str = "categories", **syntheti
             if folder.is_dir():
                 break
         else:
+            note = " (ml-100k is not shipped in data/: MovieLens' terms forbid redistribution)" if key == "ml-100k" else ""
             raise FileNotFoundError(
-                f"dataset {key!r}: no folder {folder_name!r} found; looked in: "
+                f"dataset {key!r}: no folder {folder_name!r} found{note}; looked in: "
                 + ", ".join(str(p) for p in tried)
                 + ". Point root= or the SRSUPM_DATA environment variable at a folder holding it, or build it from the "
                   "public originals with srsupm_lab.data.originals (see README, 'Data')."
@@ -81,38 +123,127 @@ def load_dataset(name_or_path, root=None, labels: str = "categories", **syntheti
                      f"or pass the path of a folder in the S3-Rec layout")
 
 
-def read_sequences(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
-    """Parse an S3-Rec sequence file: one line per user, ``user_id item_id item_id ...``."""
+_ID_LINE = re.compile(r"[0-9]+(?:[ \t]+[0-9]+)*")                    # ASCII decimal ids, blank-separated
+_MAX_ID = 2**62                                                        # far below int64's limit
+
+
+def _decoded_lines(path: Path):
+    """``(1-based line number, text)`` of a UTF-8 file; a BOM at its start is skipped.
+
+    Decoding line by line lets a bad byte be reported with its line (a text-mode reader decodes
+    in blocks and cannot say where).
+    """
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                yield lineno, raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[err.start]:02x} at column "
+                                 f"{err.start + 1})") from None
+
+
+def read_sequences(path: Path, max_item: int | None = None,
+                   bound_from: str | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+    """Parse an S3-Rec sequence file: one line per user, ``user_id item_id item_id ...``.
+
+    The rules, each broken one a ``ValueError`` naming the file, the 1-based line and the value:
+    UTF-8 text (a BOM at the start is tolerated); blank lines are skipped; every other line holds
+    blank-separated ASCII decimal integers, a user id then at least one item id, all ``>= 1``
+    (item 0 is padding); **each user id appears on one line only** (a user's history is one
+    sequence: a second line for the same id is an error naming both lines, since merging them
+    would have to guess their order). With ``max_item``, an item id above it is an error as soon
+    as its line is read, before anything is allocated from it (``bound_from`` names the file that
+    sets the bound, for the message).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"sequence file not found: {path}")
-    seqs, users = [], []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                ids = [int(tok) for tok in line.split()]
-            except ValueError:
-                raise ValueError(f"{path}:{lineno}: malformed line (expected integers 'user item item ...'): "
-                                 f"{line.strip()[:80]!r}") from None
-            if len(ids) < 2:
-                raise ValueError(f"{path}:{lineno}: a user with no items: {line.strip()[:80]!r}")
-            if min(ids[1:]) < 1:
-                raise ValueError(f"{path}:{lineno}: item ids must be >= 1 (0 is padding)")
-            users.append(ids[0])
-            seqs.append(np.array(ids[1:], dtype=np.int64))
+    seqs, users, first_line = [], [], {}
+    for lineno, line in _decoded_lines(path):
+        text = line.strip()
+        if not text:
+            continue
+        if _ID_LINE.fullmatch(text) is None:
+            bad = next((tok for tok in text.split() if not (tok.isascii() and tok.isdigit())), text)
+            raise ValueError(f"{path}:{lineno}: malformed line (expected integers 'user item item ...'), "
+                             f"bad token {bad[:40]!r}: {text[:80]!r}")
+        ids = [int(tok) for tok in text.split()]
+        if len(ids) < 2:
+            raise ValueError(f"{path}:{lineno}: a user with no items: {text[:80]!r}")
+        user, items = ids[0], ids[1:]
+        if not 1 <= user <= _MAX_ID:
+            raise ValueError(f"{path}:{lineno}: user id {user} out of range (ids are 1..{_MAX_ID})")
+        if user in first_line:
+            raise ValueError(f"{path}:{lineno}: user id {user} appears again (first on line {first_line[user]}); "
+                             f"each user has one line")
+        first_line[user] = lineno
+        low, top = min(items), max(items)
+        if low < 1:
+            raise ValueError(f"{path}:{lineno}: item ids must be >= 1 (0 is padding), got {low}")
+        bound = _MAX_ID if max_item is None else max_item
+        if top > bound:
+            raise ValueError(f"{path}:{lineno}: item id {top} is above {bound}"
+                             + (f", the number of items {bound_from} lists (each item 1..n needs an entry there)"
+                                if bound_from else ""))
+        users.append(user)
+        seqs.append(np.array(items, dtype=np.int64))
     if not seqs:
         raise ValueError(f"{path}: the sequence file holds no user")
     return seqs, np.array(users, dtype=np.int64)
 
 
 def _read_json(path: Path):
+    """Parse a JSON file; errors name the file (and line); a key given twice in one object is an error
+    (``json`` would silently keep the last value)."""
+    def unique(pairs):
+        out = {}
+        for key, value in pairs:
+            if key in out:
+                raise ValueError(f"{path}: key {key!r} appears twice in one object")
+            out[key] = value
+        return out
+
     try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+        with open(path, encoding="utf-8-sig") as fh:
+            return json.load(fh, object_pairs_hook=unique)
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start})") from None
+
+
+def _label_table(raw, label_file: Path, labels: str) -> dict[int, list]:
+    """``{item id: [label, ...]}`` from a parsed label file, every key and value checked.
+
+    Keys are decimal item ids ``>= 1``; values are lists of label names (``str``, for
+    ``categories``) or of integer attribute ids (``attributes``). Anything else (a bare string,
+    which would split into letters, a dict, whose keys would pass for labels, ``null``, a number)
+    is an error naming the file, the key and the value.
+    """
+    if not isinstance(raw, dict):
+        raise ValueError(f"{label_file}: expected an object {{\"item_id\": [label, ...]}}, "
+                         f"got a JSON {type(raw).__name__}")
+    table = {}
+    for key, value in raw.items():
+        if not (key.isascii() and key.isdigit() and int(key) >= 1):
+            raise ValueError(f"{label_file}: key {key[:40]!r} is not an item id (a decimal integer >= 1)")
+        if int(key) in table:
+            raise ValueError(f"{label_file}: keys {key!r} and {str(int(key))!r} name the same item")
+        if not isinstance(value, list):
+            raise ValueError(f"{label_file}: key {key!r}: expected a list of labels, got {json.dumps(value)[:80]}")
+        if labels == "categories":
+            bad = [x for x in value if not isinstance(x, str)]
+            what = "label names (strings)"
+        else:
+            bad = [x for x in value if isinstance(x, bool) or not isinstance(x, int)]
+            what = "integer attribute ids"
+        if bad:
+            raise ValueError(f"{label_file}: key {key!r}: expected a list of {what}, got {json.dumps(bad[0])[:80]} "
+                             f"in {json.dumps(value)[:80]}")
+        table[int(key)] = value
+    return table
 
 
 def read_s3rec_folder(folder, labels: str = "categories", name: str | None = None) -> SequenceDataset:
@@ -126,16 +257,14 @@ def read_s3rec_folder(folder, labels: str = "categories", name: str | None = Non
             raise FileNotFoundError(f"{folder}: expected the sequence file {stem}.txt (or exactly one *.txt), "
                                     f"found {[p.name for p in txts]}")
         seq_file, stem = txts[0], txts[0].stem
-    seqs, user_ids = read_sequences(seq_file)
-    n_items = int(max(s.max() for s in seqs))
     label_file = folder / f"{stem}_item2{labels}.json"
     if not label_file.is_file():
         raise FileNotFoundError(f"{folder}: label file {label_file.name} not found (labels={labels!r})")
-    raw = _read_json(label_file)
-    try:
-        table = {int(k): v for k, v in raw.items()}
-    except (AttributeError, ValueError):
-        raise ValueError(f"{label_file}: expected an object {{\"item_id\": [label, ...]}}") from None
+    table = _label_table(_read_json(label_file), label_file, labels)
+    # every item 1..n needs a label entry, so n cannot exceed the entries: that bound is checked
+    # while the sequences are read, before anything scales with the ids
+    seqs, user_ids = read_sequences(seq_file, max_item=len(table), bound_from=label_file.name)
+    n_items = int(max(s.max() for s in seqs))
     missing = [i for i in range(1, n_items + 1) if i not in table]
     if missing:
         raise ValueError(f"{label_file}: no entry for {len(missing)} item(s) of {seq_file.name}, "
@@ -150,7 +279,9 @@ def read_s3rec_folder(folder, labels: str = "categories", name: str | None = Non
         item_labels = [frozenset()] + [frozenset(index[int(a)] for a in table[i]) for i in range(1, n_items + 1)]
         names_file = folder / f"{stem}_attribute_names.json"
         attr_names = _read_json(names_file) if names_file.is_file() else {}
-        names = [attr_names.get(str(a), {}).get("name", f"attribute {a}") for a in ids]
+        if not (isinstance(attr_names, dict) and all(isinstance(v, dict) for v in attr_names.values())):
+            raise ValueError(f"{names_file}: expected an object {{\"attribute_id\": {{\"name\": ...}}}}")
+        names = [str(attr_names.get(str(a), {}).get("name", f"attribute {a}")) for a in ids]
     n_empty = sum(1 for s in item_labels[1:] if not s)
     if n_empty:
         warnings.warn(f"{label_file.name}: {n_empty} item(s) have no label; PMSA counts them as bringing no category",
@@ -159,13 +290,54 @@ def read_s3rec_folder(folder, labels: str = "categories", name: str | None = Non
     return SequenceDataset(name or stem, seqs, item_labels, names, meta)
 
 
+def _read_atomic(path: Path):
+    """A RecBole atomic file (tab-separated, a ``name:type`` header) as a table of strings, columns
+    renamed to ``name``; unreadable files name the file (and line)."""
+    import pandas as pd
+
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            table = pd.read_csv(fh, sep="\t", dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x})") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise ValueError(f"{path}: malformed tab-separated file ({str(err).strip()})") from None
+    table.columns = [c.split(":")[0] for c in table.columns]
+    return table
+
+
+def _numeric_column(table, column: str, path: Path, integer: bool):
+    """``table[column]`` as int64 (or float64) values; the first bad cell is an error naming the file,
+    its line (the header is line 1) and the value."""
+    import pandas as pd
+
+    values = pd.to_numeric(table[column], errors="coerce")
+    numbers = values.to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(numbers)
+    if integer:
+        with np.errstate(invalid="ignore"):
+            bad = bad | (numbers != np.floor(numbers))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"{path}:{row + 2}: column {column!r} must hold {kind}, got {table[column].iloc[row]!r}")
+    if integer:
+        for row in (int(np.argmin(numbers)), int(np.argmax(numbers))):
+            if not 1 <= numbers[row] <= 2**53:                         # ids 1..2^53: exact as float64 and int64
+                raise ValueError(f"{path}:{row + 2}: column {column!r} ids must lie in 1..2^53, "
+                                 f"got {table[column].iloc[row]!r}")
+        return values.astype(np.int64)
+    return values.astype(np.float64)
+
+
 def read_movielens_atomic(folder) -> SequenceDataset:
     """MovieLens-100K from RecBole atomic files (``ml-100k.inter``, ``ml-100k.item``), 5-core filtered.
 
-    Interactions are ordered by (timestamp, file row) for each user, genres are the labels.
+    Interactions are ordered by (timestamp, file row) for each user, genres are the labels (the
+    space-separated ``class`` column; an empty one is an item without label). Every id must be an
+    integer >= 1 and every timestamp a number: a bad cell is an error naming the file, its line and
+    the value (a text timestamp would otherwise sort as text and move that interaction).
     """
-    import pandas as pd
-
     from .preprocess import build_dataset, kcore_filter
 
     folder = Path(folder)
@@ -173,14 +345,22 @@ def read_movielens_atomic(folder) -> SequenceDataset:
     for f in (inter, item):
         if not f.is_file():
             raise FileNotFoundError(f"ml-100k: {f} not found")
-    df = pd.read_csv(inter, sep="\t")
-    df.columns = [c.split(":")[0] for c in df.columns]
+    df = _read_atomic(inter)
     if not {"user_id", "item_id", "timestamp"} <= set(df.columns):
         raise ValueError(f"{inter}: expected columns user_id, item_id, timestamp; found {list(df.columns)}")
+    df = df.assign(user_id=_numeric_column(df, "user_id", inter, True),
+                   item_id=_numeric_column(df, "item_id", inter, True),
+                   timestamp=_numeric_column(df, "timestamp", inter, False))
     df = df.rename(columns={"user_id": "user", "item_id": "item", "timestamp": "time"})
-    items = pd.read_csv(item, sep="\t")
-    items.columns = [c.split(":")[0] for c in items.columns]
-    genres = {int(r.item_id): str(r["class"]).split() for _, r in items.iterrows()}
+    items = _read_atomic(item)
+    if not {"item_id", "class"} <= set(items.columns):
+        raise ValueError(f"{item}: expected columns item_id and class (the genres); found {list(items.columns)}")
+    item_ids = _numeric_column(items, "item_id", item, True)
+    if item_ids.duplicated().any():
+        row = int(np.flatnonzero(item_ids.duplicated().to_numpy())[0])
+        first = int(np.flatnonzero((item_ids == item_ids.iloc[row]).to_numpy())[0])
+        raise ValueError(f"{item}:{row + 2}: item_id {item_ids.iloc[row]} appears again (first on line {first + 2})")
+    genres = dict(zip(item_ids.tolist(), items["class"].str.split().tolist()))
     df = kcore_filter(df, k=5)
     ds = build_dataset(df, genres, name="ml-100k")
     ds.meta["source"] = str(folder)

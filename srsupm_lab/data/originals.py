@@ -1,7 +1,15 @@
-"""Build the paper's datasets from the public ORIGINAL files (method.md, Notation and "Split and training windows").
+"""Build the paper's datasets from the public ORIGINAL files (docs/method.md, "Data and windows"; paper §5.1).
 
-The project ships the S3-Rec releases in ``/work/shared/data``; this module lets a user with
-internet rebuild them (or other categories) from the raw dumps:
+The S3-Rec releases the package reads (``<D>.txt`` + ``<D>_item2categories.json``, see
+:mod:`srsupm_lab.data.loaders`) can be rebuilt from the raw dumps, and other categories built
+the same way. From the command line (``--help`` of each says what to download from where)::
+
+    python -m srsupm_lab.data.originals amazon Beauty Sports_and_Outdoors --raw downloads --out mydata
+    python -m srsupm_lab.data.originals movielens --raw downloads --out mydata
+    python -m srsupm_lab.data.originals yelp --raw downloads/yelp --out mydata
+    SRSUPM_DATA=mydata python -m srsupm_lab stats --dataset beauty
+
+or from Python:
 
 * ``prepare_amazon(category, root)``: Amazon 2014 (McAuley et al., UCSD) 5-core reviews
   ``reviews_<Category>_5.json.gz`` + metadata ``meta_<Category>.json.gz``. Labels: every
@@ -27,8 +35,10 @@ import io
 import json
 import os
 import re
+import sys
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -94,28 +104,44 @@ def _numbered_lines(stream: Iterable[str], source: str, progress: bool) -> Itera
             yield lineno, line
 
 
-def _open_text(path: Path) -> io.TextIOBase:
-    """Open a raw text file, gunzipping ``*.gz``."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+def _text_lines(path: Path) -> Iterator[str]:
+    """The lines of a raw UTF-8 text file (gunzipping ``*.gz``), decoded one by one so that a bad
+    byte is reported with its 1-based line; a BOM at the start is skipped."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise ValueError(f"{path}, line {lineno}: not UTF-8 text (byte 0x{raw[err.start]:02x} at column "
+                                 f"{err.start + 1})") from None
 
 
 def _read_records(path: Path, parse, progress: bool) -> Iterator[tuple[int, str, object]]:
     """(line number, line, parsed record) for every line; parse errors name file and line."""
     try:
-        with _open_text(path) as f:
-            for lineno, line in _numbered_lines(f, str(path), progress):
-                try:
-                    record = parse(line)
-                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
-                    raise MalformedLineError(str(path), lineno, f"cannot parse ({type(err).__name__})", line) from None
-                if not isinstance(record, dict):
-                    raise MalformedLineError(str(path), lineno, "expected one JSON object / dict per line", line)
-                yield lineno, line, record
-    except (gzip.BadGzipFile, EOFError, UnicodeDecodeError) as err:
+        for lineno, line in _numbered_lines(_text_lines(path), str(path), progress):
+            try:
+                record = parse(line)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
+                raise MalformedLineError(str(path), lineno, f"cannot parse ({type(err).__name__})", line) from None
+            if not isinstance(record, dict):
+                raise MalformedLineError(str(path), lineno, "expected one JSON object / dict per line", line)
+            yield lineno, line, record
+    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
         raise ValueError(f"{path}: not a readable {'gzip ' if path.suffix == '.gz' else ''}text file "
                          f"({type(err).__name__}: {err})") from None
+
+
+def _id_field(record: dict, key: str, path: Path, lineno: int, line: str) -> str:
+    """A record's id (user, item, business): a non-empty string (``null`` or a number would turn into
+    the id ``"None"`` or collide with another spelling of it)."""
+    value = _field(record, key, path, lineno, line)
+    if not isinstance(value, str) or not value.strip():
+        raise MalformedLineError(str(path), lineno, f"{key!r} must be a non-empty string, got {value!r}", line)
+    return value
 
 
 def _field(record: dict, key: str, path: Path, lineno: int, line: str):
@@ -150,8 +176,8 @@ def read_amazon_reviews(path: str | os.PathLike, progress: bool = False) -> pd.D
     path = Path(path)
     rows = []
     for lineno, line, rec in _read_records(path, _parse_json_or_literal, progress):
-        user = _field(rec, "reviewerID", path, lineno, line)
-        item = _field(rec, "asin", path, lineno, line)
+        user = _id_field(rec, "reviewerID", path, lineno, line)
+        item = _id_field(rec, "asin", path, lineno, line)
         t = _field(rec, "unixReviewTime", path, lineno, line)
         rating = rec.get("overall")
         if not isinstance(t, (int, float)) or isinstance(t, bool):
@@ -186,7 +212,7 @@ def read_amazon_meta(path: str | os.PathLike, items: set[str] | None = None,
     for lineno, line, rec in _read_records(path, parse, progress):
         if not rec:
             continue
-        asin = str(_field(rec, "asin", path, lineno, line))
+        asin = _id_field(rec, "asin", path, lineno, line)
         if items is not None and asin not in items:
             continue
         cats = rec.get("categories") or []
@@ -259,7 +285,7 @@ def read_movielens_100k(zip_path: str | os.PathLike, progress: bool = False) -> 
         rows = []
         for lineno, line in _zip_lines(zf, member, source, progress):
             parts = line.split()
-            if len(parts) != 4 or not all(p.isdigit() for p in parts):
+            if len(parts) != 4 or not all(p.isascii() and p.isdigit() for p in parts):
                 raise MalformedLineError(source, lineno, "expected 4 tab-separated integers 'user item rating timestamp'", line)
             u, i, r, t = map(int, parts)
             rows.append((u, i, t, r))
@@ -271,9 +297,12 @@ def read_movielens_100k(zip_path: str | os.PathLike, progress: bool = False) -> 
         for lineno, line in _zip_lines(zf, member, source, progress):
             fields = line.rstrip("\r\n").split("|")
             flags = fields[-len(genres):]
-            if len(fields) < 5 + len(genres) or not fields[0].isdigit() or any(f not in ("0", "1") for f in flags):
+            if len(fields) < 5 + len(genres) or not (fields[0].isascii() and fields[0].isdigit()) or \
+                    any(f not in ("0", "1") for f in flags):
                 raise MalformedLineError(source, lineno, f"expected 'id|title|release|video release|url' and "
                                          f"{len(genres)} genre flags 0/1, separated by '|'", line)
+            if int(fields[0]) in labels:
+                raise MalformedLineError(source, lineno, f"item {int(fields[0])} is listed twice", line)
             labels[int(fields[0])] = [g for g, f in zip(genres, flags) if f == "1"]
     return df, labels
 
@@ -314,8 +343,8 @@ def read_yelp_reviews(path: str | os.PathLike, dates: tuple[str, str] | None = S
             raise MalformedLineError(str(path), lineno, f"'date' must be a string, got {date!r}", line)
         if dates is not None and (date < lo or date > hi):
             continue
-        rows.append((str(_field(rec, "user_id", path, lineno, line)),
-                     str(_field(rec, "business_id", path, lineno, line)), date, rec.get("stars")))
+        rows.append((_id_field(rec, "user_id", path, lineno, line),
+                     _id_field(rec, "business_id", path, lineno, line), date, rec.get("stars")))
     return pd.DataFrame(rows, columns=["user", "item", "time", "rating"])
 
 
@@ -325,7 +354,7 @@ def read_yelp_business(path: str | os.PathLike, items: set[str] | None = None,
     path = Path(path)
     out: dict[str, list[str]] = {}
     for lineno, line, rec in _read_records(path, json.loads, progress):
-        bid = str(_field(rec, "business_id", path, lineno, line))
+        bid = _id_field(rec, "business_id", path, lineno, line)
         if items is not None and bid not in items:
             continue
         cats = rec.get("categories")
@@ -406,3 +435,111 @@ def save_s3rec_layout(ds: SequenceDataset, folder: str | os.PathLike) -> dict[st
         paths["datamaps"] = folder / "datamaps.json"
         _atomic_write_text(paths["datamaps"], json.dumps(maps, ensure_ascii=False))
     return paths
+
+
+# --------------------------------------------------------------------------- command line
+_CLI_EPILOG = """\
+what to download (into the --raw folder; amazon and movielens fetch missing files themselves):
+  amazon     reviews_<Category>_5.json.gz and meta_<Category>.json.gz, Amazon 2014 (McAuley, UCSD),
+             listed on https://jmcauley.ucsd.edu/data/amazon/ , served from
+             https://snap.stanford.edu/data/amazon/productGraph/categoryFiles/
+  movielens  ml-100k.zip from https://files.grouplens.org/datasets/movielens/ml-100k.zip
+  yelp       yelp_academic_dataset_review.json and yelp_academic_dataset_business.json from the
+             Yelp Open Dataset, https://www.yelp.com/dataset (accept its terms, download, extract)
+
+Each dataset goes to its own folder under --out (Beauty, Sports_and_Outdoors, Yelp, ...), in the
+S3-Rec layout the package reads: then load_dataset("beauty", root=OUT), or set SRSUPM_DATA=OUT.
+The statistics printed at the end can be compared with the published ones (paper §5.1)."""
+
+
+def _cli_parser():
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m srsupm_lab.data.originals", epilog=_CLI_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Build datasets in the S3-Rec layout (<D>.txt + <D>_item2categories.json + datamaps.json)\n"
+                    "from the public original files: k-core filtering, time order, S3-Rec id order, labels.\n"
+                    "python -m srsupm_lab.data.originals SOURCE --help: the options of each source.")
+    sub = parser.add_subparsers(dest="source", required=True, metavar="SOURCE")
+
+    def common(p, raw_help):
+        p.add_argument("--raw", required=True, metavar="DIR", help=raw_help)
+        p.add_argument("--out", required=True, metavar="DIR",
+                       help="data root: each dataset is written to DIR/<folder name>")
+        p.add_argument("--k", type=int, default=5, help="k-core: users and items with fewer interactions "
+                       "are removed, repeatedly (default: 5, the paper's)")
+        p.add_argument("--overwrite", action="store_true",
+                       help="replace a dataset folder that already holds files (default: refuse)")
+        p.add_argument("--quiet", action="store_true", help="no progress bars (default: bars on)")
+
+    am = sub.add_parser("amazon", help="Amazon 2014 categories (Beauty, Sports_and_Outdoors, ...)",
+                        description="Amazon 2014 5-core reviews + metadata; labels are the category paths "
+                                    "without their root. Missing files are downloaded into --raw.")
+    am.add_argument("categories", nargs="+", metavar="CATEGORY",
+                    help="e.g. Beauty Sports_and_Outdoors; one of: " + " ".join(AMAZON_CATEGORIES))
+    common(am, "folder holding (or receiving) reviews_<Category>_5.json.gz and meta_<Category>.json.gz")
+    am.add_argument("--min-label-items", type=int, default=1,
+                    help="drop labels carried by fewer items (default: 1, keep all)")
+    am.add_argument("--no-download", action="store_true",
+                    help="never download; stop if a file is missing (default: download missing files)")
+    ml = sub.add_parser("movielens", help="MovieLens 100K (genres as labels)",
+                        description="MovieLens 100K; labels are the 19 genres. ml-100k.zip is downloaded into "
+                                    "--raw when missing. Written to OUT/ml-100k-s3rec (the name ml-100k is "
+                                    "the RecBole atomic files): load it with load_dataset('OUT/ml-100k-s3rec').")
+    common(ml, "folder holding (or receiving) ml-100k.zip")
+    ml.add_argument("--no-download", action="store_true",
+                    help="never download; stop if the zip is missing (default: download it)")
+    ye = sub.add_parser("yelp", help="the Yelp Open Dataset (a manual download)",
+                        description="The Yelp Open Dataset (business categories as labels), S3-Rec's 2019 "
+                                    "window of reviews by default. Yelp's files cannot be downloaded by a "
+                                    "script: accept the terms at https://www.yelp.com/dataset and extract the "
+                                    "two JSON files into --raw.")
+    common(ye, "folder holding yelp_academic_dataset_review.json and yelp_academic_dataset_business.json")
+    ye.add_argument("--all-dates", action="store_true",
+                    help="keep every review (default: S3-Rec's window 2019-01-01 00:00:00 .. 2019-12-31 00:00:00)")
+    return parser
+
+
+def _jobs(args) -> list[tuple[str, object]]:
+    """(output folder name, function building the dataset with ``out=``) for each dataset asked."""
+    progress = not args.quiet
+    if args.source == "amazon":
+        unknown = [c for c in args.categories if c not in AMAZON_CATEGORIES]
+        if unknown:
+            raise ValueError(f"unknown Amazon 2014 categor{'y' if len(unknown) == 1 else 'ies'} "
+                             f"{', '.join(map(repr, unknown))}; known: {', '.join(AMAZON_CATEGORIES)}")
+        return [(c, lambda out, c=c: prepare_amazon(c, args.raw, k=args.k, min_label_items=args.min_label_items,
+                                                    download=not args.no_download, out=out, progress=progress))
+                for c in args.categories]
+    if args.source == "movielens":
+        return [("ml-100k-s3rec", lambda out: prepare_movielens_100k(args.raw, k=args.k, download=not args.no_download,
+                                                                     out=out, progress=progress))]
+    dates = None if args.all_dates else S3REC_YELP_DATES
+    return [("Yelp", lambda out: prepare_yelp(args.raw, dates=dates, k=args.k, out=out, progress=progress))]
+
+
+def main(argv=None) -> int:
+    """``python -m srsupm_lab.data.originals SOURCE ...``: build S3-Rec folders; returns the exit status."""
+    args = _cli_parser().parse_args(argv)
+    try:
+        if args.k < 1:
+            raise ValueError(f"--k must be at least 1, got {args.k}")
+        jobs = _jobs(args)
+        targets = [Path(args.out) / name for name, _ in jobs]
+        busy = [str(t) for t in targets if t.is_dir() and any(t.iterdir())]
+        if busy and not args.overwrite:
+            raise ValueError(f"{', '.join(busy)} already hold{'s' if len(busy) == 1 else ''} files; "
+                             f"pass --overwrite to replace them, or choose another --out")
+        for (name, build), target in zip(jobs, targets):
+            ds = build(target)
+            print(f"{target}: {ds.n_users:,} users, {ds.n_items:,} items, {ds.n_interactions:,} interactions, "
+                  f"{ds.n_labels:,} labels")
+    except (ValueError, FileNotFoundError, ConnectionError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -99,7 +99,12 @@ def build_dataset(
 
     # --- time order: users by first appearance, then (time, row) inside each user ---------
     user_code, user_raw = pd.factorize(df[user], sort=False)            # (rows,), first-appearance order
-    time_rank, _ = pd.factorize(df[time], sort=True)                    # (rows,), rank of the time value
+    try:
+        time_rank, _ = pd.factorize(df[time], sort=True)                # (rows,), rank of the time value
+    except TypeError:                                                   # e.g. numbers mixed with text
+        kinds = sorted({type(v).__name__ for v in df[time].tolist()})
+        raise ValueError(f"build_dataset({name!r}): column {time!r} mixes values that cannot be ordered "
+                         f"({', '.join(kinds)})") from None
     row = np.arange(len(df), dtype=np.int64)                            # (rows,), raw file order
     order = np.lexsort((row, time_rank, user_code))                     # last key sorts first
     items_sorted = df[item].to_numpy()[order]                           # (rows,) raw item ids
@@ -120,6 +125,9 @@ def build_dataset(
         if isinstance(labels, (str, bytes)):
             raise ValueError(f"build_dataset({name!r}): labels of item {raw!r} must be an iterable of names, "
                              f"got the single string {labels!r} (wrap it in a list)")
+        if isinstance(labels, Mapping) or not isinstance(labels, Iterable):
+            raise ValueError(f"build_dataset({name!r}): labels of item {raw!r} must be a list of names, "
+                             f"got {type(labels).__name__} {labels!r:.80}")
         labels = list(dict.fromkeys(labels))
         bad = [x for x in labels if not isinstance(x, str)]
         if bad:

@@ -29,12 +29,17 @@ class Windows:
     users   : LongTensor [M], index into ``dataset.sequences``
     history : LongTensor [M, H] or None: every item the user saw before the target (not
               truncated to L, 0-padded). Used to mask seen items at evaluation (S3-Rec protocol).
+    context : LongTensor [M] or None: ground truth about each target step that a generator
+              knows and a recommender does not; for the synthetic world, 1 where the user's
+              motivation switched just before the target (``meta["switch"]``), else 0. Only an
+              oracle model reads it (:mod:`srsupm_lab.oracle`).
     """
 
     inputs: torch.Tensor
     targets: torch.Tensor
     users: torch.Tensor
     history: torch.Tensor | None = None
+    context: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.targets.shape[0])
@@ -100,6 +105,8 @@ def leave_one_out(ds: SequenceDataset, max_len: int = 50, history: bool = True) 
         raise ValueError(f"leave_one_out({ds.name!r}): no user has 3 or more interactions")
     lens = lens_all[users]
     flat = np.concatenate([ds.sequences[u] for u in users]).astype(np.int64)
+    switch = ds.meta.get("switch") if isinstance(getattr(ds, "meta", None), dict) else None
+    truth = None if switch is None else np.concatenate([np.asarray(switch[u]) for u in users]).astype(np.int64)
     starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
 
     # training targets at 0-based positions 1..n-3 of each user
@@ -107,21 +114,22 @@ def leave_one_out(ds: SequenceDataset, max_len: int = 50, history: bool = True) 
     tr_user_rep = np.repeat(np.arange(users.size), n_train)
     tr_offset = np.arange(n_train.sum()) - np.repeat(np.cumsum(n_train) - n_train, n_train)
     tr_target_pos = starts[tr_user_rep] + 1 + tr_offset                # absolute position in flat
-    train = _make(flat, starts[tr_user_rep], tr_target_pos, users[tr_user_rep], max_len, None)
+    train = _make(flat, starts[tr_user_rep], tr_target_pos, users[tr_user_rep], max_len, None, truth)
 
     valid_pos = starts + lens - 2
     test_pos = starts + lens - 1
     width_v = int(lens.max()) - 2
     width_t = int(lens.max()) - 1
-    valid = _make(flat, starts, valid_pos, users, max_len, width_v if history else None)
-    test = _make(flat, starts, test_pos, users, max_len, width_t if history else None)
+    valid = _make(flat, starts, valid_pos, users, max_len, width_v if history else None, truth)
+    test = _make(flat, starts, test_pos, users, max_len, width_t if history else None, truth)
     return Split(train=train, valid=valid, test=test, max_len=int(max_len), dropped_users=dropped)
 
 
-def _make(flat, starts, target_pos, users, max_len, hist_width) -> Windows:
+def _make(flat, starts, target_pos, users, max_len, hist_width, truth=None) -> Windows:
     inputs = _gather_windows(flat, starts, target_pos, max_len)
     hist = None
     if hist_width is not None:
         hist = torch.from_numpy(_gather_windows(flat, starts, target_pos, hist_width))
     return Windows(inputs=torch.from_numpy(inputs), targets=torch.from_numpy(flat[target_pos].copy()),
-                   users=torch.from_numpy(np.ascontiguousarray(users)), history=hist)
+                   users=torch.from_numpy(np.ascontiguousarray(users)), history=hist,
+                   context=None if truth is None else torch.from_numpy(truth[target_pos].copy()))

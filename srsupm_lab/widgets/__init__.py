@@ -6,7 +6,9 @@
   distribution over the K branches and the top-10 of each branch (method.md §5, §8).
 
 Every explorer returns an object whose controls are plain ipywidgets attributes, so tests (and
-teachers) can drive it by setting ``.value``.
+teachers) can drive it by setting ``.value``. Displayed, it also leaves a static snapshot of its
+view in the output (:mod:`srsupm_lab.widgets.static`), so a committed notebook reads correctly
+without a kernel.
 
 The functions share their submodule's name; importing them here (not lazily) makes
 ``srsupm_lab.widgets.shift_explorer`` the function for good, while

@@ -15,20 +15,32 @@ For the chosen window (a user's input sequence and its target) it shows
   and where the target ranks under each.
 
 One user at a time: the model is run on one window (eval mode, no grad) when the user changes.
-Drawing uses a matplotlib ``Figure`` rendered to PNG in an ``ipywidgets.Image`` (no pyplot state).
+Drawing uses a matplotlib ``Figure`` rendered to PNG in an ``ipywidgets.Image`` (no pyplot state),
+shown at its own aspect ratio (:func:`srsupm_lab.widgets.static.undistorted_layout`).
+
+A trained run folder works as well as a model in memory (``config.json`` + ``checkpoint.pt``,
+as ``notebooks/04_train`` or ``python -m srsupm_lab train --out DIR`` write them)::
+
+    ex = model_explorer("runs/beauty-sasrec-srsupm")            # its best weights, its test windows
+    ex = ModelExplorer.from_run(out_dir, split="valid")
 """
 from __future__ import annotations
 
 import html
 import io
+import os
 
 import numpy as np
 import torch
+
+from .static import png_img, undistorted_layout, with_static_snapshot
 
 __all__ = ["ModelExplorer", "model_explorer"]
 
 #: above this many windows the user control is a slider instead of a dropdown
 DROPDOWN_LIMIT = 2000
+FIGSIZE, DPI = (4.8, 3.0), 80     # the α chart: inches, dots per inch of its PNG
+SPLITS = ("train", "valid", "test")
 
 
 class ModelExplorer:
@@ -101,15 +113,30 @@ class ModelExplorer:
         self.mask = w.Checkbox(value=bool(mask_history), description="mask seen items")
         self.history_html = w.HTML()
         self.table_html = w.HTML()
-        self.image = w.Image(format="png")
-        self.figure = Figure(figsize=(5.5, 2.6), layout="constrained")
+        self.image = w.Image(format="png", layout=undistorted_layout(round(FIGSIZE[0] * DPI)))
+        self.figure = Figure(figsize=FIGSIZE, layout="constrained")
         self.ax = self.figure.add_subplot()
         self.widget = w.VBox([w.HBox([self.user, self.mask]), self.history_html,
-                              w.HBox([self.image, self.table_html])])
+                              w.HBox([self.image, self.table_html], layout=w.Layout(align_items="flex-start"))])
         self.current: dict = {}
         for control in (self.user, self.mask):
             control.observe(self._on_change, names="value")
         self.redraw()
+
+    @classmethod
+    def from_run(cls, out_dir, split: str = "test", device="cpu", **options) -> "ModelExplorer":
+        """The explorer on a trained run folder: its best weights, its dataset, the windows of ``split``
+        and their PMSA levels, rebuilt by :func:`srsupm_lab.experiment.load_trained`."""
+        from ..experiment import load_trained
+
+        if split not in SPLITS:
+            raise ValueError(f"ModelExplorer.from_run: split must be one of {SPLITS}, got {split!r}")
+        run = load_trained(out_dir, device=device)
+        if not callable(getattr(run.model, "shift_representations", None)):
+            raise TypeError(f"ModelExplorer.from_run: {out_dir} is a run of {run.config.backbone} alone "
+                            f"(srsupm=False); the explorer needs a run trained with SRSUPM")
+        return cls(run.model, run.data.dataset, getattr(run.data.split, split),
+                   levels=getattr(run.data, f"{split}_levels"), **options)
 
     # ------------------------------------------------------------------ computing
     def _device(self):
@@ -188,7 +215,7 @@ class ModelExplorer:
         ax.set_ylim(0, max(1.0 / self.K * 1.5, float(c["alpha"].max()) * 1.15))
         ax.set_title(f"Shift distribution towards target {c['target']} (Eq. 9)", fontsize=9)
         buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=80)
+        self.figure.savefig(buf, format="png", dpi=DPI)
         self.image.value = buf.getvalue()
 
     def _write_history(self, c: dict) -> None:
@@ -219,13 +246,28 @@ class ModelExplorer:
 
     # ------------------------------------------------------------------ display
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        """The live widget, plus a static snapshot (history, α chart, top-k table) for readers without a kernel."""
+        chart = png_img(self.image.value, "shift distribution over the branches",
+                        round(FIGSIZE[0] * DPI), round(FIGSIZE[1] * DPI))
+        snapshot = (f"<div>{self.history_html.value}</div><div style='display:flex;align-items:flex-start;"
+                    f"gap:1em'>{chart}{self.table_html.value}</div>")
+        return with_static_snapshot(self.widget._repr_mimebundle_(**kwargs), snapshot, repr(self))
 
     def __repr__(self) -> str:
         c = self.current
         return f"ModelExplorer(window={c.get('row')}, user={c.get('user')}, target={c.get('target')})"
 
 
-def model_explorer(model, dataset, windows, levels=None, **options) -> ModelExplorer:
-    """Build a :class:`ModelExplorer` (display it by leaving it last in a cell). Options as the class."""
+def model_explorer(model, dataset=None, windows=None, levels=None, **options) -> ModelExplorer:
+    """Build a :class:`ModelExplorer` (display it by leaving it last in a cell). Options as the class.
+
+    ``model`` may be a run folder (a path): then the run's own data is used, as
+    :meth:`ModelExplorer.from_run` (``split=`` and ``device=`` pass through ``options``).
+    """
+    if isinstance(model, (str, os.PathLike)):
+        if dataset is not None or windows is not None or levels is not None:
+            raise TypeError("model_explorer(run_folder): the run brings its own dataset, windows and levels")
+        return ModelExplorer.from_run(model, **options)
+    if dataset is None or windows is None:
+        raise TypeError("model_explorer: pass a model with its dataset and windows, or a run folder")
     return ModelExplorer(model, dataset, windows, levels=levels, **options)

@@ -25,12 +25,14 @@ import numpy as np
 from .. import pmsa, plots
 from ..data import SequenceDataset, leave_one_out, load_dataset
 from ..data.loaders import REAL_DATASETS, data_roots
+from .static import png_img, undistorted_layout, with_static_snapshot
 
 __all__ = ["ShiftExplorer", "shift_explorer", "available_datasets"]
 
 #: the real datasets offered when their folder is found (the paper's three)
 EXPLORER_DATASETS = ("beauty", "sports", "yelp")
 NOISE_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+FIGSIZE, DPI = (13, 3.6), 80     # inches, dots per inch of the PNG in the widget
 
 
 def available_datasets(root=None) -> list[str]:
@@ -48,7 +50,7 @@ class ShiftExplorer:
     datasets : mapping name -> SequenceDataset, optional
         Datasets to offer instead of looking for them (tests, a teacher's own world). By default
         the synthetic world always, plus beauty/sports/yelp when found (``root`` or
-        ``SRSUPM_DATA`` or ``shared/data``).
+        ``SRSUPM_DATA`` or the repository's ``data/``; see :func:`srsupm_lab.data.loaders.data_roots`).
     K, p, dataset : initial control values (K in 3..7, p in 0..0.5).
     split : which windows to assess: ``"train"`` (the PMSID supervision, default), ``"valid"``
         or ``"test"`` (the windows of the per-level evaluation).
@@ -96,7 +98,8 @@ class ShiftExplorer:
         self.image = w.Image(format="png")
         self.image.add_class("srsupm-shift-figure")
         self.summary.add_class("srsupm-shift-summary")
-        self.figure = Figure(figsize=(13, 3.6), layout="constrained")
+        self.figure = Figure(figsize=FIGSIZE, layout="constrained")
+        self.image.layout = undistorted_layout(round(FIGSIZE[0] * DPI))
         self.axes = self.figure.subplots(1, 3, width_ratios=[1.3, 1, 1])
         self.widget = w.VBox([w.HBox([self.dataset, self.K, self.p]), self.summary, self.image])
         self.current: dict = {}
@@ -144,7 +147,7 @@ class ShiftExplorer:
         plots.level_shares(levels, K, ax=self.axes[1], title=f"Level shares, K={K}, p={p:.2f}")
         plots.noise_effect(noise, kind="levels", ax=self.axes[2], current_p=p)
         buf = io.BytesIO()
-        self.figure.savefig(buf, format="png", dpi=80)
+        self.figure.savefig(buf, format="png", dpi=DPI)
         self.image.value = buf.getvalue()
 
         share_text = " / ".join(f"{s:.3f}" for s in shares)
@@ -158,7 +161,11 @@ class ShiftExplorer:
 
     # ------------------------------------------------------------------ display
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        """The live widget, plus a static snapshot (summary and figure) for readers without a kernel."""
+        width, height = (round(v * DPI) for v in FIGSIZE)
+        snapshot = (f"<div>{self.summary.value}</div>"
+                    + png_img(self.image.value, "PMSD histogram, level shares and label-noise panels", width, height))
+        return with_static_snapshot(self.widget._repr_mimebundle_(**kwargs), snapshot, repr(self))
 
     def __repr__(self) -> str:
         c = self.current

@@ -1,0 +1,154 @@
+"""Is SRSUPM's mechanism engaged? Five numbers measured every epoch (method.md §5–§9).
+
+A plug-in whose parts do nothing trains like its backbone with a few more layers. Each number
+below asks one part whether it does its job, on a fixed sample of validation windows (and one
+training batch for the gradients), with the model in evaluation mode and no state changed:
+
+* ``alpha_info`` — nats of the PMSA level that the shift distribution α (Eq. 9) carries beyond
+  the level frequencies (:func:`srsupm_lab.diagnostics.level_information`, which recalibrates α's
+  scale and bias first); ``alpha_info_share`` divides it by the level entropy (1 = α determines
+  the level). PMSID's job (§5) is to make this large.
+* ``beta_entropy`` — the mean entropy of the per-item mixture weights β (Eq. 19) over every
+  scored item, divided by log K: 1 means β is uniform and the mixture is mean pooling (the
+  "w/o PMI" ablation); lower means the mixture picks branches per item (§8).
+* ``branch_cosine`` — the mean cosine between the K shift representations ẑ_k of a window (off
+  the diagonal): near 1, the K branches say the same thing (collapse, §3).
+* ``pmsim_chance`` — log B, the InfoNCE loss of a model that cannot tell the partner from the
+  B−1 in-batch negatives; the epoch's ``loss_pmsim`` beside it says whether PMSIM learns (§7).
+* ``grad_<term>`` — the share of each weighted loss term of Eq. 24 in the gradient that reaches
+  Ẑ on one training batch, ‖∂(w·L_term)/∂Ẑ‖ / Σ ‖∂(w·L)/∂Ẑ‖: which term actually shapes the
+  shift representations (a term with a share near 0 is switched on in name only).
+
+:func:`measure` computes them for a model; the trainer records them in ``history.csv`` as
+``eng_*`` columns; :func:`diagnose` prints them for a finished run folder (CLI ``diagnose``).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .diagnostics import level_information
+
+__all__ = ["measure", "gradient_shares", "beta_entropy", "branch_cosine", "validation_sample", "ENGAGED",
+           "is_engaged", "diagnose"]
+
+#: The thresholds at which the package calls the mechanism engaged (issue 22, used by the screening):
+#: α carries at least 5 % of the level entropy, and L_PMSIM sits at least 0.25 nats below log B.
+ENGAGED = {"alpha_info_share": 0.05, "pmsim_below_chance": 0.25}
+
+
+def validation_sample(n_windows: int, size: int = 2048, seed: int = 0) -> torch.Tensor:
+    """A fixed random subset (at most ``size``) of ``n_windows`` rows, the same every epoch."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randperm(n_windows, generator=g)[:size].sort().values
+
+
+def branch_cosine(Z: torch.Tensor) -> float:
+    """Mean off-diagonal cosine between the K rows of each window's Ẑ (M, K, d), in float64."""
+    u = torch.nn.functional.normalize(Z.double(), dim=2)                          # (M, K, d)
+    K = u.shape[1]
+    gram = torch.einsum("mkd,mjd->kj", u, u) / u.shape[0]                         # (K, K) mean cosine
+    return float((gram.sum() - gram.diagonal().sum()) / (K * (K - 1)))
+
+
+def beta_entropy(Z: torch.Tensor, E: torch.Tensor, scale: float, block: int = 128) -> float:
+    """Mean entropy of β_{u,i,·} = softmax_k(⟨e_i, ẑ_k⟩·scale) over windows u and all items i, / log K."""
+    K = Z.shape[1]
+    total, count = 0.0, 0
+    for start in range(0, Z.shape[0], block):                                   # blocks bound the (b, K, N) memory
+        logits = torch.einsum("bkd,nd->bkn", Z[start:start + block].float(), E.float()) * float(scale)
+        logp = torch.log_softmax(logits, dim=1)                                  # (b, K, N)
+        total += float(-(logp.exp() * logp).sum(dim=1).sum())
+        count += logits.shape[0] * logits.shape[2]
+    return total / max(count, 1) / math.log(K)
+
+
+def gradient_shares(terms: dict, weights: dict, views: torch.Tensor) -> dict[str, float]:
+    """Share of each weighted term in the gradient reaching ``views`` (Ẑ): ``{name: share}``, summing to 1."""
+    norms = {}
+    for name, value in terms.items():
+        w = float(weights.get(name, 1.0))
+        if w == 0.0 or not value.requires_grad:
+            norms[name] = 0.0
+            continue
+        (g,) = torch.autograd.grad(w * value, views, retain_graph=True, allow_unused=True)
+        norms[name] = 0.0 if g is None else float(g.double().norm())
+    total = sum(norms.values())
+    return {name: (n / total if total > 0 else 0.0) for name, n in norms.items()}
+
+
+def measure(model, windows, levels: torch.Tensor, batch: dict | None = None, sample: torch.Tensor | None = None,
+            batch_size: int = 1024) -> dict[str, float]:
+    """The engagement numbers (module doc) of an SRSUPM ``model`` on validation ``windows`` with PMSA ``levels``.
+
+    ``sample`` selects the windows (default :func:`validation_sample`); ``batch`` (a training batch
+    as the trainer builds it) adds the ``grad_*`` shares. The model's mode, its PMSIM confidence
+    cache and every RNG state are left as they were.
+    """
+    if sample is None:
+        sample = validation_sample(len(windows))
+    device = next(model.parameters()).device
+    inputs, users = windows.inputs[sample].to(device), windows.users[sample].to(device)
+    targets, lv = windows.targets[sample].to(device), torch.as_tensor(levels)[sample].long()
+    Z = torch.cat([model.shift_representations(inputs[s:s + batch_size], users[s:s + batch_size])
+                   for s in range(0, inputs.shape[0], batch_size)])                # (M, K, d), eval mode
+    E_all = model.backbone.item_table().detach()
+    scales = model.temperatures.scales()
+    alpha = torch.softmax(torch.einsum("mkd,md->mk", Z, E_all[targets]) * scales["alpha"], dim=1)
+    info = level_information(alpha.cpu(), lv)
+    out = {"alpha_info": info["information"],
+           "alpha_info_share": info["information"] / info["entropy"] if info["entropy"] > 0 else 0.0,
+           "alpha_own": float(alpha.cpu().gather(1, lv.unsqueeze(1)).mean()),
+           "beta_entropy": beta_entropy(Z, E_all[1:], scales["beta"]),
+           "branch_cosine": branch_cosine(Z)}
+    if batch is not None:
+        was_training = model.training
+        model.eval()                                       # no dropout: the gradient of the model itself
+        try:
+            with torch.random.fork_rng(devices=[]):        # PMSIM's partner draw must not move the RNG
+                terms, views = model.loss_terms(batch, refresh=False)
+                out.update({f"grad_{k}": v for k, v in gradient_shares(terms, model.weights, views).items()})
+                if "pmsim" in terms:
+                    out["pmsim_chance"] = math.log(batch["inputs"].shape[0])
+        finally:
+            model.train(was_training)
+    return out
+
+
+def is_engaged(row: dict) -> bool:
+    """True when α informs about the level and L_PMSIM is clearly below chance (``ENGAGED``)."""
+    share = row.get("eng_alpha_info_share", row.get("alpha_info_share"))
+    pmsim, chance = row.get("loss_pmsim"), row.get("eng_pmsim_chance", row.get("pmsim_chance"))
+    if share is None or pmsim is None or chance is None or any(map(_nan, (share, pmsim, chance))):
+        return False
+    return share >= ENGAGED["alpha_info_share"] and chance - pmsim >= ENGAGED["pmsim_below_chance"]
+
+
+def _nan(x) -> bool:
+    return isinstance(x, float) and math.isnan(x)
+
+
+def diagnose(out_dir, device: str = "cpu") -> dict:
+    """Engagement of a finished (or checkpointed) run folder, on its best weights, plus its history.
+
+    Returns ``{"now": measure(...) on the validation windows, "history": the eng_* columns per
+    epoch (a DataFrame, empty for runs made before they existed), "engaged": is_engaged(last row)}``.
+    """
+    from pathlib import Path
+
+    import pandas as pd
+
+    from .experiment import load_trained
+    run = load_trained(out_dir, device=device)
+    if not hasattr(run.model, "loss_terms"):
+        raise ValueError(f"diagnose: {out_dir} is a backbone-alone run ({run.config.backbone}); engagement "
+                         f"measures SRSUPM's mechanism")
+    split = run.data.split
+    now = measure(run.model, split.valid, run.data.valid_levels)
+    hist_path = Path(out_dir) / "history.csv"
+    history = pd.read_csv(hist_path) if hist_path.exists() else pd.DataFrame()
+    cols = ["epoch"] + [c for c in history.columns if c.startswith("eng_") or c in ("loss_pmsim", "valid_recall@10")]
+    history = history[[c for c in cols if c in history.columns]]
+    last = history.iloc[-1].to_dict() if len(history) else {}
+    return {"now": now, "history": history, "engaged": is_engaged(last) if last else None}

@@ -1,0 +1,137 @@
+"""The lesson checkers (tutorials/checks.py, issue 19): right answers pass, wrong ones get a hint and
+never the expected value, teachers see the value with SRSUPM_TEACHER=1, and the package values the
+checkers use agree with the hand-written references kept with the solutions."""
+import importlib.util
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _module(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+checks = _module("tutorial_checks", ROOT / "tutorials" / "checks.py")
+refs = _module("tutorial_references", ROOT / "tutorials" / "solutions" / "references.py")
+
+
+@pytest.fixture(autouse=True)
+def student(monkeypatch):
+    monkeypatch.delenv("SRSUPM_TEACHER", raising=False)
+
+
+def _cases(seed):
+    """(checker, inputs, reference, a wrong answer, a phrase its hint must hold), random inputs."""
+    rng = np.random.default_rng(seed)
+    N, d = 40, 6
+    scores = rng.normal(size=N + 1)
+    history = rng.choice(np.arange(1, N + 1), 8, replace=False)
+    target = int(rng.integers(1, N + 1))
+    scores[history[0]] = scores[target]                               # a tie, and it is in the history
+    ranks = rng.integers(0, 30, 50)
+    ranks_b = rng.integers(0, 30, 50)
+    Z, e = rng.normal(size=(5, d)), rng.normal(size=d)
+    window = [frozenset(rng.choice(9, rng.integers(1, 4), replace=False).tolist()) for _ in range(6)]
+    tgt_labels = frozenset(rng.choice(9, 3, replace=False).tolist())
+    values = [0.0, 1.0, *rng.random(5).round(3).tolist()]
+    flags = rng.random(200) < 0.37
+    targets, levels = rng.integers(1, 6, 300), rng.integers(0, 4, 300)
+    conf = rng.random(7) + 0.1
+    A, P = rng.normal(size=(6, d)), rng.normal(size=(6, d))
+    seq = rng.integers(1, 50, int(rng.integers(3, 25)))
+    per_user = (rng.random(400) < 0.3).astype(float)
+    return [
+        (checks.check_training_windows, (seq,), refs.training_windows(seq), len(seq), "held out"),
+        (checks.check_rank, (scores, target, history), refs.rank(scores, target, history),
+         refs.rank(scores, target, []), "history"),
+        (checks.check_ndcg, (ranks, 10), refs.ndcg(ranks, 10), refs.recall_from_ranks(ranks, 10), "Recall"),
+        (checks.check_causal_positions, (7, 20), refs.causal_positions(7, 20), set(range(0, 20)), "earlier"),
+        (checks.check_gru4rec_parameters, (N, d, 2 * d), refs.gru4rec_parameters(N, d, 2 * d),
+         refs.gru4rec_parameters(N, d, 2 * d) + 6 * 2 * d, "no bias"),
+        (checks.check_dot_score, (torch.tensor(Z[0]), torch.tensor(e)), refs.dot_score(Z[0], e),
+         refs.dot_score(Z[0], e) / np.linalg.norm(Z[0]) / np.linalg.norm(e), "cosine"),
+        (checks.check_pmsd, (window, tgt_labels), refs.pmsd(window, tgt_labels),
+         1 - refs.pmsd(window, tgt_labels), "one minus"),
+        (checks.check_levels, (values, 6), refs.levels(values, 6), [1, 4, *refs.levels(values, 6)[2:]], "exact"),
+        (checks.check_share, (flags,), refs.share(flags), int(flags.sum()), "[0, 1]"),
+        (checks.check_alpha, (torch.tensor(Z), torch.tensor(e)), refs.alpha(Z, e),
+         np.exp(Z @ e) / np.exp(Z @ e).sum(), "√d"),
+        (checks.check_mixed_score, (Z, e), refs.mixed_score(Z, e), float((Z @ e).mean()), "mean pooling"),
+        (checks.check_reg, (Z,), refs.reg(Z), refs.reg(Z) * 4, "average"),
+        (checks.check_group_size, (targets, levels, 17), refs.group_size(targets, levels, 17),
+         refs.group_size(targets, levels, 17) + 1, "OTHER"),
+        (checks.check_sampling_probabilities, (conf, 0), refs.sampling_probabilities(conf, 0),
+         (conf / conf.sum()).tolist(), "never its own partner"),
+        (checks.check_info_nce, (A, P, 0.5), refs.info_nce(A, P, 0.5), refs.info_nce(A, P, 0.5) * 6, "average"),
+        (checks.check_recall_from_ranks, (ranks, 10), refs.recall_from_ranks(ranks, 10),
+         float((ranks <= 10).mean()), "0-based"),
+        (checks.check_interval, (per_user, 0.95), refs.interval(per_user, 0.95),
+         (per_user.mean() - 0.001, per_user.mean() + 0.001), "narrower"),
+        (checks.check_paired_difference, (ranks, ranks_b, 10), refs.paired_difference(ranks, ranks_b, 10),
+         -refs.paired_difference(ranks, ranks_b, 10), "order"),
+    ]
+
+
+def _renderings(value) -> list[str]:
+    """The ways a message could show ``value``: numbers at 3-6 decimals, ints as words, lists."""
+    if isinstance(value, (set, frozenset)):
+        value = sorted(value)
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _renderings(v)] if len(value) > 1 else _renderings(value[0])
+    v = float(value)
+    if v.is_integer() and abs(v) >= 10:
+        return [rf"(?<![\d.]){int(v)}(?![\d.])"]
+    if v.is_integer():
+        return []                                                      # small ints: too common to scan for
+    return [re.escape(f"{v:.{n}f}") for n in (3, 4, 5, 6)]
+
+
+IDS = [c[0].__name__ for c in _cases(0)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("index", range(len(IDS)), ids=IDS)
+def test_the_reference_answer_passes(index, seed, capsys):
+    """The package value each checker uses agrees with the hand-written reference (random inputs)."""
+    checker, inputs, reference, _, _ = _cases(seed)[index]
+    checker(reference, *inputs)
+    assert capsys.readouterr().out.startswith("correct"), checker.__name__
+
+
+@pytest.mark.parametrize("index", range(len(IDS)), ids=IDS)
+def test_a_wrong_answer_gets_a_hint_not_the_value(index, monkeypatch):
+    # seed 4: inputs where every slip differs from the right value (with seed 3 PMSD is 0.5 = 1 − PMSD)
+    checker, inputs, reference, wrong, phrase = _cases(4)[index]
+    assert not np.array_equal(np.asarray(sorted(wrong) if isinstance(wrong, set) else wrong, dtype=float),
+                              np.asarray(sorted(reference) if isinstance(reference, set) else reference, dtype=float))
+    with pytest.raises(AssertionError) as err:
+        checker(wrong, *inputs)
+    message = str(err.value)
+    assert "Hint:" in message and phrase in message, message
+    assert "expected" not in message, message
+    for pattern in _renderings(reference):
+        assert not re.search(pattern, message), f"the message gives the value away ({pattern}): {message}"
+    monkeypatch.setenv("SRSUPM_TEACHER", "1")                         # a teacher sees the value too
+    with pytest.raises(AssertionError, match=r"\[teacher: expected "):
+        checker(wrong, *inputs)
+
+
+def test_none_is_not_answered_yet(capsys):
+    for checker, inputs, *_ in _cases(0):
+        checker(None, *inputs)
+    assert capsys.readouterr().out.splitlines() == [checks.NOT_YET] * len(IDS)
+
+
+def test_the_handout_holds_no_hand_computed_reference():
+    """checks.py defines no reference_* helpers and never imports the teachers' references."""
+    text = (ROOT / "tutorials" / "checks.py").read_text()
+    assert "references" not in re.findall(r"^\s*(?:from|import)\s+(\S+)", text, flags=re.M)
+    assert "expected about" not in text and "math.fsum" not in text
