@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from srsupm_lab import analysis, leave_one_out, make_synthetic, pmsa
+from srsupm_lab import analysis, analysis_plots, diagnostics, leave_one_out, make_synthetic, pmsa
 from srsupm_lab.backbones import build_backbone
 from srsupm_lab.srsupm import SRSUPM
 from srsupm_lab.trainer import Trainer
@@ -120,7 +120,7 @@ heat = {name: analysis.mean_shift_distribution(m, split.train, train_levels) for
 top = max(float(np.nanmax(t.to_numpy())) for t in heat.values())     # one colour scale for both
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
 for ax, (name, table) in zip(axes, heat.items()):
-    analysis.plot_alpha_heatmap(table, ax=ax, title=f"{name}: mean α per level", vmax=top)
+    analysis_plots.plot_alpha_heatmap(table, ax=ax, title=f"{name}: mean α per level", vmax=top)
 plt.show()
 pd.DataFrame({name: analysis.diagonal_dominance(t) for name, t in heat.items()}).round(3)
 
@@ -135,7 +135,7 @@ pd.DataFrame({name: analysis.diagonal_dominance(t) for name, t in heat.items()})
 
 # %% [markdown]
 # How much does α actually *know* about the level? L_PMSID mixes two things: the scale of the
-# logits ⟨e_v, ẑ_k⟩/√d and what they say. `analysis.level_information` separates them: it
+# logits ⟨e_v, ẑ_k⟩/√d and what they say. `diagnostics.level_information` separates them: it
 # rescales the logits (a scale s and one bias per level, fitted by L-BFGS) and reports the
 # loss it then reaches (`calibrated`) beside the entropy of the level frequencies (`entropy`,
 # what knowing only how common each level is scores). Their difference, `information`, is the
@@ -144,22 +144,22 @@ pd.DataFrame({name: analysis.diagonal_dominance(t) for name, t in heat.items()})
 # carry only about 0.02 nats.
 
 # %%
-pd.DataFrame({name: analysis.level_information(analysis.shift_distributions(m, split.train), train_levels)
+pd.DataFrame({name: diagnostics.level_information(analysis.shift_distributions(m, split.train), train_levels)
               for name, m in models.items()}).round(3)
 
 # %% [markdown]
 # ## 4. Without PMSID the branches collapse
 # Nothing but their initialisation and priors tells the K branches apart when no loss asks
 # them to differ: L_rec only sees the mixture. We measure how alike they are on the training
-# windows (`analysis.branch_diagnostics`): the mean cosine between ẑ_k of different branches
+# windows (`diagnostics.branch_diagnostics`): the mean cosine between ẑ_k of different branches
 # (1 = identical directions), the spread of the branches around their mean relative to their
 # length, and how peaked α is (entropy / log K; 1 = uniform).
 
 # %%
-diag = {name: analysis.branch_diagnostics(m, split.train, train_levels) for name, m in models.items()}
+diag = {name: diagnostics.branch_diagnostics(m, split.train, train_levels) for name, m in models.items()}
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), layout="constrained")
 for ax, (name, d) in zip(axes, diag.items()):
-    analysis.plot_branch_similarity(d["similarity"], ax=ax, title=f"{name}: cosine between branches")
+    analysis_plots.plot_branch_similarity(d["similarity"], ax=ax, title=f"{name}: cosine between branches")
 plt.show()
 collapse = pd.DataFrame({name: {k: v for k, v in d.items() if k != "similarity"} for name, d in diag.items()})
 collapse.round(3)

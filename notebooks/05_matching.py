@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from srsupm_lab import analysis, leave_one_out, make_synthetic, pmsa
+from srsupm_lab import analysis, analysis_plots, leave_one_out, make_synthetic, pmsa
 from srsupm_lab.backbones import build_backbone
 from srsupm_lab.pmsim import build_groups, info_nce
 from srsupm_lab.srsupm import SRSUPM
@@ -193,7 +193,7 @@ dist = {name: analysis.view_distances(m, split.train, train_levels, max_pairs=ma
         for name, m in {**models, "untrained": untrained}.items()}
 fig, axes = plt.subplots(1, 3, figsize=(14, 3.6), layout="constrained")
 for ax, (name, d) in zip(axes, dist.items()):
-    analysis.plot_view_distances(d, ax=ax, title=f"{name}: separation {analysis.separation(d):.3f}")
+    analysis_plots.plot_view_distances(d, ax=ax, title=f"{name}: separation {analysis.separation(d):.3f}")
 plt.show()
 pd.DataFrame({name: {"same-target pairs": d["total_pairs"], "same level": len(d[analysis.SAME_LEVEL]),
                      "target only": len(d[analysis.TARGET_ONLY]),

@@ -14,7 +14,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from srsupm_lab import analysis, paper
+from srsupm_lab import analysis, analysis_plots, paper
 from srsupm_lab import reproduce as R
 from srsupm_lab.experiment import load_results
 
@@ -61,7 +61,7 @@ first = df.sort_values("seed").groupby("srsupm").first()
 base = load_results(Path(runs_dir) / first.loc[False, "run"])["test_table"]
 plug = load_results(Path(runs_dir) / first.loc[True, "run"])["test_table"]
 gains = analysis.level_gain_table(base, plug, names=(backbone, f"{backbone}+srsupm"))
-analysis.plot_level_gain(gains, "recall@10")
+analysis_plots.plot_level_gain(gains, "recall@10")
 plt.show()
 gains[gains["metric"] == "recall@10"]
 
@@ -93,7 +93,7 @@ paper.table1().pivot_table(index=["backbone", "srsupm"], columns=["dataset", "me
 # ## 6. The reports
 # `write_reports` writes whichever of Tables 1, 3, 4 and Fig. 3 the runs cover (CSV and markdown;
 # Fig. 3 as PNG when a K sweep is present), and with `runs_dir` the paired comparison of section 4
-# and the figures of `srsupm_lab.figures`: Fig. 7 for every backbone run alone and +SRSUPM, Figs. 6
+# and the figures of `srsupm_lab.reproduce.figures`: Fig. 7 for every backbone run alone and +SRSUPM, Figs. 6
 # and 8 when SASRec+SRSUPM runs (and their w/o PMSID / w/o PMSIM ablations) are among them.
 
 # %%

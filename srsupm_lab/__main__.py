@@ -164,10 +164,20 @@ def cmd_demo(args) -> int:
 def cmd_reproduce(args) -> int:
     from . import reproduce as R
 
+    if (args.grid is None) == (args.plan is None):
+        raise ValueError("reproduce: give either --grid (one grid from the options) or --plan FILE (the grids "
+                         "of an experiments file, e.g. reports/experiments.toml)")
+    if args.plan is not None:
+        return _reproduce_plan(R, args)
+    if args.only:
+        raise ValueError("reproduce: --only picks grids of a --plan")
+    args.datasets, args.seeds = args.datasets or ["beauty"], args.seeds or [1, 2, 3]
     if args.grid == "table2":                      # timings, not training runs
         from .timing import inference_table, write_table2
         if len(args.datasets) != 1:
-            raise SystemExit(f"reproduce --grid table2 times one dataset (the paper: beauty), got {args.datasets}")
+            raise ValueError(f"reproduce --grid table2 times one dataset (the paper: beauty), got {args.datasets}")
+        if args.dry_run or args.report_only:
+            raise ValueError("reproduce --grid table2 times inference; --dry-run and --report-only do not apply")
         table = inference_table(args.datasets[0], args.backbones, repeats=args.repeats,
                                 device=args.device or "auto", root=args.data_root,
                                 fused_mixture=args.fused_mixture)
@@ -177,27 +187,53 @@ def cmd_reproduce(args) -> int:
         return 0
     specs = R.build_grid(args.grid, args.datasets, args.seeds, backbones=args.backbones, ps=args.ps, Ks=args.Ks,
                          variants=args.variants, rows=args.ablations)
-    common = {k: v for k, v in (("epochs", args.epochs), ("patience", args.patience), ("device", args.device),
-                                ("lr", args.lr), ("batch_size", args.batch_size), ("data_root", args.data_root),
-                                ("labels", args.labels)) if v is not None}
-    clash = sorted(set(common) & {k for k, _ in args.set})
-    if clash:
-        raise SystemExit(f"reproduce: {clash} given both as an option and with --set; give each once")
-    common.update(dict(args.set))
-    if args.dry_run:
-        status = R.grid_status(specs, args.runs, epochs=args.epochs, common=common)
-        print(status.to_string(index=False))
-        counts = status["state"].value_counts()
-        print(f"\n{len(status)} runs: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
-        return 0
+    named = {k: v for k, v in (("epochs", args.epochs), ("patience", args.patience), ("device", args.device),
+                               ("lr", args.lr), ("batch_size", args.batch_size), ("data_root", args.data_root),
+                               ("labels", args.labels)) if v is not None}
+    common = R.common_settings(named, dict(args.set))
     if args.jobs < 1:
-        raise SystemExit(f"reproduce: --jobs must be at least 1, got {args.jobs}")
-    status = R.run_grid(specs, args.runs, engine=args.engine, common=common, on_error="continue", jobs=args.jobs)
-    print(status.to_string(index=False))
+        raise ValueError(f"reproduce: --jobs must be at least 1, got {args.jobs}")
+    if args.dry_run:                               # the checks of a real run, then what it would do
+        return _print_status(R.grid_status(specs, args.runs, common=common, engine=args.engine))
+    if not args.report_only:
+        status = R.run_grid(specs, args.runs, engine=args.engine, common=common, on_error="continue",
+                            jobs=args.jobs)
+        print(status.to_string(index=False))
     df = R.collect(args.runs)
     written = R.write_reports(df, args.reports, runs_dir=args.runs)
     print(f"\n{len(df)} finished runs under {args.runs}; reports: " + ", ".join(str(p) for p in written.values()))
-    return 1 if (status["state"] == "failed").any() else 0
+    return 1 if not args.report_only and (status["state"] == "failed").any() else 0
+
+
+def _print_status(status) -> int:
+    print(status.drop(columns=["note"] if not status["note"].any() else []).to_string(index=False))
+    runs = status.drop_duplicates("out_dir")                  # a plan may list a run in several grids
+    counts = runs["state"].value_counts()
+    print(f"\n{len(runs)} runs: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    return 0
+
+
+def _reproduce_plan(R, args) -> int:
+    """``reproduce --plan FILE``: run, resume, list (``--dry-run``) or report (``--report-only``) its grids."""
+    options = ("datasets", "seeds", "backbones", "variants", "ablations", "ps", "Ks", "set", "epochs", "patience",
+               "device", "lr", "batch_size", "data_root", "labels")
+    given = ["--" + name.replace("_", "-") for name in options if getattr(args, name) not in (None, [])]
+    if given:
+        raise ValueError(f"reproduce --plan: {given} belong in the plan file, not on the command line")
+    grids = R.load_plan(args.plan)
+    if args.dry_run:
+        return _print_status(R.plan_status(grids, only=args.only))
+    failed = False
+    if not args.report_only:
+        status = R.run_plan(grids, only=args.only)
+        print(status.to_string(index=False))
+        failed = bool((status["state"] == "failed").any())
+    chosen = [g for g in grids if not args.only or g.name in args.only]
+    for runs, reports in dict.fromkeys((g.runs, g.reports) for g in chosen if g.grid != "table2"):
+        df = R.collect(runs)
+        written = R.write_reports(df, reports, runs_dir=runs)
+        print(f"{len(df)} finished runs under {runs}; {len(written)} report files in {reports}")
+    return 1 if failed else 0
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -292,16 +328,22 @@ def main(argv=None) -> int:
     rep = sub.add_parser(
         "reproduce",
         help="run a grid of the paper's experiments (Tables 1-4, Fig. 3), resumable, then write the report tables",
-        description="Runs a grid of the paper's experiments, one folder per run under --runs (a finished run is "
-                    "skipped, an interrupted one resumes), then writes the CSV/markdown tables under --reports. "
-                    "Options left unset keep TrainConfig's defaults (srsupm_lab/config.py).")
-    rep.add_argument("--grid", required=True,
+        description="Runs a grid of the paper's experiments (--grid and its options, or every grid of an "
+                    "experiments file: --plan reports/experiments.toml), one folder per run under --runs (a "
+                    "finished run is skipped, an interrupted one resumes), then writes the CSV/markdown tables "
+                    "under --reports. Options left unset keep TrainConfig's defaults (srsupm_lab/config.py).")
+    rep.add_argument("--grid", default=None,
                      help="table1 | table2 | table3 | table4 | fig3; table2 times inference (no training)")
+    rep.add_argument("--plan", default=None, metavar="FILE",
+                     help="run or resume every grid of an experiments file instead (reports/experiments.toml)")
+    rep.add_argument("--only", nargs="+", default=None, metavar="NAME", help="--plan: only the grids of these names")
+    rep.add_argument("--report-only", action="store_true",
+                     help="run nothing: write the reports again from the run folders")
     rep.add_argument("--repeats", type=int, default=5, help="table2: timed passes per model (median)")
     rep.add_argument("--fused-mixture", action="store_true",
                      help="table2: score +SRSUPM with the torch.compile'd mixture (training grids: --set "
                           "fused_mixture=true)")
-    rep.add_argument("--datasets", nargs="+", default=["beauty"],
+    rep.add_argument("--datasets", nargs="+", default=None,
                      help="beauty sports yelp synthetic ml-100k, or folders in the S3-Rec layout (default: beauty)")
     rep.add_argument("--backbones", nargs="+", default=None,
                      help="table1 and table2 (default: all five); table3, table4 and fig3 (default: sasrec, "
@@ -312,7 +354,7 @@ def main(argv=None) -> int:
                      help="table3: the rows to run, in this order, among sasrec (the backbone alone; also "
                           "'backbone') wo-pmsid-pmsim wo-pmsim wo-pmsid wo-pmi srsupm (default: these six, the "
                           "paper's) and wo-pmsid-pmsim-pmi (a control: the SIC branches alone, mean-pooled)")
-    rep.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="random seeds (default: 1 2 3)")
+    rep.add_argument("--seeds", nargs="+", type=int, default=None, help="random seeds (default: 1 2 3)")
     rep.add_argument("--ps", nargs="+", type=float, default=None, help="table4 noise levels (default 0 .1 .2 .3 .4 .5)")
     rep.add_argument("--Ks", nargs="+", type=int, default=None, help="fig3 values of K (default 3 4 5 6 7)")
     rep.add_argument("--engine", choices=("papermill", "inline"), default="papermill",
@@ -332,7 +374,8 @@ def main(argv=None) -> int:
     rep.add_argument("--labels", default=None, help="categories | attributes (default: TrainConfig's categories)")
     rep.add_argument("--set", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                      help="any other TrainConfig field for every run, e.g. --set gamma=0.01 (repeatable)")
-    rep.add_argument("--dry-run", action="store_true", help="list the runs and which are done; run nothing")
+    rep.add_argument("--dry-run", action="store_true",
+                     help="make the checks of a real run, then list the runs and which are done; run nothing")
     rep.set_defaults(func=cmd_reproduce)
     diag = sub.add_parser("diagnose", help="is SRSUPM's mechanism engaged? α, β, branches, PMSIM and gradient "
                                            "shares of a run folder")

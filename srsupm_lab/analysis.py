@@ -15,31 +15,25 @@ and the statistics are tensor reductions over the whole set.
                                  vs. sharing the target only (paper Fig. 8)
 :func:`view_distances`           the same, straight from a model and windows
 :func:`separation`               P(same-level pair closer than target-only pair), Fig. 8 in one number
-:func:`gaussian_kde`             a Gaussian kernel density estimate (numpy; Scott's bandwidth)
+:func:`gaussian_kde`             a Gaussian kernel density estimate (SciPy; Scott's bandwidth)
 :func:`level_gain_table`         two per-level evaluation tables merged, with the relative gain (Fig. 7)
-:func:`branch_similarity`        mean cosine between the K branches ẑ_k (collapse without PMSID)
-:func:`branch_diagnostics`       one row of collapse / decomposition numbers per model
-:func:`level_information`        nats of the PMSA level that α carries, beyond the level frequencies
 ==============================  ===================================================================
 
-Plots (matplotlib, each takes an optional ``ax`` and returns the axes it drew on):
-:func:`plot_alpha_heatmap` (Fig. 6), :func:`plot_view_distances` (Fig. 8),
-:func:`plot_level_gain` (Fig. 7), :func:`plot_branch_similarity` (the collapse diagnostic).
+Their plots are in :mod:`srsupm_lab.analysis_plots`; branch collapse and how much α knows of the
+level in :mod:`srsupm_lab.diagnostics`.
 """
 from __future__ import annotations
 
-import math
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 
 __all__ = ["shift_distributions", "mean_shift_matrix", "mean_shift_distribution", "diagonal_dominance",
            "basic_views", "shift_representations", "pair_distances", "view_distances", "separation",
-           "gaussian_kde", "level_gain_table", "branch_similarity", "branch_diagnostics", "level_information",
-           "plot_alpha_heatmap", "plot_view_distances", "plot_level_gain", "plot_branch_similarity",
-           "SAME_LEVEL", "TARGET_ONLY"]
+           "gaussian_kde", "level_gain_table", "check_levels", "SAME_LEVEL", "TARGET_ONLY"]
 
 #: keys of the two distance sets of :func:`pair_distances` (paper Fig. 8's two curves)
 SAME_LEVEL = "same target & level"
@@ -91,7 +85,8 @@ def basic_views(model, windows, batch_size: int = 1024) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- Fig. 6
-def _levels(levels, M: int, K: int) -> torch.Tensor:
+def check_levels(levels, M: int, K: int) -> torch.Tensor:
+    """``levels`` as an (M,) long tensor on the CPU, each in 0..K−1 (raises with the shape or range otherwise)."""
     lv = torch.as_tensor(levels).long().cpu()
     if lv.shape != (M,):
         raise ValueError(f"levels must have shape ({M},) (one PMSA level per window), got {tuple(lv.shape)}")
@@ -121,7 +116,7 @@ def mean_shift_matrix(alpha, levels, K: int | None = None) -> tuple[np.ndarray, 
     K = a.shape[1] if K is None else int(K)
     if a.shape[1] != K:
         raise ValueError(f"alpha has {a.shape[1]} branches but K={K}")
-    lv = _levels(levels, a.shape[0], K)
+    lv = check_levels(levels, a.shape[0], K)
     sums = torch.zeros(K, K, dtype=torch.float64).index_add_(0, lv, a)          # (K, K)
     counts = torch.bincount(lv, minlength=K)                                     # (K,)
     matrix = sums / counts.unsqueeze(1).double()                                  # 0/0 -> NaN rows
@@ -259,21 +254,11 @@ def view_distances(model, windows, levels, max_pairs: int | None = 200_000, seed
     return pair_distances(views, windows.targets, levels, max_pairs=max_pairs, seed=seed)
 
 
-def _average_ranks(x: np.ndarray) -> np.ndarray:
-    """1-based ranks of ``x`` with ties given their average rank."""
-    order = np.argsort(x, kind="stable")
-    sorted_x = x[order]
-    _, first, counts = np.unique(sorted_x, return_index=True, return_counts=True)
-    avg = first + (counts + 1) / 2.0                                            # mean of 1-based ranks
-    ranks = np.empty(x.size, dtype=np.float64)
-    ranks[order] = np.repeat(avg, counts)
-    return ranks
-
-
 def separation(distances: Mapping) -> float:
     """P(a same-level pair is closer than a target-only pair), ties counting ½ (Fig. 8 in one number).
 
-    The Mann–Whitney AUC of the two distance sets of :func:`pair_distances`: 0.5 = the two curves
+    The Mann–Whitney AUC of the two distance sets of :func:`pair_distances`, U / (n₁ n₂) with U the
+    statistic of :func:`scipy.stats.mannwhitneyu` (average ranks for ties): 0.5 = the two curves
     of Fig. 8 coincide; towards 1 = pairs of one PMSIM group sit closer than other pairs with the
     same target. NaN when either set is empty.
     """
@@ -281,37 +266,30 @@ def separation(distances: Mapping) -> float:
     b = np.asarray(distances[TARGET_ONLY], dtype=np.float64)
     if a.size == 0 or b.size == 0:
         return float("nan")
-    ranks = _average_ranks(np.concatenate([a, b]))
-    u_a = ranks[:a.size].sum() - a.size * (a.size + 1) / 2.0                   # pairs where a > b
-    return float(1.0 - u_a / (a.size * b.size))
+    u_b = stats.mannwhitneyu(b, a, method="asymptotic").statistic              # pairs where b > a, ties ½
+    return float(u_b / (a.size * b.size))
 
 
-def gaussian_kde(values, grid, bandwidth: float | None = None, chunk: int = 4096,
-                 n: int | None = None) -> np.ndarray:
-    """Gaussian kernel density estimate of ``values`` on ``grid`` (numpy, float64).
+def gaussian_kde(values, grid, bandwidth: float | None = None, n: int | None = None) -> np.ndarray:
+    """Gaussian kernel density estimate of ``values`` on ``grid`` (:class:`scipy.stats.gaussian_kde`, float64).
 
-    ``bandwidth`` defaults to Scott's rule, σ̂ · n^(−1/5), with ``n`` the number of values, or the
-    size of the sample they summarise when ``values`` are its equally weighted quantiles. The
-    density integrates to 1 over the real line. Evaluated in chunks of ``chunk`` grid points,
-    vectorised over the values.
+    ``bandwidth`` (the kernel's sd) defaults to Scott's rule, σ̂ · n^(−1/5) (σ̂ with ddof 1), with
+    ``n`` the number of values, or the size of the sample they summarise when ``values`` are its
+    equally weighted quantiles. The density integrates to 1 over the real line. Values that are
+    all equal (σ̂ = 0) get a kernel of sd 10⁻³·max(|value|, 1).
     """
     x = np.asarray(values, dtype=np.float64).ravel()
     grid = np.asarray(grid, dtype=np.float64)
     if x.size == 0:
         return np.full(grid.shape, np.nan)
-    h = bandwidth
-    if h is None:
-        sd = x.std(ddof=1) if x.size > 1 else 0.0
-        h = sd * (n or x.size) ** (-0.2) if sd > 0 else 1e-3 * max(abs(float(x.mean())), 1.0)
-    if not h > 0:
-        raise ValueError(f"bandwidth must be > 0, got {h!r}")
-    flat = grid.ravel()
-    out = np.empty(flat.size)
-    norm = 1.0 / (x.size * h * math.sqrt(2 * math.pi))
-    for s in range(0, flat.size, chunk):
-        u = (flat[s:s + chunk, None] - x[None, :]) / h                          # (chunk, n)
-        out[s:s + chunk] = np.exp(-0.5 * u * u).sum(axis=1) * norm
-    return out.reshape(grid.shape)
+    if bandwidth is not None and not bandwidth > 0:
+        raise ValueError(f"bandwidth must be > 0, got {bandwidth!r}")
+    sd = x.std(ddof=1) if x.size > 1 else 0.0
+    if not sd > 0:                                    # one point, or all equal: no spread to scale
+        h = bandwidth or 1e-3 * max(abs(float(x.mean())), 1.0)
+        return stats.norm.pdf(grid, loc=float(x.mean()), scale=h)
+    factor = bandwidth / sd if bandwidth is not None else (n or x.size) ** (-0.2)   # Scott: n^(-1/(d+4))
+    return stats.gaussian_kde(x, bw_method=factor)(grid.ravel()).reshape(grid.shape)
 
 
 # ----------------------------------------------------------------------------- Fig. 7
@@ -355,230 +333,3 @@ def level_gain_table(backbone: pd.DataFrame, srsupm: pd.DataFrame, metrics: Sequ
     merged = merged.sort_values(["_m", "_key"]).drop(columns=["_key", "_m"]).reset_index(drop=True)
     merged["level"] = [v if v == "all" else int(v) for v in merged["level"]]
     return merged[["level", "users", "metric", a_name, b_name, "difference", "relative_gain"]]
-
-
-# ----------------------------------------------------------------------------- branch collapse
-def branch_similarity(Z) -> np.ndarray:
-    """Mean cosine similarity between branches: (K, K) with entry (k, m) = mean_b cos(ẑ_bk, ẑ_bm).
-
-    ``Z`` is (M, K, d) (:func:`shift_representations`). Near 1 off the diagonal: the K branches
-    say the same thing (collapse), as expected when nothing (no PMSID, method.md §5) separates
-    them. Computed in float64 with one batched Gram product.
-    """
-    z = torch.as_tensor(Z).detach().cpu().double()
-    if z.dim() != 3:
-        raise ValueError(f"Z must be (M, K, d), got shape {tuple(z.shape)}")
-    u = torch.nn.functional.normalize(z, dim=2)                                 # (M, K, d)
-    return torch.einsum("bkd,bmd->km", u, u).div(z.shape[0]).numpy()          # (K, K)
-
-
-def branch_diagnostics(model, windows, levels=None, batch_size: int = 1024) -> dict:
-    """Collapse and decomposition numbers of one SRSUPM model on ``windows`` (method.md §3–§5).
-
-    * ``cosine`` — mean off-diagonal cosine between branches (:func:`branch_similarity`);
-    * ``spread`` — mean_k ‖ẑ_k − z̄‖ / mean_k ‖ẑ_k‖ with z̄ = mean_k ẑ_k (0 = identical branches);
-    * ``alpha_entropy`` — mean entropy of α over windows divided by log K (1 = uniform α);
-    * ``alpha_max`` — mean of max_k α_k;
-    * with ``levels``: ``level_accuracy`` (share of windows whose argmax α is their PMSA level)
-      and ``alpha_own`` (mean α at the own level; chance 1/K).
-    The matrix itself is under ``similarity``.
-    """
-    Z = shift_representations(model, windows, batch_size).double()            # (M, K, d)
-    E = model.backbone.item_table().detach().cpu().double()
-    e_v = E[windows.targets.cpu()]                                             # (M, d)
-    logits = torch.einsum("bkd,bd->bk", Z, e_v) / math.sqrt(Z.shape[2])        # (M, K) Eq. 9
-    alpha = torch.softmax(logits, dim=1)
-    K = Z.shape[1]
-    sim = branch_similarity(Z)
-    off = sim[~np.eye(K, dtype=bool)]
-    mean = Z.mean(dim=1, keepdim=True)
-    spread = (Z - mean).norm(dim=2).mean() / Z.norm(dim=2).mean()
-    entropy = -(alpha * alpha.clamp_min(1e-300).log()).sum(dim=1).mean() / math.log(K)
-    out = {"cosine": float(off.mean()), "spread": float(spread), "alpha_entropy": float(entropy),
-           "alpha_max": float(alpha.max(dim=1).values.mean()), "similarity": sim}
-    if levels is not None:
-        lv = _levels(levels, Z.shape[0], K)
-        out["level_accuracy"] = float((alpha.argmax(dim=1) == lv).double().mean())
-        out["alpha_own"] = float(alpha.gather(1, lv.unsqueeze(1)).mean())
-    return out
-
-
-# ----------------------------------------------------------------------------- how much α knows
-def level_information(alpha, levels, max_iter: int = 200) -> dict:
-    """How many nats of the PMSA level the shift distributions α carry (method.md §5, Eq. 9).
-
-    ``alpha`` (M, K) from :func:`shift_distributions`, ``levels`` (M,) the windows' PMSA levels.
-    L_PMSID alone mixes two things: the *scale* of the logits ⟨e_v, ẑ_k⟩/√d and what they *say*.
-    This separates them by recalibrating α the way a temperature-and-bias fit does: with
-    ``a = log α`` (equal to the logits up to a per-window constant, which a softmax ignores),
-
-    * ``loss`` — L_PMSID as trained, −mean log α_l;
-    * ``entropy`` — H of the level frequencies: the loss of a model that knows only how common
-      each level is (what α = the frequencies would score);
-    * ``calibrated`` — min over a scale s ≥ 0 and a bias b ∈ R^K of −mean log softmax(s·a + b)_l
-      (convex; float64 L-BFGS); ``best_scale`` is that s (> 1: α is too flat for what it knows;
-      0: α says nothing the frequencies do not);
-    * ``information`` — ``entropy − calibrated`` ≥ 0: nats about the level beyond its frequencies
-      (0: α is no better than the frequencies; ``entropy``: α determines the level);
-    * ``accuracy`` — share of windows whose argmax α is their level; ``majority`` — that of always
-      answering the most common level.
-    """
-    a = torch.as_tensor(alpha).detach().cpu().double()
-    if a.dim() != 2 or a.shape[0] == 0:
-        raise ValueError(f"alpha must be (M, K) with M >= 1, got shape {tuple(a.shape)}")
-    M, K = a.shape
-    lv = _levels(levels, M, K)
-    a = a.clamp_min(torch.finfo(torch.float32).tiny).log()                     # (M, K) log α
-    freq = torch.bincount(lv, minlength=K).double() / M                         # (K,)
-    entropy = float(-(freq[freq > 0] * freq[freq > 0].log()).sum())
-    scale = torch.ones((), dtype=torch.float64, requires_grad=True)
-    bias = freq.clamp_min(1e-12).log().clone().requires_grad_(True)            # start at the frequencies
-    opt = torch.optim.LBFGS([scale, bias], max_iter=max_iter, line_search_fn="strong_wolfe")
-
-    def objective():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(a * scale + bias, lv)
-        loss.backward()
-        return loss
-
-    opt.step(objective)                               # convex in (s, b): L-BFGS finds the optimum
-    with torch.no_grad():
-        calibrated = float(torch.nn.functional.cross_entropy(a * scale + bias, lv))
-    best_scale = float(scale.detach())
-    if best_scale <= 0 or calibrated > entropy:       # s = 0 with b = log freq scores the entropy
-        calibrated, best_scale = entropy, 0.0
-    return {"loss": float(-a.gather(1, lv.unsqueeze(1)).mean()), "entropy": entropy, "calibrated": calibrated,
-            "information": entropy - calibrated, "best_scale": best_scale,
-            "accuracy": float((a.argmax(dim=1) == lv).double().mean()), "majority": float(freq.max())}
-
-
-# ----------------------------------------------------------------------------- plots
-def _new_axes(ax, figsize=(5.5, 4)):
-    if ax is not None:
-        return ax
-    from matplotlib.figure import Figure                  # no pyplot state
-
-    return Figure(figsize=figsize, layout="constrained").add_subplot()
-
-
-def plot_alpha_heatmap(matrix, ax=None, counts=None, annotate: bool = True, title: str | None = None,
-                       cmap: str = "Blues", vmax: float | None = None):
-    """Heatmap of the mean shift distribution per PMSA level (paper Fig. 6; method.md §5).
-
-    ``matrix`` is the K×K output of :func:`mean_shift_matrix` or :func:`mean_shift_distribution`
-    (rows = PMSA level of the window, columns = branch). A diagonal that stands out means each
-    branch has specialised in its own level. Cells are annotated with their value; row labels
-    give the windows per level when ``counts`` are known. Returns the Axes (the image is
-    ``ax.images[0]``). ``vmax`` fixes the top of the colour scale (default: the matrix's
-    maximum); pass one value to several heatmaps to compare them by colour.
-    """
-    m = np.asarray(matrix.values if isinstance(matrix, pd.DataFrame) else matrix, dtype=np.float64)
-    if counts is None and isinstance(matrix, pd.DataFrame):
-        counts = matrix.attrs.get("windows")
-    K = m.shape[0]
-    ax = _new_axes(ax)
-    top = float(vmax) if vmax is not None else (max(float(np.nanmax(m)), 1e-9) if np.isfinite(m).any() else 1.0)
-    im = ax.imshow(np.ma.masked_invalid(m), cmap=cmap, vmin=0.0, vmax=top)
-    if annotate:
-        for l in range(K):
-            for k in range(K):
-                if np.isfinite(m[l, k]):
-                    ax.text(k, l, f"{m[l, k]:.2f}", ha="center", va="center", fontsize=8,
-                            color="white" if m[l, k] > 0.6 * top else "black")
-    ax.set_xticks(range(K), [str(k) for k in range(K)])
-    rows = [f"{l}" + (f" (n={int(counts[l])})" if counts is not None else "") for l in range(K)]
-    ax.set_yticks(range(K), rows)
-    ax.set_xlabel("branch k (shift representation ẑ_k)")
-    ax.set_ylabel("PMSA level of the window")
-    ax.set_title(title or "Mean shift distribution α per level (Fig. 6)")
-    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="mean α")
-    return ax
-
-
-def plot_view_distances(distances: Mapping, ax=None, title: str | None = None, points: int = 200,
-                        kind: str = "kde", bins: int = 40):
-    """Densities of the L2 distances between basic views (paper Fig. 8; method.md §7).
-
-    ``distances`` is the dict of :func:`pair_distances` / :func:`view_distances`: one curve for the
-    pairs sharing target and level (one PMSIM group) and one for the pairs sharing the target only.
-    It may also be a summary whose two sets are equally weighted quantiles of the distances, with
-    the true counts in ``distances["pairs"]`` and the exact ``distances["separation"]``
-    (:func:`srsupm_lab.figures.fig8_table`): the KDE bandwidth then follows Scott's rule for the
-    true count. ``kind="kde"`` draws a Gaussian KDE (:func:`gaussian_kde`), ``"hist"`` a density
-    histogram. The legend gives the pair counts and the title the separation (:func:`separation`).
-    Returns the Axes (one line, or one bar container, per set, labelled).
-    """
-    if kind not in ("kde", "hist"):
-        raise ValueError(f"kind must be 'kde' or 'hist', got {kind!r}")
-    ax = _new_axes(ax, figsize=(5.5, 3.5))
-    sets = {name: np.asarray(distances[name], dtype=np.float64) for name in (SAME_LEVEL, TARGET_ONLY)}
-    allv = np.concatenate(list(sets.values()))
-    if allv.size == 0:
-        raise ValueError("no pair to draw (no two windows share a target)")
-    lo, hi = float(allv.min()), float(allv.max())
-    pad = 0.05 * (hi - lo if hi > lo else 1.0)
-    grid = np.linspace(max(lo - pad, 0.0), hi + pad, points)
-    counts = distances.get("pairs", {})
-    for (name, v), color in zip(sets.items(), ("#d62728", "#1f77b4")):
-        n = int(counts.get(name, v.size))
-        label = f"{name} ({n:,} pairs)"
-        if v.size == 0:
-            continue
-        if kind == "kde":
-            density = gaussian_kde(v, grid, n=n)                    # Scott's rule for the true pair count
-            ax.plot(grid, density, color=color, label=label)
-            ax.fill_between(grid, density, color=color, alpha=0.15)
-        else:
-            ax.hist(v, bins=bins, range=(grid[0], grid[-1]), density=True, color=color, alpha=0.45, label=label)
-    ax.set_xlabel("L2 distance between basic views g = Σ_k ẑ_k")
-    ax.set_ylabel("density")
-    sep = distances["separation"] if "separation" in distances else separation(distances)
-    ax.set_title(title or f"View distances (Fig. 8); separation {sep:.2f}")
-    ax.legend(frameon=False, fontsize=8)
-    return ax
-
-
-def plot_level_gain(table: pd.DataFrame, metric: str = "recall@10", ax=None, title: str | None = None):
-    """Per-level bars of the two models of a :func:`level_gain_table`, the relative gain written above (Fig. 7).
-
-    Returns the Axes: two bar containers (labelled with the two model names) over the levels,
-    the "all" row as a separate group at the left.
-    """
-    t = table[table["metric"] == metric]
-    if t.empty:
-        raise ValueError(f"no row for metric {metric!r} (metrics: {sorted(set(table['metric']))})")
-    a_name, b_name = table.columns[3], table.columns[4]
-    ax = _new_axes(ax, figsize=(6.5, 3.6))
-    x = np.arange(len(t))
-    w = 0.4
-    ax.bar(x - w / 2, t[a_name].to_numpy(float), width=w, color="#9e9e9e", label=a_name)
-    bars = ax.bar(x + w / 2, t[b_name].to_numpy(float), width=w, color="#1f77b4", label=b_name)
-    for rect, gain in zip(bars, t["relative_gain"].to_numpy(float)):
-        if np.isfinite(gain):
-            ax.annotate(f"{gain:+.0%}", (rect.get_x() + rect.get_width() / 2, rect.get_height()),
-                        ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
-    ax.set_xticks(x, [("all" if lvl == "all" else f"level {lvl}") + f"\n{int(u)} users"
-                      for lvl, u in zip(t["level"], t["users"])])
-    ax.set_ylabel(metric)
-    ax.set_title(title or f"{metric} per PMSA level, relative gain above (Fig. 7)")
-    ax.legend(frameon=False)
-    return ax
-
-
-def plot_branch_similarity(similarity, ax=None, title: str | None = None):
-    """Heatmap of the mean cosine between branches (:func:`branch_similarity`; collapse without PMSID)."""
-    s = np.asarray(similarity, dtype=np.float64)
-    K = s.shape[0]
-    ax = _new_axes(ax, figsize=(4.5, 3.8))
-    im = ax.imshow(s, cmap="magma", vmin=min(0.0, float(s.min())), vmax=1.0)
-    for k in range(K):
-        for m in range(K):
-            ax.text(m, k, f"{s[k, m]:.2f}", ha="center", va="center", fontsize=8,
-                    color="black" if s[k, m] > 0.6 else "white")
-    ax.set_xticks(range(K), [str(k) for k in range(K)])
-    ax.set_yticks(range(K), [str(k) for k in range(K)])
-    ax.set_xlabel("branch")
-    ax.set_ylabel("branch")
-    ax.set_title(title or "Mean cosine between branches ẑ_k")
-    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    return ax

@@ -5,7 +5,7 @@ below asks one part whether it does its job, on a fixed sample of validation win
 training batch for the gradients), with the model in evaluation mode and no state changed:
 
 * ``alpha_info`` — nats of the PMSA level that the shift distribution α (Eq. 9) carries beyond
-  the level frequencies (:func:`srsupm_lab.analysis.level_information`, which recalibrates α's
+  the level frequencies (:func:`srsupm_lab.diagnostics.level_information`, which recalibrates α's
   scale and bias first); ``alpha_info_share`` divides it by the level entropy (1 = α determines
   the level). PMSID's job (§5) is to make this large.
 * ``beta_entropy`` — the mean entropy of the per-item mixture weights β (Eq. 19) over every
@@ -28,7 +28,7 @@ import math
 
 import torch
 
-from .analysis import level_information
+from .diagnostics import level_information
 
 __all__ = ["measure", "gradient_shares", "beta_entropy", "branch_cosine", "validation_sample", "ENGAGED",
            "is_engaged", "diagnose"]

@@ -127,6 +127,10 @@ def _write_json(path: Path, obj) -> None:
     atomic_write(path, _json_writer(obj))
 
 
+#: public: srsupm_lab.reproduce.figures keeps what it measures on a run in the run's folder with it
+write_json = _write_json
+
+
 def _write_csv(path: Path, table: pd.DataFrame) -> None:
     atomic_write(path, _csv_writer(table))
 

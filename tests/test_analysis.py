@@ -1,4 +1,5 @@
-"""srsupm_lab.analysis against independent references: hand-built tensors, float64 loops, brute force."""
+"""srsupm_lab.analysis, .diagnostics and .analysis_plots against independent references: hand-built tensors,
+float64 loops, brute force."""
 import itertools
 import math
 
@@ -8,6 +9,8 @@ import pytest
 import torch
 
 from srsupm_lab import analysis as A
+from srsupm_lab import analysis_plots as P
+from srsupm_lab import diagnostics as D
 from srsupm_lab.backbones import build_backbone
 from srsupm_lab.data import Windows
 from srsupm_lab.srsupm import SRSUPM
@@ -173,6 +176,10 @@ def test_separation_is_the_pairwise_probability_with_half_ties():
     a, b = np.array([1.0, 2.0, 3.0, 3.0]), np.array([3.0, 4.0, 0.5])
     brute = np.mean([1.0 if x < y else 0.5 if x == y else 0.0 for x in a for y in b])
     assert A.separation({A.SAME_LEVEL: a, A.TARGET_ONLY: b}) == pytest.approx(brute)
+    rng = np.random.default_rng(3)                            # many ties, sizes of a real Fig. 8 sample
+    a, b = rng.integers(0, 20, 700) / 4, rng.integers(2, 25, 900) / 4
+    brute = ((a[:, None] < b[None, :]) + 0.5 * (a[:, None] == b[None, :])).mean()
+    assert A.separation({A.SAME_LEVEL: a, A.TARGET_ONLY: b}) == pytest.approx(brute, abs=1e-12)
     assert math.isnan(A.separation({A.SAME_LEVEL: a, A.TARGET_ONLY: np.array([])}))
 
 
@@ -182,11 +189,25 @@ def test_gaussian_kde_matches_the_formula_and_integrates_to_one():
     h = x.std(ddof=1) * len(x) ** -0.2
     ref = np.array([sum(math.exp(-0.5 * ((g - xi) / h) ** 2) for xi in x) / (len(x) * h * math.sqrt(2 * math.pi))
                     for g in grid[::50]])
-    dens = A.gaussian_kde(x, grid, chunk=7)
+    dens = A.gaussian_kde(x, grid)
     np.testing.assert_allclose(dens[::50], ref, rtol=1e-12)
     assert np.trapezoid(dens, grid) == pytest.approx(1.0, abs=1e-3)
     np.testing.assert_allclose(A.gaussian_kde(x, [1.0], bandwidth=0.5),
                                [np.mean(np.exp(-0.5 * ((1.0 - x) / 0.5) ** 2)) / (0.5 * math.sqrt(2 * math.pi))])
+
+
+def test_gaussian_kde_of_quantiles_takes_scotts_bandwidth_for_the_true_count():
+    x = np.array([0.0, 1.0, 1.5, 4.0])
+    h = x.std(ddof=1) * 1000 ** -0.2                          # the values summarise 1000 points
+    ref = [np.mean(np.exp(-0.5 * ((g - x) / h) ** 2)) / (h * math.sqrt(2 * math.pi)) for g in (0.0, 2.0)]
+    np.testing.assert_allclose(A.gaussian_kde(x, [0.0, 2.0], n=1000), ref, rtol=1e-12)
+    same = A.gaussian_kde(np.full(5, 2.0), [2.0, 2.001])      # no spread: a narrow normal at the value
+    h0 = 1e-3 * 2.0
+    np.testing.assert_allclose(same, [1 / (h0 * math.sqrt(2 * math.pi)),
+                                      math.exp(-0.5 * (0.001 / h0) ** 2) / (h0 * math.sqrt(2 * math.pi))])
+    assert np.isnan(A.gaussian_kde([], [0.0])).all()
+    with pytest.raises(ValueError, match="bandwidth"):
+        A.gaussian_kde(x, [0.0], bandwidth=0.0)
 
 
 # ----------------------------------------------------------------------------- Fig. 7
@@ -226,7 +247,7 @@ def test_level_gain_table_reads_csv_style_levels():
 def test_branch_similarity_on_hand_built_branches():
     Z = torch.tensor([[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]],
                       [[0.0, 2.0], [1.0, 1.0], [0.0, -3.0]]])
-    s = A.branch_similarity(Z)
+    s = D.branch_similarity(Z)
     c = 1 / math.sqrt(2)
     expected = np.array([[1, (1 + c) / 2, (0 - 1) / 2],
                          [(1 + c) / 2, 1, (0 - c) / 2],
@@ -236,7 +257,7 @@ def test_branch_similarity_on_hand_built_branches():
 
 def test_branch_diagnostics_match_a_float64_recomputation(model, windows):
     levels = torch.tensor([i % K for i in range(len(windows))])
-    d = A.branch_diagnostics(model, windows, levels, batch_size=6)
+    d = D.branch_diagnostics(model, windows, levels, batch_size=6)
     Z = _loop_z(model, windows).numpy()
     E = model.backbone.item_table().detach().double().numpy()
     cos, spread_num, spread_den, ent, amax, acc, own = [], [], [], [], [], [], []
@@ -265,7 +286,7 @@ def test_branch_diagnostics_match_a_float64_recomputation(model, windows):
 
 
 def test_branch_diagnostics_see_identical_branches_as_collapsed(model, windows):
-    d = A.branch_similarity(torch.ones(3, K, DIM))
+    d = D.branch_similarity(torch.ones(3, K, DIM))
     np.testing.assert_allclose(d, np.ones((K, K)))
 
 
@@ -279,8 +300,8 @@ def test_analysis_refuses_a_backbone_alone(windows):
 # ----------------------------------------------------------------------------- plots
 def test_plots_draw_what_they_are_given():
     m = np.array([[0.6, 0.3, 0.1], [0.15, 0.5, 0.35], [np.nan] * 3])
-    ax = A.plot_alpha_heatmap(m, counts=[2, 2, 0])
-    assert A.plot_alpha_heatmap(m, vmax=1.0).images[0].get_clim() == (0.0, 1.0)
+    ax = P.plot_alpha_heatmap(m, counts=[2, 2, 0])
+    assert P.plot_alpha_heatmap(m, vmax=1.0).images[0].get_clim() == (0.0, 1.0)
     shown = ax.images[0].get_array()
     np.testing.assert_allclose(shown.filled(np.nan)[:2], m[:2])
     assert shown.mask[2].all()
@@ -288,21 +309,21 @@ def test_plots_draw_what_they_are_given():
 
     rng = np.random.default_rng(0)
     d = {A.SAME_LEVEL: rng.normal(1, 0.2, 50), A.TARGET_ONLY: rng.normal(2, 0.2, 80), "total_pairs": 130}
-    ax = A.plot_view_distances(d)
+    ax = P.plot_view_distances(d)
     labels = [line.get_label() for line in ax.lines]
     assert labels == [f"{A.SAME_LEVEL} (50 pairs)", f"{A.TARGET_ONLY} (80 pairs)"]
     x, y = ax.lines[0].get_data()
     np.testing.assert_allclose(y, A.gaussian_kde(d[A.SAME_LEVEL], x))
-    assert len(A.plot_view_distances(d, kind="hist").patches) == 80
+    assert len(P.plot_view_distances(d, kind="hist").patches) == 80
 
     base = _table([[0.1, 0.05, 0.2], [0.05, 0.01, 0.1]], [10, 3, 7])
     plus = _table([[0.15, 0.1, 0.2], [0.06, 0.02, 0.08]], [10, 3, 7])
-    ax = A.plot_level_gain(A.level_gain_table(base, plus))
+    ax = P.plot_level_gain(A.level_gain_table(base, plus))
     heights = [[r.get_height() for r in c] for c in ax.containers]
     assert heights == [pytest.approx([0.1, 0.05, 0.2]), pytest.approx([0.15, 0.1, 0.2])]
     assert [t.get_text() for t in ax.texts] == ["+50%", "+100%", "+0%"]
 
-    ax = A.plot_branch_similarity(np.eye(3))
+    ax = P.plot_branch_similarity(np.eye(3))
     np.testing.assert_allclose(ax.images[0].get_array(), np.eye(3))
 
 
@@ -310,7 +331,7 @@ def test_plots_draw_what_they_are_given():
 def test_level_information_of_alpha_that_knows_only_the_frequencies():
     levels = torch.tensor([0] * 10 + [1] * 30 + [2] * 60)
     alpha = torch.tensor([[0.2, 0.3, 0.5]]).repeat(100, 1)        # the same α for every window
-    info = A.level_information(alpha, levels)
+    info = D.level_information(alpha, levels)
     entropy = -(0.1 * math.log(0.1) + 0.3 * math.log(0.3) + 0.6 * math.log(0.6))   # 0.8979 nats
     assert info["entropy"] == pytest.approx(entropy, abs=1e-12)
     assert info["loss"] == pytest.approx(-(0.1 * math.log(0.2) + 0.3 * math.log(0.3) + 0.6 * math.log(0.5)),
@@ -324,7 +345,7 @@ def test_level_information_of_flat_alpha_that_always_points_at_the_level():
     levels = torch.tensor([0, 1, 2, 2, 1, 0, 2, 2])
     alpha = torch.full((8, 3), 0.3)
     alpha[torch.arange(8), levels] = 0.4                         # right, but barely above uniform
-    info = A.level_information(alpha, levels)
+    info = D.level_information(alpha, levels)
     assert info["loss"] == pytest.approx(-math.log(0.4), abs=1e-6)
     assert info["information"] > info["entropy"] - 1e-3          # rescaled, α determines the level
     assert info["calibrated"] < 1e-3 and info["best_scale"] > 10 and info["accuracy"] == 1.0
@@ -336,7 +357,7 @@ def test_level_information_matches_a_brute_force_grid_over_scale_and_bias():
     levels = rng.choice(K, size=M, p=[0.2, 0.3, 0.5])
     logits = rng.normal(size=(M, K)) + 0.8 * np.eye(K)[levels]   # noisy hints at the level
     alpha = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
-    info = A.level_information(torch.tensor(alpha), torch.tensor(levels))
+    info = D.level_information(torch.tensor(alpha), torch.tensor(levels))
     a = np.log(alpha)                                            # float64 reference, b_0 = 0 w.l.o.g.
 
     def grid_min(scales, b1, b2):                                # min loss over the grid and where
@@ -365,4 +386,4 @@ def test_level_information_matches_a_brute_force_grid_over_scale_and_bias():
 ])
 def test_level_information_rejects_bad_input(alpha, levels, message):
     with pytest.raises(ValueError, match=message):
-        A.level_information(alpha, levels)
+        D.level_information(alpha, levels)

@@ -1,9 +1,9 @@
-"""srsupm_lab.figures: the paper's Figs. 6-8 from tiny finished runs, checked against the runs' own files."""
+"""srsupm_lab.reproduce.figures: the paper's Figs. 6-8 from tiny finished runs, checked against the runs' own files."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from srsupm_lab import figures as F
+from srsupm_lab.reproduce import figures as F
 from srsupm_lab import reproduce as R
 from srsupm_lab.experiment import load_trained
 
@@ -15,9 +15,9 @@ TINY = {"dataset_options": {"n_users": 40, "n_items": 30, "n_labels": 6, "n_moti
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
-    specs = [R._spec("synthetic", "gru4rec", False, 1), R._spec("synthetic", "gru4rec", True, 1),
-             R._spec("synthetic", "gru4rec", True, 1, pmsid=False), R._spec("synthetic", "gru4rec", True, 1, pmsim=False),
-             R._spec("synthetic", "gru4rec", True, 2)]                  # a second seed: figures use the lowest
+    specs = [R.run_spec("synthetic", "gru4rec", False, 1), R.run_spec("synthetic", "gru4rec", True, 1),
+             R.run_spec("synthetic", "gru4rec", True, 1, pmsid=False), R.run_spec("synthetic", "gru4rec", True, 1, pmsim=False),
+             R.run_spec("synthetic", "gru4rec", True, 2)]                  # a second seed: figures use the lowest
     R.run_grid(specs, root, engine="inline", common=TINY, verbose=False)
     return root, R.collect(root)
 
@@ -125,7 +125,7 @@ def test_a_run_that_trains_again_drops_its_older_measurements(tmp_path):
     import json
 
     from srsupm_lab.experiment import user_ranks
-    spec = [R._spec("synthetic", "gru4rec", True, 1)]
+    spec = [R.run_spec("synthetic", "gru4rec", True, 1)]
     R.run_grid(spec, tmp_path, engine="inline", common=TINY, verbose=False)
     out = tmp_path / spec[0].name
     F.fig6_table(tmp_path, spec[0].name)

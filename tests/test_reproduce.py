@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from srsupm_lab import paper
 from srsupm_lab import reproduce as R
 from srsupm_lab.__main__ import main
 
@@ -42,7 +43,7 @@ def test_table3_grid():
     picked = R.build_grid("table3", ["beauty"], [1, 2], rows=["wo-pmi", "sasrec"])
     assert [s.name for s in picked] == ["beauty/sasrec+srsupm-wo-pmi/seed1", "beauty/sasrec+srsupm-wo-pmi/seed2",
                                         "beauty/sasrec/seed1", "beauty/sasrec/seed2"]
-    assert set(R.TABLE3_ROWS.values()) == set(R.paper.ABLATIONS) | set(R.CONTROL_ABLATIONS)
+    assert set(R.TABLE3_ROWS.values()) == set(paper.ABLATIONS) | set(R.CONTROL_ABLATIONS)
     # the control (not the paper's) runs only when asked for
     assert "wo-pmsid-pmsim-pmi" not in R.PAPER_TABLE3_ROWS and len(R.table3(["beauty"], [1])) == 6
     control = R.table3(["beauty"], [1], rows=["wo-pmsid-pmsim-pmi"], backbones=["gru4rec"])
@@ -103,6 +104,8 @@ def test_run_names_are_filesystem_safe():
     (lambda: R.table3(["beauty"], [1], rows=["wo-pmi", "wo-priors"]), "table3 rows must be distinct names"),
     (lambda: R.table3(["beauty"], [1], rows=["wo-pmi", "wo-pmi"]), "table3 rows must be distinct names"),
     (lambda: R.build_grid("table1", ["beauty"], [1], rows=["wo-pmi"]), "rows of table3 only"),
+    (lambda: R.build_grid("fig3", ["beauty"], [1], ps=[0.1]), "belong to table4 only"),
+    (lambda: R.build_grid("table3", ["beauty"], [1], Ks=[3]), "belong to fig3 only"),
 ])
 def test_unknown_names_fail_clearly(call, message):
     with pytest.raises(ValueError, match=message):
@@ -143,13 +146,15 @@ def test_inline_grid_skips_finished_and_resumes(tmp_path):
     # an interrupted run: a checkpoint without results.json resumes (more epochs allowed)
     partial = tmp_path / "synthetic/gru4rec+srsupm/seed1"
     (partial / "results.json").unlink()
-    assert list(R.grid_status(specs, tmp_path)["state"]) == ["done", "partial"]
+    assert list(R.grid_status(specs, tmp_path, common=TINY)["state"]) == ["done", "partial"]
     status = R.run_grid(specs, tmp_path, engine="inline", common=TINY, verbose=False)
     assert list(status["state"]) == ["skipped", "ran"]
     assert done.stat().st_mtime_ns == stamp
     # a larger budget: both runs (finished at their 1-epoch budget, not early-stopped) go on
-    assert list(R.grid_status(specs, tmp_path, epochs=2)["state"]) == ["more epochs", "more epochs"]
-    assert list(R.grid_status(specs, tmp_path, epochs=1)["state"]) == ["done", "done"]
+    assert list(R.grid_status(specs, tmp_path, epochs=2, common=TINY)["state"]) == ["more epochs", "more epochs"]
+    assert list(R.grid_status(specs, tmp_path, epochs=1, common=TINY)["state"]) == ["done", "done"]
+    asked = R.grid_status(specs, tmp_path, common={**TINY, "lr": 0.5})         # what a run would refuse
+    assert list(asked["state"]) == ["conflict", "conflict"] and "lr" in asked["note"][0]
     status = R.run_grid(specs, tmp_path, engine="inline", common={**TINY, "epochs": 2}, verbose=False)
     assert list(status["state"]) == ["ran", "ran"]
     for out in (done.parent, partial):
@@ -232,10 +237,10 @@ def test_a_pooled_row_covers_the_seeds_whose_ranks_are_left(tmp_path):
 
 
 def test_ablations_are_compared_with_the_full_model_and_the_backbone_of_their_seed(tmp_path):
-    specs = [R._spec("synthetic", "gru4rec", True, 1), R._spec("synthetic", "gru4rec", True, 1, pmi=False),
-             R._spec("synthetic", "gru4rec", True, 1, pmsid=False, pmsim=False),
-             R._spec("synthetic", "gru4rec", False, 1),
-             R._spec("synthetic", "gru4rec", True, 2, pmi=False)]          # seed 2: no full model, no backbone
+    specs = [R.run_spec("synthetic", "gru4rec", True, 1), R.run_spec("synthetic", "gru4rec", True, 1, pmi=False),
+             R.run_spec("synthetic", "gru4rec", True, 1, pmsid=False, pmsim=False),
+             R.run_spec("synthetic", "gru4rec", False, 1),
+             R.run_spec("synthetic", "gru4rec", True, 2, pmi=False)]          # seed 2: no full model, no backbone
     R.run_grid(specs, tmp_path, engine="inline", common=TINY, verbose=False)
     df = R.collect(tmp_path)
     sig = R.ablation_significance_report(df, tmp_path, n_boot=50)
@@ -301,9 +306,9 @@ def test_a_departure_lives_beside_the_paper_model_and_is_compared_with_it(tmp_pa
 def test_jobs_train_runs_in_parallel_processes_with_the_same_results(tmp_path, monkeypatch):
     """--jobs 2: two worker processes with one thread each give the runs a one-thread sequential grid gives."""
     import torch
-    specs = [R._spec("synthetic", "gru4rec", False, 1), R._spec("synthetic", "gru4rec", True, 1),
-             R._spec("synthetic", "gru4rec", True, 1, pmi=False)]
-    monkeypatch.setattr(R, "_usable_cores", lambda: 2)                   # -> one thread per worker
+    specs = [R.run_spec("synthetic", "gru4rec", False, 1), R.run_spec("synthetic", "gru4rec", True, 1),
+             R.run_spec("synthetic", "gru4rec", True, 1, pmi=False)]
+    monkeypatch.setattr(R.workers, "usable_cores", lambda: 2)                   # -> one thread per worker
     parallel = R.run_grid(specs, tmp_path / "parallel", engine="inline", common=TINY, verbose=False, jobs=2)
     assert list(parallel["name"]) == [s.name for s in specs] and (parallel["state"] == "ran").all()
     threads = torch.get_num_threads()
@@ -321,8 +326,8 @@ def test_jobs_train_runs_in_parallel_processes_with_the_same_results(tmp_path, m
     assert (again["state"] == "skipped").all()
     # a run that fails inside its worker is reported (or raised) like a sequential one
     small = {k: v for k, v in TINY.items() if k != "dataset_options"}
-    broken = [R._spec("synthetic", "gru4rec", False, 3, dataset_options=TINY["dataset_options"]),
-              R._spec("beauty", "gru4rec", False, 3)]
+    broken = [R.run_spec("synthetic", "gru4rec", False, 3, dataset_options=TINY["dataset_options"]),
+              R.run_spec("beauty", "gru4rec", False, 3)]
     common = {**small, "data_root": str(tmp_path / "nowhere")}
     status = R.run_grid(broken, tmp_path / "broken", engine="inline", common=common, verbose=False, jobs=2,
                         on_error="continue")
@@ -338,7 +343,7 @@ import json, multiprocessing, sys, threading, time
 from pathlib import Path
 from srsupm_lab import reproduce as R
 runs, common = Path(sys.argv[1]), json.loads(sys.argv[2])
-specs = [R._spec("synthetic", "gru4rec", False, 1), R._spec("synthetic", "gru4rec", True, 1)]
+specs = [R.run_spec("synthetic", "gru4rec", False, 1), R.run_spec("synthetic", "gru4rec", True, 1)]
 def report():                                   # once both workers are training: their pids
     while not all((runs / s.name / "checkpoint.pt").exists() for s in specs):
         time.sleep(0.1)
@@ -456,8 +461,9 @@ def test_cli_set_passes_any_field(tmp_path, capsys):
     assert main(argv) == 0
     cfg = json.loads((tmp_path / "synthetic/gru4rec+srsupm/seed1/config.json").read_text())
     assert cfg["gamma"] == 0.02 and cfg["dim"] == 8 and cfg["dataset_options"]["n_users"] == 40
-    with pytest.raises(SystemExit, match="both"):
-        main(argv + ["--set", "epochs=2"])
+    capsys.readouterr()
+    assert main(argv + ["--set", "epochs=2"]) == 2
+    assert "both" in capsys.readouterr().err
 
 
 def test_papermill_engine_runs_the_experiment_notebook(tmp_path):
@@ -560,9 +566,9 @@ def test_reports_keep_each_backbone_apart_and_give_the_paper_value_to_sasrec_onl
 
 
 def test_sweep_runs_are_compared_with_k5_and_with_the_backbone_alone(tmp_path):
-    specs = [R._spec("synthetic", "gru4rec", False, 1), R._spec("synthetic", "gru4rec", True, 1),
-             R._spec("synthetic", "gru4rec", True, 1, K=3), R._spec("synthetic", "gru4rec", True, 1, noise_p=0.5),
-             R._spec("synthetic", "gru4rec", True, 2, K=3)]      # seed 2 has no references: skipped
+    specs = [R.run_spec("synthetic", "gru4rec", False, 1), R.run_spec("synthetic", "gru4rec", True, 1),
+             R.run_spec("synthetic", "gru4rec", True, 1, K=3), R.run_spec("synthetic", "gru4rec", True, 1, noise_p=0.5),
+             R.run_spec("synthetic", "gru4rec", True, 2, K=3)]      # seed 2 has no references: skipped
     R.run_grid(specs, tmp_path, engine="inline", common=TINY, verbose=False)
     df = R.collect(tmp_path)
     sig = R.sweep_significance_report(df, tmp_path, n_boot=50)
@@ -607,3 +613,145 @@ def test_runs_of_a_departure_stay_out_of_the_paper_tables(tmp_path):
     assert "## Departures from the paper" in md and "| beauty/sasrec+srsupm/seed1 | 0.9 |" in md
     assert "Departures" not in (tmp_path / "b" / "reproduction.md").read_text()
     assert len(pd.read_csv(tmp_path / "a" / "runs.csv")) == len(df) + 1
+
+
+# ----------------------------------------------------------------------------- checks before anything runs
+@pytest.mark.parametrize("setting, named", [("K=2", "K=2"), ("foo=1", "foo=1"), ("tau=abc", "tau"),
+                                            ("seed=3", "seed=3")])
+def test_dry_run_rejects_a_setting_a_run_would_reject(tmp_path, capsys, setting, named):
+    argv = ["reproduce", "--grid", "table1", "--backbones", "sasrec", "--seeds", "1", "--runs", str(tmp_path),
+            "--engine", "inline", "--set", setting]
+    assert main(argv + ["--dry-run"]) == 2
+    dry = capsys.readouterr()
+    assert dry.err.startswith("error: ") and named in dry.err and "todo" not in dry.out
+    assert "Traceback" not in dry.err and len(dry.err.strip().splitlines()) == 1
+    with pytest.raises(ValueError) as real:                              # the same words as a real run's
+        R.run_grid(R.table1(["beauty"], ["sasrec"], [1]), tmp_path, engine="inline", common=dict([_kv(setting)]))
+    assert str(real.value) in dry.err
+    assert not any(tmp_path.iterdir())                                   # nothing written
+
+
+def _kv(text):
+    key, value = text.split("=")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def test_a_failed_run_reports_one_error_line(tmp_path, capsys):
+    specs = R.table1(["beauty"], ["gru4rec"], [1], variants=["backbone"])
+    status = R.run_grid(specs, tmp_path, engine="inline", on_error="continue",
+                        common={**{k: v for k, v in TINY.items() if k != "dataset_options"},
+                                "data_root": str(tmp_path / "nowhere")})
+    err = capsys.readouterr().err
+    assert list(status["state"]) == ["failed"] and "Traceback" not in err
+    assert err.startswith("error: [1/1] beauty/gru4rec/seed1: FileNotFoundError") and "nowhere" in err
+
+
+# ----------------------------------------------------------------------------- the experiments file
+PLAN = Path(__file__).resolve().parents[1] / "reports" / "experiments.toml"
+
+
+def test_the_committed_plan_lists_every_committed_run_as_done():
+    """`reproduce --plan reports/experiments.toml --dry-run`: every grid's runs are there, finished with
+    the plan's setting (the stored configs are compared as a real run compares them), and every run
+    folder committed under reports/ belongs to a grid of the plan."""
+    grids = R.load_plan(PLAN)
+    status = R.plan_status(grids)
+    assert (status["state"] == "done").all(), status[status["state"] != "done"].to_string()
+    runs = {Path(d).resolve() for d in status.loc[~status["name"].str.startswith("table2"), "out_dir"]}
+    committed = {p.parent.resolve() for g in grids for p in g.runs.rglob("results.json")}
+    assert committed and committed == runs
+    assert {"table1", "table2", "table3", "table4", "fig3"} <= {g.grid for g in grids}
+
+
+def test_plan_dry_run_from_the_command_line(capsys):
+    assert main(["reproduce", "--plan", str(PLAN), "--dry-run", "--only", "gru4rec-20ep", "gpu-table2"]) == 0
+    out = capsys.readouterr().out
+    assert "beauty/gru4rec+srsupm-wo-pmsid-pmsim-pmi/seed2" in out and "3 runs: 3 done" in out
+    assert main(["reproduce", "--plan", str(PLAN), "--dry-run", "--datasets", "sports"]) == 2
+    assert "belong in the plan file" in capsys.readouterr().err
+    assert main(["reproduce", "--plan", str(PLAN), "--only", "nope", "--dry-run"]) == 2
+    assert "no grid named ['nope']" in capsys.readouterr().err
+    assert main(["reproduce", "--dry-run"]) == 2
+    assert "either --grid" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[[grid]]\nname = 'a'\ngrid = 'table1'\nruns = 'r'\nreports = '.'\nseed = [1]\n", r"unknown key\(s\) \['seed'\]"),
+    ("[[grid]]\nname = 'a'\ngrid = 'table1'\nruns = 'r'\nreports = '.'\nepochs = '6'\n", "epochs = '6' is not a int"),
+    ("[[grid]]\nname = 'a'\ngrid = 'table9'\nruns = 'r'\nreports = '.'\n", "unknown grid 'table9'"),
+    ("[[grid]]\nname = 'a'\ngrid = 'fig3'\nreports = '.'\n", "missing key 'runs'"),
+    ("[defaults]\nruns = 'r'\nreports = '.'\n[[grid]]\nname = 'a'\ngrid = 'fig3'\n[[grid]]\nname = 'a'\n"
+     "grid = 'fig3'\n", "used twice"),
+    ("[[grid]]\nname = 'a'\ngrid = 'fig3'\nruns = 'r'\nreports = '.'\nengine = 'slurm'\n", "engine must be"),
+    ("[grids]\nname = 'a'\n", r"unknown table\(s\) \['grids'\]"),
+    ("[[grid]\n", "not a valid TOML file"),
+    ("", "lists no"),
+])
+def test_a_bad_plan_file_fails_naming_the_file_and_the_key(tmp_path, text, message):
+    path = tmp_path / "plan.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message) as err:
+        R.load_plan(path)
+    assert str(path) in str(err.value)
+
+
+def test_a_plan_runs_resumes_and_reports(tmp_path, capsys):
+    """A two-grid plan on the synthetic world: run, then listed as done, then reported again without training."""
+    options = ", ".join(f"{k} = {json.dumps(v)}" for k, v in TINY.items() if k != "dataset_options")
+    world = ", ".join(f"{k} = {v}" for k, v in TINY["dataset_options"].items())
+    plan = tmp_path / "plan.toml"
+    plan.write_text(f"""
+[defaults]
+datasets = ["synthetic"]
+backbones = ["gru4rec"]
+seeds = [1]
+runs = "runs"
+reports = "reports"
+set = {{ {options.replace('epochs = 1, ', '').replace(', device = "cpu"', '')}, dataset_options = {{ {world} }} }}
+epochs = 1
+device = "cpu"
+
+[[grid]]
+name = "pair"
+grid = "table1"
+
+[[grid]]
+name = "control"
+grid = "table3"
+ablations = ["backbone", "wo-pmsid-pmsim-pmi"]
+""")
+    assert main(["reproduce", "--plan", str(plan), "--dry-run"]) == 0
+    assert "3 runs: 3 todo" in capsys.readouterr().out              # the backbone run is in both grids
+    assert main(["reproduce", "--plan", str(plan)]) == 0
+    results = sorted((tmp_path / "runs").rglob("results.json"))
+    assert {p.parent.relative_to(tmp_path / "runs").as_posix() for p in results} == {
+        "synthetic/gru4rec+srsupm-wo-pmsid-pmsim-pmi/seed1", "synthetic/gru4rec+srsupm/seed1",
+        "synthetic/gru4rec/seed1"}
+    capsys.readouterr()
+    assert main(["reproduce", "--plan", str(plan), "--dry-run"]) == 0
+    assert "3 runs: 3 done" in capsys.readouterr().out
+    stamps = [p.stat().st_mtime_ns for p in results]
+    report = tmp_path / "reports" / "reproduction.md"
+    first = report.read_text()
+    report.unlink()
+    assert main(["reproduce", "--plan", str(plan), "--report-only"]) == 0
+    assert report.read_text() == first and [p.stat().st_mtime_ns for p in results] == stamps
+    assert len(pd.read_csv(tmp_path / "reports" / "runs.csv")) == 3
+
+
+def test_an_unreadable_results_file_fails_its_run_only_and_is_left_alone(tmp_path):
+    specs = R.table1(["synthetic"], ["gru4rec"], [1])
+    R.run_grid(specs, tmp_path, engine="inline", common=TINY, verbose=False)
+    broken = tmp_path / specs[1].name / "results.json"
+    text = broken.read_text()[:40]
+    broken.write_text(text)                                             # a truncated write
+    status = R.grid_status(specs, tmp_path, common=TINY)
+    assert list(status["state"]) == ["done", "conflict"] and str(broken) in status["note"][1]
+    ran = R.run_grid(specs, tmp_path, engine="inline", common=TINY, verbose=False, on_error="continue")
+    assert list(ran["state"]) == ["skipped", "failed"] and "not the results of a finished run" in ran["error"][1]
+    assert broken.read_text() == text
+    with pytest.raises(ValueError, match="results.json: not valid JSON"):
+        R.collect(tmp_path)

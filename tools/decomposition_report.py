@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from srsupm_lab import analysis
+from srsupm_lab import analysis, diagnostics
 from srsupm_lab.experiment import load_trained
 
 
@@ -37,8 +37,8 @@ def run_row(out: Path, windows: int, seed: int) -> dict:
     pick = torch.randperm(len(train), generator=g)[:windows]
     w, lv = train.subset(pick), levels[pick]
     with torch.no_grad():
-        info = analysis.level_information(analysis.shift_distributions(run.model, w), lv)
-        branches = analysis.branch_diagnostics(run.model, w, lv)
+        info = diagnostics.level_information(analysis.shift_distributions(run.model, w), lv)
+        branches = diagnostics.branch_diagnostics(run.model, w, lv)
     c = run.config
     off = [name for name in ("pmsid", "pmsim", "pmi", "priors") if not getattr(c, name)]
     return {"run": str(out), "backbone": c.backbone, "without": "+".join(off) or "-", "best_epoch": run.best_epoch,

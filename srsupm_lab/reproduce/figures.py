@@ -10,7 +10,7 @@ Fig. 8 (§5.7)       densities of the distances between basic views of training 
                     without PMSIM when there is one: :func:`fig8_table`
 ==================  ============================================================================
 
-Runs are picked from :func:`srsupm_lab.reproduce.collect`'s frame: K = 5, no label noise, the
+Runs are picked from :func:`.collect.collect`'s frame: K = 5, no label noise, the
 lowest seed (Figs. 6 and 8: the lowest seed the full model and its ablation share). Figs. 6 and 8
 bring the best checkpoints back (:func:`experiment.load_trained`): Fig. 6 on the test windows
 with their clean levels, Fig. 8 on the training windows with the training levels (the PMSIM
@@ -28,17 +28,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import analysis
-from .experiment import FIG6_FILE, FIG8_FILE, _write_json, can_measure, load_results, load_trained
-from .reproduce import DEFAULT_K, SWITCHES, _ablated
-from .trainer import atomic_write
+from .. import analysis, analysis_plots, diagnostics
+from ..experiment import FIG6_FILE, FIG8_FILE, can_measure, load_results, load_trained, write_json
+from ..trainer import atomic_write
+from .collect import ablated, plain
+from .grids import SWITCHES
 
-__all__ = ["fig7_table", "plot_fig7", "fig6_table", "fig8_table", "write_figures"]
+__all__ = ["fig7_table", "plot_fig7", "fig6_table", "fig8_table", "write_figures", "write_departure_fig6",
+           "QUANTILES"]
 
 
 def _plain(df: pd.DataFrame) -> pd.DataFrame:
     """Runs with the default K and no label noise, lowest seed first."""
-    return df[(df["K"] == DEFAULT_K) & (df["noise_p"] == 0)].sort_values(["seed", "run"], kind="stable")
+    return df[plain(df)].sort_values(["seed", "run"], kind="stable")
 
 
 def _runs(df: pd.DataFrame, dataset: str, backbone: str, srsupm: bool, off: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -92,7 +94,7 @@ def fig7_table(df: pd.DataFrame, runs_dir) -> pd.DataFrame:
 
 
 def plot_fig7(table: pd.DataFrame, metric: str = "recall@10"):
-    """One panel of per-level bars (:func:`analysis.plot_level_gain`) per (dataset, backbone) of :func:`fig7_table`."""
+    """One panel of per-level bars (:func:`analysis_plots.plot_level_gain`) per (dataset, backbone) of :func:`fig7_table`."""
     from matplotlib.figure import Figure
 
     pairs = list(table.groupby(["dataset", "backbone"], sort=True))
@@ -102,7 +104,7 @@ def plot_fig7(table: pd.DataFrame, metric: str = "recall@10"):
     axes = fig.subplots((len(pairs) + 1) // 2, min(len(pairs), 2), squeeze=False).ravel()
     for ax, ((ds, bb), t) in zip(axes, pairs):
         t = t.drop(columns=["dataset", "backbone", "seed"]).rename(columns={"alone": bb, "srsupm": f"{bb}+SRSUPM"})
-        analysis.plot_level_gain(t, metric, ax=ax, title=f"{ds}: {metric} per PMSA level (Fig. 7)")
+        analysis_plots.plot_level_gain(t, metric, ax=ax, title=f"{ds}: {metric} per PMSA level (Fig. 7)")
     for ax in axes[len(pairs):]:
         ax.set_visible(False)
     return fig
@@ -129,7 +131,7 @@ def fig6_table(runs_dir, run: str, batch_size: int = 1024) -> pd.DataFrame:
     """Mean α per (PMSA level, branch) of one run on its test windows (clean levels): a K×K frame.
 
     ``table.attrs``: ``windows`` (per level), ``dominance`` (:func:`analysis.diagonal_dominance`)
-    and ``information`` (:func:`analysis.level_information` on the same windows). Read from the
+    and ``information`` (:func:`diagnostics.level_information` on the same windows). Read from the
     run's ``fig6_alpha.json`` when it is there, else measured on the best checkpoint and, for a
     finished run, stored there.
     """
@@ -142,9 +144,9 @@ def fig6_table(runs_dir, run: str, batch_size: int = 1024) -> pd.DataFrame:
     alpha = analysis.shift_distributions(trained.model, windows, batch_size)
     matrix, counts = analysis.mean_shift_matrix(alpha, levels, alpha.shape[1])
     table = _fig6_frame(matrix, counts, analysis.diagonal_dominance(matrix, counts),
-                        analysis.level_information(alpha, levels))
+                        diagnostics.level_information(alpha, levels))
     if _finished(out):
-        _write_json(out / FIG6_FILE, {"run": run, "best_epoch": trained.best_epoch, "windows": "test",
+        write_json(out / FIG6_FILE, {"run": run, "best_epoch": trained.best_epoch, "windows": "test",
                                       "matrix": table.to_numpy().tolist(), **table.attrs})
     return table
 
@@ -153,7 +155,7 @@ def fig6_table(runs_dir, run: str, batch_size: int = 1024) -> pd.DataFrame:
 def fig8_table(runs_dir, run: str, max_pairs: int | None = 200_000, seed: int = 0) -> dict:
     """Fig. 8 of one run: :func:`analysis.view_distances` on its training windows and levels (Eq. 11 groups), summarised.
 
-    Returns a dict that :func:`analysis.plot_view_distances` draws: for ``analysis.SAME_LEVEL`` and
+    Returns a dict that :func:`analysis_plots.plot_view_distances` draws: for ``analysis.SAME_LEVEL`` and
     ``analysis.TARGET_ONLY`` the 1001 quantiles (0, 0.001, …, 1) of the distances (an equally
     weighted summary of up to ``max_pairs`` pairs; empty when the set is), ``pairs`` (the number
     of pairs in each set), ``total_pairs``, ``separation`` (:func:`analysis.separation`, exact) and
@@ -176,7 +178,7 @@ def fig8_table(runs_dir, run: str, max_pairs: int | None = 200_000, seed: int = 
     summary.update(pairs={name: int(d[name].size) for name in sets}, total_pairs=int(d["total_pairs"]),
                    separation=analysis.separation(d), max_pairs=max_pairs, seed=seed)
     if _finished(out):
-        _write_json(out / FIG8_FILE, {"run": run, "best_epoch": trained.best_epoch, "windows": "train",
+        write_json(out / FIG8_FILE, {"run": run, "best_epoch": trained.best_epoch, "windows": "train",
                                       **{k: (v.tolist() if isinstance(v, np.ndarray) else v)
                                          for k, v in summary.items()}})
     return summary
@@ -193,7 +195,7 @@ def _fig6_figure(tables: dict[str, pd.DataFrame]):
     top = max(float(np.nanmax(t.to_numpy())) for t in tables.values())
     fig = Figure(figsize=(6.3 * len(tables), 4.4), layout="constrained")
     for ax, (title, t) in zip(fig.subplots(1, len(tables), squeeze=False).ravel(), tables.items()):
-        analysis.plot_alpha_heatmap(t, ax=ax, vmax=top, title=f"{title}: mean α per level")
+        analysis_plots.plot_alpha_heatmap(t, ax=ax, vmax=top, title=f"{title}: mean α per level")
     return fig
 
 
@@ -218,9 +220,9 @@ def write_departure_fig6(departures: pd.DataFrame, runs_dir, reports_dir) -> tup
 
 def _figure_backbones(df: pd.DataFrame) -> list[str]:
     """SASRec (the paper's Figs. 6 and 8), then every other backbone with a Table 3 ablation run."""
-    plain = _plain(df)
-    ablated = plain[_ablated(plain)]
-    return ["sasrec"] + sorted(set(ablated["backbone"]) - {"sasrec"})
+    plain_runs = _plain(df)
+    ablated_runs = plain_runs[ablated(plain_runs)]
+    return ["sasrec"] + sorted(set(ablated_runs["backbone"]) - {"sasrec"})
 
 
 def _suffix(ds: str, backbone: str) -> str:
@@ -245,7 +247,7 @@ def _fig6_for(df, runs_dir, reports: Path, ds: str, backbone: str):
         rows.append(long)
     info = "; ".join(f"{m}: {_fig6_summary(t)}" for m, t in tables.items())
     md = (f"## Fig. 6 — mean shift distribution α per PMSA level, {ds}, {backbone}+SRSUPM, test "
-          f"windows\n\n{info} (`analysis.level_information`).\n\n![Fig. 6, {ds}, {backbone}]({name}.png)\n")
+          f"windows\n\n{info} (`diagnostics.level_information`).\n\n![Fig. 6, {ds}, {backbone}]({name}.png)\n")
     return {name: reports / f"{name}.png"}, [md], rows
 
 
@@ -262,7 +264,7 @@ def _fig8_for(df, runs_dir, reports: Path, ds: str, backbone: str, max_pairs: in
         return {}, [], []
     fig = Figure(figsize=(5.5 * len(dists), 3.6), layout="constrained")
     for ax, (m, d) in zip(fig.subplots(1, len(dists), squeeze=False).ravel(), dists.items()):
-        analysis.plot_view_distances(d, ax=ax, title=f"{ds}, {backbone} {m}: separation {d['separation']:.3f}")
+        analysis_plots.plot_view_distances(d, ax=ax, title=f"{ds}, {backbone} {m}: separation {d['separation']:.3f}")
     name = f"fig8_{_suffix(ds, backbone)}"
     _savefig(fig, reports / f"{name}.png")
     rows = []
