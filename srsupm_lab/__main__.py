@@ -71,8 +71,9 @@ def cmd_oracle_gap(args) -> int:
 
 
 def cmd_diagnose(args) -> int:
-    """Print the engagement numbers of a run folder (srsupm_lab.engagement.diagnose)."""
-    from .engagement import ENGAGED, diagnose
+    """Print the engagement numbers of a run folder (srsupm_lab.diagnose)."""
+    from .diagnose import diagnose
+    from .engagement import ENGAGED
 
     result = diagnose(args.run, device=args.device)
     print(f"Engagement of {args.run} on its best weights (validation windows):")
@@ -269,7 +270,7 @@ def main(argv=None) -> int:
     from .backbones import BACKBONES
     from .config import BINS
     from .data.loaders import KNOWN_DATASETS, LABEL_KINDS
-    from .experiment import _key_value, add_train_arguments, train_from_args
+    from .experiment import key_value, add_train_arguments, train_from_args
 
     parser = argparse.ArgumentParser(prog="python -m srsupm_lab", description=_DESCRIPTION, epilog=_EPILOG,
                                      formatter_class=_RawHelpFormatter)
@@ -372,7 +373,7 @@ def main(argv=None) -> int:
     rep.add_argument("--batch-size", type=int, default=None, help="training batch size (default: TrainConfig's)")
     rep.add_argument("--data-root", default=None, help="folder holding the real datasets (default: the search path)")
     rep.add_argument("--labels", default=None, help="categories | attributes (default: TrainConfig's categories)")
-    rep.add_argument("--set", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+    rep.add_argument("--set", action="append", type=key_value, default=[], metavar="KEY=VALUE",
                      help="any other TrainConfig field for every run, e.g. --set gamma=0.01 (repeatable)")
     rep.add_argument("--dry-run", action="store_true",
                      help="make the checks of a real run, then list the runs and which are done; run nothing")

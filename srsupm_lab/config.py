@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TrainConfig", "BINS", "PRESETS", "CHOICES"]
+__all__ = ["TrainConfig", "BINS", "PRESETS", "CHOICES", "FIELD_KINDS"]
 
 BINS = ("even", "quantile")
 
@@ -135,7 +135,7 @@ class TrainConfig:
 
         for f in fields(self):
             value = getattr(self, f.name)
-            kind = _KIND[f.name]
+            kind = FIELD_KINDS[f.name]
             if kind == "opt_str" and isinstance(value, os.PathLike):
                 value = os.fspath(value)
                 setattr(self, f.name, value)
@@ -268,7 +268,7 @@ def _check_trainable_ranges(config: "TrainConfig") -> None:
 
 
 # the type class of every field, used by validate() and by the CLI
-_KIND = {
+FIELD_KINDS = {
     "dataset": "str", "data_root": "opt_str", "labels": "str", "dataset_options": "dict", "noise_p": "float",
     "max_len": "pos_int",
     "backbone": "str", "backbone_options": "dict", "dim": "pos_int", "srsupm": "bool", "oracle": "bool", "K": "int", "bins": "str",
@@ -281,4 +281,4 @@ _KIND = {
     "mask_history": "bool", "fused_mixture": "bool", "device": "str", "out_dir": "opt_str",
     "resume": "bool", "progress": "bool",
 }
-assert set(_KIND) == {f.name for f in fields(TrainConfig)}, "every TrainConfig field needs a kind"
+assert set(FIELD_KINDS) == {f.name for f in fields(TrainConfig)}, "every TrainConfig field needs a kind"

@@ -51,7 +51,8 @@ def branch_diagnostics(model, windows, levels=None, batch_size: int = 1024) -> d
     Z = shift_representations(model, windows, batch_size).double()            # (M, K, d)
     E = model.backbone.item_table().detach().cpu().double()
     e_v = E[windows.targets.cpu()]                                             # (M, d)
-    logits = torch.einsum("bkd,bd->bk", Z, e_v) / math.sqrt(Z.shape[2])        # (M, K) Eq. 9
+    scale = model.temperatures.scales()["alpha"] if hasattr(model, "temperatures") else 1 / math.sqrt(Z.shape[2])
+    logits = torch.einsum("bkd,bd->bk", Z, e_v) * scale                        # (M, K) Eq. 9, the model's scale
     alpha = torch.softmax(logits, dim=1)
     K = Z.shape[1]
     sim = branch_similarity(Z)

@@ -20,7 +20,8 @@ training batch for the gradients), with the model in evaluation mode and no stat
   shift representations (a term with a share near 0 is switched on in name only).
 
 :func:`measure` computes them for a model; the trainer records them in ``history.csv`` as
-``eng_*`` columns; :func:`diagnose` prints them for a finished run folder (CLI ``diagnose``).
+``eng_*`` columns; :func:`srsupm_lab.diagnose.diagnose` measures them on a finished run folder
+(CLI ``diagnose``).
 """
 from __future__ import annotations
 
@@ -28,10 +29,10 @@ import math
 
 import torch
 
-from .diagnostics import level_information
+from .diagnostics import branch_similarity, level_information
 
 __all__ = ["measure", "gradient_shares", "beta_entropy", "branch_cosine", "validation_sample", "ENGAGED",
-           "is_engaged", "diagnose"]
+           "is_engaged"]
 
 #: The thresholds at which the package calls the mechanism engaged (issue 22, used by the screening):
 #: α carries at least 5 % of the level entropy, and L_PMSIM sits at least 0.25 nats below log B.
@@ -45,11 +46,10 @@ def validation_sample(n_windows: int, size: int = 2048, seed: int = 0) -> torch.
 
 
 def branch_cosine(Z: torch.Tensor) -> float:
-    """Mean off-diagonal cosine between the K rows of each window's Ẑ (M, K, d), in float64."""
-    u = torch.nn.functional.normalize(Z.double(), dim=2)                          # (M, K, d)
-    K = u.shape[1]
-    gram = torch.einsum("mkd,mjd->kj", u, u) / u.shape[0]                         # (K, K) mean cosine
-    return float((gram.sum() - gram.diagonal().sum()) / (K * (K - 1)))
+    """Mean off-diagonal cosine between the K rows of each window's Ẑ (M, K, d) (:func:`branch_similarity`)."""
+    sim = branch_similarity(Z)                                                    # (K, K), float64
+    K = sim.shape[0]
+    return float((sim.sum() - sim.trace()) / (K * (K - 1)))
 
 
 def beta_entropy(Z: torch.Tensor, E: torch.Tensor, scale: float, block: int = 128) -> float:
@@ -127,28 +127,3 @@ def is_engaged(row: dict) -> bool:
 
 def _nan(x) -> bool:
     return isinstance(x, float) and math.isnan(x)
-
-
-def diagnose(out_dir, device: str = "cpu") -> dict:
-    """Engagement of a finished (or checkpointed) run folder, on its best weights, plus its history.
-
-    Returns ``{"now": measure(...) on the validation windows, "history": the eng_* columns per
-    epoch (a DataFrame, empty for runs made before they existed), "engaged": is_engaged(last row)}``.
-    """
-    from pathlib import Path
-
-    import pandas as pd
-
-    from .experiment import load_trained
-    run = load_trained(out_dir, device=device)
-    if not hasattr(run.model, "loss_terms"):
-        raise ValueError(f"diagnose: {out_dir} is a backbone-alone run ({run.config.backbone}); engagement "
-                         f"measures SRSUPM's mechanism")
-    split = run.data.split
-    now = measure(run.model, split.valid, run.data.valid_levels)
-    hist_path = Path(out_dir) / "history.csv"
-    history = pd.read_csv(hist_path) if hist_path.exists() else pd.DataFrame()
-    cols = ["epoch"] + [c for c in history.columns if c.startswith("eng_") or c in ("loss_pmsim", "valid_recall@10")]
-    history = history[[c for c in cols if c in history.columns]]
-    last = history.iloc[-1].to_dict() if len(history) else {}
-    return {"now": now, "history": history, "engaged": is_engaged(last) if last else None}

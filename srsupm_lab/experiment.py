@@ -44,7 +44,7 @@ import torch
 
 from . import distributed as ddp
 from . import pmsa
-from .config import _KIND, TrainConfig
+from .config import FIELD_KINDS, TrainConfig
 from .trainer import (Trainer, atomic_write, atomic_write_all, count_parameters, read_checkpoint, remove_stale_temps,
                       resolve_device, seed_everything)
 
@@ -522,7 +522,7 @@ _HELP = {
 }
 
 
-def _key_value(text: str) -> tuple[str, object]:
+def key_value(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     key, raw = text.split("=", 1)
@@ -542,7 +542,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--config", metavar="FILE", default=None, help="JSON file of TrainConfig fields")
     parser.add_argument("--overwrite", action="store_true", help="replace the results of a finished run in --out")
     for f in fields(TrainConfig):
-        name, kind = f.name, _KIND[f.name]
+        name, kind = f.name, FIELD_KINDS[f.name]
         flags = _FLAGS.get(name, ["--" + name.replace("_", "-")])
         default = f.default_factory() if callable(f.default_factory) else f.default
         help_text = f"{_HELP.get(name, name.replace('_', ' '))} (default: {default})"
@@ -551,7 +551,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                                 help=help_text)
         elif kind == "dict":
             flag = flags[0][:-1] if flags[0].endswith("s") else flags[0]     # --backbone-option KEY=VALUE
-            parser.add_argument(flag, dest=name, action="append", type=_key_value, metavar="KEY=VALUE",
+            parser.add_argument(flag, dest=name, action="append", type=key_value, metavar="KEY=VALUE",
                                 default=argparse.SUPPRESS, help=help_text)
         else:
             parser.add_argument(*flags, dest=name, type=_TYPES[kind], default=argparse.SUPPRESS, help=help_text)
@@ -577,7 +577,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     for name in (f.name for f in fields(TrainConfig)):
         if hasattr(args, name):
             value = getattr(args, name)
-            values[name] = {**values.get(name, {}), **dict(value)} if _KIND[name] == "dict" else value
+            values[name] = {**values.get(name, {}), **dict(value)} if FIELD_KINDS[name] == "dict" else value
     return TrainConfig.from_dict(values)
 
 

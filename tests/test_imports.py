@@ -18,15 +18,12 @@ PACKAGE = ROOT / "srsupm_lab"
 
 #: private names imported across modules that belong to files other sessions own; each entry is
 #: (importer, module, name) and must still occur (so that it is removed once the name is public)
-KNOWN_PRIVATE = {("srsupm_lab.experiment", "srsupm_lab.config", "_KIND"),
-                 ("srsupm_lab.__main__", "srsupm_lab.experiment", "_key_value")}
+KNOWN_PRIVATE: set = set()
 
 
 #: edges that close a cycle in files other sessions own, each (importer, imported) with why; an entry
-#: must still exist (remove it once the cycle is broken). engagement -> experiment: ``engagement.diagnose``
-#: loads a run folder (``experiment.load_trained``, in a function) while ``Trainer`` measures engagement
-#: every epoch (``trainer -> engagement``, in a function): diagnose belongs above both.
-KNOWN_CYCLE_EDGES = {("srsupm_lab.engagement", "srsupm_lab.experiment")}
+#: must still exist (remove it once the cycle is broken). None at present.
+KNOWN_CYCLE_EDGES: set = set()
 
 
 def _module_name(path: Path) -> str:

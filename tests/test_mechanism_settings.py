@@ -325,3 +325,17 @@ def test_configs_stored_before_a_setting_existed_read_as_those_runs_ran():
     assert upgrade_stored_config(bert)["backbone_options"] == {"next_item_loss": True}
     assert config_differences(bert, TrainConfig(backbone="bert4rec").to_dict())["backbone_options"] == (
         {"next_item_loss": True}, {})
+
+
+def test_diagnose_prints_the_engagement_of_a_run_folder(tmp_path, capsys):
+    from srsupm_lab.__main__ import main
+    from srsupm_lab.experiment import run_experiment
+    common = dict(dataset="synthetic", dataset_options=TINY_WORLD, epochs=1, batch_size=64, max_len=6, dim=16,
+                  progress=False, device="cpu")
+    run_experiment(TrainConfig(srsupm=True, out_dir=str(tmp_path / "srsupm"), **common))
+    assert main(["diagnose", str(tmp_path / "srsupm")]) == 0
+    out = capsys.readouterr().out
+    assert "alpha_info_share" in out and "branch_cosine" in out and "Per epoch" in out and "engaged" in out
+    run_experiment(TrainConfig(out_dir=str(tmp_path / "alone"), **common))
+    assert main(["diagnose", str(tmp_path / "alone")]) == 2
+    assert "backbone-alone run" in capsys.readouterr().err
