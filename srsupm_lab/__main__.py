@@ -70,6 +70,16 @@ def cmd_oracle_gap(args) -> int:
     return 0
 
 
+def cmd_decisive(args) -> int:
+    """Run (or resume) the decisive experiment's arms, then write its report."""
+    from .decisive import decisive_report, run_decisive
+
+    if not args.report_only:
+        run_decisive(args.seeds, args.runs, args.arms, device=args.device, data_root=args.data_root)
+    print(f"report: {decisive_report(args.runs, args.report)}")
+    return 0
+
+
 def cmd_diagnose(args) -> int:
     """Print the engagement numbers of a run folder (srsupm_lab.diagnose)."""
     from .diagnose import diagnose
@@ -404,6 +414,18 @@ def main(argv=None) -> int:
     gap.add_argument("--report-only", action="store_true", help="only rebuild the report from the run folders")
     gap.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
     gap.set_defaults(func=cmd_oracle_gap)
+    dec = sub.add_parser("decisive", help="the decisive experiment on Beauty at the paper's protocol: SASRec (CE, "
+                                          "BCE), the control, SRSUPM literal and engaged (srsupm_lab.decisive)")
+    dec.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default: 1 2 3)")
+    dec.add_argument("--arms", nargs="+", default=None, help="arm names (default: all five, seed by seed)")
+    dec.add_argument("--runs", default="runs/decisive", help="run folders below this (default: runs/decisive)")
+    dec.add_argument("--report", default="reports/decisive", help="where arms.csv, significance.csv and "
+                                                                  "decisive.md go (default: reports/decisive)")
+    dec.add_argument("--report-only", action="store_true", help="only rebuild the report from the run folders")
+    dec.add_argument("--data-root", default=None, help="folder of the real datasets (default: SRSUPM_DATA, else "
+                                                      "the repository's data/)")
+    dec.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    dec.set_defaults(func=cmd_decisive)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -339,3 +339,25 @@ def test_diagnose_prints_the_engagement_of_a_run_folder(tmp_path, capsys):
     run_experiment(TrainConfig(out_dir=str(tmp_path / "alone"), **common))
     assert main(["diagnose", str(tmp_path / "alone")]) == 2
     assert "backbone-alone run" in capsys.readouterr().err
+
+
+def test_decisive_arms_are_the_issues_five_and_the_report_pairs_finished_seeds(tmp_path):
+    from srsupm_lab import decisive
+    configs = {c["out_dir"].split("/")[-2]: c for c in decisive.arm_configs([1], tmp_path)}
+    assert list(configs) == ["sasrec", "sasrec-bce", "sasrec+control", "sasrec+srsupm-paper", "sasrec+srsupm-engaged"]
+    for c in configs.values():
+        cfg = TrainConfig.from_dict(c)
+        assert (cfg.lr, cfg.batch_size, cfg.patience, cfg.epochs, cfg.dim, cfg.max_len) == (0.01, 128, 10, 200, 64, 50)
+    assert configs["sasrec-bce"]["loss"] == "bce" and not configs["sasrec"]["srsupm"]
+    ctrl, eng = configs["sasrec+control"], configs["sasrec+srsupm-engaged"]
+    assert not (ctrl["pmsid"] or ctrl["pmsim"] or ctrl["pmi"]) and ctrl["reg_form"] == eng["reg_form"]
+    assert configs["sasrec+srsupm-paper"]["preset"] == "paper"
+    # a report from two tiny finished arms (the protocol swapped for a tiny synthetic one)
+    tiny = dict(dataset="synthetic", dataset_options=TINY_WORLD, epochs=1, max_len=6, dim=16, device="cpu")
+    decisive.run_decisive([1], tmp_path, arms=["sasrec", "sasrec-bce"], **tiny)
+    md = decisive.decisive_report(tmp_path, tmp_path / "rep", n_boot=50)
+    text = md.read_text()
+    assert "(a) sasrec" in text and "(b) sasrec-bce" in text and "(e) sasrec+srsupm-engaged seed 1" in text
+    import pandas as pd
+    sig = pd.read_csv(tmp_path / "rep" / "significance.csv")
+    assert set(sig["model_b"]) == {"(b) sasrec-bce"} and set(sig["metric"]) == {"recall@10", "ndcg@10"}

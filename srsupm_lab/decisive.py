@@ -1,0 +1,153 @@
+"""The decisive experiment on Beauty at the paper's protocol (issue 22, item 5): why does the gain not reproduce?
+
+Five arms, SASRec, the paper's protocol (§5.1: Adam lr 0.01, batch 128, d 64, L 50, early stopping
+on validation Recall@10 with patience 10, at most 200 epochs), seeds 1–3, paired bootstrap on the
+22,363 test users (:func:`srsupm_lab.significance.compare_runs`):
+
+* ``sasrec`` (a) — SASRec with the full cross-entropy (the package's backbone loss);
+* ``sasrec-bce`` (b) — SASRec's original recipe (Kang & McAuley): binary cross-entropy with one
+  sampled negative per target (``loss="bce"``), what "the hyper-parameters of their original
+  papers" most plausibly means for the paper's baseline;
+* ``sasrec+control`` (c) — SRSUPM's added layers without its mechanism: the K SIC branches and
+  L_reg, mean-pooled, no PMSID, no PMSIM, no mixture (the engaged arm's other settings);
+* ``sasrec+srsupm-paper`` (d) — SRSUPM at its most literal reading (``PRESETS["paper"]``);
+* ``sasrec+srsupm-engaged`` (e) — SRSUPM with the setting chosen on validation by the screening
+  (:data:`ENGAGED_SETTING`, :mod:`srsupm_lab.screening`).
+
+Each explanation predicts a pattern: *weaker baselines in the paper* — (b) near the paper's
+SASRec (.0860) while the others tie; *extra capacity* — (c) ≈ (e), both above (a); *the
+mechanism* — (e) ahead of (c). :func:`decisive_report` writes the arms' metrics and the paired
+comparisons that tell these apart; every row comes from the run folders, so the one command
+
+    python -m srsupm_lab decisive --report-only --runs runs/decisive --report reports/decisive
+
+regenerates it, and the same command without ``--report-only`` runs or resumes what is missing.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .config import PRESETS
+from .screening import SETTINGS
+
+__all__ = ["PROTOCOL", "ENGAGED_SETTING", "ARMS", "arm_configs", "run_decisive", "arms_table", "comparisons",
+           "decisive_report"]
+
+#: §5.1 of the paper, on Beauty with SASRec
+PROTOCOL = {"dataset": "beauty", "backbone": "sasrec", "lr": 0.01, "batch_size": 128, "dim": 64, "max_len": 50,
+            "patience": 10, "epochs": 200, "K": 5}
+#: the screening's choice on Beauty's validation users (reports/screening_beauty.md)
+ENGAGED_SETTING = "unit+mild+normreg"
+
+_MECH = ("lambda2", "gamma", "tau", "level_temperature", "pmsim_similarity", "reg_form", "augmentation",
+         "singletons", "false_negatives")
+_PAPER = {k: PRESETS["paper"][k] for k in _MECH}
+_ENGAGED = {k: v for k, v in SETTINGS[ENGAGED_SETTING].items()}
+
+#: arm folder name -> the TrainConfig fields on top of PROTOCOL (letters as in the module doc)
+ARMS: dict[str, dict] = {
+    "sasrec": {"srsupm": False, "loss": "ce"},
+    "sasrec-bce": {"srsupm": False, "loss": "bce"},
+    "sasrec+control": {"srsupm": True, **_ENGAGED, "pmsid": False, "pmsim": False, "pmi": False},
+    "sasrec+srsupm-paper": {"srsupm": True, **_PAPER, "preset": "paper"},
+    "sasrec+srsupm-engaged": {"srsupm": True, **_ENGAGED},
+}
+LETTERS = dict(zip(ARMS, "abcde"))
+#: (A, B) pairs reported as "B against A"
+PAIRS = [("sasrec", "sasrec-bce"), ("sasrec", "sasrec+control"), ("sasrec", "sasrec+srsupm-paper"),
+         ("sasrec", "sasrec+srsupm-engaged"), ("sasrec+control", "sasrec+srsupm-engaged"),
+         ("sasrec+srsupm-paper", "sasrec+srsupm-engaged")]
+PAPER_SASREC = {"recall@10": 0.0860, "ndcg@10": 0.0419}              # Table 1, Beauty
+PAPER_SRSUPM = {"recall@10": 0.1042, "ndcg@10": 0.0517}
+
+
+def arm_configs(seeds, runs: str | Path, arms=None, **common) -> list[dict]:
+    """One TrainConfig dict per (arm, seed), seeds outermost (every arm of seed 1 before seed 2)."""
+    arms = list(ARMS) if arms is None else list(arms)
+    unknown = [a for a in arms if a not in ARMS]
+    if unknown:
+        raise ValueError(f"decisive: unknown arm(s) {unknown}; the arms are {list(ARMS)}")
+    return [{**PROTOCOL, "seed": seed, "progress": False, "resume": True, **ARMS[arm], **common,
+             "out_dir": str(Path(runs) / "beauty" / arm / f"seed{seed}")} for seed in seeds for arm in arms]
+
+
+def run_decisive(seeds, runs: str | Path, arms=None, **common) -> None:
+    """Train (or resume, or reuse) every run of :func:`arm_configs`."""
+    from .experiment import run_experiment
+    for config in arm_configs(seeds, runs, arms, **common):
+        print(f"decisive: {config['out_dir']}", flush=True)
+        run_experiment(config)
+
+
+def _finished(runs: Path, arm: str) -> dict[int, Path]:
+    out = {}
+    for path in sorted((runs / "beauty" / arm).glob("seed*/results.json")):
+        out[int(json.loads(path.read_text(encoding="utf-8"))["config"]["seed"])] = path.parent
+    return out
+
+
+def arms_table(runs: str | Path) -> pd.DataFrame:
+    """One row per (arm, finished seed): epochs, best epoch, stopped early, validation and test metrics."""
+    rows = []
+    for arm in ARMS:
+        for seed, folder in _finished(Path(runs), arm).items():
+            res = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+            test = next(r for r in res["test"] if str(r.get("level")) == "all")
+            rows.append({"arm": f"({LETTERS[arm]}) {arm}", "seed": seed, "epochs": res["epochs_run"],
+                         "best_epoch": res["best_epoch"], "stopped_early": res["stopped_early"],
+                         "valid_recall@10": res["best_valid_recall@10"],
+                         **{f"test_{m}": test[m] for m in ("recall@10", "ndcg@10", "recall@20", "ndcg@20")}})
+    return pd.DataFrame(rows)
+
+
+def comparisons(runs: str | Path, n_boot: int = 2000) -> pd.DataFrame:
+    """The paired comparisons of :data:`PAIRS` on the seeds both arms finished (pooled over those seeds)."""
+    from .significance import compare_runs
+    runs, rows = Path(runs), []
+    for a, b in PAIRS:
+        fa, fb = _finished(runs, a), _finished(runs, b)
+        seeds = sorted(set(fa) & set(fb))
+        if not seeds:
+            continue
+        table = compare_runs([fa[s] for s in seeds], [fb[s] for s in seeds], n_boot=n_boot)
+        for _, r in table[table["metric"].isin(["recall@10", "ndcg@10"])].iterrows():
+            rows.append({"model_a": f"({LETTERS[a]}) {a}", "model_b": f"({LETTERS[b]}) {b}",
+                         "seeds": " ".join(map(str, seeds)), **r.to_dict()})
+    return pd.DataFrame(rows)
+
+
+def decisive_report(runs: str | Path, report_dir: str | Path, n_boot: int = 2000) -> Path:
+    """``arms.csv``, ``significance.csv`` and ``decisive.md`` in ``report_dir``; returns the markdown path."""
+    from .trainer import atomic_write
+    arms, sig = arms_table(runs), comparisons(runs, n_boot)
+    report_dir = Path(report_dir)
+    atomic_write(report_dir / "arms.csv", lambda tmp: arms.to_csv(tmp, index=False, float_format="%.6g"))
+    atomic_write(report_dir / "significance.csv", lambda tmp: sig.to_csv(tmp, index=False, float_format="%.6g"))
+    lines = ["# The decisive experiment (Beauty, SASRec, the paper's protocol)", "",
+             f"lr {PROTOCOL['lr']}, batch {PROTOCOL['batch_size']}, d {PROTOCOL['dim']}, L {PROTOCOL['max_len']}, early "
+             f"stopping on validation Recall@10 with patience {PROTOCOL['patience']}, at most {PROTOCOL['epochs']} "
+             f"epochs; the engaged arm uses the screening's `{ENGAGED_SETTING}`. The paper: SASRec "
+             f"{PAPER_SASREC['recall@10']:.4f} / {PAPER_SASREC['ndcg@10']:.4f}, +SRSUPM {PAPER_SRSUPM['recall@10']:.4f} "
+             f"/ {PAPER_SRSUPM['ndcg@10']:.4f} (Recall@10 / NDCG@10). Regenerate: `python -m srsupm_lab decisive "
+             f"--report-only --runs {runs} --report {report_dir}`.", "", "## Finished runs", ""]
+    if arms.empty:
+        lines.append("None yet.")
+    else:
+        lines.append(arms.to_markdown(index=False, floatfmt=".4f"))
+        summary = arms.groupby("arm", sort=False)[["test_recall@10", "test_ndcg@10"]].agg(["mean", "std", "count"])
+        summary.columns = [f"{m} {s}" for m, s in summary.columns]
+        lines += ["", "Mean and sd (ddof 1) over finished seeds:", "",
+                  summary.reset_index().to_markdown(index=False, floatfmt=".4f")]
+    lines += ["", "## Paired comparisons (B against A, on the seeds both finished)", ""]
+    shown = ["model_a", "model_b", "seeds", "metric", "a", "b", "gain", "relative", "ci_low", "ci_high", "p_value"]
+    lines.append("None yet." if sig.empty else sig[shown].to_markdown(index=False, floatfmt=".4f"))
+    missing = [f"({LETTERS[arm]}) {arm} seed {s}" for arm in ARMS for s in (1, 2, 3)
+               if s not in _finished(Path(runs), arm)]
+    lines += ["", "## Not finished", "", ", ".join(missing) if missing else "Nothing: every arm has seeds 1-3."]
+    md = report_dir / "decisive.md"
+    atomic_write(md, lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8"))
+    return md
+
