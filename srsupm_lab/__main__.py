@@ -117,7 +117,7 @@ def cmd_demo(args) -> int:
     from .config import TrainConfig
     from .data import load_dataset
     from .experiment import run_experiment
-    from .trainer import atomic_write
+    from .atomic import atomic_write
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

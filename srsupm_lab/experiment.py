@@ -45,8 +45,9 @@ import torch
 from . import distributed as ddp
 from . import pmsa
 from .config import FIELD_KINDS, TrainConfig
-from .trainer import (Trainer, atomic_write, atomic_write_all, count_parameters, read_checkpoint, remove_stale_temps,
-                      resolve_device, seed_everything)
+from .atomic import atomic_write, atomic_write_all, remove_stale_temps
+from .checkpoints import read_checkpoint
+from .trainer import Trainer, count_parameters, resolve_device, seed_everything
 
 __all__ = ["run_experiment", "add_train_arguments", "train_from_args", "load_results", "prepare_data",
            "build_model", "load_trained", "user_ranks", "TrainedRun", "PreparedData"]

@@ -459,7 +459,7 @@ def _check_after_fault(out: Path, before: dict, finished: Path):
         assert after[name] == before[name], name                      # old results intact (the marker, too)
     from srsupm_lab.experiment import config_differences
     assert config_differences(json.loads(before["config.json"]), json.loads(after["config.json"])) == {}
-    from srsupm_lab.trainer import read_checkpoint
+    from srsupm_lab.checkpoints import read_checkpoint
     read_checkpoint(out / "checkpoint.pt")                            # old or new, complete either way
     assert main(resume_args(out)) == 0
     ref = json.loads((finished / "three" / "results.json").read_text())

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .. import analysis, analysis_plots, diagnostics
 from ..experiment import FIG6_FILE, FIG8_FILE, can_measure, load_results, load_trained, write_json
-from ..trainer import atomic_write
+from ..atomic import atomic_write
 from .collect import ablated, plain
 from .grids import SWITCHES
 
