@@ -270,7 +270,7 @@ def main(argv=None) -> int:
     from .backbones import BACKBONES
     from .config import BINS
     from .data.loaders import KNOWN_DATASETS, LABEL_KINDS
-    from .experiment import key_value, add_train_arguments, train_from_args
+    from .train_cli import key_value, add_train_arguments, train_from_args
 
     parser = argparse.ArgumentParser(prog="python -m srsupm_lab", description=_DESCRIPTION, epilog=_EPILOG,
                                      formatter_class=_RawHelpFormatter)
