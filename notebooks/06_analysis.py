@@ -16,7 +16,7 @@ import pandas as pd
 
 from srsupm_lab import analysis, analysis_plots, paper
 from srsupm_lab import reproduce as R
-from srsupm_lab.experiment import load_results
+from srsupm_lab.run_folder import load_results
 
 # %% tags=["parameters"]
 runs_dir = "runs/06_analysis"      # folder of finished runs (one sub-folder per run, as run_grid writes)

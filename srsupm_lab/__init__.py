@@ -13,7 +13,11 @@ The map from the paper to the code (method.md section in brackets):
 ``srsupm``             the plug-in model and its multi-task objective (§9)
 ``evaluate``           full-ranking Recall/NDCG, per-level breakdown (§10)
 ``trainer``            device, batches, early stopping, checkpoints
+``checkpoints``        what a checkpoint holds: states, RNGs, caches (exact resume)
+``atomic``             atomic file writes (a crash leaves the old file or the new one)
 ``experiment``         one call from a config to saved results; a finished run brought back
+``run_folder``         a run folder's files, its stored config, load_results
+``train_cli``          the CLI ``train`` command's options
 ``significance``       paired bootstrap: is B's gain over A more than noise?
 ``timing``             inference cost alone and with SRSUPM (Table 2)
 ``distributed``        data-parallel training under torchrun (DDP)

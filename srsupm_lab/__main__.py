@@ -127,7 +127,7 @@ def cmd_demo(args) -> int:
     from .config import TrainConfig
     from .data import load_dataset
     from .experiment import run_experiment
-    from .trainer import atomic_write
+    from .atomic import atomic_write
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -280,7 +280,7 @@ def main(argv=None) -> int:
     from .backbones import BACKBONES
     from .config import BINS
     from .data.loaders import KNOWN_DATASETS, LABEL_KINDS
-    from .experiment import key_value, add_train_arguments, train_from_args
+    from .train_cli import key_value, add_train_arguments, train_from_args
 
     parser = argparse.ArgumentParser(prog="python -m srsupm_lab", description=_DESCRIPTION, epilog=_EPILOG,
                                      formatter_class=_RawHelpFormatter)

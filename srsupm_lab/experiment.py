@@ -24,17 +24,21 @@ they were (a continuation that fails while training keeps its newer checkpoint).
 
 Started by ``torchrun --nproc_per_node N`` the same call trains data-parallel (see
 :mod:`srsupm_lab.distributed`); every process returns the results, only rank 0 writes files.
+
+Here: the run itself (:func:`prepare_data`, :func:`build_model`, :func:`run_experiment`) and a
+finished run brought back (:func:`load_trained`, :func:`user_ranks`). Elsewhere: the run
+folder's file names, readers, writers, stored-config checks and :func:`load_results` in
+:mod:`srsupm_lab.run_folder`; the ``train`` command's options in :mod:`srsupm_lab.train_cli`;
+atomic writes in :mod:`srsupm_lab.atomic`; checkpoint contents in :mod:`srsupm_lab.checkpoints`.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import platform
 import subprocess
 import sys
 import time
-from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import NamedTuple
 
@@ -44,221 +48,19 @@ import torch
 
 from . import distributed as ddp
 from . import pmsa
-from .config import FIELD_KINDS, TrainConfig
-from .trainer import (Trainer, atomic_write, atomic_write_all, count_parameters, read_checkpoint, remove_stale_temps,
-                      resolve_device, seed_everything)
+from .atomic import atomic_write_all
+from .checkpoints import read_checkpoint
+from .config import TrainConfig
+from .run_folder import (DERIVED_FILES, RANKS_FILE, check_out_dir, csv_writer, json_writer, load_results,
+                         start_run_files, write_csv)
+from .trainer import Trainer, count_parameters, resolve_device, seed_everything
 
-__all__ = ["run_experiment", "add_train_arguments", "train_from_args", "load_results", "prepare_data",
-           "build_model", "load_trained", "user_ranks", "TrainedRun", "PreparedData"]
-
-RANKS_FILE = "test_ranks.csv"
-FIG6_FILE, FIG8_FILE = "fig6_alpha.json", "fig8_distances.json"     # written by srsupm_lab.figures
-# measured on a finished run's best weights: stale as soon as the run trains again
-DERIVED_FILES = (RANKS_FILE, FIG6_FILE, FIG8_FILE)
-OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.csv", "results.json",
-                "checkpoint.pt", *DERIVED_FILES)
-# fields that may differ between a run and its resumption
-RESUMABLE_CHANGES = ("resume", "progress", "device", "epochs", "patience", "eval_batch_size", "length_groups",
-                     "fused_mixture")
-# fields a backbone-alone run (srsupm=False) never reads
-SRSUPM_ONLY = ("lambda1", "lambda2", "gamma", "tau", "dropout", "level_temperature", "fused_mixture",
-               "pmsim_similarity", "reg_form", "augmentation", "singletons", "false_negatives")
-
-
-#: fields added after runs were stored whose value in those runs differs from today's default:
-#: every run before 2026-12-01 drew the augmented view of Eq. 15 with a second encoder pass
-LEGACY_VALUES = {"augmentation": "encoder_dropout"}
-
-
-def stored_defaults() -> dict:
-    """What a config stored before a field existed ran with: the field's default, or its ``LEGACY_VALUES`` entry."""
-    return {**{f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}, **LEGACY_VALUES}
-
-
-def upgrade_stored_config(stored: dict) -> dict:
-    """A stored config with every field it lacks filled as that run ran (``stored_defaults``).
-
-    BERT4Rec runs stored before the cloze-only default (2026-12-01, the same change that added
-    ``augmentation``) trained the next-item loss too: their ``backbone_options`` gain
-    ``next_item_loss=True``.
-    """
-    out = {**stored_defaults(), **stored}
-    if "augmentation" not in stored and out.get("backbone") == "bert4rec":
-        out["backbone_options"] = {"next_item_loss": True, **(out.get("backbone_options") or {})}
-    return out
-
-
-def config_differences(stored: dict, now: dict) -> dict:
-    """Fields where two resolved configs differ in a way that changes the run: ``{field: (stored, now)}``.
-
-    Ignored: what may change between a run and its resumption (``RESUMABLE_CHANGES``) and, when
-    both runs are backbone-alone, the SRSUPM settings (``SRSUPM_ONLY``). A field missing from a
-    config stored before that field existed counts as what that run used (:func:`upgrade_stored_config`).
-    """
-    stored = upgrade_stored_config(stored)
-    ignore = set(RESUMABLE_CHANGES) | {"out_dir"}
-    if not stored.get("srsupm") and not now.get("srsupm"):
-        ignore |= set(SRSUPM_ONLY)
-    return {k: (stored.get(k), now.get(k)) for k in sorted(set(stored) | set(now))
-            if k not in ignore and stored.get(k) != now.get(k)}
-
-
-# ----------------------------------------------------------------------------- files
-def _json_default(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (Path,)):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _json_writer(obj):
-    text = json.dumps(obj, indent=2, default=_json_default)
-    return lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
-
-
-def _csv_writer(table: pd.DataFrame):
-    return lambda tmp: table.to_csv(tmp, index=False)
-
-
-def _write_json(path: Path, obj) -> None:
-    atomic_write(path, _json_writer(obj))
-
-
-#: public: srsupm_lab.reproduce.figures keeps what it measures on a run in the run's folder with it
-write_json = _write_json
-
-
-def _write_csv(path: Path, table: pd.DataFrame) -> None:
-    atomic_write(path, _csv_writer(table))
+__all__ = ["run_experiment", "prepare_data", "build_model", "load_trained", "user_ranks", "can_measure",
+           "code_version", "TrainedRun", "PreparedData"]
 
 
 def _records(table: pd.DataFrame | None) -> list[dict] | None:
     return None if table is None else json.loads(table.to_json(orient="records", double_precision=15))
-
-
-def _read_level_table(path: Path) -> pd.DataFrame:
-    table = pd.read_csv(path, dtype={"level": str})
-    table["level"] = [lvl if lvl == "all" else int(lvl) for lvl in table["level"]]
-    return table
-
-
-_RESULTS_HINT = ("; delete it to continue the run from checkpoint.pt (resume=True, --resume), or start over "
-                 "(overwrite=True, --overwrite)")
-
-
-def _read_json_file(path: Path, what: str, hint: str = "") -> dict:
-    """A run folder's JSON object (``results.json``, ``config.json``); a truncated or malformed file
-    is one ``ValueError`` naming it, its line and (``hint``) what to do."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}:{err.lineno}: malformed JSON ({err.msg}): the {what} is truncated or "
-                         f"corrupt{hint}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not UTF-8 text: the {what} is corrupt{hint}") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{path}: expected a JSON object (the {what}), got a {type(value).__name__}")
-    return value
-
-
-def _read_table(path: Path, **options) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, **options)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path} does not exist: the run folder {path.parent} is incomplete") from None
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ValueError(f"{path}: cannot be read ({reason}): the file is truncated or corrupt") from None
-
-
-def _read_level_table(path: Path) -> pd.DataFrame:
-    table = _read_table(path, dtype={"level": str})
-    if "level" not in table.columns:
-        raise ValueError(f"{path}: no 'level' column (columns {list(table.columns)})")
-    table["level"] = [lvl if lvl == "all" else int(lvl) for lvl in table["level"]]
-    return table
-
-
-def load_results(out_dir) -> dict:
-    """The stored results of a finished run: ``results.json`` plus the tables as DataFrames.
-
-    A truncated or malformed file is one ``ValueError`` naming it (and its line); nothing is changed.
-    """
-    out = Path(out_dir)
-    path = out / "results.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: the run in {out} has not finished")
-    results = _read_json_file(path, "results file", _RESULTS_HINT)
-    results["history"] = _read_table(out / "history.csv")
-    results["valid_table"] = _read_level_table(out / "valid_levels.csv")
-    results["test_table"] = _read_level_table(out / "test_levels.csv")
-    return results
-
-
-def wants_more_epochs(out_dir, epochs: int) -> bool:
-    """True when the finished run in ``out_dir`` ran out of budget below ``epochs`` and can go on.
-
-    A run that stopped at its epoch budget (not by early stopping) keeps its last-epoch state in
-    ``checkpoint.pt``; asking for more epochs resumes it from there instead of returning the
-    stored results. Without the checkpoint (e.g. a run copied without it) that is impossible.
-    """
-    out = Path(out_dir)
-    if not (out / "results.json").exists():
-        return False
-    stored = _read_json_file(out / "results.json", "results file", _RESULTS_HINT)
-    if stored.get("stopped_early") or int(stored.get("epochs_run", 0)) >= epochs:
-        return False
-    if not (out / "checkpoint.pt").exists():
-        raise FileNotFoundError(f"{out}: the run stopped after {stored.get('epochs_run')} epochs and {epochs} are "
-                                f"asked, but its checkpoint.pt is missing, so it cannot continue; train it in "
-                                f"another folder")
-    return True
-
-
-def _check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
-    """Decide what to do with an existing ``out_dir``; return stored results when resuming a finished run.
-
-    Reads only: nothing in ``out_dir`` is changed here (see :func:`_start_run_files`).
-    """
-    out = Path(config.out_dir)
-    if overwrite and config.resume:
-        raise ValueError("run_experiment: resume=True and overwrite=True contradict each other; choose one")
-    finished = (out / "results.json").exists()
-    unfinished = (out / "checkpoint.pt").exists() and not finished
-    if not (finished or unfinished) or overwrite:
-        return None
-    if not config.resume:
-        state = "a finished run (results.json)" if finished else "an unfinished run (checkpoint.pt)"
-        raise FileExistsError(f"{out} holds {state}; pass resume=True (--resume) to continue or reuse it, "
-                              f"or overwrite=True (--overwrite) to start over")
-    stored_path = out / "config.json"
-    if stored_path.exists():
-        stored = _read_json_file(stored_path, "stored config")
-        now = config.to_dict()
-        diff = config_differences(stored, now)
-        if diff:
-            raise ValueError(f"run_experiment: cannot resume {out}: the config differs in {sorted(diff)} "
-                             f"(stored, now) = {diff}")
-    if finished and wants_more_epochs(out, config.epochs):
-        return None                                   # a larger budget: go on from the checkpoint
-    return load_results(out) if finished else None
-
-
-def _start_run_files(out: Path, config: TrainConfig, overwrite: bool) -> None:
-    """The first change to ``out_dir``, made once the data, the model and (on resume) the checkpoint
-    have been checked: leftovers of killed writes go, ``overwrite`` removes the previous outputs,
-    ``config.json`` is written."""
-    if out.is_dir():
-        for name in OUTPUT_FILES:
-            remove_stale_temps(out / name)
-    if overwrite:
-        for name in OUTPUT_FILES:
-            (out / name).unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_json(out / "config.json", config.to_dict())
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -370,7 +172,7 @@ def user_ranks(out_dir, device="cpu", batch_size: int = 1024) -> pd.DataFrame:
                         device=resolve_device(device), return_ranks=True)
     table = _ranks_table(split.test.users, run.data.test_levels, ranks.cpu())
     if (out / "results.json").exists():                # a finished run: its best state will not change
-        _write_csv(out / RANKS_FILE, table)
+        write_csv(out / RANKS_FILE, table)
     return table
 
 
@@ -416,7 +218,7 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
         raise ValueError("run_experiment: resume=True needs an out_dir (where the checkpoint lives)")
     if out is not None:
         if ddp.rank_from_env() == 0:                  # the one process that decides and writes
-            stored = _check_out_dir(config, overwrite)            # reads only
+            stored = check_out_dir(config, overwrite)            # reads only
             if stored is not None:
                 return stored
         elif config.resume and (out / "results.json").exists():
@@ -441,7 +243,7 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
     if out is not None:
         trainer.verify_resume()               # a checkpoint to continue from is readable and this run's ...
         if ddp.rank_from_env() == 0:
-            _start_run_files(out, config, overwrite)     # ... before anything in out_dir changes
+            start_run_files(out, config, overwrite)     # ... before anything in out_dir changes
     fit = trainer.fit()
     t_end = time.perf_counter()
 
@@ -473,119 +275,13 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
     if out is not None and ddp.is_main():
         # all written before any replaces its old file (a full disk or a kill changes nothing), then
         # moved into place with results.json last: its presence marks a finished run
-        atomic_write_all([(out / "history.csv", _csv_writer(fit.history)),
-                          (out / "valid_levels.csv", _csv_writer(fit.valid)),
-                          (out / "test_levels.csv", _csv_writer(fit.test)),
-                          (out / RANKS_FILE, _csv_writer(_ranks_table(split.test.users, test_levels,
-                                                                      fit.test_ranks.cpu()))),
-                          (out / "results.json", _json_writer(results))])
+        atomic_write_all([(out / "history.csv", csv_writer(fit.history)),
+                          (out / "valid_levels.csv", csv_writer(fit.valid)),
+                          (out / "test_levels.csv", csv_writer(fit.test)),
+                          (out / RANKS_FILE, csv_writer(_ranks_table(split.test.users, test_levels,
+                                                                     fit.test_ranks.cpu()))),
+                          (out / "results.json", json_writer(results))])
         for name in DERIVED_FILES:                    # measured on the previous best weights: stale now
             if name != RANKS_FILE:
                 (out / name).unlink(missing_ok=True)
     return {**results, "history": fit.history, "valid_table": fit.valid, "test_table": fit.test}
-
-
-# ----------------------------------------------------------------------------- CLI
-_TYPES = {"int": int, "pos_int": int, "opt_pos_int": int, "float": float, "str": str, "opt_str": str}
-_FLAGS = {"out_dir": ["--out", "--out-dir"], "K": ["--K", "-K"]}
-_HELP = {
-    "dataset": "a known name or a folder in the S3-Rec layout", "data_root": "folder holding the real datasets",
-    "labels": "categories | attributes", "dataset_options": "make_synthetic option KEY=VALUE (repeatable)",
-    "noise_p": "label-noise probability on the training supervision", "max_len": "input length L",
-    "backbone": "gru4rec | sasrec | caser | bert4rec | lightsans",
-    "backbone_options": "backbone option KEY=VALUE (repeatable), e.g. n_layers=2",
-    "dim": "embedding size d", "srsupm": "plug SRSUPM onto the backbone",
-    "oracle": "the backbone told the true motivation shift (synthetic world only; an upper bound)", "K": "number of shift levels",
-    "bins": "even | quantile", "lambda1": "weight of L_PMSID", "lambda2": "weight of L_PMSIM",
-    "gamma": "weight of L_reg", "tau": "InfoNCE temperature", "dropout": "dropout inside the SIC branches",
-    "pmsid": "ablation switch", "pmsim": "ablation switch", "pmi": "ablation switch (mixed prediction)",
-    "priors": "ablation switch (level priors)",
-    "level_temperature": "scale of the α/β logits (Eqs. 9, 19; the paper does not say): fixed 1/√d | unit 1 | "
-                         "learned",
-    "pmsim_similarity": "InfoNCE similarity (Eqs. 16-18): cosine | dot",
-    "reg_form": "L_reg form (Eq. 10): raw_mean | raw_sum | normalised_mean | normalised_sum",
-    "augmentation": "augmented view (Eq. 15): encoder_dropout (a second encoder pass) | view_dropout (dropout "
-                    "on the basic view)",
-    "singletons": "a window alone in its (target, level) group: self (pairs with itself) | drop (left out)",
-    "false_negatives": "in-batch negatives sharing the anchor's (target, level): keep | mask",
-    "loss": "backbone-alone loss: ce (full cross-entropy) | bce (one sampled negative, SASRec's original)",
-    "preset": "a named preset: paper (the paper's protocol and literal readings) | teaching (quick)",
-    "mask_history": "remove seen items from the ranking",
-    "fused_mixture": "score evaluation passes with the torch.compile'd mixture (speed only; +SRSUPM)",
-    "device": "auto | cpu | cuda[:i] | mps", "out_dir": "output folder", "resume": "continue a run in --out",
-    "progress": "progress bars", "epochs": "maximum number of epochs", "batch_size": "training batch size",
-    "lr": "Adam learning rate (paper: 0.01)", "weight_decay": "Adam weight decay",
-    "patience": "early-stopping patience, epochs without a better valid Recall@10", "seed": "random seed",
-    "eval_batch_size": "users scored at once in evaluation",
-    "length_groups": "encode each batch in this many groups of similar window length (exact; 1 = off; "
-                     "default: 8 on the CPU, off elsewhere)",
-}
-
-
-def key_value(text: str) -> tuple[str, object]:
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    key, raw = text.split("=", 1)
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw                                           # a bare string
-    return key.strip(), value
-
-
-def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add one option per TrainConfig field (plus ``--config FILE`` and ``--overwrite``) to ``parser``.
-
-    Only options given on the command line override the config file, which overrides the
-    defaults. Booleans come as pairs: ``--srsupm/--no-srsupm``, ``--pmsim/--no-pmsim``, ...
-    """
-    parser.add_argument("--config", metavar="FILE", default=None, help="JSON file of TrainConfig fields")
-    parser.add_argument("--overwrite", action="store_true", help="replace the results of a finished run in --out")
-    for f in fields(TrainConfig):
-        name, kind = f.name, FIELD_KINDS[f.name]
-        flags = _FLAGS.get(name, ["--" + name.replace("_", "-")])
-        default = f.default_factory() if callable(f.default_factory) else f.default
-        help_text = f"{_HELP.get(name, name.replace('_', ' '))} (default: {default})"
-        if kind == "bool":
-            parser.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
-                                help=help_text)
-        elif kind == "dict":
-            flag = flags[0][:-1] if flags[0].endswith("s") else flags[0]     # --backbone-option KEY=VALUE
-            parser.add_argument(flag, dest=name, action="append", type=key_value, metavar="KEY=VALUE",
-                                default=argparse.SUPPRESS, help=help_text)
-        else:
-            parser.add_argument(*flags, dest=name, type=_TYPES[kind], default=argparse.SUPPRESS, help=help_text)
-    return parser
-
-
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Defaults ← ``--preset`` ← ``--config`` file ← options given on the command line."""
-    values: dict = {}
-    if getattr(args, "preset", None):
-        from .config import PRESETS
-        if args.preset not in PRESETS:
-            raise ValueError(f"--preset: unknown preset {args.preset!r}; presets are {list(PRESETS)}")
-        values.update(PRESETS[args.preset])
-    if getattr(args, "config", None):
-        path = Path(args.config)
-        if not path.is_file():
-            raise FileNotFoundError(f"--config {path}: no such file")
-        values.update(_read_json_file(path, "--config file"))
-        unknown = sorted(set(values) - {f.name for f in fields(TrainConfig)})
-        if unknown:
-            raise KeyError(f"{path}: unknown key(s) {unknown}; valid keys are {[f.name for f in fields(TrainConfig)]}")
-    for name in (f.name for f in fields(TrainConfig)):
-        if hasattr(args, name):
-            value = getattr(args, name)
-            values[name] = {**values.get(name, {}), **dict(value)} if FIELD_KINDS[name] == "dict" else value
-    return TrainConfig.from_dict(values)
-
-
-def train_from_args(args: argparse.Namespace) -> dict:
-    """The CLI ``train`` command: run the experiment, print a summary, return the results dict."""
-    config = config_from_args(args)
-    results = run_experiment(config, overwrite=bool(getattr(args, "overwrite", False)))
-    print(f"{results['model']} on {results['data']['name']}: best epoch {results['best_epoch']} "
-          f"of {results['epochs_run']}" + (f"; files in {config.out_dir}" if config.out_dir else ""))
-    print(results["test_table"].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
-    return results

@@ -63,7 +63,7 @@ def gap_table(runs: str | Path) -> pd.DataFrame:
 
 def write_gap_report(runs: str | Path, report_dir: str | Path) -> Path:
     """``synthetic_oracle.csv`` and ``.md`` in ``report_dir``; returns the markdown path."""
-    from .trainer import atomic_write
+    from .atomic import atomic_write
     table = gap_table(runs)
     if table.empty or "gap_closed" not in table:
         raise FileNotFoundError(f"oracle gap: no complete seed (backbone, srsupm, oracle) below {runs}")

@@ -140,7 +140,7 @@ def choose(table: pd.DataFrame) -> str | None:
 
 def write_report(runs: str | Path, report_dir: str | Path, dataset: str) -> Path:
     """``screening_<dataset>.csv`` and ``.md`` in ``report_dir`` from the run folders; returns the CSV path."""
-    from .trainer import atomic_write
+    from .atomic import atomic_write
     table = screening_table(runs, dataset)
     if table.empty:
         raise FileNotFoundError(f"screening: no finished {dataset} screening run below {runs}")

@@ -24,7 +24,8 @@ import pandas as pd
 import torch
 
 from . import paper
-from .trainer import atomic_write, resolve_device
+from .atomic import atomic_write
+from .trainer import resolve_device
 
 __all__ = ["time_pass", "inference_table", "write_table2", "device_label"]
 

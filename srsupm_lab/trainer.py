@@ -14,19 +14,18 @@ One :class:`Trainer` trains any model that follows the Recommender protocol
   so ``resume=True`` ends exactly where an uninterrupted run ends (on CPU);
 * started by ``torchrun`` with several processes, the same loop trains data-parallel (DDP): see
   :mod:`srsupm_lab.distributed` for how batches, gradients, caches and evaluation are shared.
+
+What a checkpoint holds and how it is read and checked lives in :mod:`srsupm_lab.checkpoints`;
+the atomic writes in :mod:`srsupm_lab.atomic`.
 """
 from __future__ import annotations
 
-import errno
-import glob
 import os
 import random
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,14 +33,12 @@ import torch
 from tqdm.auto import tqdm
 
 from . import distributed as ddp
+from .atomic import atomic_write, remove_stale_temps
+from .checkpoints import (CHECKPOINT_VERSION, cache_buffers, check_checkpoint, load_cache_buffers, read_checkpoint,
+                          rng_state, set_rng_state)
 from .evaluate import evaluate, metric_names
 
-__all__ = ["Trainer", "FitResult", "resolve_device", "seed_everything", "atomic_write", "atomic_write_all",
-           "remove_stale_temps", "read_checkpoint", "count_parameters"]
-
-CHECKPOINT_VERSION = 1
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)                                                           # read the process umask once
+__all__ = ["Trainer", "FitResult", "resolve_device", "seed_everything", "count_parameters"]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -79,207 +76,6 @@ def seed_everything(seed: int) -> None:
 
 def count_parameters(model: torch.nn.Module) -> int:
     return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
-
-
-def _write_failure(path: Path, err: BaseException) -> OSError:
-    """One-line ``OSError`` for a failed write of ``path``: what failed and, when it is so, that the disk is full.
-
-    ``torch.save`` reports a full disk as a ``RuntimeError`` (``[enforce fail at inline_container.cc]``,
-    ``file write failed``) without the path; a plain write raises ``OSError(ENOSPC)``.
-    """
-    reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
-    if getattr(err, "errno", None) == errno.ENOSPC:
-        reason = "the disk is full"
-    elif isinstance(err, RuntimeError):
-        try:
-            free = shutil.disk_usage(path.parent).free
-        except OSError:
-            free = None
-        reason = f"{reason[:160]}; the disk is probably full" + (f" ({free / 2**20:.0f} MiB free there)"
-                                                                  if free is not None else "")
-    out = OSError(f"cannot write {path}: {reason}; the previous file, if any, is kept")
-    out.errno = getattr(err, "errno", None)
-    return out
-
-
-def _stage(path: Path, write: Callable[[str], None]) -> str:
-    """Write ``path``'s new content to a temporary file next to it (synced, with the umask's mode); return it.
-
-    On failure the temporary is removed; an ``OSError``/``RuntimeError`` becomes one ``OSError`` naming ``path``.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as err:
-        raise _write_failure(path, err) from err
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)                                      # mkstemp made it 0600
-    except BaseException as err:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        if isinstance(err, (OSError, RuntimeError)):
-            raise _write_failure(path, err) from err
-        raise
-    return tmp
-
-
-def atomic_write_all(writes: Sequence[tuple[str | os.PathLike, Callable[[str], None]]]) -> None:
-    """Write several files so that a failure while writing any of them changes none of them.
-
-    Every ``write(tmp_path)`` runs first, each on a temporary file next to its path; only when all
-    have succeeded are they moved into place with ``os.replace``, in the order given (put the file
-    that marks the set as complete last). A failure (a full disk, a kill) while writing leaves
-    every old file as it was and no temporary behind; only a crash between two ``os.replace``
-    calls, microseconds apart, can leave some files new and the later ones old.
-    """
-    staged: list[tuple[Path, str]] = []
-    try:
-        for path, write in writes:
-            staged.append((Path(path), _stage(Path(path), write)))
-        for i, (path, tmp) in enumerate(staged):
-            try:
-                os.replace(tmp, path)
-            except OSError as err:
-                raise _write_failure(path, err) from err
-            staged[i] = (path, "")
-    finally:
-        for _, tmp in staged:
-            if tmp and os.path.exists(tmp):
-                os.remove(tmp)
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then ``os.replace`` it.
-
-    A crash at any moment leaves either the old file or the new one, never a partial file;
-    the temporary file (``.<name>.<random>.tmp``) is removed when ``write`` fails. A write that
-    fails with ``OSError``/``RuntimeError`` (a full disk, a failed ``os.replace``) is raised as one
-    ``OSError`` naming ``path`` (see :func:`remove_stale_temps` for a process killed mid-write).
-    """
-    atomic_write_all([(path, write)])
-
-
-def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
-    """Remove the temporary files a killed :func:`atomic_write` of ``path`` left (``.<name>.*.tmp``).
-
-    A process killed mid-write (SIGKILL, power loss) cannot clean up; the next start of the run
-    calls this. Returns the files removed.
-    """
-    path = Path(path)
-    stale = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp")) if path.parent.is_dir() else []
-    for tmp in stale:
-        tmp.unlink(missing_ok=True)
-    return stale
-
-
-# keys every checkpoint written by Trainer._save holds
-CHECKPOINT_KEYS = ("version", "fingerprint", "epoch", "best_metric", "best_epoch", "best_state", "bad_epochs",
-                   "history", "stopped_early", "train_seconds", "model", "buffers", "optimizer", "rng")
-
-
-def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
-    """Load a checkpoint written by :class:`Trainer` and check its form, or raise one line naming ``path``.
-
-    An empty or truncated file (a killed or failed write, a full disk, a partial copy) or one of
-    another version or without the expected keys is a ``ValueError``; nothing is changed.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    if path.stat().st_size == 0:
-        raise ValueError(f"checkpoint {path} is empty (0 bytes): its write was cut short; remove it to start "
-                         f"the run over, or keep the folder and train in another")
-    try:
-        ck = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:                    # torch: RuntimeError, EOFError, OSError, UnpicklingError, ...
-        reason = (str(err).strip().splitlines() or [""])[0][:160]
-        raise ValueError(f"checkpoint {path} cannot be read ({type(err).__name__}: {reason}): it is truncated "
-                         f"or corrupt; remove it to start the run over, or keep the folder and train in "
-                         f"another") from None
-    if not isinstance(ck, dict):
-        raise ValueError(f"checkpoint {path} holds a {type(ck).__name__}, not a srsupm_lab checkpoint")
-    if ck.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"checkpoint {path}: version {ck.get('version')!r}, expected {CHECKPOINT_VERSION}")
-    missing = [k for k in CHECKPOINT_KEYS if k not in ck]
-    if missing:
-        raise ValueError(f"checkpoint {path} lacks {missing}: not a complete srsupm_lab checkpoint")
-    return ck
-
-
-def check_checkpoint(ck: dict, fingerprint: dict, model: torch.nn.Module, path) -> None:
-    """Raise ``ValueError`` unless ``ck`` was written by this run: the same fingerprint, and weights
-    (last and best) with the model's parameter names and shapes."""
-    stored = ck["fingerprint"] if isinstance(ck["fingerprint"], dict) else {}
-    diff = {k: (stored.get(k), v) for k, v in fingerprint.items() if stored.get(k) != v}
-    if diff:
-        raise ValueError(f"checkpoint {path} was written by a different run; (stored, now): {diff}")
-    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    for key in ("model", "best_state"):
-        state = ck[key]
-        if state is None and key == "best_state":
-            continue
-        if not isinstance(state, dict):
-            raise ValueError(f"checkpoint {path}: {key!r} is not a state dict")
-        have = {k: tuple(getattr(v, "shape", ())) for k, v in state.items()}
-        if have != want:
-            bad = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))[:3]
-            raise ValueError(f"checkpoint {path}: {key!r} does not fit this model (e.g. {bad}: stored "
-                             f"{[have.get(k) for k in bad]}, model {[want.get(k) for k in bad]})")
-
-
-def _rng_state(device: torch.device) -> dict:
-    """Every RNG state, as tensors and plain Python values (loadable with ``weights_only=True``)."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {
-        "python": random.getstate(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    if device.type == "mps":
-        state["mps"] = torch.mps.get_rng_state()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    random.setstate(state["python"])
-    n = state["numpy"]
-    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
-                         n["cached_gaussian"]))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    if "mps" in state:
-        torch.mps.set_rng_state(state["mps"])
-
-
-def _cache_buffers(model: torch.nn.Module) -> dict:
-    """Non-persistent floating-point buffers: training-time caches (e.g. the PMSIM confidence).
-
-    ``state_dict`` leaves them out; an exact resume needs them, so checkpoints store them too.
-    Integer non-persistent buffers (index tables) are rebuilt by ``model.prepare`` and not stored.
-    """
-    persistent = set(model.state_dict())
-    return {name: buf for name, buf in model.named_buffers()
-            if name not in persistent and buf is not None and buf.is_floating_point()}
-
-
-def _load_cache_buffers(model: torch.nn.Module, saved: dict, where) -> None:
-    current = _cache_buffers(model)
-    if set(saved) != set(current):
-        raise ValueError(f"checkpoint {where}: cached buffers {sorted(saved)} do not match "
-                         f"the model's {sorted(current)}")
-    for name, value in saved.items():
-        if value.shape != current[name].shape:
-            raise ValueError(f"checkpoint {where}: buffer {name!r} has shape {tuple(value.shape)}, "
-                             f"the model's has {tuple(current[name].shape)}")
-        current[name].copy_(value)
 
 
 def _cpu_state(model: torch.nn.Module) -> dict:
@@ -390,9 +186,9 @@ class Trainer:
         if self.checkpoint is None or not ddp.is_main():
             return
         payload = {"version": CHECKPOINT_VERSION, "fingerprint": self._fingerprint(), **state,
-                   "model": self.model.state_dict(), "buffers": _cache_buffers(self.model),
+                   "model": self.model.state_dict(), "buffers": cache_buffers(self.model),
                    "optimizer": self.optimizer.state_dict(),
-                   "rng": _rng_state(self.device)}
+                   "rng": rng_state(self.device)}
         atomic_write(self.checkpoint, lambda tmp: torch.save(payload, tmp))
 
     def verify_resume(self) -> dict | None:
@@ -416,9 +212,9 @@ class Trainer:
         self._resume_state = None
         try:
             self.model.load_state_dict(ck["model"])
-            _load_cache_buffers(self.model, ck["buffers"], self.checkpoint)
+            load_cache_buffers(self.model, ck["buffers"], self.checkpoint)
             self.optimizer.load_state_dict(ck["optimizer"])
-            _set_rng_state(ck["rng"])
+            set_rng_state(ck["rng"])
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as err:
             if str(err).startswith(f"checkpoint {self.checkpoint}"):
                 raise
@@ -431,7 +227,7 @@ class Trainer:
         self.model.train()
         m = data["targets"].shape[0]
         perm = ddp.broadcast(torch.randperm(m).to(self.device))           # (M,) rank 0's order on every rank
-        caches = _cache_buffers(self.model) if self.distributed else {}
+        caches = cache_buffers(self.model) if self.distributed else {}
         before = {name: buf.clone() for name, buf in caches.items()}
         total, parts, n_batches = torch.zeros((), device=self.device), {}, 0
         bar = tqdm(range(0, m, self.batch_size), desc=f"epoch {epoch}", leave=False, disable=not self.progress)

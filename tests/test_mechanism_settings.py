@@ -314,7 +314,7 @@ def test_oracle_gap_report_from_run_folders(tmp_path):
 
 
 def test_configs_stored_before_a_setting_existed_read_as_those_runs_ran():
-    from srsupm_lab.experiment import config_differences, upgrade_stored_config
+    from srsupm_lab.run_folder import config_differences, upgrade_stored_config
     old = TrainConfig(srsupm=True).to_dict()
     for name in ("augmentation", "pmsim_similarity", "reg_form", "singletons", "false_negatives", "loss", "preset"):
         del old[name]

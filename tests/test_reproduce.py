@@ -421,7 +421,7 @@ def test_a_larger_budget_continues_a_run_exactly_where_it_stopped(tmp_path):
                         on_error="continue", verbose=False)
     assert list(status["state"]) == ["failed"] and "checkpoint.pt is missing" in status["error"][0]
     # early stopping decided the end: more epochs change nothing
-    from srsupm_lab.experiment import wants_more_epochs
+    from srsupm_lab.run_folder import wants_more_epochs
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "results.json").write_text(json.dumps({"stopped_early": True, "epochs_run": 2}))
     assert not wants_more_epochs(tmp_path / "c", 10)
@@ -444,7 +444,7 @@ def test_a_finished_run_with_another_setting_is_not_reused(tmp_path):
 
 def test_config_differences_ignore_srsupm_weights_for_backbone_runs():
     from srsupm_lab.config import TrainConfig
-    from srsupm_lab.experiment import config_differences
+    from srsupm_lab.run_folder import config_differences
     a, b = TrainConfig(gamma=0.1).to_dict(), TrainConfig(gamma=0.01, epochs=3).to_dict()
     assert config_differences(a, b) == {}                         # epochs may change on resume
     a["srsupm"] = b["srsupm"] = True

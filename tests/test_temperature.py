@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from srsupm_lab.config import TrainConfig
-from srsupm_lab.experiment import config_differences
+from srsupm_lab.run_folder import config_differences
 from srsupm_lab.pmsid import shift_logits
 from srsupm_lab.prediction import mixed_scores
 from srsupm_lab.srsupm import SRSUPM

@@ -8,15 +8,17 @@ import pandas as pd
 import pytest
 import torch
 
+from srsupm_lab.atomic import atomic_write
 from srsupm_lab.backbones import build_backbone
 from srsupm_lab.config import TrainConfig
 from srsupm_lab.data import SequenceDataset, leave_one_out
 from srsupm_lab.evaluate import rank_metrics
-from srsupm_lab.experiment import add_train_arguments, config_from_args, run_experiment, train_from_args
+from srsupm_lab.experiment import run_experiment
 from srsupm_lab.pmsa import assess
 from srsupm_lab.recommender import BackboneRecommender
 from srsupm_lab.srsupm import SRSUPM
-from srsupm_lab.trainer import Trainer, atomic_write
+from srsupm_lab.train_cli import add_train_arguments, config_from_args, train_from_args
+from srsupm_lab.trainer import Trainer
 
 N_ITEMS, MAX_LEN = 40, 8
 TIMING = ["train_seconds", "eval_seconds"]

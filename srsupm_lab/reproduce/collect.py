@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paper
-from ..experiment import SRSUPM_ONLY, stored_defaults
+from ..run_folder import SRSUPM_ONLY, stored_defaults
 from .grids import DEFAULT_K, SWITCHES, slug
 
 __all__ = ["METRICS", "collect", "summarise", "paper_model", "full_srsupm", "ablated", "is_default", "plain"]

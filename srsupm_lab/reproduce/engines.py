@@ -23,7 +23,7 @@ from typing import Sequence
 import pandas as pd
 
 from ..config import TrainConfig
-from ..experiment import config_differences, wants_more_epochs
+from ..run_folder import config_differences, wants_more_epochs
 from . import workers
 from .grids import GRID_KEYS, RunSpec, departure_names
 

@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from .. import analysis, analysis_plots, diagnostics
-from ..experiment import FIG6_FILE, FIG8_FILE, can_measure, load_results, load_trained, write_json
-from ..trainer import atomic_write
+from ..atomic import atomic_write
+from ..experiment import can_measure, load_trained
+from ..run_folder import FIG6_FILE, FIG8_FILE, load_results, write_json
 from .collect import ablated, plain
 from .grids import SWITCHES
 

@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..trainer import atomic_write
+from ..atomic import atomic_write
 from .collect import METRICS, paper_model
 from .figures import write_departure_fig6, write_figures
 from .significance import (POOLED_NOTE, ablation_backbone_significance_report, ablation_significance_report,

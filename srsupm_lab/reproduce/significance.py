@@ -16,7 +16,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..experiment import RANKS_FILE, can_measure
+from ..experiment import can_measure
+from ..run_folder import RANKS_FILE
 from .collect import ablated, full_srsupm, is_default, paper_model
 from .grids import DEFAULT_K, SWITCHES
 

@@ -1,0 +1,128 @@
+"""What a training checkpoint holds and how it is read back and checked (method.md §10–11: exact resume).
+
+A checkpoint (written by :class:`srsupm_lab.trainer.Trainer` after every epoch, atomically:
+:mod:`srsupm_lab.atomic`) holds the ``CHECKPOINT_KEYS``: the model and optimiser states, the
+epoch, the best metric and state, the patience counter, the history, every RNG state
+(:func:`rng_state`) and the model's training-time caches (:func:`cache_buffers`, e.g. the PMSIM
+confidence), so a resumed run ends exactly where an uninterrupted one ends (on CPU).
+:func:`read_checkpoint` loads one and checks its form; :func:`check_checkpoint` checks that it
+belongs to the run about to continue from it. A bad file is one ``ValueError`` naming it.
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["CHECKPOINT_VERSION", "CHECKPOINT_KEYS", "read_checkpoint", "check_checkpoint", "rng_state",
+           "set_rng_state", "cache_buffers", "load_cache_buffers"]
+
+CHECKPOINT_VERSION = 1
+
+# keys every checkpoint written by Trainer._save holds
+CHECKPOINT_KEYS = ("version", "fingerprint", "epoch", "best_metric", "best_epoch", "best_state", "bad_epochs",
+                   "history", "stopped_early", "train_seconds", "model", "buffers", "optimizer", "rng")
+
+
+def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
+    """Load a checkpoint written by :class:`Trainer` and check its form, or raise one line naming ``path``.
+
+    An empty or truncated file (a killed or failed write, a full disk, a partial copy) or one of
+    another version or without the expected keys is a ``ValueError``; nothing is changed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if path.stat().st_size == 0:
+        raise ValueError(f"checkpoint {path} is empty (0 bytes): its write was cut short; remove it to start "
+                         f"the run over, or keep the folder and train in another")
+    try:
+        ck = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:                    # torch: RuntimeError, EOFError, OSError, UnpicklingError, ...
+        reason = (str(err).strip().splitlines() or [""])[0][:160]
+        raise ValueError(f"checkpoint {path} cannot be read ({type(err).__name__}: {reason}): it is truncated "
+                         f"or corrupt; remove it to start the run over, or keep the folder and train in "
+                         f"another") from None
+    if not isinstance(ck, dict):
+        raise ValueError(f"checkpoint {path} holds a {type(ck).__name__}, not a srsupm_lab checkpoint")
+    if ck.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"checkpoint {path}: version {ck.get('version')!r}, expected {CHECKPOINT_VERSION}")
+    missing = [k for k in CHECKPOINT_KEYS if k not in ck]
+    if missing:
+        raise ValueError(f"checkpoint {path} lacks {missing}: not a complete srsupm_lab checkpoint")
+    return ck
+
+
+def check_checkpoint(ck: dict, fingerprint: dict, model: torch.nn.Module, path) -> None:
+    """Raise ``ValueError`` unless ``ck`` was written by this run: the same fingerprint, and weights
+    (last and best) with the model's parameter names and shapes."""
+    stored = ck["fingerprint"] if isinstance(ck["fingerprint"], dict) else {}
+    diff = {k: (stored.get(k), v) for k, v in fingerprint.items() if stored.get(k) != v}
+    if diff:
+        raise ValueError(f"checkpoint {path} was written by a different run; (stored, now): {diff}")
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    for key in ("model", "best_state"):
+        state = ck[key]
+        if state is None and key == "best_state":
+            continue
+        if not isinstance(state, dict):
+            raise ValueError(f"checkpoint {path}: {key!r} is not a state dict")
+        have = {k: tuple(getattr(v, "shape", ())) for k, v in state.items()}
+        if have != want:
+            bad = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))[:3]
+            raise ValueError(f"checkpoint {path}: {key!r} does not fit this model (e.g. {bad}: stored "
+                             f"{[have.get(k) for k in bad]}, model {[want.get(k) for k in bad]})")
+
+
+def rng_state(device: torch.device) -> dict:
+    """Every RNG state, as tensors and plain Python values (loadable with ``weights_only=True``)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    if device.type == "mps":
+        state["mps"] = torch.mps.get_rng_state()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if "mps" in state:
+        torch.mps.set_rng_state(state["mps"])
+
+
+def cache_buffers(model: torch.nn.Module) -> dict:
+    """Non-persistent floating-point buffers: training-time caches (e.g. the PMSIM confidence).
+
+    ``state_dict`` leaves them out; an exact resume needs them, so checkpoints store them too.
+    Integer non-persistent buffers (index tables) are rebuilt by ``model.prepare`` and not stored.
+    """
+    persistent = set(model.state_dict())
+    return {name: buf for name, buf in model.named_buffers()
+            if name not in persistent and buf is not None and buf.is_floating_point()}
+
+
+def load_cache_buffers(model: torch.nn.Module, saved: dict, where) -> None:
+    current = cache_buffers(model)
+    if set(saved) != set(current):
+        raise ValueError(f"checkpoint {where}: cached buffers {sorted(saved)} do not match "
+                         f"the model's {sorted(current)}")
+    for name, value in saved.items():
+        if value.shape != current[name].shape:
+            raise ValueError(f"checkpoint {where}: buffer {name!r} has shape {tuple(value.shape)}, "
+                             f"the model's has {tuple(current[name].shape)}")
+        current[name].copy_(value)

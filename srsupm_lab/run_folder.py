@@ -1,0 +1,229 @@
+"""A run folder's files and its stored config (method.md §10–11; the folder :func:`srsupm_lab.experiment.run_experiment` fills).
+
+Files in a run folder (each written atomically, :mod:`srsupm_lab.atomic`): ``config.json`` (the
+resolved config), ``history.csv``, ``valid_levels.csv`` / ``test_levels.csv``, ``test_ranks.csv``
+(``RANKS_FILE``), ``results.json`` (its presence marks a finished run), ``checkpoint.pt`` and the
+figures' measurements (``FIG6_FILE``, ``FIG8_FILE``). Here: the file names, the JSON/CSV writers
+and readers (a truncated or malformed file is one ``ValueError`` naming it and its line),
+:func:`load_results` of a finished run, and the checks made before a run touches its folder:
+:func:`config_differences` between a stored config and the one asked for (a config stored before
+a field existed reads as that run ran: :func:`upgrade_stored_config`), :func:`wants_more_epochs`,
+:func:`check_out_dir` (reads only) and :func:`start_run_files` (the first change to the folder).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .atomic import atomic_write, remove_stale_temps
+from .config import TrainConfig
+
+__all__ = ["RANKS_FILE", "FIG6_FILE", "FIG8_FILE", "DERIVED_FILES", "OUTPUT_FILES", "RESUMABLE_CHANGES",
+           "SRSUPM_ONLY", "LEGACY_VALUES", "stored_defaults", "upgrade_stored_config", "config_differences",
+           "json_writer", "csv_writer", "write_json", "write_csv", "read_json_file", "load_results",
+           "wants_more_epochs", "check_out_dir", "start_run_files"]
+
+RANKS_FILE = "test_ranks.csv"
+FIG6_FILE, FIG8_FILE = "fig6_alpha.json", "fig8_distances.json"     # written by srsupm_lab.reproduce.figures
+# measured on a finished run's best weights: stale as soon as the run trains again
+DERIVED_FILES = (RANKS_FILE, FIG6_FILE, FIG8_FILE)
+OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.csv", "results.json",
+                "checkpoint.pt", *DERIVED_FILES)
+# fields that may differ between a run and its resumption
+RESUMABLE_CHANGES = ("resume", "progress", "device", "epochs", "patience", "eval_batch_size", "length_groups",
+                     "fused_mixture")
+# fields a backbone-alone run (srsupm=False) never reads
+SRSUPM_ONLY = ("lambda1", "lambda2", "gamma", "tau", "dropout", "level_temperature", "fused_mixture",
+               "pmsim_similarity", "reg_form", "augmentation", "singletons", "false_negatives")
+
+
+#: fields added after runs were stored whose value in those runs differs from today's default:
+#: every run before 2026-12-01 drew the augmented view of Eq. 15 with a second encoder pass
+LEGACY_VALUES = {"augmentation": "encoder_dropout"}
+
+
+def stored_defaults() -> dict:
+    """What a config stored before a field existed ran with: the field's default, or its ``LEGACY_VALUES`` entry."""
+    return {**{f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}, **LEGACY_VALUES}
+
+
+def upgrade_stored_config(stored: dict) -> dict:
+    """A stored config with every field it lacks filled as that run ran (``stored_defaults``).
+
+    BERT4Rec runs stored before the cloze-only default (2026-12-01, the same change that added
+    ``augmentation``) trained the next-item loss too: their ``backbone_options`` gain
+    ``next_item_loss=True``.
+    """
+    out = {**stored_defaults(), **stored}
+    if "augmentation" not in stored and out.get("backbone") == "bert4rec":
+        out["backbone_options"] = {"next_item_loss": True, **(out.get("backbone_options") or {})}
+    return out
+
+
+def config_differences(stored: dict, now: dict) -> dict:
+    """Fields where two resolved configs differ in a way that changes the run: ``{field: (stored, now)}``.
+
+    Ignored: what may change between a run and its resumption (``RESUMABLE_CHANGES``) and, when
+    both runs are backbone-alone, the SRSUPM settings (``SRSUPM_ONLY``). A field missing from a
+    config stored before that field existed counts as what that run used (:func:`upgrade_stored_config`).
+    """
+    stored = upgrade_stored_config(stored)
+    ignore = set(RESUMABLE_CHANGES) | {"out_dir"}
+    if not stored.get("srsupm") and not now.get("srsupm"):
+        ignore |= set(SRSUPM_ONLY)
+    return {k: (stored.get(k), now.get(k)) for k in sorted(set(stored) | set(now))
+            if k not in ignore and stored.get(k) != now.get(k)}
+
+
+# ----------------------------------------------------------------------------- files
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, (Path,)):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_writer(obj):
+    """A writer for :func:`srsupm_lab.atomic.atomic_write`: ``obj`` as indented JSON (NumPy numbers, paths allowed)."""
+    text = json.dumps(obj, indent=2, default=_json_default)
+    return lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
+
+
+def csv_writer(table: pd.DataFrame):
+    """A writer for :func:`srsupm_lab.atomic.atomic_write`: ``table`` as CSV without its index."""
+    return lambda tmp: table.to_csv(tmp, index=False)
+
+
+def write_json(path: Path, obj) -> None:
+    """``obj`` as indented JSON in ``path``, written atomically (also what srsupm_lab.reproduce.figures
+    measures on a run, kept in the run's folder)."""
+    atomic_write(path, json_writer(obj))
+
+
+def write_csv(path: Path, table: pd.DataFrame) -> None:
+    """``table`` as CSV in ``path``, written atomically."""
+    atomic_write(path, csv_writer(table))
+
+
+_RESULTS_HINT = ("; delete it to continue the run from checkpoint.pt (resume=True, --resume), or start over "
+                 "(overwrite=True, --overwrite)")
+
+
+def read_json_file(path: Path, what: str, hint: str = "") -> dict:
+    """A run folder's JSON object (``results.json``, ``config.json``); a truncated or malformed file
+    is one ``ValueError`` naming it, its line and (``hint``) what to do."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}:{err.lineno}: malformed JSON ({err.msg}): the {what} is truncated or "
+                         f"corrupt{hint}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text: the {what} is corrupt{hint}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: expected a JSON object (the {what}), got a {type(value).__name__}")
+    return value
+
+
+def _read_table(path: Path, **options) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, **options)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} does not exist: the run folder {path.parent} is incomplete") from None
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"{path}: cannot be read ({reason}): the file is truncated or corrupt") from None
+
+
+def _read_level_table(path: Path) -> pd.DataFrame:
+    table = _read_table(path, dtype={"level": str})
+    if "level" not in table.columns:
+        raise ValueError(f"{path}: no 'level' column (columns {list(table.columns)})")
+    table["level"] = [lvl if lvl == "all" else int(lvl) for lvl in table["level"]]
+    return table
+
+
+def load_results(out_dir) -> dict:
+    """The stored results of a finished run: ``results.json`` plus the tables as DataFrames.
+
+    A truncated or malformed file is one ``ValueError`` naming it (and its line); nothing is changed.
+    """
+    out = Path(out_dir)
+    path = out / "results.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: the run in {out} has not finished")
+    results = read_json_file(path, "results file", _RESULTS_HINT)
+    results["history"] = _read_table(out / "history.csv")
+    results["valid_table"] = _read_level_table(out / "valid_levels.csv")
+    results["test_table"] = _read_level_table(out / "test_levels.csv")
+    return results
+
+
+def wants_more_epochs(out_dir, epochs: int) -> bool:
+    """True when the finished run in ``out_dir`` ran out of budget below ``epochs`` and can go on.
+
+    A run that stopped at its epoch budget (not by early stopping) keeps its last-epoch state in
+    ``checkpoint.pt``; asking for more epochs resumes it from there instead of returning the
+    stored results. Without the checkpoint (e.g. a run copied without it) that is impossible.
+    """
+    out = Path(out_dir)
+    if not (out / "results.json").exists():
+        return False
+    stored = read_json_file(out / "results.json", "results file", _RESULTS_HINT)
+    if stored.get("stopped_early") or int(stored.get("epochs_run", 0)) >= epochs:
+        return False
+    if not (out / "checkpoint.pt").exists():
+        raise FileNotFoundError(f"{out}: the run stopped after {stored.get('epochs_run')} epochs and {epochs} are "
+                                f"asked, but its checkpoint.pt is missing, so it cannot continue; train it in "
+                                f"another folder")
+    return True
+
+
+def check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
+    """Decide what to do with an existing ``out_dir``; return stored results when resuming a finished run.
+
+    Reads only: nothing in ``out_dir`` is changed here (see :func:`start_run_files`).
+    """
+    out = Path(config.out_dir)
+    if overwrite and config.resume:
+        raise ValueError("run_experiment: resume=True and overwrite=True contradict each other; choose one")
+    finished = (out / "results.json").exists()
+    unfinished = (out / "checkpoint.pt").exists() and not finished
+    if not (finished or unfinished) or overwrite:
+        return None
+    if not config.resume:
+        state = "a finished run (results.json)" if finished else "an unfinished run (checkpoint.pt)"
+        raise FileExistsError(f"{out} holds {state}; pass resume=True (--resume) to continue or reuse it, "
+                              f"or overwrite=True (--overwrite) to start over")
+    stored_path = out / "config.json"
+    if stored_path.exists():
+        stored = read_json_file(stored_path, "stored config")
+        now = config.to_dict()
+        diff = config_differences(stored, now)
+        if diff:
+            raise ValueError(f"run_experiment: cannot resume {out}: the config differs in {sorted(diff)} "
+                             f"(stored, now) = {diff}")
+    if finished and wants_more_epochs(out, config.epochs):
+        return None                                   # a larger budget: go on from the checkpoint
+    return load_results(out) if finished else None
+
+
+def start_run_files(out: Path, config: TrainConfig, overwrite: bool) -> None:
+    """The first change to ``out_dir``, made once the data, the model and (on resume) the checkpoint
+    have been checked: leftovers of killed writes go, ``overwrite`` removes the previous outputs,
+    ``config.json`` is written."""
+    if out.is_dir():
+        for name in OUTPUT_FILES:
+            remove_stale_temps(out / name)
+    if overwrite:
+        for name in OUTPUT_FILES:
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", config.to_dict())
+

@@ -1,0 +1,125 @@
+"""The CLI ``train`` command: one option per :class:`~srsupm_lab.config.TrainConfig` field (method.md §11).
+
+``python -m srsupm_lab train`` builds its parser with :func:`add_train_arguments`, resolves the
+config with :func:`config_from_args` (defaults ← ``--preset`` ← ``--config`` file ← options given
+on the command line) and runs it with :func:`train_from_args`
+(:func:`srsupm_lab.experiment.run_experiment`). :func:`key_value` parses the repeatable
+``KEY=VALUE`` options.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import fields
+from pathlib import Path
+
+from .config import FIELD_KINDS, TrainConfig
+from .experiment import run_experiment
+from .run_folder import read_json_file
+
+__all__ = ["key_value", "add_train_arguments", "config_from_args", "train_from_args"]
+
+
+_TYPES = {"int": int, "pos_int": int, "opt_pos_int": int, "float": float, "str": str, "opt_str": str}
+_FLAGS = {"out_dir": ["--out", "--out-dir"], "K": ["--K", "-K"]}
+_HELP = {
+    "dataset": "a known name or a folder in the S3-Rec layout", "data_root": "folder holding the real datasets",
+    "labels": "categories | attributes", "dataset_options": "make_synthetic option KEY=VALUE (repeatable)",
+    "noise_p": "label-noise probability on the training supervision", "max_len": "input length L",
+    "backbone": "gru4rec | sasrec | caser | bert4rec | lightsans",
+    "backbone_options": "backbone option KEY=VALUE (repeatable), e.g. n_layers=2",
+    "dim": "embedding size d", "srsupm": "plug SRSUPM onto the backbone",
+    "oracle": "the backbone told the true motivation shift (synthetic world only; an upper bound)", "K": "number of shift levels",
+    "bins": "even | quantile", "lambda1": "weight of L_PMSID", "lambda2": "weight of L_PMSIM",
+    "gamma": "weight of L_reg", "tau": "InfoNCE temperature", "dropout": "dropout inside the SIC branches",
+    "pmsid": "ablation switch", "pmsim": "ablation switch", "pmi": "ablation switch (mixed prediction)",
+    "priors": "ablation switch (level priors)",
+    "level_temperature": "scale of the α/β logits (Eqs. 9, 19; the paper does not say): fixed 1/√d | unit 1 | "
+                         "learned",
+    "pmsim_similarity": "InfoNCE similarity (Eqs. 16-18): cosine | dot",
+    "reg_form": "L_reg form (Eq. 10): raw_mean | raw_sum | normalised_mean | normalised_sum",
+    "augmentation": "augmented view (Eq. 15): encoder_dropout (a second encoder pass) | view_dropout (dropout "
+                    "on the basic view)",
+    "singletons": "a window alone in its (target, level) group: self (pairs with itself) | drop (left out)",
+    "false_negatives": "in-batch negatives sharing the anchor's (target, level): keep | mask",
+    "loss": "backbone-alone loss: ce (full cross-entropy) | bce (one sampled negative, SASRec's original)",
+    "preset": "a named preset: paper (the paper's protocol and literal readings) | teaching (quick)",
+    "mask_history": "remove seen items from the ranking",
+    "fused_mixture": "score evaluation passes with the torch.compile'd mixture (speed only; +SRSUPM)",
+    "device": "auto | cpu | cuda[:i] | mps", "out_dir": "output folder", "resume": "continue a run in --out",
+    "progress": "progress bars", "epochs": "maximum number of epochs", "batch_size": "training batch size",
+    "lr": "Adam learning rate (paper: 0.01)", "weight_decay": "Adam weight decay",
+    "patience": "early-stopping patience, epochs without a better valid Recall@10", "seed": "random seed",
+    "eval_batch_size": "users scored at once in evaluation",
+    "length_groups": "encode each batch in this many groups of similar window length (exact; 1 = off; "
+                     "default: 8 on the CPU, off elsewhere)",
+}
+
+
+def key_value(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw                                           # a bare string
+    return key.strip(), value
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add one option per TrainConfig field (plus ``--config FILE`` and ``--overwrite``) to ``parser``.
+
+    Only options given on the command line override the config file, which overrides the
+    defaults. Booleans come as pairs: ``--srsupm/--no-srsupm``, ``--pmsim/--no-pmsim``, ...
+    """
+    parser.add_argument("--config", metavar="FILE", default=None, help="JSON file of TrainConfig fields")
+    parser.add_argument("--overwrite", action="store_true", help="replace the results of a finished run in --out")
+    for f in fields(TrainConfig):
+        name, kind = f.name, FIELD_KINDS[f.name]
+        flags = _FLAGS.get(name, ["--" + name.replace("_", "-")])
+        default = f.default_factory() if callable(f.default_factory) else f.default
+        help_text = f"{_HELP.get(name, name.replace('_', ' '))} (default: {default})"
+        if kind == "bool":
+            parser.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                                help=help_text)
+        elif kind == "dict":
+            flag = flags[0][:-1] if flags[0].endswith("s") else flags[0]     # --backbone-option KEY=VALUE
+            parser.add_argument(flag, dest=name, action="append", type=key_value, metavar="KEY=VALUE",
+                                default=argparse.SUPPRESS, help=help_text)
+        else:
+            parser.add_argument(*flags, dest=name, type=_TYPES[kind], default=argparse.SUPPRESS, help=help_text)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Defaults ← ``--preset`` ← ``--config`` file ← options given on the command line."""
+    values: dict = {}
+    if getattr(args, "preset", None):
+        from .config import PRESETS
+        if args.preset not in PRESETS:
+            raise ValueError(f"--preset: unknown preset {args.preset!r}; presets are {list(PRESETS)}")
+        values.update(PRESETS[args.preset])
+    if getattr(args, "config", None):
+        path = Path(args.config)
+        if not path.is_file():
+            raise FileNotFoundError(f"--config {path}: no such file")
+        values.update(read_json_file(path, "--config file"))
+        unknown = sorted(set(values) - {f.name for f in fields(TrainConfig)})
+        if unknown:
+            raise KeyError(f"{path}: unknown key(s) {unknown}; valid keys are {[f.name for f in fields(TrainConfig)]}")
+    for name in (f.name for f in fields(TrainConfig)):
+        if hasattr(args, name):
+            value = getattr(args, name)
+            values[name] = {**values.get(name, {}), **dict(value)} if FIELD_KINDS[name] == "dict" else value
+    return TrainConfig.from_dict(values)
+
+
+def train_from_args(args: argparse.Namespace) -> dict:
+    """The CLI ``train`` command: run the experiment, print a summary, return the results dict."""
+    config = config_from_args(args)
+    results = run_experiment(config, overwrite=bool(getattr(args, "overwrite", False)))
+    print(f"{results['model']} on {results['data']['name']}: best epoch {results['best_epoch']} "
+          f"of {results['epochs_run']}" + (f"; files in {config.out_dir}" if config.out_dir else ""))
+    print(results["test_table"].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    return results
