@@ -25,6 +25,7 @@ from srsupm_lab.backbones import build_backbone
 from srsupm_lab.data import leave_one_out, load_dataset
 from srsupm_lab.recommender import BackboneRecommender
 from srsupm_lab.srsupm import SRSUPM
+from srsupm_lab.threads import apply_thread_policy
 from srsupm_lab.timing import time_pass
 from srsupm_lab.trainer import resolve_device
 
@@ -71,9 +72,15 @@ def main():
                     help="encode batches in this many length groups (1 = the padded batch as is; "
                          "default: 8 on the CPU, 1 elsewhere)")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (default: the package's thread policy for large work, "
+                         "srsupm_lab.threads: the cores the load average leaves free)")
     ap.add_argument("--no-srsupm", action="store_true", help="time the backbones alone only")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
+    if args.threads:
+        torch.set_num_threads(args.threads)                         # explicit: the policy keeps it
+    apply_thread_policy("large")
     device = resolve_device(args.device)
     ds = load_dataset(args.dataset, root=args.root)
     split = leave_one_out(ds)

@@ -138,6 +138,9 @@ def cmd_reproduce(args) -> int:
 
 def main(argv=None) -> int:
     from .experiment import _key_value, add_train_arguments, train_from_args
+    from .threads import apply_thread_policy
+
+    apply_thread_policy("large")            # the CLI's jobs are large; an explicit OMP_NUM_THREADS wins
 
     parser = argparse.ArgumentParser(prog="python -m srsupm_lab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)

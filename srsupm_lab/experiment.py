@@ -41,6 +41,7 @@ from . import distributed as ddp
 from . import pmsa
 from .config import _KIND, TrainConfig
 from .trainer import Trainer, atomic_write, count_parameters, resolve_device, seed_everything
+from .threads import apply_thread_policy, step_work
 
 __all__ = ["run_experiment", "add_train_arguments", "train_from_args", "load_results", "prepare_data",
            "build_model", "load_trained", "user_ranks", "TrainedRun", "PreparedData"]
@@ -335,6 +336,7 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
     seed_everything(config.seed)
     prepared = prepare_data(config)                                    # data -> PMSA
     ds, split, edges = prepared.dataset, prepared.split, prepared.edges
+    apply_thread_policy(step_work(config.batch_size, ds.n_items, config.dim, config.max_len, config.K if config.srsupm else 1))
     train_levels, valid_levels, test_levels = prepared.train_levels, prepared.valid_levels, prepared.test_levels
     t_data = time.perf_counter()
     model, backbone = build_model(config, ds)
