@@ -89,24 +89,35 @@ def _item_chunk(B: int, K: int, N: int, device: torch.device) -> int:
     return max(1, min(N, CPU_BLOCK_BYTES // (4 * max(B * K, 1))))
 
 
+def _fold(scale: float | torch.Tensor) -> tuple[float | torch.Tensor, float | None]:
+    """``(fold, ratio)``: the factor applied to Ẑ before the matmul (the scale itself, except 1 for a
+    float scale of 0) and what the softmax's input still needs (None, or the scale over ``fold``).
+    A tensor scale must be non-zero (:mod:`srsupm_lab.temperature`'s are > 0)."""
+    if torch.is_tensor(scale) or scale != 0:
+        return scale, None
+    return 1.0, float(scale)
+
+
 def _chunked_mixture(Z: torch.Tensor, E: torch.Tensor, scale: float | torch.Tensor,
                      scaled: list | None = None, betas: list | None = None) -> torch.Tensor:
     """Scores (B, N) of Eqs. 19–22 chunk by chunk of items (:class:`MixtureGrad`'s forward); the chunks of
-    ``c·l`` (K, B, cols) and ``β`` are appended to ``scaled`` and ``betas`` when given (for a backward)."""
+    ``c·l`` (K, B, cols) and ``β`` are appended to ``scaled`` and ``betas`` when given (for a backward).
+    A scale of exactly 0 (a float: uniform β, the levels' mean) is not folded into Ẑ (see :func:`_fold`)."""
     B, K, d = Z.shape
     N = E.shape[0]
     step = _item_chunk(B, K, N, Z.device)
+    fold, ratio = _fold(scale)
     # levels outermost, (K·B, d) = c ẑ: the matmul gives c·l as (K, B, cols), whose softmax over the
     # first dimension runs along contiguous rows (1.6x faster than over the middle one of (B, K, cols))
-    Zc = (Z.transpose(0, 1) * scale).reshape(K * B, d)
+    Zc = (Z.transpose(0, 1) * fold).reshape(K * B, d)
     s = None
     for n0 in range(0, N, step):
         cl = torch.mm(Zc, E[n0:n0 + step].t()).view(K, B, -1)          # (K, B, cols) = c · Ẑ E_chunkᵀ
-        beta = torch.softmax(cl, dim=0)                                 # (K, B, cols) over levels
+        beta = torch.softmax(cl if ratio is None else cl * ratio, dim=0)   # (K, B, cols) over levels
         cs = torch.linalg.vecdot(beta, cl, dim=0)                       # (B, cols) = c · s
         if s is None:                                                   # one (B, N) output, written chunk by chunk
             s = cs.new_empty(B, N)
-        torch.div(cs, scale, out=s[:, n0:n0 + cl.shape[2]])
+        torch.div(cs, fold, out=s[:, n0:n0 + cl.shape[2]])
         if scaled is not None:
             scaled.append(cl)
             betas.append(beta)
@@ -153,6 +164,7 @@ class MixtureGrad(torch.autograd.Function):
         chunks = len(saved) // 2
         scaled, betas = saved[:chunks], saved[chunks:]
         c = scale_t if scale_t is not None else ctx.scale
+        fold, ratio = _fold(c)
         B, K, d = Z.shape
         need_Z, need_E, need_c = ctx.needs_input_grad[:3]
         # under autocast the saved logits may be bf16 and Ẑ, E float32: work in at least float32,
@@ -167,7 +179,9 @@ class MixtureGrad(torch.autograd.Function):
         for cl, beta in zip(scaled, betas):
             n1 = n0 + cl.shape[2]
             gc = g[:, n0:n1].to(dtype)                                  # (B, cols), broadcast over levels
-            centred = cl.to(dtype) - s[:, n0:n1].to(dtype) * c          # (K, B, cols) = c (l_k − s)
+            centred = cl.to(dtype) - s[:, n0:n1].to(dtype) * fold       # (K, B, cols) = c (l_k − s)
+            if ratio is not None:                                       # scale 0: fold 1, c (l − s) = 0 · (l − s)
+                centred.mul_(ratio)
             beta = beta.to(dtype)
             if need_c:                                                  # ∂s/∂c = Σ_k β l (l − s) = Σ_k β (cl)(c(l − s)) / c²
                 g_c = g_c + (beta * cl * centred * gc).sum() / (c * c)

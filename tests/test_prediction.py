@@ -92,3 +92,15 @@ def test_inference_scores_equal_the_training_scores(monkeypatch):
     with torch.no_grad():
         infer = prediction.mixed_scores(Z, E, scale)
     torch.testing.assert_close(train.detach(), infer, rtol=1e-6, atol=1e-6)
+
+
+def test_a_zero_scale_averages_the_levels_in_training_too():
+    """Scale 0 (uniform β): s is the levels' mean, ∂s/∂l_k = 1/K (the closed form with c = 0)."""
+    Z, E, _ = inputs(3, 4, 11, 5, seed=8, dtype=torch.float64)
+    weights = torch.randn(3, 11, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    s = prediction.mixed_scores(Z, E, 0.0)
+    got = torch.autograd.grad((s * weights).sum(), (Z, E))
+    want_s, want = reference(Z, E, 0.0, lambda x: (x * weights).sum())
+    torch.testing.assert_close(s.detach(), want_s, rtol=1e-12, atol=1e-12)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
