@@ -20,6 +20,11 @@ instead of autograd's step-by-step chain: with ``l_k = ⟨ẑ_k, e_i⟩``, scale
 
 (differentiate ``β_k = softmax_k(c l)``: ``∂β_j/∂l_k = c β_j (δ_jk − β_k)``), so the backward pass is
 one elementwise pass over the logits and two matmuls, chunk by chunk of items (the forward too).
+
+:func:`mixed_cross_entropy` is ``F.cross_entropy(mixed_scores(...), targets)`` (L_rec, Eq. 24) in the
+same chunks: its backward forms ``∂L/∂s = (softmax(s) − onehot)/B`` chunk by chunk and feeds it
+straight to the mixture's, instead of materialising the (B, N) log-probabilities and gradient
+(one thread, B 256 × K 5 × 12,101 items, CPU time: 113-132 ms against 121-138 ms, 3 runs, load ~7).
 """
 from __future__ import annotations
 
@@ -161,40 +166,98 @@ class MixtureGrad(torch.autograd.Function):
     @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, g: torch.Tensor):
         Z, E, s, scale_t, *saved = ctx.saved_tensors
-        chunks = len(saved) // 2
-        scaled, betas = saved[:chunks], saved[chunks:]
         c = scale_t if scale_t is not None else ctx.scale
-        fold, ratio = _fold(c)
-        B, K, d = Z.shape
-        need_Z, need_E, need_c = ctx.needs_input_grad[:3]
-        # under autocast the saved logits may be bf16 and Ẑ, E float32: work in at least float32,
-        # return each gradient in its input's dtype
-        dtype = torch.promote_types(torch.promote_types(scaled[0].dtype, g.dtype), torch.float32)
-        Zk = Z.transpose(0, 1).reshape(K * B, d).to(dtype)             # (K·B, d), levels outermost
-        Ed = E.to(dtype)
-        g_Zk = Zk.new_zeros(K * B, d) if need_Z else None
-        g_E = Ed.new_empty(E.shape) if need_E else None
-        g_c = torch.zeros((), dtype=dtype, device=Z.device) if need_c else None
-        n0 = 0
-        for cl, beta in zip(scaled, betas):
-            n1 = n0 + cl.shape[2]
-            gc = g[:, n0:n1].to(dtype)                                  # (B, cols), broadcast over levels
-            centred = cl.to(dtype) - s[:, n0:n1].to(dtype) * fold       # (K, B, cols) = c (l_k − s)
-            if ratio is not None:                                       # scale 0: fold 1, c (l − s) = 0 · (l − s)
-                centred.mul_(ratio)
-            beta = beta.to(dtype)
-            if need_c:                                                  # ∂s/∂c = Σ_k β l (l − s) = Σ_k β (cl)(c(l − s)) / c²
-                g_c = g_c + (beta * cl * centred * gc).sum() / (c * c)
-            dl = centred.add_(1.0).mul_(beta).mul_(gc).view(K * B, -1)  # ∂L/∂l = g β (1 + c (l − s)), (K·B, cols)
-            if need_Z:
-                g_Zk.addmm_(dl, Ed[n0:n1])                               # Σ over chunks
-            if need_E:
-                torch.mm(dl.t(), Zk, out=g_E[n0:n1])                    # this chunk's rows of ∂L/∂E
-            n0 = n1
-        g_Z = g_Zk.view(K, B, d).transpose(0, 1).to(Z.dtype) if need_Z else None
-        g_E = g_E.to(E.dtype) if need_E else None
-        g_c = g_c.reshape(scale_t.shape).to(scale_t.dtype) if need_c else None
-        return g_Z, g_E, g_c
+        return _mixture_backward(Z, E, s, c, scale_t, saved, ctx.needs_input_grad[:3],
+                                 lambda n0, n1, dtype: g[:, n0:n1].to(dtype))
+
+
+def _mixture_backward(Z, E, s, c, scale_t, saved, needs, grad_of_scores):
+    """``(∂L/∂Ẑ, ∂L/∂E, ∂L/∂c)`` from the saved chunks (``c·l`` then ``β``), given ``∂L/∂s`` chunk by chunk:
+    ``grad_of_scores(n0, n1, dtype)`` returns its (B, n1 − n0) columns (module doc, :class:`MixtureGrad`)."""
+    chunks = len(saved) // 2
+    scaled, betas = saved[:chunks], saved[chunks:]
+    fold, ratio = _fold(c)
+    B, K, d = Z.shape
+    need_Z, need_E, need_c = needs
+    # under autocast the saved logits may be bf16 and Ẑ, E float32: work in at least float32,
+    # return each gradient in its input's dtype
+    dtype = torch.promote_types(torch.promote_types(scaled[0].dtype, s.dtype), torch.float32)
+    Zk = Z.transpose(0, 1).reshape(K * B, d).to(dtype)                 # (K·B, d), levels outermost
+    Ed = E.to(dtype)
+    g_Zk = Zk.new_zeros(K * B, d) if need_Z else None
+    g_E = Ed.new_empty(E.shape) if need_E else None
+    g_c = torch.zeros((), dtype=dtype, device=Z.device) if need_c else None
+    n0 = 0
+    for cl, beta in zip(scaled, betas):
+        n1 = n0 + cl.shape[2]
+        gc = grad_of_scores(n0, n1, dtype)                              # (B, cols), broadcast over levels
+        centred = cl.to(dtype) - s[:, n0:n1].to(dtype) * fold           # (K, B, cols) = c (l_k − s)
+        if ratio is not None:                                           # scale 0: fold 1, c (l − s) = 0 · (l − s)
+            centred.mul_(ratio)
+        beta = beta.to(dtype)
+        if need_c:                                                      # ∂s/∂c = Σ_k β l (l − s) = Σ_k β (cl)(c(l − s)) / c²
+            g_c = g_c + (beta * cl * centred * gc).sum() / (c * c)
+        dl = centred.add_(1.0).mul_(beta).mul_(gc).view(K * B, -1)      # ∂L/∂l = g β (1 + c (l − s)), (K·B, cols)
+        if need_Z:
+            g_Zk.addmm_(dl, Ed[n0:n1])                                   # Σ over chunks
+        if need_E:
+            torch.mm(dl.t(), Zk, out=g_E[n0:n1])                        # this chunk's rows of ∂L/∂E
+        n0 = n1
+    g_Z = g_Zk.view(K, B, d).transpose(0, 1).to(Z.dtype) if need_Z else None
+    g_E = g_E.to(E.dtype) if need_E else None
+    g_c = g_c.reshape(scale_t.shape).to(scale_t.dtype) if need_c else None
+    return g_Z, g_E, g_c
+
+
+class MixtureCrossEntropy(torch.autograd.Function):
+    """:func:`mixed_cross_entropy`: the mean cross-entropy over the mixed scores, forward and backward in
+    the mixture's chunks of items. The forward is :class:`MixtureGrad`'s plus one log-sum-exp over the
+    (B, N) scores; the backward forms ``∂L/∂s = (softmax_i(s) − onehot) / B`` chunk by chunk, in cache,
+    and feeds it to the mixture's backward: no (B, N) log-probabilities nor (B, N) gradient."""
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda")
+    def forward(ctx, Z: torch.Tensor, E: torch.Tensor, scale: float | torch.Tensor, targets: torch.Tensor):
+        scaled, betas = [], []
+        s = _chunked_mixture(Z, E, scale, scaled, betas)                # (B, N)
+        lse = torch.logsumexp(s, dim=1)                                 # (B,)
+        loss = (lse - s.gather(1, targets.unsqueeze(1)).squeeze(1)).mean()
+        ctx.save_for_backward(Z, E, s, lse, targets, scale if torch.is_tensor(scale) else None, *scaled, *betas)
+        ctx.scale = scale
+        return loss
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
+    def backward(ctx, g: torch.Tensor):
+        Z, E, s, lse, targets, scale_t, *saved = ctx.saved_tensors
+        c = scale_t if scale_t is not None else ctx.scale
+        B = s.shape[0]
+        weight = g / B                                                  # d mean / d row
+
+        def grad_of_scores(n0, n1, dtype):
+            p = torch.exp(s[:, n0:n1].to(dtype) - lse.to(dtype).unsqueeze(1))   # softmax over items, (B, cols)
+            here = (targets >= n0) & (targets < n1)                     # rows whose target is in this chunk
+            p.scatter_add_(1, (targets - n0).clamp(0, n1 - n0 - 1).unsqueeze(1), -here.to(dtype).unsqueeze(1))
+            return p.mul_(weight.to(dtype))
+
+        return (*_mixture_backward(Z, E, s, c, scale_t, saved, ctx.needs_input_grad[:3], grad_of_scores), None)
+
+
+def mixed_cross_entropy(Z: torch.Tensor, E: torch.Tensor, targets: torch.Tensor,
+                        scale: float | torch.Tensor | None = None) -> torch.Tensor:
+    """``F.cross_entropy(mixed_scores(Z, E, scale), targets)`` (the mean over the batch; ``targets`` (B,)
+    are item classes 0..N−1), computed in the mixture's chunks of items (:class:`MixtureCrossEntropy`)
+    when gradients are needed: the same value and gradients up to float rounding, without the (B, N)
+    log-probabilities and gradient of ``F.cross_entropy``. L_rec of Eq. 24 for +SRSUPM with PMI."""
+    _check(Z, E, "mixed_cross_entropy")
+    if targets.shape != (Z.shape[0],) or targets.dtype.is_floating_point:
+        raise ValueError(f"mixed_cross_entropy: targets must be ({Z.shape[0]},) integer item classes, got "
+                         f"{tuple(targets.shape)} {targets.dtype}")
+    scale = 1.0 / math.sqrt(Z.shape[2]) if scale is None else scale
+    if torch.is_grad_enabled() and (Z.requires_grad or E.requires_grad or torch.is_tensor(scale)
+                                    and scale.requires_grad):
+        return MixtureCrossEntropy.apply(Z, E, scale, targets.long())
+    return torch.nn.functional.cross_entropy(_chunked_mixture(Z, E, scale), targets.long())
 
 
 _COMPILED = None

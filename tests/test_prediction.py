@@ -104,3 +104,39 @@ def test_a_zero_scale_averages_the_levels_in_training_too():
     torch.testing.assert_close(s.detach(), want_s, rtol=1e-12, atol=1e-12)
     for a, b in zip(got, want):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("block_items", [1, 4, 64])
+@pytest.mark.parametrize("learned", [False, True])
+def test_mixed_cross_entropy_matches_float64_autograd(monkeypatch, block_items, learned):
+    """The fused L_rec against F.cross_entropy over the plain mixture in float64: value and gradients,
+    with targets on chunk edges (first and last item of a chunk, the last item overall)."""
+    B, K, N, d = 6, 5, 23, 8
+    monkeypatch.setattr(prediction, "CPU_BLOCK_BYTES", 4 * B * K * block_items)
+    Z, E, scale = inputs(B, K, N, d, seed=10 + block_items, learned=learned)
+    targets = torch.tensor([0, 3, 4, 22, 7, 4])
+    loss = prediction.mixed_cross_entropy(Z, E, targets, scale)
+    wrt = (Z, E, scale) if learned else (Z, E)
+    got = torch.autograd.grad(loss, wrt)
+    Zd, Ed = Z.detach().double().requires_grad_(), E.detach().double().requires_grad_()
+    sd = scale.detach().double().requires_grad_() if learned else scale
+    want_loss = F.cross_entropy(plain_mixture(Zd, Ed, sd), targets)
+    want = torch.autograd.grad(want_loss, (Zd, Ed, sd) if learned else (Zd, Ed))
+    torch.testing.assert_close(loss.double(), want_loss.detach(), rtol=1e-5, atol=1e-6)
+    for name, a, b in zip(("Z", "E", "scale"), got, want):
+        torch.testing.assert_close(a.double(), b, rtol=1e-4, atol=1e-5, msg=lambda m: f"∂/∂{name}: {m}")
+
+
+def test_mixed_cross_entropy_in_float64_and_without_gradients():
+    Z, E, scale = inputs(4, 3, 17, 5, seed=12, dtype=torch.float64, learned=True)
+    targets = torch.tensor([16, 0, 8, 8])
+    got = torch.autograd.grad(prediction.mixed_cross_entropy(Z, E, targets, scale), (Z, E, scale))
+    want = torch.autograd.grad(F.cross_entropy(plain_mixture(Z, E, scale), targets), (Z, E, scale))
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    with torch.no_grad():
+        value = prediction.mixed_cross_entropy(Z, E, targets, scale)
+    torch.testing.assert_close(value, F.cross_entropy(plain_mixture(Z, E, scale), targets).detach(),
+                               rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="mixed_cross_entropy: targets"):
+        prediction.mixed_cross_entropy(Z, E, targets[:3], scale)
