@@ -184,8 +184,8 @@ def _mixture_backward(Z, E, s, c, scale_t, saved, needs, grad_of_scores):
     dtype = torch.promote_types(torch.promote_types(scaled[0].dtype, s.dtype), torch.float32)
     Zk = Z.transpose(0, 1).reshape(K * B, d).to(dtype)                 # (K·B, d), levels outermost
     Ed = E.to(dtype)
-    g_Zk = Zk.new_zeros(K * B, d) if need_Z else None
-    g_E = Ed.new_empty(E.shape) if need_E else None
+    g_Zk = Zk.new_zeros(K * B, d) if need_Z and chunks > 1 else None
+    g_E = Ed.new_empty(E.shape) if need_E and chunks > 1 else None
     g_c = torch.zeros((), dtype=dtype, device=Z.device) if need_c else None
     n0 = 0
     for cl, beta in zip(scaled, betas):
@@ -198,10 +198,14 @@ def _mixture_backward(Z, E, s, c, scale_t, saved, needs, grad_of_scores):
         if need_c:                                                      # ∂s/∂c = Σ_k β l (l − s) = Σ_k β (cl)(c(l − s)) / c²
             g_c = g_c + (beta * cl * centred * gc).sum() / (c * c)
         dl = centred.add_(1.0).mul_(beta).mul_(gc).view(K * B, -1)      # ∂L/∂l = g β (1 + c (l − s)), (K·B, cols)
-        if need_Z:
-            g_Zk.addmm_(dl, Ed[n0:n1])                                   # Σ over chunks
-        if need_E:
-            torch.mm(dl.t(), Zk, out=g_E[n0:n1])                        # this chunk's rows of ∂L/∂E
+        if chunks == 1:                                                 # a GPU: plain matmuls, which autocast
+            g_Zk = torch.mm(dl, Ed) if need_Z else None                 # runs in bf16 (out= and in-place
+            g_E = torch.mm(dl.t(), Zk) if need_E else None              # variants it would not)
+        else:
+            if need_Z:
+                g_Zk.addmm_(dl, Ed[n0:n1])                               # Σ over chunks
+            if need_E:
+                torch.mm(dl.t(), Zk, out=g_E[n0:n1])                    # this chunk's rows of ∂L/∂E
         n0 = n1
     g_Z = g_Zk.view(K, B, d).transpose(0, 1).to(Z.dtype) if need_Z else None
     g_E = g_E.to(E.dtype) if need_E else None
