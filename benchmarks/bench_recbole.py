@@ -67,7 +67,7 @@ def recbole_child(args) -> None:
 # ----------------------------------------------------------------------------- our side
 def ours(dataset: str, root, threads: int, length_groups: int | None) -> dict:
     import torch
-    torch.set_num_threads(threads)
+    torch.set_num_threads(threads)          # both sides on the same --threads: explicit, the thread policy keeps it
     from srsupm_lab.backbones import build_backbone
     from srsupm_lab.data import leave_one_out, load_dataset
     from srsupm_lab.evaluate import evaluate

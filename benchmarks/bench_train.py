@@ -25,6 +25,7 @@ from srsupm_lab.backbones import build_backbone
 from srsupm_lab.data import leave_one_out, load_dataset
 from srsupm_lab.recommender import BackboneRecommender
 from srsupm_lab.srsupm import SRSUPM
+from srsupm_lab.threads import apply_thread_policy
 from srsupm_lab.timing import time_pass
 from srsupm_lab.trainer import resolve_device
 
@@ -34,7 +35,7 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def time_training(model, data, batch_size, steps, device, amp):
+def time_training(model, data, batch_size, steps, device, amp, clock=time.perf_counter):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
     m = data["targets"].shape[0]
@@ -45,7 +46,7 @@ def time_training(model, data, batch_size, steps, device, amp):
         batch = {k: v[idx] for k, v in data.items()}
         batch["index"] = idx
         _sync(device)
-        t0 = time.perf_counter()
+        t0 = clock()
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
             loss, _ = model.loss(batch)
         opt.zero_grad(set_to_none=True)
@@ -53,7 +54,7 @@ def time_training(model, data, batch_size, steps, device, amp):
         opt.step()
         _sync(device)
         if step >= 3:
-            times.append(time.perf_counter() - t0)
+            times.append(clock() - t0)
     return statistics.median(times)
 
 
@@ -71,9 +72,18 @@ def main():
                     help="encode batches in this many length groups (1 = the padded batch as is; "
                          "default: 8 on the CPU, 1 elsewhere)")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (default: the package's thread policy for large work, "
+                         "srsupm_lab.threads: the cores the load average leaves free)")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall: elapsed seconds; cpu: this process's CPU seconds (time.process_time), steadier "
+                         "on a loaded machine with one thread (with several it also counts their spinning)")
     ap.add_argument("--no-srsupm", action="store_true", help="time the backbones alone only")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
+    if args.threads:
+        torch.set_num_threads(args.threads)                         # explicit: the policy keeps it
+    apply_thread_policy("large")
     device = resolve_device(args.device)
     ds = load_dataset(args.dataset, root=args.root)
     split = leave_one_out(ds)
@@ -88,8 +98,9 @@ def main():
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
     print(f"device {device} ({name}), {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} "
           f"threads; median of {args.repeats} repeats x {args.steps} steps; "
-          f"length groups {args.length_groups or 'auto'}; "
+          f"length groups {args.length_groups or 'auto'}; {args.clock} clock; "
           f"load average {os.getloadavg()[0]:.2f}")
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
     header = f"{'model':<20}{'s/step':>9}{'s/epoch':>10}{'eval s':>9}{'inference ratio':>17}"
     print(header)
     print("-" * len(header))
@@ -105,14 +116,15 @@ def main():
             if plug:
                 model.prepare(split.train, levels)
                 model.to(device)
-            step = statistics.median(time_training(model, data, args.batch_size, args.steps, device, amp)
+            step = statistics.median(time_training(model, data, args.batch_size, args.steps, device, amp, clock)
                                      for _ in range(args.repeats))
-            ev = statistics.median(time_pass(model, split.valid, device, args.eval_batch_size)
+            ev = statistics.median(time_pass(model, split.valid, device, args.eval_batch_size, clock=clock)
                                    for _ in range(args.repeats))
             ratio = "" if not plug else f"{ev / base_eval:.2f}x"
             base_eval = ev if not plug else base_eval
             label = ("+SRSUPM " if plug else "") + bb_name
             print(f"{label:<20}{step:>9.4f}{step * n_batches:>10.1f}{ev:>9.2f}{ratio:>17}", flush=True)
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -23,12 +23,14 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 
 import srsupm_lab
 from srsupm_lab import leave_one_out, load_dataset, plots, pmsa
 from srsupm_lab.config import TrainConfig
 from srsupm_lab.experiment import run_experiment
+from srsupm_lab.threads import apply_thread_policy
+
+threads = apply_thread_policy("small")   # one torch thread: the work here is small (srsupm_lab.threads)
 
 # %% tags=["parameters"]
 dataset = "synthetic"     # synthetic | beauty | sports | yelp (real ones read from SRSUPM_DATA or shared/data)
@@ -42,7 +44,6 @@ lr = 0.003                # Adam learning rate (paper: 0.01)
 batch_size = 256          # training batch size (paper: 128)
 seed = 42                 # random seed (initialisation, batches)
 device = "cpu"            # auto (cuda > mps > cpu) | cpu | cuda | mps
-threads = 1               # torch CPU threads (1 keeps a shared machine responsive)
 out_dir = "runs/00_quickstart"  # where both runs and the summary are written (gitignored)
 
 # %% [markdown]
@@ -53,7 +54,6 @@ out_dir = "runs/00_quickstart"  # where both runs and the summary are written (g
 
 # %%
 # NBVAL_CHECK_OUTPUT
-torch.set_num_threads(threads)
 dataset_options = {"n_users": users} if dataset == "synthetic" else {}
 ds = load_dataset(dataset, **dataset_options)
 print(ds.stats().to_string())

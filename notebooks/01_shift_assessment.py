@@ -27,6 +27,9 @@ import pandas as pd
 
 from srsupm_lab import leave_one_out, load_dataset, plots, pmsa
 from srsupm_lab.widgets.shift_explorer import available_datasets, shift_explorer
+from srsupm_lab.threads import apply_thread_policy
+
+threads = apply_thread_policy("small")   # one torch thread: the work here is small (srsupm_lab.threads)
 
 # %% tags=["parameters"]
 datasets = ["synthetic", "beauty", "sports", "yelp"]  # datasets to assess (the real three ship in data/)

@@ -25,6 +25,9 @@ import pandas as pd
 import torch
 
 from srsupm_lab import BACKBONES, TrainConfig, build_backbone, leave_one_out, load_dataset, plots, run_experiment
+from srsupm_lab.threads import apply_thread_policy
+
+threads = apply_thread_policy("small")   # one torch thread: the work here is small (srsupm_lab.threads)
 
 # %% tags=["parameters"]
 dim = 32                  # embedding size d for the side-by-side encoders and the training (paper: 64)

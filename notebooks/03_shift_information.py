@@ -29,6 +29,9 @@ from srsupm_lab.backbones import build_backbone
 from srsupm_lab.srsupm import SRSUPM
 from srsupm_lab.trainer import Trainer
 from srsupm_lab.widgets.model_explorer import model_explorer
+from srsupm_lab.threads import apply_thread_policy
+
+threads = apply_thread_policy("small")   # one torch thread: the work here is small (srsupm_lab.threads)
 
 # %% tags=["parameters"]
 n_users = 400           # users of the synthetic world (make_synthetic)
@@ -45,7 +48,6 @@ epochs = 8              # training epochs of each of the two models
 batch_size = 256        # training batch size
 lr = 0.01               # Adam learning rate (paper: 0.01)
 seed = 0                # seed of the world and of the training
-threads = 1             # torch CPU threads (small runs are fastest on one)
 
 # %% [markdown]
 # ## 1. Data, PMSA levels and two models
@@ -56,7 +58,6 @@ threads = 1             # torch CPU threads (small runs are fastest on one)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-torch.set_num_threads(threads)
 ds = make_synthetic(n_users=n_users, n_items=n_items, n_labels=n_labels, seed=seed)
 split = leave_one_out(ds, max_len=max_len)
 train_pmsd, train_levels = pmsa.assess(split.train.inputs, split.train.targets, ds.item_labels, K, bins)

@@ -55,12 +55,14 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import torch
 
 import srsupm_lab
 from srsupm_lab import paper
 from srsupm_lab.config import TrainConfig
 from srsupm_lab.experiment import run_experiment
+from srsupm_lab.threads import apply_thread_policy
+
+threads = apply_thread_policy("small")   # srsupm_lab.threads; run_experiment re-decides from the run's size
 
 # %% tags=["parameters"]
 dataset = "synthetic"     # synthetic | beauty | sports | yelp | ml-100k | a folder in the S3-Rec layout
@@ -94,7 +96,6 @@ out_dir = "runs/04_train" # where config.json, history.csv, *_levels.csv, result
 resume = True             # reuse a finished run in out_dir, or continue an interrupted one
 overwrite = False         # start over even if out_dir holds a run (never together with resume)
 progress = False          # False: one line per epoch (papermill --log-output shows it live) | True: tqdm bars
-torch_threads = 1         # CPU threads for torch (None: torch's default; 1 is fastest for small models)
 
 # %% [markdown]
 # ## 1. The configuration
@@ -102,8 +103,6 @@ torch_threads = 1         # CPU threads for torch (None: torch's default; 1 is f
 # noise level outside [0, 1] stops here with the list of valid values.
 
 # %%
-if torch_threads:
-    torch.set_num_threads(int(torch_threads))
 synthetic = str(dataset).lower() == "synthetic"
 max_len = (20 if synthetic else 50) if max_len is None else max_len    # only None means "the default":
 epochs = (4 if synthetic else 200) if epochs is None else epochs        # 0 is refused by TrainConfig below

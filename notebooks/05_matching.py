@@ -27,6 +27,9 @@ from srsupm_lab.backbones import build_backbone
 from srsupm_lab.pmsim import build_groups, info_nce
 from srsupm_lab.srsupm import SRSUPM
 from srsupm_lab.trainer import Trainer
+from srsupm_lab.threads import apply_thread_policy
+
+threads = apply_thread_policy("small")   # one torch thread: the work here is small (srsupm_lab.threads)
 
 # %% tags=["parameters"]
 n_users = 400           # users of the synthetic world (make_synthetic)
@@ -44,7 +47,6 @@ lr = 0.01               # Adam learning rate (paper: 0.01)
 draws = 20000           # partner draws in the sampling check
 max_pairs = 200000      # at most this many same-target pairs for Fig. 8 (all of them when fewer)
 seed = 0                # seed of the world, the training and the draws
-threads = 1             # torch CPU threads (small runs are fastest on one)
 
 # %% [markdown]
 # ## 1. Similar-window groups (Eq. 11)
@@ -55,7 +57,6 @@ threads = 1             # torch CPU threads (small runs are fastest on one)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-torch.set_num_threads(threads)
 ds = make_synthetic(n_users=n_users, n_items=n_items, n_labels=n_labels, seed=seed)
 split = leave_one_out(ds, max_len=max_len)
 _, train_levels = pmsa.assess(split.train.inputs, split.train.targets, ds.item_labels, K)

@@ -17,6 +17,9 @@ import pandas as pd
 from srsupm_lab import analysis, analysis_plots, paper
 from srsupm_lab import reproduce as R
 from srsupm_lab.run_folder import load_results
+from srsupm_lab.threads import apply_thread_policy
+
+threads = apply_thread_policy("small")   # one torch thread: the work here is small (srsupm_lab.threads)
 
 # %% tags=["parameters"]
 runs_dir = "runs/06_analysis"      # folder of finished runs (one sub-folder per run, as run_grid writes)

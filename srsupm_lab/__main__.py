@@ -280,7 +280,10 @@ def main(argv=None) -> int:
     from .backbones import BACKBONES
     from .config import BINS
     from .data.loaders import KNOWN_DATASETS, LABEL_KINDS
+    from .threads import apply_thread_policy
     from .train_cli import key_value, add_train_arguments, train_from_args
+
+    apply_thread_policy("large")            # the CLI's jobs are large; an explicit OMP_NUM_THREADS wins
 
     parser = argparse.ArgumentParser(prog="python -m srsupm_lab", description=_DESCRIPTION, epilog=_EPILOG,
                                      formatter_class=_RawHelpFormatter)

@@ -53,6 +53,7 @@ from .checkpoints import read_checkpoint
 from .config import TrainConfig
 from .run_folder import (DERIVED_FILES, RANKS_FILE, check_out_dir, csv_writer, json_writer, load_results,
                          start_run_files, write_csv)
+from .threads import apply_thread_policy, step_work
 from .trainer import Trainer, count_parameters, resolve_device, seed_everything
 
 __all__ = ["run_experiment", "prepare_data", "build_model", "load_trained", "user_ranks", "can_measure",
@@ -229,6 +230,7 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
     seed_everything(config.seed)
     prepared = prepare_data(config)                                    # data -> PMSA
     ds, split, edges = prepared.dataset, prepared.split, prepared.edges
+    apply_thread_policy(step_work(config.batch_size, ds.n_items, config.dim, config.max_len, config.K if config.srsupm else 1))
     train_levels, valid_levels, test_levels = prepared.train_levels, prepared.valid_levels, prepared.test_levels
     t_data = time.perf_counter()
     model, backbone = build_model(config, ds)
