@@ -121,7 +121,7 @@ def comparisons(runs: str | Path, n_boot: int = 2000) -> pd.DataFrame:
 
 def decisive_report(runs: str | Path, report_dir: str | Path, n_boot: int = 2000) -> Path:
     """``arms.csv``, ``significance.csv`` and ``decisive.md`` in ``report_dir``; returns the markdown path."""
-    from .trainer import atomic_write
+    from .atomic import atomic_write
     arms, sig = arms_table(runs), comparisons(runs, n_boot)
     report_dir = Path(report_dir)
     atomic_write(report_dir / "arms.csv", lambda tmp: arms.to_csv(tmp, index=False, float_format="%.6g"))
