@@ -33,7 +33,7 @@ from srsupm_lab.threads import apply_thread_policy
 threads = apply_thread_policy("small")   # one torch thread: the work here is small (srsupm_lab.threads)
 
 # %% tags=["parameters"]
-dataset = "synthetic"     # synthetic | beauty | sports | yelp (real ones read from SRSUPM_DATA or shared/data)
+dataset = "synthetic"     # synthetic | beauty | sports | yelp (real ones ship in data/; SRSUPM_DATA overrides)
 users = 600               # users of the synthetic world (make_synthetic n_users; ignored for real data)
 backbone = "sasrec"       # gru4rec | sasrec | caser | bert4rec | lightsans
 K = 5                     # number of shift levels (>= 3; paper best 5)

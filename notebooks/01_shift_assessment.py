@@ -2,7 +2,7 @@
 # # 01 · Shift assessment (PMSA): how far does a user's motivation move?
 #
 # SRSUPM starts by measuring, for every training window, how far the next item's categories lie
-# from the categories of the window before it (paper §4.1, Eqs. 2–3; `shared/docs/method.md` §1).
+# from the categories of the window before it (paper §4.1, Eqs. 2–3; `docs/method.md` §1).
 # This notebook builds that measurement up from one hand example to whole datasets:
 #
 # 1. PMSD by hand, with `pmsa.pmsd` on Python sets (Eq. 2);

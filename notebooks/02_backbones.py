@@ -2,7 +2,7 @@
 # # 02 · The five backbones: what each encoder sees
 #
 # SRSUPM is a plug-in: it takes the user representation `h_u = Enc(S_u)` of any sequential
-# encoder (paper §4.2, Eq. 4; `shared/docs/method.md` §2) and builds its shift branches on top.
+# encoder (paper §4.2, Eq. 4; `docs/method.md` §2) and builds its shift branches on top.
 # The paper plugs it into five backbones; this notebook puts them side by side:
 #
 # 1. one batch of left-padded windows, the input every backbone reads;
@@ -36,7 +36,7 @@ epochs = 3                # training epochs per backbone (a demonstration, not a
 batch_size = 256          # training batch size (paper: 128)
 lr = 0.005                # Adam learning rate (paper: 0.01)
 seed = 0                  # random seed (initialisation, batches)
-dataset = "synthetic"     # synthetic | beauty | sports | yelp (real ones need shared/data and much more time)
+dataset = "synthetic"     # synthetic | beauty | sports | yelp (real ones ship in data/ and take much more time)
 train_users = 500         # users of the synthetic world in the training demo (None: the whole default world of 1000)
 out_dir = "runs/02_backbones"  # where the comparison table is written (gitignored)
 

@@ -43,7 +43,7 @@
 # The defaults train SASRec + SRSUPM briefly on a small synthetic world on a CPU in well under a minute.
 # With real data the defaults switch to the paper's L = 50 and up to 200 epochs (early stopping).
 # With `dataset="beauty"` (or `sports`, `yelp`) the real data is read from `data_root`, the
-# `SRSUPM_DATA` environment variable or `shared/data` beside the checkout, and the run uses a
+# `SRSUPM_DATA` environment variable or the repository's `data/`, and the run uses a
 # GPU when one is present. Results land in `out_dir` as JSON and CSV; an existing finished run
 # there is never overwritten silently (`resume=True` reuses or continues it, `overwrite=True`
 # starts over).
@@ -66,7 +66,7 @@ threads = apply_thread_policy("small")   # srsupm_lab.threads; run_experiment re
 
 # %% tags=["parameters"]
 dataset = "synthetic"     # synthetic | beauty | sports | yelp | ml-100k | a folder in the S3-Rec layout
-data_root = None          # folder holding the real datasets (default: SRSUPM_DATA or shared/data)
+data_root = None          # folder holding the real datasets (default: SRSUPM_DATA, else the repository's data/)
 labels = "categories"     # item labels for PMSA: categories (default) | attributes (S3-Rec ids)
 backbone = "sasrec"       # gru4rec | sasrec | caser | bert4rec | lightsans
 srsupm = True             # plug SRSUPM onto the backbone (False: the backbone alone)

@@ -72,7 +72,7 @@ class TrainConfig:
 
     # data
     dataset: str = "synthetic"           # a known name (see KNOWN_DATASETS) or a folder in the S3-Rec layout
-    data_root: str | None = None         # where real datasets live (default: SRSUPM_DATA or shared/data)
+    data_root: str | None = None         # where real datasets live (default: SRSUPM_DATA, else the repository's data/)
     labels: str = "categories"           # "categories" or "attributes" (see data/loaders.py)
     dataset_options: dict = field(default_factory=dict)    # options of make_synthetic (synthetic data only)
     noise_p: float = 0.0                 # label noise on the training supervision only (paper §5.6.2)
