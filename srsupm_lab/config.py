@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TrainConfig", "BINS", "PRESETS", "CHOICES", "FIELD_KINDS"]
+__all__ = ["TrainConfig", "BINS", "PRESETS", "CHOICES", "FIELD_KINDS", "MECHANISM_DEFAULTS"]
 
 BINS = ("even", "quantile")
 
@@ -31,6 +31,14 @@ CHOICES = {
     "singletons": ("self", "drop"),                                   # pmsim.py, Eq. 14
     "false_negatives": ("keep", "mask"),                              # pmsim.py, Eqs. 16-18
 }
+
+#: SRSUPM's mechanism settings in force, one place for TrainConfig and the SRSUPM class alike. Chosen
+#: on validation data only by the screening of 2026-12-01 (srsupm_lab/screening.py,
+#: reports/screening_*.md): the best validation Recall@10 among the settings where the mechanism is
+#: engaged. PRESETS["paper"] keeps the most literal reading one option away.
+MECHANISM_DEFAULTS = {"lambda1": 0.4, "lambda2": 0.3, "gamma": 0.1, "tau": 0.5, "level_temperature": "unit",
+                      "pmsim_similarity": "cosine", "reg_form": "normalised_mean", "augmentation": "view_dropout",
+                      "singletons": "self", "false_negatives": "keep"}
 
 #: Named sets of settings. ``paper``: the paper's protocol (§5.1: Adam lr 0.01, batch 128, early
 #: stopping with patience 10, at most 200 epochs) and its most literal reading of every open
@@ -85,23 +93,24 @@ class TrainConfig:
     oracle: bool = False                 # the backbone told the true shift (synthetic world only; oracle.py)
     K: int = 5                           # number of shift levels
     bins: str = "even"                   # PMSA level bins: "even" (paper) or "quantile" (from training windows)
-    lambda1: float = 0.4                 # weight of L_PMSID
-    lambda2: float = 0.1                 # weight of L_PMSIM
-    gamma: float = 0.1                   # weight of L_reg
-    tau: float = 1.0                     # InfoNCE temperature
+    lambda1: float = MECHANISM_DEFAULTS["lambda1"]   # weight of L_PMSID
+    lambda2: float = MECHANISM_DEFAULTS["lambda2"]   # weight of L_PMSIM
+    gamma: float = MECHANISM_DEFAULTS["gamma"]       # weight of L_reg
+    tau: float = MECHANISM_DEFAULTS["tau"]           # InfoNCE temperature
     dropout: float = 0.1                 # dropout inside the SIC branches
     pmsid: bool = True
     pmsim: bool = True
     pmi: bool = True
     priors: bool = True
-    level_temperature: str = "fixed"     # scale of the level softmaxes (Eqs. 9, 19): "fixed" 1/√d, "unit" 1,
-                                         # or "learned" (see srsupm_lab/temperature.py); the paper does not say
-    pmsim_similarity: str = "cosine"     # InfoNCE similarity (Eqs. 16-18): "cosine" | "dot"
-    reg_form: str = "raw_mean"           # L_reg (Eq. 10): raw/normalised ẑ, gaps averaged/summed
-    augmentation: str = "view_dropout"   # augmented view (Eq. 15): "view_dropout" (dropout on the basic view,
-                                         # the paper's "lightweight") | "encoder_dropout" (a second encoder pass)
-    singletons: str = "self"             # a window alone in its (target, level) group: "self" pair | "drop"
-    false_negatives: str = "keep"        # in-batch negatives sharing the anchor's group: "keep" | "mask"
+    # scale of the level softmaxes (Eqs. 9, 19): "fixed" 1/√d, "unit" 1, or "learned" (temperature.py)
+    level_temperature: str = MECHANISM_DEFAULTS["level_temperature"]
+    pmsim_similarity: str = MECHANISM_DEFAULTS["pmsim_similarity"]   # InfoNCE similarity: "cosine" | "dot"
+    reg_form: str = MECHANISM_DEFAULTS["reg_form"]   # L_reg (Eq. 10): raw/normalised ẑ, gaps averaged/summed
+    # augmented view (Eq. 15): "view_dropout" (dropout on the basic view, the paper's "lightweight") |
+    # "encoder_dropout" (a second encoder pass)
+    augmentation: str = MECHANISM_DEFAULTS["augmentation"]
+    singletons: str = MECHANISM_DEFAULTS["singletons"]     # a window alone in its group: "self" pair | "drop"
+    false_negatives: str = MECHANISM_DEFAULTS["false_negatives"]   # same-group in-batch negatives: keep | mask
     loss: str = "ce"                     # backbone alone: "ce" (full cross-entropy) | "bce" (one sampled negative)
     preset: str | None = None            # the named preset the run started from (PRESETS), recorded only
     # optimisation

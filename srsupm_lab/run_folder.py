@@ -42,8 +42,10 @@ SRSUPM_ONLY = ("lambda1", "lambda2", "gamma", "tau", "dropout", "level_temperatu
 
 
 #: fields added after runs were stored whose value in those runs differs from today's default:
-#: every run before 2026-12-01 drew the augmented view of Eq. 15 with a second encoder pass
-LEGACY_VALUES = {"augmentation": "encoder_dropout"}
+#: every run before 2026-12-01 drew the augmented view of Eq. 15 with a second encoder pass, scaled the
+#: level softmaxes by 1/√d and used raw L_reg, cosine InfoNCE, self-pairs and kept negatives
+LEGACY_VALUES = {"augmentation": "encoder_dropout", "level_temperature": "fixed", "reg_form": "raw_mean",
+                 "pmsim_similarity": "cosine", "singletons": "self", "false_negatives": "keep", "loss": "ce"}
 
 
 def stored_defaults() -> dict:

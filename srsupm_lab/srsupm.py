@@ -16,7 +16,7 @@ Eq. 9 (α) and Eq. 19 (β) learnable scales of their own instead of 1/√d
 Settings rejected as contradictory (``ValueError``): a loss switched off together with a weight
 that is explicitly non-default and positive (``pmsid=False, lambda1=0.7``; ``pmsim=False,
 lambda2=0.5``): the weight would be silently ignored. A switched-off loss with its default
-weight or with weight 0 is accepted, and its weight is then unused. ``pmsim=True`` with
+weight, the paper's (``PRESETS["paper"]``) or 0 is accepted, and its weight is then unused. ``pmsim=True`` with
 ``pmsid=False`` is allowed (the paper's "w/o PMSID" row); the PMSIM confidences then come from a
 shift distribution α that no loss trains directly (only L_rec and L_reg shape Ẑ), so the
 sampling is close to uniform within a group; the confidence cache is still refreshed.
@@ -30,14 +30,19 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .backbones.base import dropout
+from .config import MECHANISM_DEFAULTS, PRESETS
 from .pmsid import REG_FORMS, consistency_regulariser, decomposition_loss, level_confidence, shift_distribution, shift_logits
 from .pmsim import ShiftInformationMatching
 from .prediction import mean_scores, mixed_scores
 from .sic import LevelPriors, ShiftInformationConstruction
 from .temperature import LevelTemperatures
 
-DEFAULT_LAMBDA1 = 0.4
-DEFAULT_LAMBDA2 = 0.1
+_D = MECHANISM_DEFAULTS
+DEFAULT_LAMBDA1 = _D["lambda1"]
+DEFAULT_LAMBDA2 = _D["lambda2"]
+#: a switched-off loss accepts these weights as "left as they were": 0, the default, the paper's reading
+_UNUSED_OK = {"lambda1": {0.0, DEFAULT_LAMBDA1, PRESETS["paper"]["lambda1"]},
+              "lambda2": {0.0, DEFAULT_LAMBDA2, PRESETS["paper"]["lambda2"]}}
 #: the two readings of the paper's "lightweight model-level augmentation applied to the basic view"
 AUGMENTATIONS = ("view_dropout", "encoder_dropout")
 
@@ -78,11 +83,12 @@ class SRSUPM(nn.Module):
     """
 
     def __init__(self, backbone: nn.Module, K: int = 5, lambda1: float = DEFAULT_LAMBDA1,
-                 lambda2: float = DEFAULT_LAMBDA2, gamma: float = 0.1, tau: float = 1.0, dropout: float = 0.1,
-                 pmsid: bool = True, pmsim: bool = True, pmi: bool = True, priors: bool = True,
-                 hidden: int | None = None, level_temperature: str = "fixed", pmsim_similarity: str = "cosine",
-                 reg_form: str = "raw_mean", augmentation: str = "view_dropout", singletons: str = "self",
-                 false_negatives: str = "keep") -> None:
+                 lambda2: float = DEFAULT_LAMBDA2, gamma: float = _D["gamma"], tau: float = _D["tau"],
+                 dropout: float = 0.1, pmsid: bool = True, pmsim: bool = True, pmi: bool = True, priors: bool = True,
+                 hidden: int | None = None, level_temperature: str = _D["level_temperature"],
+                 pmsim_similarity: str = _D["pmsim_similarity"], reg_form: str = _D["reg_form"],
+                 augmentation: str = _D["augmentation"], singletons: str = _D["singletons"],
+                 false_negatives: str = _D["false_negatives"]) -> None:
         super().__init__()
         for name in ("encode", "item_table", "auxiliary_loss"):
             if not callable(getattr(backbone, name, None)):
@@ -95,10 +101,10 @@ class SRSUPM(nn.Module):
                 raise ValueError(f"SRSUPM: {name} must be >= 0, got {value!r}")
         if not float(tau) > 0.0:
             raise ValueError(f"SRSUPM: tau must be > 0, got {tau!r}")
-        if not pmsid and lambda1 not in (0, DEFAULT_LAMBDA1):
+        if not pmsid and lambda1 not in _UNUSED_OK["lambda1"]:
             raise ValueError(f"SRSUPM: pmsid=False contradicts lambda1={lambda1!r}: the PMSID loss is off, "
                              f"so drop lambda1 (or set it to 0) or turn pmsid on")
-        if not pmsim and lambda2 not in (0, DEFAULT_LAMBDA2):
+        if not pmsim and lambda2 not in _UNUSED_OK["lambda2"]:
             raise ValueError(f"SRSUPM: pmsim=False contradicts lambda2={lambda2!r}: the PMSIM loss is off, "
                              f"so drop lambda2 (or set it to 0) or turn pmsim on")
         self.backbone = backbone

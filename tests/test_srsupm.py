@@ -361,7 +361,7 @@ def test_confidence_cache_refreshed_with_own_level_alpha():
 
 
 def test_score_is_mixed_prediction_with_padding_column():
-    model, w, _ = make_model()
+    model, w, _ = make_model(level_temperature="fixed")                  # the 1/√d scale of Eq. 19
     model.eval()
     with torch.no_grad():
         s = model.score(w.inputs[:4], w.users[:4])

@@ -77,14 +77,15 @@ def summarise(df: pd.DataFrame, by: Sequence[str], metrics: Sequence[str] = METR
 
 
 def paper_model(df: pd.DataFrame) -> pd.Series:
-    """Runs of the paper's model: backbones alone, and SRSUPM with the paper's 1/√d level softmaxes.
+    """Runs of the paper's model: backbones alone, and SRSUPM with a fixed scale of its level softmaxes
+    (the paper's 1/√d, or 1: the paper does not say which, method.md §5).
 
     Runs of a departure (``level_temperature="learned"``) stay in ``runs.csv`` and get a section
     of their own in ``reproduction.md``, never a place in the paper's tables, significance or figures.
     """
     if "level_temperature" not in df:
         return pd.Series(True, index=df.index)
-    return ~df["srsupm"].astype(bool) | df["level_temperature"].fillna("fixed").eq("fixed")
+    return ~df["srsupm"].astype(bool) | df["level_temperature"].fillna("fixed").ne("learned")
 
 
 def full_srsupm(df: pd.DataFrame) -> pd.Series:

@@ -228,7 +228,7 @@ def departure_names(specs: Sequence[RunSpec], common: dict | None) -> list[RunSp
     their name). Applying it twice changes nothing.
     """
     mode = (common or {}).get("level_temperature", "fixed")
-    if mode == "fixed":
+    if mode != "learned":                              # a fixed scale (1/√d or 1) is the paper's model
         return list(specs)
     suffix = f"-temperature-{mode}"
     renamed = []
