@@ -112,10 +112,10 @@ def _gap_verdict(table) -> str:
     if share <= 0:
         return (f"\nKnowing the true shift is worth {oracle - backbone:+.4f} Recall@10 here (oracle {oracle:.4f}, "
                 f"backbone {backbone:.4f}). SRSUPM ({srsupm:.4f}) closes none of that gap: on this world and budget "
-                f"its shift mechanism does not pay (one seed: reports/synthetic_oracle.md has three, and why).")
+                f"its shift mechanism does not pay (one seed: reports/oracle-gap/synthetic_oracle.md has three, and why).")
     return (f"\nKnowing the true shift is worth {oracle - backbone:+.4f} Recall@10 here (oracle {oracle:.4f}, backbone "
             f"{backbone:.4f}); SRSUPM ({srsupm:.4f}) closes {share:.0%} of that gap (one seed: "
-            f"reports/synthetic_oracle.md has three).")
+            f"reports/oracle-gap/synthetic_oracle.md has three).")
 
 
 def cmd_demo(args) -> int:

@@ -55,7 +55,7 @@ def gap_table(runs: str | Path) -> pd.DataFrame:
     needed = {f"{m}_recall@10" for m in MODELS}
     if table.empty or not needed <= set(table.columns):
         return table
-    table = table.dropna(subset=sorted(needed))
+    table = table.dropna(subset=sorted(needed)).astype({"seed": int})
     table["gap_closed"] = [gap_closed(b, s, o) for b, s, o in
                            zip(table["backbone_recall@10"], table["srsupm_recall@10"], table["oracle_recall@10"])]
     return table.reset_index(drop=True)
@@ -79,7 +79,8 @@ def write_gap_report(runs: str | Path, report_dir: str | Path) -> Path:
              table.to_markdown(index=False, floatfmt=".4f"), "",
              f"Mean test Recall@10 over {len(table)} seeds: backbone {mean['backbone']:.4f}, SRSUPM "
              f"{mean['srsupm']:.4f}, oracle {mean['oracle']:.4f}; share of the gap SRSUPM closes: "
-             + ("undefined (the oracle does not beat the backbone)" if pooled != pooled else f"{pooled:.0%}") + "."]
+             + ("undefined (the oracle does not beat the backbone)" if pooled != pooled else f"{pooled:.0%}") + ".",
+             "", "A negative share means SRSUPM ranks below the backbone alone: it closes none of the gap."]
     md = report_dir / "synthetic_oracle.md"
     atomic_write(md, lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8"))
     return md
