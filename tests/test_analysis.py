@@ -21,7 +21,8 @@ N_ITEMS, DIM, L, K = 30, 8, 6, 4
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    m = SRSUPM(build_backbone("gru4rec", N_ITEMS, dim=DIM, max_len=L), K=K, pmsim=False)
+    m = SRSUPM(build_backbone("gru4rec", N_ITEMS, dim=DIM, max_len=L), K=K, pmsim=False,
+               level_temperature="fixed")                                 # the 1/√d the references use
     with torch.no_grad():                       # spread the item table so that α is far from uniform
         m.backbone.item_table().mul_(1.0)
         for p in m.backbone.parameters():

@@ -80,8 +80,10 @@ def test_wheel_install_loads_beauty_with_no_setting(tmp_path):
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next((tmp_path / "dist").glob("srsupm_lab-*.whl"))
     prefix = tmp_path / "prefix"
-    inst = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--prefix",
-                           str(prefix), str(wheel)], capture_output=True, text=True, timeout=180,
+    # --ignore-installed: without it pip uninstalls the environment's own (editable) srsupm_lab first,
+    # which breaks every other test and kernel running beside this one
+    inst = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--ignore-installed",
+                           "--prefix", str(prefix), str(wheel)], capture_output=True, text=True, timeout=180,
                           env=_clean_env())
     assert inst.returncode == 0, inst.stderr[-2000:]
     site = next(prefix.glob("lib/python*/site-packages"))

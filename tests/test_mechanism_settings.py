@@ -319,8 +319,8 @@ def test_configs_stored_before_a_setting_existed_read_as_those_runs_ran():
     for name in ("augmentation", "pmsim_similarity", "reg_form", "singletons", "false_negatives", "loss", "preset"):
         del old[name]
     assert upgrade_stored_config(old)["augmentation"] == "encoder_dropout"       # the only reading before 2026-12-01
-    assert config_differences(old, TrainConfig(srsupm=True).to_dict()) == {
-        "augmentation": ("encoder_dropout", "view_dropout")}                      # resuming it would change the run
+    assert config_differences(old, TrainConfig(srsupm=True).to_dict()) == {      # resuming it would change the run
+        "augmentation": ("encoder_dropout", "view_dropout"), "reg_form": ("raw_mean", "normalised_mean")}
     bert = {k: v for k, v in TrainConfig(backbone="bert4rec").to_dict().items() if k != "augmentation"}
     assert upgrade_stored_config(bert)["backbone_options"] == {"next_item_loss": True}
     assert config_differences(bert, TrainConfig(backbone="bert4rec").to_dict())["backbone_options"] == (

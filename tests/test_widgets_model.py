@@ -21,7 +21,8 @@ def world():
     split = leave_one_out(ds, max_len=L)
     _, levels = pmsa.assess(split.test.inputs, split.test.targets, ds.item_labels, K)
     torch.manual_seed(0)
-    model = SRSUPM(build_backbone("sasrec", ds.n_items, dim=DIM, max_len=L), K=K, pmsim=False)
+    model = SRSUPM(build_backbone("sasrec", ds.n_items, dim=DIM, max_len=L), K=K, pmsim=False,
+                   level_temperature="fixed")                             # the 1/√d the references use
     with torch.no_grad():                                      # move away from the near-tied initial state
         for p in model.parameters():
             p.add_(0.2 * torch.randn_like(p))
