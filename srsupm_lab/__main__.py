@@ -75,7 +75,8 @@ def cmd_decisive(args) -> int:
     from .decisive import decisive_report, run_decisive
 
     if not args.report_only:
-        run_decisive(args.seeds, args.runs, args.arms, device=args.device, data_root=args.data_root)
+        extra = {} if args.lr is None else {"lr": args.lr}
+        run_decisive(args.seeds, args.runs, args.arms, device=args.device, data_root=args.data_root, **extra)
     print(f"report: {decisive_report(args.runs, args.report)}")
     return 0
 
@@ -425,6 +426,8 @@ def main(argv=None) -> int:
     dec.add_argument("--report", default="reports/decisive", help="where arms.csv, significance.csv and "
                                                                   "decisive.md go (default: reports/decisive)")
     dec.add_argument("--report-only", action="store_true", help="only rebuild the report from the run folders")
+    dec.add_argument("--lr", type=float, default=None,
+                     help="another learning rate for every arm (default: the paper's 0.01); use its own --runs folder")
     dec.add_argument("--data-root", default=None, help="folder of the real datasets (default: SRSUPM_DATA, else "
                                                       "the repository's data/)")
     dec.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")

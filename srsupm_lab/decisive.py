@@ -96,7 +96,8 @@ def arms_table(runs: str | Path) -> pd.DataFrame:
         for seed, folder in _finished(Path(runs), arm).items():
             res = json.loads((folder / "results.json").read_text(encoding="utf-8"))
             test = next(r for r in res["test"] if str(r.get("level")) == "all")
-            rows.append({"arm": f"({LETTERS[arm]}) {arm}", "seed": seed, "epochs": res["epochs_run"],
+            rows.append({"arm": f"({LETTERS[arm]}) {arm}", "seed": seed, "lr": res["config"]["lr"],
+                         "epochs": res["epochs_run"],
                          "best_epoch": res["best_epoch"], "stopped_early": res["stopped_early"],
                          "valid_recall@10": res["best_valid_recall@10"],
                          **{f"test_{m}": test[m] for m in ("recall@10", "ndcg@10", "recall@20", "ndcg@20")}})

@@ -139,7 +139,7 @@ def test_bce_loss_is_binary_cross_entropy_of_target_against_one_sampled_negative
     assert bool((neg != targets).all())
     h, E = bb.encode(inputs).double(), bb.item_table().double()
     sig = torch.sigmoid
-    want = -(torch.log(sig((h * E[targets]).sum(1)))).mean() - torch.log(1 - sig((h * E[neg]).sum(1))).mean()
+    want = (-(torch.log(sig((h * E[targets]).sum(1)))).mean() - torch.log(1 - sig((h * E[neg]).sum(1))).mean()).detach()
     assert float(loss.detach()) == pytest.approx(float(want), rel=1e-5)
 
 
