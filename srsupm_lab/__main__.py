@@ -50,6 +50,14 @@ def cmd_stats(args) -> int:
     return 0
 
 
+def _experiment_options(parser, runs: str, report: str, files: str) -> None:
+    """The options every declared experiment shares: its run folders, its report, --report-only, --device."""
+    parser.add_argument("--runs", default=runs, help=f"run folders below this (default: {runs})")
+    parser.add_argument("--report", default=report, help=f"where {files} go (default: {report})")
+    parser.add_argument("--report-only", action="store_true", help="only rebuild the report from the run folders")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+
+
 def cmd_screen(args) -> int:
     """Run (or resume) the screening grid, then write its validation-only report."""
     from .screening import run_screening, write_report
@@ -404,33 +412,22 @@ def main(argv=None) -> int:
     scr.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     scr.add_argument("--settings", nargs="+", default=None,
                      help="names among srsupm_lab.screening.SETTINGS and 'backbone' (default: all, no backbone)")
-    scr.add_argument("--runs", default="runs/screen", help="one run folder per setting below this (default: "
-                                                           "runs/screen)")
-    scr.add_argument("--report", default="reports", help="where screening_<dataset>.csv/.md go (default: reports)")
-    scr.add_argument("--report-only", action="store_true", help="only rebuild the report from the run folders")
-    scr.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    _experiment_options(scr, "runs/screen", "reports", "screening_<dataset>.csv/.md")
     scr.set_defaults(func=cmd_screen)
     gap = sub.add_parser("oracle-gap", help="backbone, SRSUPM and the oracle told the true shifts on the synthetic "
                                             "world, over seeds: how much of the gap SRSUPM closes (srsupm_lab.oracle_gap)")
     gap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default: 1 2 3)")
-    gap.add_argument("--runs", default="runs/oracle-gap", help="run folders below this (default: runs/oracle-gap)")
-    gap.add_argument("--report", default="reports", help="where synthetic_oracle.csv/.md go (default: reports)")
-    gap.add_argument("--report-only", action="store_true", help="only rebuild the report from the run folders")
-    gap.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    _experiment_options(gap, "runs/oracle-gap", "reports", "synthetic_oracle.csv/.md")
     gap.set_defaults(func=cmd_oracle_gap)
     dec = sub.add_parser("decisive", help="the decisive experiment on Beauty at the paper's protocol: SASRec (CE, "
                                           "BCE), the control, SRSUPM literal and engaged (srsupm_lab.decisive)")
     dec.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default: 1 2 3)")
     dec.add_argument("--arms", nargs="+", default=None, help="arm names (default: all five, seed by seed)")
-    dec.add_argument("--runs", default="runs/decisive", help="run folders below this (default: runs/decisive)")
-    dec.add_argument("--report", default="reports/decisive", help="where arms.csv, significance.csv and "
-                                                                  "decisive.md go (default: reports/decisive)")
-    dec.add_argument("--report-only", action="store_true", help="only rebuild the report from the run folders")
+    _experiment_options(dec, "runs/decisive", "reports/decisive", "arms.csv, significance.csv and decisive.md")
     dec.add_argument("--lr", type=float, default=None,
                      help="another learning rate for every arm (default: the paper's 0.01); use its own --runs folder")
     dec.add_argument("--data-root", default=None, help="folder of the real datasets (default: SRSUPM_DATA, else "
                                                       "the repository's data/)")
-    dec.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
     dec.set_defaults(func=cmd_decisive)
     args = parser.parse_args(argv)
     try:

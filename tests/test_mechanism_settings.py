@@ -16,7 +16,7 @@ from srsupm_lab.recommender import BackboneRecommender
 from srsupm_lab.srsupm import SRSUPM
 from srsupm_lab.temperature import LevelTemperatures
 
-from test_srsupm import TinyBackbone, batch_of, tiny_windows
+from test_srsupm import TinyBackbone, batch_of, loss_with_fixed_partners, tiny_windows
 
 
 def _nce_loop(a, p, tau, cosine=True, keep=None, group=None):
@@ -80,14 +80,8 @@ def _model(**kw):
 def test_view_dropout_augmentation_uses_one_pass_of_two_blocks(monkeypatch):
     """The lightweight augmentation: 2B encoder rows (windows, partners) and g_aug = dropout(g) of the windows."""
     model, w, levels = _model(augmentation="view_dropout", dropout=0.0, lambda2=1.0)
-    model.train()
     rows, partner = torch.arange(8), torch.arange(8, 16)
-    monkeypatch.setattr(model.matching, "sample", lambda index, generator=None: partner)
-    encoded, views = [], []
-    encode = model.backbone.encode
-    monkeypatch.setattr(model.backbone, "encode", lambda seq, users=None: encoded.append(seq) or encode(seq, users))
-    model.priors.register_forward_hook(lambda module, args, out: views.append(out.detach()))
-    _, parts = model.loss(batch_of(w, levels, rows))
+    parts, encoded, views = loss_with_fixed_partners(model, w, levels, rows, partner, monkeypatch)
     assert len(encoded) == 1 and encoded[0].shape[0] == 16
     Z, Z_partner = views[0][:8], views[0][8:]
     # dropout 0: the augmented view is the basic view itself

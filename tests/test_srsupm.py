@@ -331,20 +331,27 @@ def test_loss_parts_gradients_and_total():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
-@pytest.mark.parametrize("dropout", [0.0, 0.5])
-def test_windows_partners_and_augmented_views_share_one_encoder_pass(dropout, monkeypatch):
-    """PMSIM's three views (Z, the sampled partners' Z, the augmented Z) come from one encoder pass
-    over 3B rows; L_PMSIM is InfoNCE of the augmented basic views against the partners'; the
-    augmented block differs from Z only by its own dropout masks."""
-    model, w, levels = make_model(dropout=dropout, lambda2=1.0, augmentation="encoder_dropout")
+def loss_with_fixed_partners(model, w, levels, rows, partner, monkeypatch):
+    """``model.loss`` in training mode with PMSIM's partners fixed to ``partner``; returns the loss parts,
+    every window block the backbone encoded and every Ẑ the priors produced."""
     model.train()
-    rows, partner = torch.arange(8), torch.arange(8, 16)
     monkeypatch.setattr(model.matching, "sample", lambda index, generator=None: partner)
     encoded, views = [], []
     encode = model.backbone.encode
     monkeypatch.setattr(model.backbone, "encode", lambda seq, users=None: encoded.append(seq) or encode(seq, users))
     model.priors.register_forward_hook(lambda module, args, out: views.append(out.detach()))
     _, parts = model.loss(batch_of(w, levels, rows))
+    return parts, encoded, views
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_windows_partners_and_augmented_views_share_one_encoder_pass(dropout, monkeypatch):
+    """PMSIM's three views (Z, the sampled partners' Z, the augmented Z) come from one encoder pass
+    over 3B rows; L_PMSIM is InfoNCE of the augmented basic views against the partners'; the
+    augmented block differs from Z only by its own dropout masks."""
+    model, w, levels = make_model(dropout=dropout, lambda2=1.0, augmentation="encoder_dropout")
+    rows, partner = torch.arange(8), torch.arange(8, 16)
+    parts, encoded, views = loss_with_fixed_partners(model, w, levels, rows, partner, monkeypatch)
     assert len(encoded) == 1 and torch.equal(encoded[0], torch.cat([w.inputs[rows], w.inputs[partner], w.inputs[rows]]))
     Z, Z_partner, Z_aug = views[0][:8], views[0][8:16], views[0][16:]
     torch.testing.assert_close(parts["pmsim"], info_nce(Z_aug.sum(1), Z_partner.sum(1), model.matching.tau))
