@@ -1,14 +1,15 @@
 """Command line: python -m srsupm_lab COMMAND [options]; python -m srsupm_lab COMMAND --help explains each.
 
 * demo: the main job on the embedded synthetic world: statistics, the PMSD/level distribution
-  (docs/method.md, PMSA), and a short training of a backbone with and without SRSUPM, compared on
-  the test set; results and a figure go to --out (default runs/demo).
+  (docs/method.md, PMSA), and a short training of a backbone alone, with SRSUPM and as the oracle
+  told the true shifts, compared on the test set; results and a figure go to --out (default runs/demo).
 * stats: statistics and PMSD/level distribution of any dataset.
 * train: one experiment with every hyper-parameter as an option (see train --help).
 * reproduce: a grid of the paper's experiments (Table 1, 2, 3, 4 or Fig. 3), resumable, then the
   report tables (srsupm_lab.reproduce); --dry-run lists the runs and which are done.
-* diagnose: is SRSUPM's mechanism engaged in a run folder (srsupm_lab.engagement)?
-* screen: the readings of the paper's open choices trained briefly, ranked on validation data.
+* diagnose, screen, oracle-gap, decisive: the mechanism study (srsupm_lab.mechanism_cli): is the
+  mechanism engaged in a run folder; the paper's open readings ranked on validation data; the
+  synthetic world's oracle gap; the decisive experiment on Beauty.
 """
 from __future__ import annotations
 
@@ -47,63 +48,6 @@ def cmd_stats(args) -> int:
     ds = load_dataset(args.dataset, root=args.root, labels=args.labels)
     print(ds.stats().to_string())
     _level_report(ds, args.K, args.bins)
-    return 0
-
-
-def _experiment_options(parser, runs: str, report: str, files: str) -> None:
-    """The options every declared experiment shares: its run folders, its report, --report-only, --device."""
-    parser.add_argument("--runs", default=runs, help=f"run folders below this (default: {runs})")
-    parser.add_argument("--report", default=report, help=f"where {files} go (default: {report})")
-    parser.add_argument("--report-only", action="store_true", help="only rebuild the report from the run folders")
-    parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
-
-
-def cmd_screen(args) -> int:
-    """Run (or resume) the screening grid, then write its validation-only report."""
-    from .screening import run_screening, write_report
-
-    if not args.report_only:
-        run_screening(args.dataset, args.epochs, args.seed, args.runs, args.settings, device=args.device)
-    print(f"report: {write_report(args.runs, args.report, args.dataset)}")
-    return 0
-
-
-def cmd_oracle_gap(args) -> int:
-    """Run (or resume) the oracle-gap seeds, then write reports/synthetic_oracle.md."""
-    from .oracle_gap import run_gap, write_gap_report
-
-    if not args.report_only:
-        run_gap(args.seeds, args.runs, device=args.device)
-    print(f"report: {write_gap_report(args.runs, args.report)}")
-    return 0
-
-
-def cmd_decisive(args) -> int:
-    """Run (or resume) the decisive experiment's arms, then write its report."""
-    from .decisive import decisive_report, run_decisive
-
-    if not args.report_only:
-        extra = {} if args.lr is None else {"lr": args.lr}
-        run_decisive(args.seeds, args.runs, args.arms, device=args.device, data_root=args.data_root, **extra)
-    print(f"report: {decisive_report(args.runs, args.report)}")
-    return 0
-
-
-def cmd_diagnose(args) -> int:
-    """Print the engagement numbers of a run folder (srsupm_lab.diagnose)."""
-    from .diagnose import diagnose
-    from .engagement import ENGAGED
-
-    result = diagnose(args.run, device=args.device)
-    print(f"Engagement of {args.run} on its best weights (validation windows):")
-    for name, value in result["now"].items():
-        print(f"  {name:<18}{value:10.4f}")
-    if len(result["history"]):
-        print("\nPer epoch (history.csv):")
-        print(result["history"].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
-        verdict = "engaged" if result["engaged"] else "not engaged"
-        print(f"\nLast epoch: {verdict} (thresholds: α level information ≥ {ENGAGED['alpha_info_share']:.0%} "
-              f"of the level entropy, L_PMSIM ≥ {ENGAGED['pmsim_below_chance']} nats below log B)")
     return 0
 
 
@@ -289,6 +233,7 @@ def main(argv=None) -> int:
     from .backbones import BACKBONES
     from .config import BINS
     from .data.loaders import KNOWN_DATASETS, LABEL_KINDS
+    from .mechanism_cli import add_mechanism_commands
     from .threads import apply_thread_policy
     from .train_cli import key_value, add_train_arguments, train_from_args
 
@@ -400,35 +345,7 @@ def main(argv=None) -> int:
     rep.add_argument("--dry-run", action="store_true",
                      help="make the checks of a real run, then list the runs and which are done; run nothing")
     rep.set_defaults(func=cmd_reproduce)
-    diag = sub.add_parser("diagnose", help="is SRSUPM's mechanism engaged? α, β, branches, PMSIM and gradient "
-                                           "shares of a run folder")
-    diag.add_argument("run", help="a run folder (config.json + checkpoint.pt) of an SRSUPM run")
-    diag.add_argument("--device", default="cpu", help="where to score the validation windows (default: cpu)")
-    diag.set_defaults(func=cmd_diagnose)
-    scr = sub.add_parser("screen", help="train the screened readings of the paper's open choices for a short "
-                                        "budget and rank them on validation Recall@10 (srsupm_lab.screening)")
-    scr.add_argument("--dataset", default="synthetic", help="synthetic | beauty (default: synthetic)")
-    scr.add_argument("--epochs", type=int, default=10, help="epochs per setting (default: 10)")
-    scr.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
-    scr.add_argument("--settings", nargs="+", default=None,
-                     help="names among srsupm_lab.screening.SETTINGS and 'backbone' (default: all, no backbone)")
-    _experiment_options(scr, "runs/screen", "reports", "screening_<dataset>.csv/.md")
-    scr.set_defaults(func=cmd_screen)
-    gap = sub.add_parser("oracle-gap", help="backbone, SRSUPM and the oracle told the true shifts on the synthetic "
-                                            "world, over seeds: how much of the gap SRSUPM closes (srsupm_lab.oracle_gap)")
-    gap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default: 1 2 3)")
-    _experiment_options(gap, "runs/oracle-gap", "reports", "synthetic_oracle.csv/.md")
-    gap.set_defaults(func=cmd_oracle_gap)
-    dec = sub.add_parser("decisive", help="the decisive experiment on Beauty at the paper's protocol: SASRec (CE, "
-                                          "BCE), the control, SRSUPM literal and engaged (srsupm_lab.decisive)")
-    dec.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default: 1 2 3)")
-    dec.add_argument("--arms", nargs="+", default=None, help="arm names (default: all five, seed by seed)")
-    _experiment_options(dec, "runs/decisive", "reports/decisive", "arms.csv, significance.csv and decisive.md")
-    dec.add_argument("--lr", type=float, default=None,
-                     help="another learning rate for every arm (default: the paper's 0.01); use its own --runs folder")
-    dec.add_argument("--data-root", default=None, help="folder of the real datasets (default: SRSUPM_DATA, else "
-                                                      "the repository's data/)")
-    dec.set_defaults(func=cmd_decisive)
+    add_mechanism_commands(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -1,0 +1,103 @@
+"""The commands of the mechanism study (issue 22): ``diagnose``, ``screen``, ``oracle-gap`` and ``decisive``.
+
+Each command runs (or resumes) one declared experiment and writes its report from the run folders,
+or with ``--report-only`` writes the report again without training:
+
+* ``diagnose RUN`` — the engagement of a run folder (:mod:`srsupm_lab.diagnose`);
+* ``screen`` — the paper's open readings ranked on validation Recall@10 (:mod:`srsupm_lab.screening`);
+* ``oracle-gap`` — backbone, SRSUPM and the oracle on the synthetic world (:mod:`srsupm_lab.oracle_gap`);
+* ``decisive`` — the five arms on Beauty at the paper's protocol (:mod:`srsupm_lab.decisive`).
+"""
+from __future__ import annotations
+
+__all__ = ["add_mechanism_commands"]
+
+
+def _experiment_options(parser, runs: str, report: str, files: str) -> None:
+    """The options every declared experiment shares: its run folders, its report, --report-only, --device."""
+    parser.add_argument("--runs", default=runs, help=f"run folders below this (default: {runs})")
+    parser.add_argument("--report", default=report, help=f"where {files} go (default: {report})")
+    parser.add_argument("--report-only", action="store_true", help="only rebuild the report from the run folders")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+
+
+def cmd_screen(args) -> int:
+    """Run (or resume) the screening grid, then write its validation-only report."""
+    from .screening import run_screening, write_report
+
+    if not args.report_only:
+        run_screening(args.dataset, args.epochs, args.seed, args.runs, args.settings, device=args.device)
+    print(f"report: {write_report(args.runs, args.report, args.dataset)}")
+    return 0
+
+
+def cmd_oracle_gap(args) -> int:
+    """Run (or resume) the oracle-gap seeds, then write reports/synthetic_oracle.md."""
+    from .oracle_gap import run_gap, write_gap_report
+
+    if not args.report_only:
+        run_gap(args.seeds, args.runs, device=args.device)
+    print(f"report: {write_gap_report(args.runs, args.report)}")
+    return 0
+
+
+def cmd_decisive(args) -> int:
+    """Run (or resume) the decisive experiment's arms, then write its report."""
+    from .decisive import decisive_report, run_decisive
+
+    if not args.report_only:
+        extra = {} if args.lr is None else {"lr": args.lr}
+        run_decisive(args.seeds, args.runs, args.arms, device=args.device, data_root=args.data_root, **extra)
+    print(f"report: {decisive_report(args.runs, args.report)}")
+    return 0
+
+
+def cmd_diagnose(args) -> int:
+    """Print the engagement numbers of a run folder (srsupm_lab.diagnose)."""
+    from .diagnose import diagnose
+    from .engagement import ENGAGED
+
+    result = diagnose(args.run, device=args.device)
+    print(f"Engagement of {args.run} on its best weights (validation windows):")
+    for name, value in result["now"].items():
+        print(f"  {name:<18}{value:10.4f}")
+    if len(result["history"]):
+        print("\nPer epoch (history.csv):")
+        print(result["history"].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+        verdict = "engaged" if result["engaged"] else "not engaged"
+        print(f"\nLast epoch: {verdict} (thresholds: α level information ≥ {ENGAGED['alpha_info_share']:.0%} "
+              f"of the level entropy, L_PMSIM ≥ {ENGAGED['pmsim_below_chance']} nats below log B)")
+    return 0
+
+
+def add_mechanism_commands(sub) -> None:
+    """Add the four commands to the ``python -m srsupm_lab`` subparsers ``sub``."""
+    diag = sub.add_parser("diagnose", help="is SRSUPM's mechanism engaged? α, β, branches, PMSIM and gradient "
+                                           "shares of a run folder")
+    diag.add_argument("run", help="a run folder (config.json + checkpoint.pt) of an SRSUPM run")
+    diag.add_argument("--device", default="cpu", help="where to score the validation windows (default: cpu)")
+    diag.set_defaults(func=cmd_diagnose)
+    scr = sub.add_parser("screen", help="train the screened readings of the paper's open choices for a short "
+                                        "budget and rank them on validation Recall@10 (srsupm_lab.screening)")
+    scr.add_argument("--dataset", default="synthetic", help="synthetic | beauty (default: synthetic)")
+    scr.add_argument("--epochs", type=int, default=10, help="epochs per setting (default: 10)")
+    scr.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    scr.add_argument("--settings", nargs="+", default=None,
+                     help="names among srsupm_lab.screening.SETTINGS and 'backbone' (default: all, no backbone)")
+    _experiment_options(scr, "runs/screen", "reports", "screening_<dataset>.csv/.md")
+    scr.set_defaults(func=cmd_screen)
+    gap = sub.add_parser("oracle-gap", help="backbone, SRSUPM and the oracle told the true shifts on the synthetic "
+                                            "world, over seeds: how much of the gap SRSUPM closes (srsupm_lab.oracle_gap)")
+    gap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default: 1 2 3)")
+    _experiment_options(gap, "runs/oracle-gap", "reports", "synthetic_oracle.csv/.md")
+    gap.set_defaults(func=cmd_oracle_gap)
+    dec = sub.add_parser("decisive", help="the decisive experiment on Beauty at the paper's protocol: SASRec (CE, "
+                                          "BCE), the control, SRSUPM literal and engaged (srsupm_lab.decisive)")
+    dec.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default: 1 2 3)")
+    dec.add_argument("--arms", nargs="+", default=None, help="arm names (default: all five, seed by seed)")
+    _experiment_options(dec, "runs/decisive", "reports/decisive", "arms.csv, significance.csv and decisive.md")
+    dec.add_argument("--lr", type=float, default=None,
+                     help="another learning rate for every arm (default: the paper's 0.01); use its own --runs folder")
+    dec.add_argument("--data-root", default=None, help="folder of the real datasets (default: SRSUPM_DATA, else "
+                                                      "the repository's data/)")
+    dec.set_defaults(func=cmd_decisive)
