@@ -19,8 +19,8 @@ import pytest
 
 from srsupm_lab.data import download, originals
 from srsupm_lab.data.download import ChecksumError, fetch
-from srsupm_lab.data.originals import (prepare_amazon, prepare_movielens_100k, prepare_yelp,
-                                       save_s3rec_layout)
+from srsupm_lab.data.originals import prepare_amazon, prepare_movielens_100k, prepare_yelp
+from srsupm_lab.data.s3rec_layout import save_s3rec_layout
 from srsupm_lab.data.preprocess import build_dataset, kcore_filter
 
 RAW = Path(__file__).parent / "fixtures" / "raw"

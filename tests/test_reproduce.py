@@ -468,7 +468,7 @@ def test_cli_set_passes_any_field(tmp_path, capsys):
 
 def test_papermill_engine_runs_the_experiment_notebook(tmp_path):
     from srsupm_lab.data import load_dataset
-    from srsupm_lab.data.originals import save_s3rec_layout
+    from srsupm_lab.data.s3rec_layout import save_s3rec_layout
 
     folder = tmp_path / "tiny"
     save_s3rec_layout(load_dataset("synthetic", **TINY["dataset_options"]), folder)

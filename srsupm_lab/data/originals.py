@@ -30,24 +30,23 @@ Malformed input lines raise ``ValueError`` naming the file and the 1-based line 
 from __future__ import annotations
 
 import ast
-import gzip
 import io
 import json
 import os
 import re
 import sys
-import tempfile
 import zipfile
-import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .dataset import SequenceDataset
 from .download import fetch
 from .preprocess import build_dataset, kcore_filter
+from .raw_lines import (MalformedLineError, field, id_field, numbered_lines, parse_json_or_literal,
+                        read_records)
+from .s3rec_layout import save_s3rec_layout
 
 # Public download locations, one entry per raw file: name -> (url, sha256).
 # sha256 is None where no published checksum is known to us: ``fetch`` then skips the check
@@ -86,79 +85,6 @@ YELP_FILES = ("yelp_academic_dataset_review.json", "yelp_academic_dataset_busine
 _LEADING_ASIN = re.compile(r"""\s*\{\s*['"]asin['"]\s*:\s*['"]([^'"]+)['"]""")
 
 
-# --------------------------------------------------------------------------- line reading
-class MalformedLineError(ValueError):
-    """A raw file has a line that cannot be parsed; the message names the file and line."""
-
-    def __init__(self, source: str, lineno: int, reason: str, line: str):
-        snippet = line.strip()
-        snippet = snippet if len(snippet) <= 80 else snippet[:77] + "..."
-        super().__init__(f"{source}, line {lineno}: {reason}: {snippet!r}")
-        self.source, self.lineno = source, lineno
-
-
-def _numbered_lines(stream: Iterable[str], source: str, progress: bool) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line) for every non-blank line."""
-    for lineno, line in enumerate(tqdm(stream, desc=Path(source).name, unit=" lines", disable=not progress), 1):
-        if line.strip():
-            yield lineno, line
-
-
-def _text_lines(path: Path) -> Iterator[str]:
-    """The lines of a raw UTF-8 text file (gunzipping ``*.gz``), decoded one by one so that a bad
-    byte is reported with its 1-based line; a BOM at the start is skipped."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise ValueError(f"{path}, line {lineno}: not UTF-8 text (byte 0x{raw[err.start]:02x} at column "
-                                 f"{err.start + 1})") from None
-
-
-def _read_records(path: Path, parse, progress: bool) -> Iterator[tuple[int, str, object]]:
-    """(line number, line, parsed record) for every line; parse errors name file and line."""
-    try:
-        for lineno, line in _numbered_lines(_text_lines(path), str(path), progress):
-            try:
-                record = parse(line)
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as err:
-                raise MalformedLineError(str(path), lineno, f"cannot parse ({type(err).__name__})", line) from None
-            if not isinstance(record, dict):
-                raise MalformedLineError(str(path), lineno, "expected one JSON object / dict per line", line)
-            yield lineno, line, record
-    except (gzip.BadGzipFile, EOFError, zlib.error) as err:
-        raise ValueError(f"{path}: not a readable {'gzip ' if path.suffix == '.gz' else ''}text file "
-                         f"({type(err).__name__}: {err})") from None
-
-
-def _id_field(record: dict, key: str, path: Path, lineno: int, line: str) -> str:
-    """A record's id (user, item, business): a non-empty string (``null`` or a number would turn into
-    the id ``"None"`` or collide with another spelling of it)."""
-    value = _field(record, key, path, lineno, line)
-    if not isinstance(value, str) or not value.strip():
-        raise MalformedLineError(str(path), lineno, f"{key!r} must be a non-empty string, got {value!r}", line)
-    return value
-
-
-def _field(record: dict, key: str, path: Path, lineno: int, line: str):
-    try:
-        return record[key]
-    except KeyError:
-        raise MalformedLineError(str(path), lineno, f"missing field {key!r}", line) from None
-
-
-def _parse_json_or_literal(line: str):
-    """Amazon 2014 review files are JSON; a few mirrors store Python dict literals."""
-    try:
-        return json.loads(line)
-    except json.JSONDecodeError:
-        return ast.literal_eval(line)
-
-
 def _ensure_file(path: Path, source: str, download: bool, progress: bool, **fmt) -> Path:
     """``path`` if it exists, else download it from ``SOURCES[source]`` (or explain where to get it)."""
     if path.is_file():
@@ -175,10 +101,10 @@ def read_amazon_reviews(path: str | os.PathLike, progress: bool = False) -> pd.D
     """Table ``user, item, time, rating`` from a ``reviews_<Category>_5.json.gz`` file, in file order."""
     path = Path(path)
     rows = []
-    for lineno, line, rec in _read_records(path, _parse_json_or_literal, progress):
-        user = _id_field(rec, "reviewerID", path, lineno, line)
-        item = _id_field(rec, "asin", path, lineno, line)
-        t = _field(rec, "unixReviewTime", path, lineno, line)
+    for lineno, line, rec in read_records(path, parse_json_or_literal, progress):
+        user = id_field(rec, "reviewerID", path, lineno, line)
+        item = id_field(rec, "asin", path, lineno, line)
+        t = field(rec, "unixReviewTime", path, lineno, line)
         rating = rec.get("overall")
         if not isinstance(t, (int, float)) or isinstance(t, bool):
             raise MalformedLineError(str(path), lineno, f"unixReviewTime must be a number, got {t!r}", line)
@@ -209,10 +135,10 @@ def read_amazon_meta(path: str | os.PathLike, items: set[str] | None = None,
         return ast.literal_eval(line)
 
     out: dict[str, list[str]] = {}
-    for lineno, line, rec in _read_records(path, parse, progress):
+    for lineno, line, rec in read_records(path, parse, progress):
         if not rec:
             continue
-        asin = _id_field(rec, "asin", path, lineno, line)
+        asin = id_field(rec, "asin", path, lineno, line)
         if items is not None and asin not in items:
             continue
         cats = rec.get("categories") or []
@@ -257,7 +183,7 @@ def _zip_member(zf: zipfile.ZipFile, zip_path: Path, name: str, required: bool =
 
 def _zip_lines(zf: zipfile.ZipFile, member: str, source: str, progress: bool) -> Iterator[tuple[int, str]]:
     with zf.open(member) as raw, io.TextIOWrapper(raw, encoding="latin-1") as f:
-        yield from _numbered_lines(f, source, progress)
+        yield from numbered_lines(f, source, progress)
 
 
 def read_movielens_100k(zip_path: str | os.PathLike, progress: bool = False) -> tuple[pd.DataFrame, dict[int, list[str]]]:
@@ -337,14 +263,14 @@ def read_yelp_reviews(path: str | os.PathLike, dates: tuple[str, str] | None = S
     path = Path(path)
     lo, hi = dates if dates is not None else (None, None)
     rows = []
-    for lineno, line, rec in _read_records(path, json.loads, progress):
-        date = _field(rec, "date", path, lineno, line)
+    for lineno, line, rec in read_records(path, json.loads, progress):
+        date = field(rec, "date", path, lineno, line)
         if not isinstance(date, str):
             raise MalformedLineError(str(path), lineno, f"'date' must be a string, got {date!r}", line)
         if dates is not None and (date < lo or date > hi):
             continue
-        rows.append((_id_field(rec, "user_id", path, lineno, line),
-                     _id_field(rec, "business_id", path, lineno, line), date, rec.get("stars")))
+        rows.append((id_field(rec, "user_id", path, lineno, line),
+                     id_field(rec, "business_id", path, lineno, line), date, rec.get("stars")))
     return pd.DataFrame(rows, columns=["user", "item", "time", "rating"])
 
 
@@ -353,8 +279,8 @@ def read_yelp_business(path: str | os.PathLike, items: set[str] | None = None,
     """``business_id -> categories`` (the comma-separated string split and stripped; null -> [])."""
     path = Path(path)
     out: dict[str, list[str]] = {}
-    for lineno, line, rec in _read_records(path, json.loads, progress):
-        bid = _id_field(rec, "business_id", path, lineno, line)
+    for lineno, line, rec in read_records(path, json.loads, progress):
+        bid = id_field(rec, "business_id", path, lineno, line)
         if items is not None and bid not in items:
             continue
         cats = rec.get("categories")
@@ -387,54 +313,6 @@ def prepare_yelp(root: str | os.PathLike, *, dates: tuple[str, str] | None = S3R
     if out is not None:
         save_s3rec_layout(ds, out)
     return ds
-
-
-# --------------------------------------------------------------------------- S3-Rec layout
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def save_s3rec_layout(ds: SequenceDataset, folder: str | os.PathLike) -> dict[str, Path]:
-    """Write ``ds`` into ``folder`` as S3-Rec files; returns ``{"sequences", "labels", "datamaps"}`` paths.
-
-    * ``<Name>.txt``: one user per line, ``user_id item item ...``, ids from 1, time order;
-    * ``<Name>_item2categories.json``: ``{"item_id": [label name, ...]}`` for every item
-      (names in label-id order, i.e. sorted; the list may be empty);
-    * ``datamaps.json`` (when ``ds.meta`` has the raw id lists): ``user2id``, ``item2id``,
-      ``id2user``, ``id2item``, ids as strings, the LLM-RecSys-ID format.
-
-    Each file is written to a temporary file and then renamed into place.
-    """
-    if not ds.name or any(sep in ds.name for sep in ("/", "\\")) or ds.name in (".", ".."):
-        raise ValueError(f"dataset name {ds.name!r} cannot be used as a file name")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {"sequences": folder / f"{ds.name}.txt", "labels": folder / f"{ds.name}_item2categories.json"}
-
-    lines = [" ".join(map(str, [u + 1] + seq.tolist())) for u, seq in enumerate(ds.sequences)]
-    _atomic_write_text(paths["sequences"], "\n".join(lines) + "\n")
-    item2cat = {str(i): [ds.label_names[j] for j in sorted(ds.item_labels[i])] for i in range(1, ds.n_items + 1)}
-    _atomic_write_text(paths["labels"], json.dumps(item2cat, ensure_ascii=False))
-
-    id2user, id2item = ds.meta.get("id2user"), ds.meta.get("id2item")
-    if id2user is not None and id2item is not None:
-        maps = {
-            "user2id": {str(raw): str(u + 1) for u, raw in enumerate(id2user)},
-            "item2id": {str(raw): str(i) for i, raw in enumerate(id2item) if i > 0},
-            "id2user": {str(u + 1): str(raw) for u, raw in enumerate(id2user)},
-            "id2item": {str(i): str(raw) for i, raw in enumerate(id2item) if i > 0},
-        }
-        paths["datamaps"] = folder / "datamaps.json"
-        _atomic_write_text(paths["datamaps"], json.dumps(maps, ensure_ascii=False))
-    return paths
 
 
 # --------------------------------------------------------------------------- command line
