@@ -45,7 +45,7 @@ ENGAGED_SETTING = "unit+mild+normreg"
 _MECH = ("lambda2", "gamma", "tau", "level_temperature", "pmsim_similarity", "reg_form", "augmentation",
          "singletons", "false_negatives")
 _PAPER = {k: PRESETS["paper"][k] for k in _MECH}
-_ENGAGED = {k: v for k, v in SETTINGS[ENGAGED_SETTING].items()}
+_ENGAGED = dict(SETTINGS[ENGAGED_SETTING])
 
 #: arm folder name -> the TrainConfig fields on top of PROTOCOL (letters as in the module doc)
 ARMS: dict[str, dict] = {

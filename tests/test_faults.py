@@ -23,12 +23,7 @@ from srsupm_lab.data.loaders import read_sequences
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")          # tests/conftest.py
 
 
 def snapshot(folder: Path) -> dict:

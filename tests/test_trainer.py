@@ -24,13 +24,7 @@ N_ITEMS, MAX_LEN = 40, 8
 TIMING = ["train_seconds", "eval_seconds"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models: one thread is fastest and immune to OpenMP spinning on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")          # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
