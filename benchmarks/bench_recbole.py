@@ -13,7 +13,9 @@ Timed for each library: one whole training epoch through the library's own train
 (RecBole: ``Trainer._train_epoch``, with the autograd anomaly detection that importing
 ``recbole.model`` switches on turned off again, and also as shipped with ``--anomaly``;
 srsupm_lab: ``Trainer._train_epoch``, batches encoded in ``--length-groups`` groups of similar
-window length, which is exact: see ``srsupm_lab/backbones/length_groups.py``) and one full-ranking
+window length, which is exact: see ``srsupm_lab/backbones/length_groups.py``; with ``--one-pass``
+also SASRec with positions from the start trained on one encoder pass per user,
+``srsupm_lab/data/prefix_rows.py``) and one full-ranking
 validation pass (RecBole: ``Trainer.evaluate``; srsupm_lab: ``evaluate``). Prints one table;
 ``--json`` also writes it.
 """
@@ -65,7 +67,7 @@ def recbole_child(args) -> None:
 
 
 # ----------------------------------------------------------------------------- our side
-def ours(dataset: str, root, threads: int, length_groups: int | None) -> dict:
+def ours(dataset: str, root, threads: int, length_groups: int | None, one_pass: bool = False) -> dict:
     import torch
     torch.set_num_threads(threads)          # both sides on the same --threads: explicit, the thread policy keeps it
     from srsupm_lab.backbones import build_backbone
@@ -77,12 +79,14 @@ def ours(dataset: str, root, threads: int, length_groups: int | None) -> dict:
     ds = load_dataset(dataset, root=root)
     split = leave_one_out(ds, max_len=50)
     seed_everything(1)
-    backbone = build_backbone("sasrec", ds.n_items, dim=64, max_len=50)
+    # one pass per user needs positions counted from the window's start: RecBole's own convention
+    options = {"positions": "from_start"} if one_pass else {}
+    backbone = build_backbone("sasrec", ds.n_items, dim=64, max_len=50, **options)
     backbone.length_groups = length_groups          # exact: the same model and loss, padding skipped
-    model = BackboneRecommender(backbone)
+    model = BackboneRecommender(backbone, one_pass=one_pass)
     trainer = Trainer(model, split.train, split.valid, batch_size=256, lr=0.001, device="cpu", progress=False)
     trainer.optimizer = torch.optim.Adam(model.parameters(), lr=0.001)        # what fit() would create
-    data = {"inputs": split.train.inputs, "targets": split.train.targets, "users": split.train.users}
+    data = trainer._training_data()                 # windows, or one-pass rows of prefixes
     t0 = time.perf_counter()
     row = trainer._train_epoch(data, 1)
     t1 = time.perf_counter()
@@ -127,6 +131,8 @@ def main():
     ap.add_argument("--order", choices=("ours-first", "recbole-first"), default="ours-first")
     ap.add_argument("--length-groups", type=int, default=None,
                     help="srsupm_lab: length groups per batch (1 = the padded batch as is; default 8 on the CPU)")
+    ap.add_argument("--one-pass", action="store_true",
+                    help="srsupm_lab: also time SASRec (positions from the start) trained one encoder pass per user")
     ap.add_argument("--json", default=None, help="also write the rows to this file")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--inter-dir", help=argparse.SUPPRESS)
@@ -144,6 +150,9 @@ def main():
         name = write_inter(args.dataset, args.root, folder)
         jobs = [("srsupm_lab", lambda: ours(args.dataset, args.root, args.threads, args.length_groups)),
                 ("RecBole 1.2.1", lambda: run_recbole(args, folder, name, anomaly=False))]
+        if args.one_pass:
+            jobs.insert(1, ("srsupm_lab one pass", lambda: ours(args.dataset, args.root, args.threads,
+                                                                args.length_groups, one_pass=True)))
         if args.order == "recbole-first":
             jobs.reverse()
         if args.anomaly:

@@ -112,6 +112,8 @@ class TrainConfig:
     singletons: str = MECHANISM_DEFAULTS["singletons"]     # a window alone in its group: "self" pair | "drop"
     false_negatives: str = MECHANISM_DEFAULTS["false_negatives"]   # same-group in-batch negatives: keep | mask
     loss: str = "ce"                     # backbone alone: "ce" (full cross-entropy) | "bce" (one sampled negative)
+    one_pass: bool = False               # backbone alone, causal (GRU4Rec; SASRec positions=from_start): one
+                                         # encoder pass per user gives every window (data/prefix_rows.py)
     preset: str | None = None            # the named preset the run started from (PRESETS), recorded only
     # optimisation
     epochs: int = 200
@@ -192,6 +194,13 @@ class TrainConfig:
         if self.oracle and (self.srsupm or self.dataset.lower() != "synthetic"):
             fail("oracle", "is the backbone told the synthetic world's true shifts: it needs dataset='synthetic' "
                            "and srsupm=False")
+        if self.one_pass and (self.srsupm or self.oracle):
+            fail("one_pass", "applies to a backbone trained alone (SRSUPM and the oracle batch windows: "
+                             "PMSIM's in-batch negatives would all come from a few users)")
+        if self.one_pass and not (self.backbone == "gru4rec" or (
+                self.backbone == "sasrec" and self.backbone_options.get("positions") == "from_start")):
+            fail("one_pass", f"needs a backbone whose outputs are its prefixes' encodings: gru4rec, or sasrec with "
+                             f"backbone_options positions='from_start' (backbone is {self.backbone!r})")
         if self.srsupm and self.loss != "ce":
             fail("loss", "applies to the backbone alone; SRSUPM's L_rec is the cross-entropy of its mixture (Eq. 23)")
         if self.K < 3:
@@ -284,7 +293,7 @@ FIELD_KINDS = {
     "lambda1": "float", "lambda2": "float", "gamma": "float", "tau": "float", "dropout": "float",
     "pmsid": "bool", "pmsim": "bool", "pmi": "bool", "priors": "bool", "level_temperature": "str",
     "pmsim_similarity": "str", "reg_form": "str", "augmentation": "str", "singletons": "str",
-    "false_negatives": "str", "loss": "str", "preset": "opt_str",
+    "false_negatives": "str", "loss": "str", "one_pass": "bool", "preset": "opt_str",
     "epochs": "pos_int", "batch_size": "pos_int", "lr": "float", "weight_decay": "float", "patience": "pos_int",
     "seed": "int", "eval_batch_size": "pos_int", "length_groups": "opt_pos_int",
     "mask_history": "bool", "fused_mixture": "bool", "device": "str", "out_dir": "opt_str",

@@ -101,7 +101,7 @@ def build_model(config: TrainConfig, ds) -> tuple[torch.nn.Module, torch.nn.Modu
         from .oracle import ShiftOracle
         return ShiftOracle(backbone), backbone
     if not config.srsupm:
-        return BackboneRecommender(backbone, loss=config.loss), backbone
+        return BackboneRecommender(backbone, loss=config.loss, one_pass=config.one_pass), backbone
     model = SRSUPM(backbone, K=config.K, lambda1=config.lambda1, lambda2=config.lambda2, gamma=config.gamma,
                    tau=config.tau, dropout=config.dropout, pmsid=config.pmsid, pmsim=config.pmsim,
                    pmi=config.pmi, priors=config.priors, level_temperature=config.level_temperature,

@@ -12,6 +12,11 @@ sampled negative per window, ``−log σ(s_target) − log(1 − σ(s_neg))``, t
 uniformly from the other N−1 items (the original draws from items outside the user's history;
 with N ≈ 12,000 items and histories of ≈ 9 the two differ for < 0.1 % of draws).
 
+``one_pass=True`` trains a causal backbone (``Backbone.causal_prefixes``) on one encoder pass per
+user instead of one per window (:mod:`srsupm_lab.data.prefix_rows`): the trainer then batches
+rows of prefixes (``training_data``), each with a ``[B, L]`` target matrix, and the loss is the
+same per-window loss averaged over every target in the batch.
+
 BERT4Rec as published trains on the cloze task alone (Sun et al. 2019; RecBole): a backbone whose
 ``next_item_loss`` is False (BERT4Rec's default) contributes only its auxiliary cloze loss, and
 ``"rec"`` is then not part of the objective.
@@ -23,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbones.base import Backbone
+from .backbones.length_groups import CPU_ROW_GROUPS, length_groups
 
 
 LOSSES = ("ce", "bce")
@@ -31,16 +37,62 @@ LOSSES = ("ce", "bce")
 class BackboneRecommender(nn.Module):
     """The plain sequential recommender: ``s_{u,i} = <Enc(S_u), e_i>``; ``loss`` is ``"ce"`` or ``"bce"``."""
 
-    def __init__(self, backbone: Backbone, loss: str = "ce"):
+    def __init__(self, backbone: Backbone, loss: str = "ce", one_pass: bool = False):
         super().__init__()
         if not isinstance(backbone, Backbone):
             raise TypeError(f"BackboneRecommender needs a Backbone (see srsupm_lab.backbones), "
                             f"got {type(backbone).__name__}")
         if loss not in LOSSES:
             raise ValueError(f"BackboneRecommender: loss must be one of {list(LOSSES)}, got {loss!r}")
+        if one_pass and not backbone.causal_prefixes:
+            raise ValueError(f"BackboneRecommender: one_pass needs a backbone whose outputs are its prefixes' "
+                             f"encodings (GRU4Rec, or SASRec with positions='from_start'); "
+                             f"{type(backbone).__name__} with these options is not")
         self.backbone = backbone
         self.n_items = backbone.n_items
         self.loss_type = loss
+        self.one_pass = bool(one_pass)
+
+    def training_data(self, train) -> dict[str, torch.Tensor] | None:
+        """With ``one_pass``, the trainer's tensors: one-pass rows of ``train`` (prefix_rows); else None."""
+        if not self.one_pass:
+            return None
+        from .data.prefix_rows import prefix_rows
+        return prefix_rows(train).as_batch_data()
+
+    def prefix_outputs(self, inputs: torch.Tensor, targets: torch.Tensor,
+                       users: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(h [T, d], targets [T])``: the encoding of every prefix with a target in rows ``inputs [B, L]``.
+
+        One ``sequence_output`` pass per length group (the rows trimmed to their longest, as in
+        ``encode``); column t of a row is its prefix ending at t (``causal_prefixes``).
+        """
+        groups = self.backbone.groups(inputs, cpu_default=CPU_ROW_GROUPS)
+        parts = length_groups(inputs, groups) if groups > 1 else [(slice(None), inputs.shape[1])]
+        hs, ts = [], []
+        for rows, width in parts:
+            out = self.backbone.sequence_output(inputs[rows, -width:])      # (b, w, d)
+            wanted = targets[rows, -width:]                                 # (b, w)
+            keep = wanted != 0
+            hs.append(out[keep])                                            # (t_g, d)
+            ts.append(wanted[keep])                                         # (t_g,)
+        return torch.cat(hs), torch.cat(ts)
+
+    def _check_rows(self, inputs: torch.Tensor, targets: torch.Tensor) -> None:
+        where = "BackboneRecommender.loss (one_pass rows)"
+        if tuple(targets.shape) != tuple(inputs.shape):
+            raise ValueError(f"{where}: targets must have the inputs' shape {tuple(inputs.shape)}, "
+                             f"got {tuple(targets.shape)}")
+        if not self.backbone.check_inputs:
+            return
+        set_ = targets != 0
+        bad = torch.stack([((targets < 0) | (targets > self.n_items)).any(), (set_ & (inputs == 0)).any()]).tolist()
+        if bad[0]:
+            raise ValueError(f"{where}: targets must be item ids in 1..{self.n_items} (0 = none), "
+                             f"found values in {int(targets.min())}..{int(targets.max())}")
+        if bad[1]:
+            row = int((set_ & (inputs == 0)).any(dim=1).nonzero()[0, 0])
+            raise ValueError(f"{where}: row {row} has a target at a padding column")
 
     def score(self, inputs: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         """Scores of every item, ``[B, N+1]``; column 0 (padding) carries no meaning."""
@@ -53,6 +105,15 @@ class BackboneRecommender(nn.Module):
         if missing:
             raise KeyError(f"BackboneRecommender.loss: batch lacks {missing}; it has {sorted(batch)}")
         inputs, targets, users = batch["inputs"], batch["targets"], batch["users"]
+        if targets.dim() == 2:                                              # one-pass rows (training_data)
+            if not self.backbone.causal_prefixes:
+                raise ValueError(f"BackboneRecommender.loss: a [B, L] target matrix (one-pass rows) needs a "
+                                 f"backbone with causal_prefixes; {type(self.backbone).__name__} has none")
+            self.backbone._check_input(inputs, users)
+            self._check_rows(inputs, targets)
+            h, targets = self.prefix_outputs(inputs, targets, users)         # (T, d), (T,)
+            rec = self._rec_loss(h, targets)
+            return rec, {"rec": rec.detach()}
         if tuple(targets.shape) != (inputs.shape[0],):
             raise ValueError(f"BackboneRecommender.loss: targets must have shape ({inputs.shape[0]},), "
                              f"got {tuple(targets.shape)}")
@@ -62,19 +123,21 @@ class BackboneRecommender(nn.Module):
         aux = self.backbone.auxiliary_loss(inputs, targets, users)
         if aux is not None and not getattr(self.backbone, "next_item_loss", True):   # BERT4Rec as published
             return aux, {"aux": aux.detach()}
-        if self.loss_type == "bce":
-            h = self.backbone.encode(inputs, users)                         # (B, d)
-            E = self.backbone.item_table()
-            offset = torch.randint(1, self.n_items, targets.shape, device=targets.device)
-            negatives = (targets - 1 + offset) % self.n_items + 1           # (B,) uniform over items ≠ target
-            pos = (h * E[targets]).sum(dim=1)                               # (B,)
-            neg = (h * E[negatives]).sum(dim=1)                             # (B,)
-            rec = F.softplus(-pos).mean() + F.softplus(neg).mean()          # −log σ(pos) − log(1 − σ(neg))
-        else:
-            logits = self.score(inputs, users)[:, 1:]                       # (B, N), padding dropped
-            rec = F.cross_entropy(logits, targets - 1)
+        rec = self._rec_loss(self.backbone.encode(inputs, users), targets)
         parts = {"rec": rec.detach()}
         if aux is None:
             return rec, parts
         parts["aux"] = aux.detach()
         return rec + aux, parts
+
+    def _rec_loss(self, h: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The next-item loss of user vectors ``h [B, d]`` at ``targets [B]``, averaged over B."""
+        E = self.backbone.item_table()                                      # (N+1, d), row 0 = padding
+        if self.loss_type == "bce":
+            offset = torch.randint(1, self.n_items, targets.shape, device=targets.device)
+            negatives = (targets - 1 + offset) % self.n_items + 1           # (B,) uniform over items ≠ target
+            pos = (h * E[targets]).sum(dim=1)                               # (B,)
+            neg = (h * E[negatives]).sum(dim=1)                             # (B,)
+            return F.softplus(-pos).mean() + F.softplus(neg).mean()         # −log σ(pos) − log(1 − σ(neg))
+        logits = h @ E[1:].T                                                # (B, N): padding left out before
+        return F.cross_entropy(logits, targets - 1)                         # the product, no sliced copy

@@ -43,6 +43,8 @@ _HELP = {
     "singletons": "a window alone in its (target, level) group: self (pairs with itself) | drop (left out)",
     "false_negatives": "in-batch negatives sharing the anchor's (target, level): keep | mask",
     "loss": "backbone-alone loss: ce (full cross-entropy) | bce (one sampled negative, SASRec's original)",
+    "one_pass": "backbone alone: one encoder pass per user encodes every training window (gru4rec, or sasrec "
+                "with --backbone-option positions=from_start; batches of rows holding about batch-size targets)",
     "preset": "a named preset: paper (the paper's protocol and literal readings) | teaching (quick)",
     "mask_history": "remove seen items from the ranking",
     "fused_mixture": "score evaluation passes with the torch.compile'd mixture (speed only; +SRSUPM)",

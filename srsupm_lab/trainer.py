@@ -4,7 +4,9 @@ One :class:`Trainer` trains any model that follows the Recommender protocol
 (``model.loss(batch) -> (loss, parts)``, ``model.score(inputs, users)``):
 
 * the training windows move to the device once; an epoch is a ``torch.randperm`` cut into
-  index slices (no DataLoader, no per-sample Python);
+  index slices (no DataLoader, no per-sample Python). A model may supply its own training
+  tensors (``model.training_data(train)``: one-pass rows of prefixes, :mod:`srsupm_lab.data.prefix_rows`);
+  with a ``[R, L]`` target matrix a batch is a run of rows holding about ``batch_size`` targets;
 * Adam; bf16 autocast on CUDA only (evaluation always runs without autocast);
 * early stopping on validation Recall@10 with a patience (paper: 10); the best state is kept
   and the test windows are evaluated with it, overall and per PMSA level;
@@ -38,7 +40,7 @@ from .checkpoints import (CHECKPOINT_VERSION, cache_buffers, check_checkpoint, l
                           rng_state, set_rng_state)
 from .evaluate import evaluate, metric_names
 
-__all__ = ["Trainer", "FitResult", "resolve_device", "seed_everything", "count_parameters"]
+__all__ = ["Trainer", "FitResult", "batch_slices", "resolve_device", "seed_everything", "count_parameters"]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -80,6 +82,25 @@ def count_parameters(model: torch.nn.Module) -> int:
 
 def _cpu_state(model: torch.nn.Module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def batch_slices(targets: torch.Tensor, perm: torch.Tensor, batch_size: int) -> list[slice]:
+    """Slices of ``perm`` that make the epoch's batches.
+
+    ``targets [M]`` (one per window): slices of ``batch_size`` rows. ``targets [R, L]`` (one-pass
+    rows, 0 = no target): runs of rows holding about ``batch_size`` targets each; a batch ends at
+    the first row that brings it to a multiple of ``batch_size``, so every batch but the last
+    holds ``batch_size`` to ``batch_size + L - 1`` targets. One device sync.
+    """
+    m = perm.shape[0]
+    if targets.dim() == 1:
+        return [slice(start, start + batch_size) for start in range(0, m, batch_size)]
+    counts = (targets[perm] != 0).sum(dim=1).cumsum(dim=0).cpu()           # (R,) targets up to each row
+    total = int(counts[-1])
+    marks = torch.arange(batch_size, total, batch_size)                     # (n_batches - 1,)
+    ends = (torch.searchsorted(counts, marks) + 1).unique().tolist()        # a row closes each batch
+    bounds = [0] + [e for e in ends if e < m] + [m]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
 
 
 def _engagement_postfix(row: dict) -> dict:
@@ -179,8 +200,11 @@ class Trainer:
 
     # -- the run's identity: a resumed run must match it ---------------------------------
     def _fingerprint(self) -> dict:
-        return {"batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay, "seed": self.seed,
-                "n_train": len(self.train), "monitor": self.monitor, "mask_history": self.mask_history}
+        fp = {"batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay, "seed": self.seed,
+              "n_train": len(self.train), "monitor": self.monitor, "mask_history": self.mask_history}
+        if getattr(self.model, "one_pass", False):                          # only then: old checkpoints still match
+            fp["one_pass"] = True
+        return fp
 
     def _save(self, state: dict) -> None:
         if self.checkpoint is None or not ddp.is_main():
@@ -230,9 +254,10 @@ class Trainer:
         caches = cache_buffers(self.model) if self.distributed else {}
         before = {name: buf.clone() for name, buf in caches.items()}
         total, parts, n_batches = torch.zeros((), device=self.device), {}, 0
-        bar = tqdm(range(0, m, self.batch_size), desc=f"epoch {epoch}", leave=False, disable=not self.progress)
-        for start in bar:
-            idx, weight = ddp.shard(perm[start:start + self.batch_size])   # (B,) global batch, or this rank's share
+        bar = tqdm(batch_slices(data["targets"], perm, self.batch_size), desc=f"epoch {epoch}", leave=False,
+                   disable=not self.progress)
+        for part in bar:
+            idx, weight = ddp.shard(perm[part])                            # (B,) global batch, or this rank's share
             batch = {name: t[idx] for name, t in data.items()}
             batch["index"] = idx
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.amp):
@@ -273,6 +298,22 @@ class Trainer:
         values = measure(self.model, self.valid, self.valid_levels, batch=batch)
         return {f"eng_{k}": v for k, v in values.items()}
 
+    def _training_data(self) -> dict:
+        """The tensors an epoch batches over, on the device: the model's own (``training_data``) or the windows'."""
+        own = self.model.training_data(self.train) if callable(getattr(self.model, "training_data", None)) else None
+        if own is not None:
+            if self.distributed:
+                raise ValueError("Trainer: one-pass rows (training_data) are not sharded across processes; "
+                                 "train them in one process")
+            return {name: t.to(self.device) for name, t in own.items()}
+        train = self.train.to(self.device)
+        data = {"inputs": train.inputs, "targets": train.targets, "users": train.users}
+        if self.train_levels is not None:
+            data["levels"] = self.train_levels.to(self.device)
+        if getattr(train, "context", None) is not None and getattr(self.model, "uses_context", False):
+            data["context"] = train.context                                # ground truth, for an oracle only
+        return data
+
     def _validate(self) -> dict:
         table = evaluate(self.model, self.valid, mask_history=self.mask_history, ks=self.ks,
                          batch_size=self.eval_batch_size, device=self.device)
@@ -282,12 +323,7 @@ class Trainer:
     def fit(self) -> FitResult:
         if self.checkpoint is None or not (self.resume and self.checkpoint.exists()):
             seed_everything(self.seed)
-        train = self.train.to(self.device)
-        data = {"inputs": train.inputs, "targets": train.targets, "users": train.users}
-        if self.train_levels is not None:
-            data["levels"] = self.train_levels.to(self.device)
-        if getattr(train, "context", None) is not None and getattr(self.model, "uses_context", False):
-            data["context"] = train.context                                # ground truth, for an oracle only
+        data = self._training_data()
         if hasattr(self.model, "prepare"):
             self.model.prepare(self.train, self.train_levels)
             self.model.to(self.device)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .length_groups import encode_by_length, groups_for
+from .length_groups import CPU_GROUPS, encode_by_length, groups_for
 
 
 def check_positive_int(value, name: str, where: str) -> int:
@@ -109,6 +109,11 @@ class Backbone(nn.Module):
     #: batches are encoded in groups of similar length (:mod:`.length_groups`); Caser reads only
     #: its last few columns and keeps this False
     group_by_length: bool = True
+    #: column t of ``sequence_output(seq)`` equals the encoding of the prefix ``seq[:t+1]`` (causal,
+    #: positions independent of what follows): one pass over a user's sequence then encodes every
+    #: training window at once (:mod:`srsupm_lab.data.prefix_rows`). GRU4Rec always; SASRec with
+    #: ``positions="from_start"``; the others never.
+    causal_prefixes: bool = False
 
     def __init__(self, n_items: int, dim: int, max_len: int, extra_rows: int = 0):
         super().__init__()
@@ -140,11 +145,11 @@ class Backbone(nn.Module):
             return encode_by_length(self._encode, item_seq, user_ids, groups)
         return self._encode(item_seq, user_ids)
 
-    def groups(self, item_seq: torch.Tensor) -> int:
+    def groups(self, item_seq: torch.Tensor, cpu_default: int = CPU_GROUPS) -> int:
         """How many length groups a batch ``item_seq`` is encoded in (1 = the padded batch as is)."""
         if not self.group_by_length or item_seq.shape[0] < 2:
             return 1
-        return groups_for(item_seq, self.length_groups)
+        return groups_for(item_seq, self.length_groups, cpu_default)
 
     def _encode(self, item_seq: torch.Tensor, user_ids: torch.Tensor | None) -> torch.Tensor:
         """The encoder proper, on a checked batch (subclasses implement it)."""

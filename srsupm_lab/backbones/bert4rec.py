@@ -36,6 +36,7 @@ class BERT4Rec(SASRec):
     """Bidirectional transformer encoder; ``h`` = output at an appended [MASK] position."""
 
     extra_rows = 1                                                   # the [MASK] token's embedding row
+    causal = False                                                   # every position sees the whole window
 
     def __init__(self, n_items: int, dim: int = 64, max_len: int = 50, *, n_layers: int = 2,
                  n_heads: int = 2, inner_size: int = 256, hidden_dropout: float = 0.2,

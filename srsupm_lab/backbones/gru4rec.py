@@ -20,6 +20,8 @@ from .base import Backbone, Dropout, check_positive_int, check_probability
 class GRU4Rec(Backbone):
     """Embedding dropout + GRU + dense; ``h`` = output at the last position."""
 
+    causal_prefixes = True      # a recurrent state sees only what came before
+
     def __init__(self, n_items: int, dim: int = 64, max_len: int = 50, *, hidden_size: int | None = None,
                  n_layers: int = 1, dropout: float = 0.3):
         super().__init__(n_items, dim, max_len)

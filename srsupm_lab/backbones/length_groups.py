@@ -27,13 +27,17 @@ import torch
 #: 8 groups 0.094, 16 groups 0.124. Other devices keep the padded batch (one group) unless
 #: told otherwise: more, smaller kernels may not pay off there, and that is not measured yet.
 CPU_GROUPS = 8
+#: the same default for one-pass rows of prefixes (srsupm_lab/data/prefix_rows.py), whose batches
+#: hold ~B/6 rows on Beauty: s per SASRec step (batch of ~256 targets, 2 threads, quiet): 1 group
+#: 0.043, 2 groups 0.035, 4 groups 0.035, 8 groups 0.044
+CPU_ROW_GROUPS = 4
 
 
-def groups_for(item_seq: torch.Tensor, length_groups: int | None) -> int:
+def groups_for(item_seq: torch.Tensor, length_groups: int | None, cpu_default: int = CPU_GROUPS) -> int:
     """The number of length groups to use for ``item_seq``: ``length_groups``, or the device's default."""
     if length_groups is not None:
         return int(length_groups)
-    return CPU_GROUPS if item_seq.device.type == "cpu" else 1
+    return cpu_default if item_seq.device.type == "cpu" else 1
 
 
 def length_groups(item_seq: torch.Tensor, groups: int) -> list[tuple[torch.Tensor, int]]:

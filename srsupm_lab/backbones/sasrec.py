@@ -8,8 +8,13 @@ each sub-layer wrapped as ``LayerNorm(x + Dropout(sublayer(x)))`` as in RecBole'
 paper's pre-LN variant differs only in where the norm sits). ``h`` = output at the last
 position (the most recent item).
 
-Left padding: positions are numbered from the right (the most recent item always has position
-``max_len - 1``) and padding keys are masked, so padding changes nothing in the real positions.
+Left padding: by default (``positions="from_end"``, Kang & McAuley's left-padded input) positions
+are numbered from the right (the most recent item always has position ``max_len - 1``);
+``positions="from_start"`` (RecBole's convention) numbers them from the window's first item
+(position 0). Padding keys are masked either way, so padding changes nothing in the real
+positions. Only with positions from the start is the output at column t of a user's whole
+sequence the representation of the prefix ending there (``causal_prefixes``), which the one-pass
+training of :mod:`srsupm_lab.data.prefix_rows` relies on.
 Every position may also attend to itself, so a padding query row never has all keys masked
 (no NaN); padding rows' outputs are never read.
 
@@ -88,6 +93,10 @@ def check_transformer_options(where: str, dim: int, n_layers, n_heads, inner_siz
         raise ValueError(f"{where}: layer_norm_eps must be a positive float, got {layer_norm_eps!r}")
 
 
+#: how position ids are counted: from the window's end (Kang & McAuley) or its start (RecBole)
+POSITIONS = ("from_end", "from_start")
+
+
 class SASRec(Backbone):
     """Causal transformer encoder; ``h`` = output at the last (most recent) position.
 
@@ -96,13 +105,18 @@ class SASRec(Backbone):
     """
 
     extra_rows = 0
+    #: the attention is causal (BERT4Rec, bidirectional, sets this False)
+    causal = True
 
     def __init__(self, n_items: int, dim: int = 64, max_len: int = 50, *, n_layers: int = 2,
                  n_heads: int = 2, inner_size: int = 256, hidden_dropout: float = 0.5,
-                 attn_dropout: float = 0.5, layer_norm_eps: float = 1e-12):
+                 attn_dropout: float = 0.5, layer_norm_eps: float = 1e-12, positions: str = "from_end"):
         super().__init__(n_items, dim, max_len, extra_rows=self.extra_rows)
         check_transformer_options(type(self).__name__, self.dim, n_layers, n_heads, inner_size,
                                   hidden_dropout, attn_dropout, layer_norm_eps)
+        if positions not in POSITIONS:
+            raise ValueError(f"{type(self).__name__}: positions must be one of {list(POSITIONS)}, got {positions!r}")
+        self.positions = positions
         self.position_embedding = nn.Embedding(self.max_len, self.dim)
         self.norm = nn.LayerNorm(self.dim, eps=layer_norm_eps)
         self.dropout = Dropout(hidden_dropout)
@@ -120,9 +134,20 @@ class SASRec(Backbone):
         keys = (item_seq != 0)[:, None, None, :]                                     # (B, 1, 1, L)
         return (causal & keys) | eye                                                 # (B, 1, L, L)
 
+    @property
+    def causal_prefixes(self) -> bool:
+        """True when column t of a sequence's output equals the encoding of its prefix ending at t."""
+        return self.causal and self.positions == "from_start"
+
+    def position_ids(self, item_seq: torch.Tensor) -> torch.Tensor:
+        """``[L]`` right-aligned ids (``from_end``), or ``[B, L]`` ids counted from each row's first item."""
+        if self.positions == "from_end":
+            return self._position_ids(item_seq.shape[1], item_seq.device)           # (L,)
+        return ((item_seq != 0).cumsum(dim=1) - 1).clamp(min=0)                     # (B, L), padding -> 0
+
     def sequence_output(self, item_seq: torch.Tensor) -> torch.Tensor:
         """Output at every position ``[B, L, d]``; position t only depends on items at <= t."""
-        positions = self._position_ids(item_seq.shape[1], item_seq.device)          # (L,)
+        positions = self.position_ids(item_seq)                                      # (L,) or (B, L)
         x = self.item_embedding(item_seq) + self.position_embedding(positions)      # (B, L, d)
         x = self.dropout(self.norm(x))
         mask = self.attention_mask(item_seq)
