@@ -56,10 +56,15 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     return ck
 
 
+#: fingerprint keys newer than some checkpoints, with the value every older run had
+FINGERPRINT_DEFAULTS = {"one_pass": False}
+
+
 def check_checkpoint(ck: dict, fingerprint: dict, model: torch.nn.Module, path) -> None:
     """Raise ``ValueError`` unless ``ck`` was written by this run: the same fingerprint, and weights
     (last and best) with the model's parameter names and shapes."""
     stored = ck["fingerprint"] if isinstance(ck["fingerprint"], dict) else {}
+    stored = {**FINGERPRINT_DEFAULTS, **stored}                     # keys added later, as older runs trained
     diff = {k: (stored.get(k), v) for k, v in fingerprint.items() if stored.get(k) != v}
     if diff:
         raise ValueError(f"checkpoint {path} was written by a different run; (stored, now): {diff}")

@@ -48,6 +48,9 @@ class BackboneRecommender(nn.Module):
             raise ValueError(f"BackboneRecommender: one_pass needs a backbone whose outputs are its prefixes' "
                              f"encodings (GRU4Rec, or SASRec with positions='from_start'); "
                              f"{type(backbone).__name__} with these options is not")
+        if one_pass and type(backbone).auxiliary_loss is not Backbone.auxiliary_loss:
+            raise ValueError(f"BackboneRecommender: one_pass trains the next-item loss alone; "
+                             f"{type(backbone).__name__} has an auxiliary loss it would leave out")
         self.backbone = backbone
         self.n_items = backbone.n_items
         self.loss_type = loss

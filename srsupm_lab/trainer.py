@@ -89,8 +89,10 @@ def batch_slices(targets: torch.Tensor, perm: torch.Tensor, batch_size: int) -> 
 
     ``targets [M]`` (one per window): slices of ``batch_size`` rows. ``targets [R, L]`` (one-pass
     rows, 0 = no target): runs of rows holding about ``batch_size`` targets each; a batch ends at
-    the first row that brings it to a multiple of ``batch_size``, so every batch but the last
-    holds ``batch_size`` to ``batch_size + L - 1`` targets. One device sync.
+    the first row that brings the epoch's running count of targets to a multiple of
+    ``batch_size``, so every batch but the last holds ``batch_size - L + 1`` to
+    ``batch_size + L - 1`` targets and the epoch has as many batches as with windows (one fewer
+    where a row alone crosses two multiples). One device sync.
     """
     m = perm.shape[0]
     if targets.dim() == 1:
@@ -202,8 +204,7 @@ class Trainer:
     def _fingerprint(self) -> dict:
         fp = {"batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay, "seed": self.seed,
               "n_train": len(self.train), "monitor": self.monitor, "mask_history": self.mask_history}
-        if getattr(self.model, "one_pass", False):                          # only then: old checkpoints still match
-            fp["one_pass"] = True
+        fp["one_pass"] = bool(getattr(self.model, "one_pass", False))       # absent in older checkpoints: False
         return fp
 
     def _save(self, state: dict) -> None:

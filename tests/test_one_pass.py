@@ -78,10 +78,30 @@ def test_one_pass_encodes_every_window_as_the_per_window_path(name, groups):
         reference = bb.encode(train.inputs)                                 # (M, d) one pass per window
         out = bb.sequence_output(rows.inputs)                               # (R, L, d)
         h, targets = model.prefix_outputs(rows.inputs, rows.targets)        # (M, d) grouped
+        # the same grouped pass with window index + 1 in place of each target: h paired with its window
+        h_again, window_plus_1 = model.prefix_outputs(rows.inputs, rows.window + 1)
     where = (rows.window >= 0).nonzero()
     window = rows.window[where[:, 0], where[:, 1]]
     torch.testing.assert_close(out[where[:, 0], where[:, 1]], reference[window], rtol=1e-10, atol=1e-10)
-    assert sorted(targets.tolist()) == sorted(train.targets.tolist())
+    torch.testing.assert_close(h_again, reference[window_plus_1 - 1], rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(h, h_again, rtol=0, atol=0)
+    assert targets.tolist() == train.targets[window_plus_1 - 1].tolist()
+
+
+def test_edge_cases_one_window_per_user_L_1_and_reordered_windows():
+    labels = [frozenset()] + [frozenset({0})] * 30
+    one = leave_one_out(SequenceDataset("one", [np.array([1, 2, 3, 4]), np.array([5, 6, 7])], labels, ["a"]),
+                        max_len=4).train                                    # user 0: one window; user 1: none
+    rows = prefix_rows(one)
+    assert len(rows) == 1 and rows.targets[0].tolist() == [0, 0, 0, 2]
+    seq = np.array([3, 1, 3, 2, 5, 4, 3, 6])                                # repeats, L = 1
+    short = leave_one_out(SequenceDataset("L1", [seq], labels, ["a"]), max_len=1).train
+    rows = prefix_rows(short)
+    assert rows.n_targets == len(short) and sorted(rows.window[rows.window >= 0].tolist()) == list(range(len(short)))
+    # windows in another order: the anchor is still the true prefix, not a slid window of L items
+    train = leave_one_out(SequenceDataset("one", [np.arange(1, 13)], labels, ["a"]), max_len=3).train
+    shuffled = train.subset(torch.tensor([8, 5, 2, 7, 0, 3, 1, 6, 4]))
+    assert len(prefix_rows(shuffled)) == len(prefix_rows(train)) == 7
 
 
 @pytest.mark.parametrize("name", ["gru4rec", "sasrec"])
@@ -111,6 +131,11 @@ def test_positions_from_the_end_are_not_prefix_encodings():
         assert not other.causal_prefixes
     start = build_backbone("sasrec", N_ITEMS, dim=8, max_len=L, positions="from_start")
     assert start.position_ids(torch.tensor([[0, 0, 3, 4], [5, 6, 7, 8]])).tolist() == [[0, 0, 0, 1], [0, 1, 2, 3]]
+    with pytest.raises(ValueError, match="auxiliary loss"):
+        class WithAux(type(start)):
+            def auxiliary_loss(self, item_seq, targets, user_ids=None):
+                return None
+        BackboneRecommender(WithAux(N_ITEMS, dim=8, max_len=L, positions="from_start"), one_pass=True)
     with pytest.raises(ValueError, match="positions must be one of"):
         build_backbone("sasrec", N_ITEMS, dim=8, max_len=L, positions="middle")
 
@@ -149,3 +174,17 @@ def test_a_one_pass_run_trains_and_resumes(tmp_path):
     assert len(again["history"]) == 2 and np.isfinite(again["history"]["loss"]).all()
     assert again["history"]["loss"][0] == pytest.approx(first["history"]["loss"][0])
     assert again["config"]["one_pass"] is True
+
+
+def test_a_checkpoint_resumes_only_with_the_same_batching(tmp_path):
+    from srsupm_lab.checkpoints import check_checkpoint
+    model = BackboneRecommender(backbone("gru4rec"))
+    state = model.state_dict()
+    base = {"batch_size": 4, "seed": 1}
+    older = {"fingerprint": dict(base), "model": state, "best_state": None}           # before one_pass existed
+    check_checkpoint(older, {**base, "one_pass": False}, model, tmp_path / "ck.pt")   # read as per-window
+    with pytest.raises(ValueError, match="different run"):
+        check_checkpoint(older, {**base, "one_pass": True}, model, tmp_path / "ck.pt")
+    newer = {"fingerprint": {**base, "one_pass": True}, "model": state, "best_state": None}
+    with pytest.raises(ValueError, match="different run"):
+        check_checkpoint(newer, {**base, "one_pass": False}, model, tmp_path / "ck.pt")

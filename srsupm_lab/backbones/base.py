@@ -6,8 +6,9 @@ h [B, d]``. The plug-in (SRSUPM) and the plain recommender both score items with
 
 Input convention (see ``srsupm_lab/data/windows.py``): windows are **left-padded**, the most
 recent item sits in the last column and padding id 0 fills the front. ``L`` may be shorter than
-``max_len``; positional backbones number positions from the right, so the most recent item
-always gets the position id ``max_len - 1``.
+``max_len``; positional backbones number positions from the right by default, so the most
+recent item always gets the position id ``max_len - 1`` (SASRec's ``positions="from_start"``
+numbers them from the window's first item instead).
 """
 from __future__ import annotations
 

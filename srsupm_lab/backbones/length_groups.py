@@ -3,8 +3,8 @@
 Leave-one-out training windows are mostly short (on Beauty the median window holds 4 items
 and the mean 8.4, out of ``max_len`` = 50), yet a random batch nearly always contains one
 full-length window, so a ``[B, 50]`` batch is about 85 % padding. Every backbone here ignores
-leading padding exactly (right-aligned positions, masked padding keys, a GRU state that
-padding leaves at zero; ``tests/test_backbones.py::test_left_padding_is_invisible``), so the
+leading padding exactly (positions right-aligned or counted from the first item, masked padding
+keys, a GRU state that padding leaves at zero; ``tests/test_backbones.py::test_left_padding_is_invisible``), so the
 encoder may run on each window with its leading padding cut off and give the same ``h``.
 
 :func:`length_groups` sorts the rows of a batch by length and cuts them into ``groups``

@@ -75,9 +75,17 @@ def prefix_rows(windows: Windows) -> PrefixRows:
     n = (inputs != 0).sum(axis=1)                                           # (M,) items per window
     index = np.arange(M)
 
-    # the anchor of each user: its longest window (ties: the first, which leave_one_out builds as
-    # the true prefix when several windows hold L items)
-    order = np.lexsort((index, -n, users))                                  # by user, longest first
+    # the anchor of each user: its longest window. Ties (several windows of L items, one the true
+    # prefix, the others slid past it): prefer a window that starts with the first item of the
+    # user's shortest window (the sequence's start), then the first in index order, which is the
+    # true prefix in leave_one_out's order
+    first_item = inputs[index, L - n]                                       # (M,) each window's oldest item
+    by_len = np.lexsort((index, n, users))                                  # by user, shortest first
+    head = np.ones(M, dtype=bool)
+    head[1:] = users[by_len][1:] != users[by_len][:-1]
+    user_ids, user_start = users[by_len][head], first_item[by_len][head]   # (U,) sorted users, their start
+    starts_right = first_item == user_start[np.searchsorted(user_ids, users)]
+    order = np.lexsort((index, ~starts_right, -n, users))                   # by user, longest first
     first = np.ones(M, dtype=bool)
     first[1:] = users[order][1:] != users[order][:-1]
     anchors = order[first]                                                  # (U,) one window per user
