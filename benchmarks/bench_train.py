@@ -27,7 +27,7 @@ from srsupm_lab.recommender import BackboneRecommender
 from srsupm_lab.srsupm import SRSUPM
 from srsupm_lab.threads import apply_thread_policy
 from srsupm_lab.timing import time_pass
-from srsupm_lab.trainer import resolve_device
+from srsupm_lab.trainer import batch_slices, resolve_device
 
 
 def _sync(device):
@@ -35,14 +35,18 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def time_training(model, data, batch_size, steps, device, amp, clock=time.perf_counter):
+def epoch_batches(data, batch_size, device) -> list:
+    """One epoch's batches as the trainer cuts them (windows: batch_size rows; one-pass rows: ~batch_size targets)."""
+    perm = torch.randperm(data["targets"].shape[0], device=device)
+    return [perm[part] for part in batch_slices(data["targets"], perm, batch_size)]
+
+
+def time_training(model, data, batches, steps, device, amp, clock=time.perf_counter):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
-    m = data["targets"].shape[0]
-    perm = torch.randperm(m, device=device)
     times = []
     for step in range(steps + 3):                                   # 3 warm-up steps
-        idx = perm[(step * batch_size) % (m - batch_size):][:batch_size]
+        idx = batches[step % (len(batches) - 1)]                    # the last batch may be short
         batch = {k: v[idx] for k, v in data.items()}
         batch["index"] = idx
         _sync(device)
@@ -79,6 +83,9 @@ def main():
                     help="wall: elapsed seconds; cpu: this process's CPU seconds (time.process_time), steadier "
                          "on a loaded machine with one thread (with several it also counts their spinning)")
     ap.add_argument("--no-srsupm", action="store_true", help="time the backbones alone only")
+    ap.add_argument("--one-pass", action="store_true",
+                    help="also time GRU4Rec and SASRec (positions from the start) alone trained one encoder pass per "
+                         "user (srsupm_lab/data/prefix_rows.py); s/epoch from the rows' own number of batches")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     if args.threads:
@@ -106,24 +113,32 @@ def main():
     print("-" * len(header))
     for bb_name in args.backbones:
         base_eval = None
-        for plug in ([False] if args.no_srsupm else [False, True]):
+        kinds = ["alone"] + ([] if args.no_srsupm else ["srsupm"])
+        if args.one_pass and bb_name in ("gru4rec", "sasrec"):
+            kinds.append("one pass")
+        for kind in kinds:
             torch.manual_seed(0)
-            bb = build_backbone(bb_name, ds.n_items, n_users=ds.n_users, dim=64, max_len=50)
+            options = {"positions": "from_start"} if kind == "one pass" and bb_name == "sasrec" else {}
+            bb = build_backbone(bb_name, ds.n_items, n_users=ds.n_users, dim=64, max_len=50, **options)
             bb.check_inputs = False
             bb.length_groups = args.length_groups
-            model = SRSUPM(bb, K=args.K) if plug else BackboneRecommender(bb)
+            plug = kind == "srsupm"
+            model = SRSUPM(bb, K=args.K) if plug else BackboneRecommender(bb, one_pass=kind == "one pass")
             model.to(device)
             if plug:
                 model.prepare(split.train, levels)
                 model.to(device)
-            step = statistics.median(time_training(model, data, args.batch_size, args.steps, device, amp, clock)
+            rows = model.training_data(split.train) if kind == "one pass" else None
+            own = data if rows is None else {k: v.to(device) for k, v in rows.items()}
+            batches = epoch_batches(own, args.batch_size, device)
+            step = statistics.median(time_training(model, own, batches, args.steps, device, amp, clock)
                                      for _ in range(args.repeats))
             ev = statistics.median(time_pass(model, split.valid, device, args.eval_batch_size, clock=clock)
                                    for _ in range(args.repeats))
             ratio = "" if not plug else f"{ev / base_eval:.2f}x"
-            base_eval = ev if not plug else base_eval
-            label = ("+SRSUPM " if plug else "") + bb_name
-            print(f"{label:<20}{step:>9.4f}{step * n_batches:>10.1f}{ev:>9.2f}{ratio:>17}", flush=True)
+            base_eval = ev if kind == "alone" else base_eval
+            label = {"alone": "", "srsupm": "+SRSUPM ", "one pass": ""}[kind] + bb_name + (" one pass" if kind == "one pass" else "")
+            print(f"{label:<20}{step:>9.4f}{step * len(batches):>10.1f}{ev:>9.2f}{ratio:>17}", flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 

@@ -188,3 +188,18 @@ def test_a_checkpoint_resumes_only_with_the_same_batching(tmp_path):
     newer = {"fingerprint": {**base, "one_pass": True}, "model": state, "best_state": None}
     with pytest.raises(ValueError, match="different run"):
         check_checkpoint(newer, {**base, "one_pass": False}, model, tmp_path / "ck.pt")
+
+
+def test_bench_train_times_the_one_pass_rows():
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_train.py"), "--dataset", "synthetic",
+                          "--backbones", "gru4rec", "--steps", "2", "--repeats", "1", "--threads", "1", "--no-srsupm",
+                          "--one-pass"], capture_output=True, text=True, timeout=300, cwd=root)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = {line.split()[0] + (" one pass" if "one pass" in line else ""): line.split()
+            for line in out.stdout.splitlines() if line.startswith("gru4rec")}
+    assert set(rows) == {"gru4rec", "gru4rec one pass"}
+    assert float(rows["gru4rec one pass"][3]) > 0                          # s/step column of the one-pass row
