@@ -222,7 +222,7 @@ Every command explains its options and their defaults: python -m srsupm_lab COMM
 
 _EPILOG = """\
 examples:
-  python -m srsupm_lab demo                      # about 1.5 minutes on one CPU core
+  python -m srsupm_lab demo                      # about a minute on a 2-core CPU
   python -m srsupm_lab stats --dataset beauty
   python -m srsupm_lab train --dataset beauty --backbone sasrec --srsupm --out runs/beauty-sasrec-srsupm
   python -m srsupm_lab reproduce --grid table1 --datasets beauty --seeds 1 --dry-run
@@ -252,8 +252,8 @@ def main(argv=None) -> int:
         description="The main job on the embedded synthetic motivation world (no data files needed): dataset "
                     "statistics, the PMSD/level distribution, then the backbone trained alone and with SRSUPM "
                     "and compared on the test set (full ranking). Tables, run folders and demo.png go to --out; "
-                    "a second call reuses the finished runs there. With the defaults it takes about 1.5 "
-                    "minutes on one CPU core. Learning rate and batch (0.001, 256) are the quick teaching "
+                    "a second call reuses the finished runs there. With the defaults it takes about a "
+                    "minute on a 2-core CPU (59 s quiet, 73 s beside a busy process). Learning rate and batch (0.001, 256) are the quick teaching "
                     "setting, not the paper's (0.01, 128): on the small synthetic world they converge in a "
                     "few epochs.")
     demo.add_argument("--backbone", default="sasrec", choices=tuple(BACKBONES), help="the sequential encoder")
