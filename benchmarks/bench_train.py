@@ -46,7 +46,7 @@ def time_training(model, data, batches, steps, device, amp, clock=time.perf_coun
     model.train()
     times = []
     for step in range(steps + 3):                                   # 3 warm-up steps
-        idx = batches[step % (len(batches) - 1)]                    # the last batch may be short
+        idx = batches[step % max(len(batches) - 1, 1)]              # the last batch may be short
         batch = {k: v[idx] for k, v in data.items()}
         batch["index"] = idx
         _sync(device)
