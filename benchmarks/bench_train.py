@@ -137,7 +137,7 @@ def main():
                                    for _ in range(args.repeats))
             ratio = "" if not plug else f"{ev / base_eval:.2f}x"
             base_eval = ev if kind == "alone" else base_eval
-            label = {"alone": "", "srsupm": "+SRSUPM ", "one pass": ""}[kind] + bb_name + (" one pass" if kind == "one pass" else "")
+            label = {"alone": "{}", "srsupm": "+SRSUPM {}", "one pass": "{} one pass"}[kind].format(bb_name)
             print(f"{label:<20}{step:>9.4f}{step * len(batches):>10.1f}{ev:>9.2f}{ratio:>17}", flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 

@@ -74,6 +74,11 @@ def _known_backbones() -> tuple[str, ...]:
     return tuple(BACKBONES)
 
 
+def _backbone_class(name: str):
+    from .backbones import BACKBONES
+    return BACKBONES[name]
+
+
 @dataclass
 class TrainConfig:
     """One experiment: data → PMSA → backbone (+ SRSUPM) → training → full-ranking test."""
@@ -197,8 +202,7 @@ class TrainConfig:
         if self.one_pass and (self.srsupm or self.oracle):
             fail("one_pass", "applies to a backbone trained alone (SRSUPM and the oracle batch windows: "
                              "PMSIM's in-batch negatives would all come from a few users)")
-        if self.one_pass and not (self.backbone == "gru4rec" or (
-                self.backbone == "sasrec" and self.backbone_options.get("positions") == "from_start")):
+        if self.one_pass and not _backbone_class(self.backbone).prefixes_exact(self.backbone_options):
             fail("one_pass", f"needs a backbone whose outputs are its prefixes' encodings: gru4rec, or sasrec with "
                              f"backbone_options positions='from_start' (backbone is {self.backbone!r})")
         if self.srsupm and self.loss != "ce":

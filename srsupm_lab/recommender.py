@@ -63,8 +63,7 @@ class BackboneRecommender(nn.Module):
         from .data.prefix_rows import prefix_rows
         return prefix_rows(train).as_batch_data()
 
-    def prefix_outputs(self, inputs: torch.Tensor, targets: torch.Tensor,
-                       users: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def prefix_outputs(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(h [T, d], targets [T])``: the encoding of every prefix with a target in rows ``inputs [B, L]``.
 
         One ``sequence_output`` pass per length group (the rows trimmed to their longest, as in
@@ -114,7 +113,7 @@ class BackboneRecommender(nn.Module):
                                  f"backbone with causal_prefixes; {type(self.backbone).__name__} has none")
             self.backbone._check_input(inputs, users)
             self._check_rows(inputs, targets)
-            h, targets = self.prefix_outputs(inputs, targets, users)         # (T, d), (T,)
+            h, targets = self.prefix_outputs(inputs, targets)                # (T, d), (T,)
             rec = self._rec_loss(h, targets)
             return rec, {"rec": rec.detach()}
         if tuple(targets.shape) != (inputs.shape[0],):

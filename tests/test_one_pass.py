@@ -203,3 +203,12 @@ def test_bench_train_times_the_one_pass_rows():
             for line in out.stdout.splitlines() if line.startswith("gru4rec")}
     assert set(rows) == {"gru4rec", "gru4rec one pass"}
     assert float(rows["gru4rec one pass"][3]) > 0                          # s/step column of the one-pass row
+
+
+@pytest.mark.parametrize("name, options", [("gru4rec", {}), ("sasrec", {}), ("sasrec", {"positions": "from_start"}),
+                                           ("caser", {}), ("bert4rec", {}), ("lightsans", {})])
+def test_the_config_reads_causal_prefixes_as_the_built_backbone_has_them(name, options):
+    from srsupm_lab.backbones import BACKBONES
+    built = build_backbone(name, N_ITEMS, n_users=3, dim=8, max_len=L, **options)
+    assert BACKBONES[name].prefixes_exact(options) == built.causal_prefixes
+    assert built.causal_prefixes == (name == "gru4rec" or options.get("positions") == "from_start")

@@ -116,6 +116,12 @@ class Backbone(nn.Module):
     #: ``positions="from_start"``; the others never.
     causal_prefixes: bool = False
 
+    @classmethod
+    def prefixes_exact(cls, options: dict) -> bool:
+        """Whether this backbone built with keyword ``options`` has ``causal_prefixes`` (read by the
+        config before any backbone is built)."""
+        return cls.causal_prefixes is True
+
     def __init__(self, n_items: int, dim: int, max_len: int, extra_rows: int = 0):
         super().__init__()
         where = type(self).__name__

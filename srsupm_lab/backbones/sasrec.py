@@ -134,10 +134,14 @@ class SASRec(Backbone):
         keys = (item_seq != 0)[:, None, None, :]                                     # (B, 1, 1, L)
         return (causal & keys) | eye                                                 # (B, 1, L, L)
 
+    @classmethod
+    def prefixes_exact(cls, options: dict) -> bool:
+        return cls.causal and options.get("positions", "from_end") == "from_start"
+
     @property
     def causal_prefixes(self) -> bool:
         """True when column t of a sequence's output equals the encoding of its prefix ending at t."""
-        return self.causal and self.positions == "from_start"
+        return self.prefixes_exact({"positions": self.positions})
 
     def position_ids(self, item_seq: torch.Tensor) -> torch.Tensor:
         """``[L]`` right-aligned ids (``from_end``), or ``[B, L]`` ids counted from each row's first item."""
