@@ -120,7 +120,7 @@ def test_originals_sources_explain_every_option(source, capsys):
         originals.main([source, "--help"])
     assert done.value.code == 0
     entries = _entries(capsys.readouterr().out)
-    sub = _subparsers(originals._cli_parser())[source]
+    sub = _subparsers(originals.cli._cli_parser())[source]
     for action in sub._actions:
         if isinstance(action, argparse._HelpAction) or not action.option_strings:
             continue
