@@ -31,27 +31,32 @@ from pathlib import Path
 
 
 # ----------------------------------------------------------------------------- RecBole side (child)
+def recbole_config(name: str, inter_dir, lr: float = 0.001, batch_size: int = 256, seed: int = 1):
+    """RecBole's ``Config`` for the issue's SASRec on ``<inter_dir>/<name>/<name>.inter`` (runs in RecBole's venv)."""
+    from recbole.config import Config
+    return Config(model="SASRec", dataset=name, config_dict={
+        "data_path": inter_dir, "USER_ID_FIELD": "user_id", "ITEM_ID_FIELD": "item_id",
+        "TIME_FIELD": "timestamp", "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
+        "MAX_ITEM_LIST_LENGTH": 50, "train_batch_size": batch_size, "eval_batch_size": 1024, "learning_rate": lr,
+        "loss_type": "CE", "train_neg_sample_args": None, "hidden_size": 64, "inner_size": 256, "n_layers": 2,
+        "n_heads": 2, "hidden_dropout_prob": 0.5, "attn_dropout_prob": 0.5, "epochs": 1, "topk": [10, 20],
+        "metrics": ["Recall", "NDCG"], "valid_metric": "Recall@10", "show_progress": False, "worker": 0,
+        "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full", "group_by": "user"},
+        "user_inter_num_interval": "[0,inf)", "item_inter_num_interval": "[0,inf)", "device": "cpu",
+        "use_gpu": False, "seed": seed, "checkpoint_dir": inter_dir, "log_wandb": False,
+        "state": "ERROR"})
+
+
 def recbole_child(args) -> None:
     import torch
     torch.set_num_threads(args.threads)
-    from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
     from recbole.model.sequential_recommender import SASRec
     from recbole.trainer import Trainer
     from recbole.utils import init_seed
     torch.autograd.set_detect_anomaly(bool(args.anomaly))        # recbole.model's import switched it on
 
-    config = Config(model="SASRec", dataset=args.name, config_dict={
-        "data_path": args.inter_dir, "USER_ID_FIELD": "user_id", "ITEM_ID_FIELD": "item_id",
-        "TIME_FIELD": "timestamp", "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
-        "MAX_ITEM_LIST_LENGTH": 50, "train_batch_size": 256, "eval_batch_size": 1024, "learning_rate": 0.001,
-        "loss_type": "CE", "train_neg_sample_args": None, "hidden_size": 64, "inner_size": 256, "n_layers": 2,
-        "n_heads": 2, "hidden_dropout_prob": 0.5, "attn_dropout_prob": 0.5, "epochs": 1, "topk": [10, 20],
-        "metrics": ["Recall", "NDCG"], "valid_metric": "Recall@10", "show_progress": False, "worker": 0,
-        "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full", "group_by": "user"},
-        "user_inter_num_interval": "[0,inf)", "item_inter_num_interval": "[0,inf)", "device": "cpu",
-        "use_gpu": False, "seed": 1, "checkpoint_dir": args.inter_dir, "log_wandb": False,
-        "state": "ERROR"})
+    config = recbole_config(args.name, args.inter_dir)
     init_seed(config["seed"], config["reproducibility"])
     dataset = create_dataset(config)
     train_data, valid_data, _ = data_preparation(config, dataset)
