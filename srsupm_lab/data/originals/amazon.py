@@ -12,7 +12,7 @@ from ..dataset import SequenceDataset
 from ..preprocess import build_dataset, kcore_filter
 from ..raw_lines import MalformedLineError, field, id_field, parse_json_or_literal, read_records
 from ..s3rec_layout import save_s3rec_layout
-from .sources import _ensure_file
+from .sources import ensure_file
 
 # The 24 categories of the 2014 Amazon dump that have a 5-core review file.
 AMAZON_CATEGORIES = (
@@ -90,8 +90,8 @@ def prepare_amazon(category: str, root: str | os.PathLike, *, k: int = 5, min_la
     if category not in AMAZON_CATEGORIES:
         raise ValueError(f"unknown Amazon 2014 category {category!r}; known: {', '.join(AMAZON_CATEGORIES)}")
     root = Path(root)
-    reviews = _ensure_file(root / f"reviews_{category}_5.json.gz", "amazon_reviews", download, progress, category=category)
-    meta = _ensure_file(root / f"meta_{category}.json.gz", "amazon_meta", download, progress, category=category)
+    reviews = ensure_file(root / f"reviews_{category}_5.json.gz", "amazon_reviews", download, progress, category=category)
+    meta = ensure_file(root / f"meta_{category}.json.gz", "amazon_meta", download, progress, category=category)
     df = kcore_filter(read_amazon_reviews(reviews, progress), k=k)
     labels = read_amazon_meta(meta, set(df["item"].unique()), progress)
     ds = build_dataset(df, labels, name=category, min_label_items=min_label_items)

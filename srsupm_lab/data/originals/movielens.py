@@ -13,7 +13,7 @@ from ..dataset import SequenceDataset
 from ..preprocess import build_dataset, kcore_filter
 from ..raw_lines import MalformedLineError, numbered_lines
 from ..s3rec_layout import save_s3rec_layout
-from .sources import _ensure_file
+from .sources import ensure_file
 
 # ml-100k's u.genre, in flag order (used when the zip lacks u.genre).
 ML100K_GENRES = (
@@ -87,7 +87,7 @@ def read_movielens_100k(zip_path: str | os.PathLike, progress: bool = False) -> 
 def prepare_movielens_100k(root: str | os.PathLike, *, k: int = 5, download: bool = True,
                            out: str | os.PathLike | None = None, progress: bool = True) -> SequenceDataset:
     """MovieLens 100K (``root/ml-100k.zip``) as a SequenceDataset named ``"ml-100k"``; labels = genres."""
-    zip_path = _ensure_file(Path(root) / "ml-100k.zip", "ml-100k", download, progress)
+    zip_path = ensure_file(Path(root) / "ml-100k.zip", "ml-100k", download, progress)
     df, labels = read_movielens_100k(zip_path, progress)
     ds = build_dataset(kcore_filter(df, k=k), labels, name="ml-100k")
     ds.meta.update(source="movielens-100k", files=[zip_path.name], kcore=k)
