@@ -18,7 +18,6 @@ SOURCES: dict[str, tuple[str, str | None]] = {
 }
 
 
-
 def ensure_file(path: Path, source: str, download: bool, progress: bool, **fmt) -> Path:
     """``path`` if it exists, else download it from ``SOURCES[source]`` (or explain where to get it)."""
     if path.is_file():
