@@ -47,21 +47,26 @@ def recbole_config(name: str, inter_dir, lr: float = 0.001, batch_size: int = 25
         "state": "ERROR"})
 
 
-def recbole_child(args) -> None:
+def recbole_setup(name: str, inter_dir, threads: int, anomaly: bool = False, **config):
+    """(trainer, train_data, valid_data) of RecBole's SASRec, built as RecBole's own quick start does."""
     import torch
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(threads)
     from recbole.data import create_dataset, data_preparation
     from recbole.model.sequential_recommender import SASRec
     from recbole.trainer import Trainer
     from recbole.utils import init_seed
-    torch.autograd.set_detect_anomaly(bool(args.anomaly))        # recbole.model's import switched it on
+    torch.autograd.set_detect_anomaly(anomaly)        # recbole.model's import switched it on
 
-    config = recbole_config(args.name, args.inter_dir)
+    config = recbole_config(name, inter_dir, **config)
     init_seed(config["seed"], config["reproducibility"])
     dataset = create_dataset(config)
     train_data, valid_data, _ = data_preparation(config, dataset)
     model = SASRec(config, train_data.dataset).to(config["device"])
-    trainer = Trainer(config, model)
+    return Trainer(config, model), train_data, valid_data
+
+
+def recbole_child(args) -> None:
+    trainer, train_data, valid_data = recbole_setup(args.name, args.inter_dir, args.threads, bool(args.anomaly))
     t0 = time.perf_counter()
     loss = trainer._train_epoch(train_data, 0)
     t1 = time.perf_counter()

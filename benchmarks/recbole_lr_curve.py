@@ -26,25 +26,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_recbole import recbole_config, write_inter  # noqa: E402  (a sibling script, stdlib imports only)
+from bench_recbole import recbole_setup, write_inter  # noqa: E402  (a sibling script, stdlib imports only)
 
 
 def child(args) -> None:
     """In RecBole's venv: train ``args.epochs`` epochs at ``args.lr[0]``, one RESULT line per epoch."""
-    import torch
-    torch.set_num_threads(args.threads)
-    from recbole.data import create_dataset, data_preparation
-    from recbole.model.sequential_recommender import SASRec
-    from recbole.trainer import Trainer
-    from recbole.utils import init_seed
-    torch.autograd.set_detect_anomaly(False)        # recbole.model's import switched it on
-
-    config = recbole_config(args.name, args.inter_dir, lr=args.lr[0], batch_size=args.batch_size, seed=args.seed)
-    init_seed(config["seed"], config["reproducibility"])
-    dataset = create_dataset(config)
-    train_data, valid_data, _ = data_preparation(config, dataset)
-    model = SASRec(config, train_data.dataset).to(config["device"])
-    trainer = Trainer(config, model)
+    trainer, train_data, valid_data = recbole_setup(args.name, args.inter_dir, args.threads, lr=args.lr[0],
+                                                    batch_size=args.batch_size, seed=args.seed)
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
         loss = trainer._train_epoch(train_data, epoch - 1)
