@@ -48,15 +48,17 @@ def run_child(args, folder: Path, name: str, lr: float) -> list[dict]:
            "--threads", str(args.threads), "--lr", str(lr), "--batch-size", str(args.batch_size),
            "--epochs", str(args.epochs), "--seed", str(args.seed)]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    rows = []
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=folder) as proc:
+    rows, last = [], "no output"        # one merged stream: a full stderr pipe cannot stall the child
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                          cwd=folder) as proc:
         for line in proc.stdout:
             if line.startswith("RESULT "):
                 rows.append(json.loads(line[len("RESULT "):]))
                 print(f"RecBole lr {lr}: {rows[-1]}", file=sys.stderr, flush=True)
-        err = proc.stderr.read()
+            elif line.strip():
+                last = line.rstrip()
     if proc.returncode != 0 or not rows:
-        raise SystemExit(f"RecBole child (lr {lr}) failed ({proc.returncode}): {err.strip().splitlines()[-1:]}")
+        raise SystemExit(f"RecBole child (lr {lr}) failed with exit status {proc.returncode}: {last}")
     return rows
 
 

@@ -69,14 +69,10 @@ def _temperature_modes() -> tuple[str, ...]:
     return TEMPERATURE_MODES
 
 
-def _known_backbones() -> tuple[str, ...]:
+def _backbones() -> dict:
+    """name -> backbone class (imported late: the backbones import torch)."""
     from .backbones import BACKBONES
-    return tuple(BACKBONES)
-
-
-def _backbone_class(name: str):
-    from .backbones import BACKBONES
-    return BACKBONES[name]
+    return BACKBONES
 
 
 @dataclass
@@ -178,7 +174,7 @@ class TrainConfig:
             fail("dataset", f"must be one of {list(known)} or an existing folder in the S3-Rec layout")
         if self.labels not in _known_labels():
             fail("labels", f"must be one of {list(_known_labels())}")
-        backbones = _known_backbones()
+        backbones = tuple(_backbones())
         if self.backbone not in backbones:
             fail("backbone", f"must be one of {list(backbones)}")
         if not isinstance(self.backbone_options, dict) or not all(isinstance(k, str) for k in self.backbone_options):
@@ -202,7 +198,7 @@ class TrainConfig:
         if self.one_pass and (self.srsupm or self.oracle):
             fail("one_pass", "applies to a backbone trained alone (SRSUPM and the oracle batch windows: "
                              "PMSIM's in-batch negatives would all come from a few users)")
-        if self.one_pass and not _backbone_class(self.backbone).prefixes_exact(self.backbone_options):
+        if self.one_pass and not _backbones()[self.backbone].prefixes_exact(self.backbone_options):
             fail("one_pass", f"needs a backbone whose outputs are its prefixes' encodings: gru4rec, or sasrec with "
                              f"backbone_options positions='from_start' (backbone is {self.backbone!r})")
         if self.srsupm and self.loss != "ce":
