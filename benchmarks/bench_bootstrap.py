@@ -1,4 +1,4 @@
-"""The paired bootstrap on the reports' sizes: srsupm_lab.significance.paired_bootstrap (torch) against
+"""The paired bootstrap on the reports' sizes: srsupm_lab.analysis.significance.paired_bootstrap (torch) against
 scipy.stats.bootstrap (percentile interval; one sample of the per-user differences, and paired=True on
 the two models' per-user metrics), both vectorised: Beauty's 22,363 test users of SASRec and
 SASRec+SRSUPM (reports/runs, seed 1), 4 metrics. Interleaved repeats, median seconds, one thread.
@@ -15,7 +15,7 @@ import torch
 from scipy import stats
 
 from srsupm_lab.evaluate import metrics_from_ranks
-from srsupm_lab.significance import paired_bootstrap
+from srsupm_lab.analysis.significance import paired_bootstrap
 
 torch.set_num_threads(1)
 a = pd.read_csv("reports/runs/beauty/sasrec/seed1/test_ranks.csv")["rank"].to_numpy().copy()

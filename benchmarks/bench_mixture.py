@@ -1,4 +1,4 @@
-"""Benchmark: the per-item mixture (srsupm_lab.prediction, Eqs. 19–22) against its matmul floors.
+"""Benchmark: the per-item mixture (srsupm_lab.methods.srsupm.prediction, Eqs. 19–22) against its matmul floors.
 
     python benchmarks/bench_mixture.py --threads 1 --repeats 7            # Beauty's sizes, CPU seconds
 
@@ -31,7 +31,7 @@ def main():
     ap.add_argument("--fused", action="store_true", help="also the torch.compile'd mixture (compiles first)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from srsupm_lab.prediction import mixed_scores
+    from srsupm_lab.methods.srsupm.prediction import mixed_scores
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     K, N, d = args.K, args.items, args.dim
     print(f"K {K}, N {N}, d {d}; {torch.get_num_threads()} thread(s), {os.cpu_count()} cores, torch {torch.__version__}; "

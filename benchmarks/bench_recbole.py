@@ -83,7 +83,7 @@ def ours(dataset: str, root, threads: int, length_groups: int | None, one_pass: 
     from srsupm_lab.backbones import build_backbone
     from srsupm_lab.data import leave_one_out, load_dataset
     from srsupm_lab.evaluate import evaluate
-    from srsupm_lab.recommender import BackboneRecommender
+    from srsupm_lab.methods.none import BackboneRecommender
     from srsupm_lab.trainer import Trainer, seed_everything
 
     ds = load_dataset(dataset, root=root)

@@ -33,8 +33,8 @@ def main():
     from srsupm_lab import pmsa
     from srsupm_lab.backbones import build_backbone
     from srsupm_lab.data import leave_one_out, load_dataset
-    from srsupm_lab.recommender import BackboneRecommender
-    from srsupm_lab.srsupm import SRSUPM
+    from srsupm_lab.methods.none import BackboneRecommender
+    from srsupm_lab.methods.srsupm.model import SRSUPM
     from srsupm_lab.threads import apply_thread_policy, step_work
 
     demo = args.workload == "demo"

@@ -23,10 +23,10 @@ import torch
 from srsupm_lab import pmsa
 from srsupm_lab.backbones import build_backbone
 from srsupm_lab.data import leave_one_out, load_dataset
-from srsupm_lab.recommender import BackboneRecommender
-from srsupm_lab.srsupm import SRSUPM
+from srsupm_lab.methods.none import BackboneRecommender
+from srsupm_lab.methods.srsupm.model import SRSUPM
 from srsupm_lab.threads import apply_thread_policy
-from srsupm_lab.timing import time_pass
+from srsupm_lab.reproduce.timing import time_pass
 from srsupm_lab.trainer import batch_slices, resolve_device
 
 

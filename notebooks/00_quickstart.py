@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 import srsupm_lab
-from srsupm_lab import leave_one_out, load_dataset, plots, pmsa
+from srsupm_lab import leave_one_out, load_dataset, pmsa
+from srsupm_lab.analysis import plots
 from srsupm_lab.config import TrainConfig
 from srsupm_lab.experiment import run_experiment
 from srsupm_lab.threads import apply_thread_policy

@@ -25,7 +25,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from srsupm_lab import leave_one_out, load_dataset, plots, pmsa
+from srsupm_lab import leave_one_out, load_dataset, pmsa
+from srsupm_lab.analysis import plots
 from srsupm_lab.widgets.shift_explorer import available_datasets, shift_explorer
 from srsupm_lab.threads import apply_thread_policy
 

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from srsupm_lab import BACKBONES, TrainConfig, build_backbone, leave_one_out, load_dataset, plots, run_experiment
+from srsupm_lab import BACKBONES, TrainConfig, build_backbone, leave_one_out, load_dataset, run_experiment
+from srsupm_lab.analysis import plots
 from srsupm_lab.threads import apply_thread_policy
 
 threads = apply_thread_policy("small")   # one torch thread: the work here is small (srsupm_lab.threads)

@@ -24,9 +24,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from srsupm_lab import analysis, analysis_plots, diagnostics, leave_one_out, make_synthetic, pmsa
+from srsupm_lab import leave_one_out, make_synthetic, pmsa
+from srsupm_lab.analysis import shift as analysis
+from srsupm_lab.analysis import shift_plots as analysis_plots
+from srsupm_lab.analysis import branches as diagnostics
 from srsupm_lab.backbones import build_backbone
-from srsupm_lab.srsupm import SRSUPM
+from srsupm_lab.methods.srsupm.model import SRSUPM
 from srsupm_lab.trainer import Trainer
 from srsupm_lab.widgets.model_explorer import model_explorer
 from srsupm_lab.threads import apply_thread_policy

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -57,7 +57,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import srsupm_lab
-from srsupm_lab import paper
+from srsupm_lab.methods.srsupm import paper
 from srsupm_lab.config import TrainConfig
 from srsupm_lab.experiment import run_experiment
 from srsupm_lab.threads import apply_thread_policy

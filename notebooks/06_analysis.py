@@ -14,7 +14,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from srsupm_lab import analysis, analysis_plots, paper
+from srsupm_lab.analysis import shift as analysis
+from srsupm_lab.analysis import shift_plots as analysis_plots
+from srsupm_lab.methods.srsupm import paper
 from srsupm_lab import reproduce as R
 from srsupm_lab.run_folder import load_results
 from srsupm_lab.threads import apply_thread_policy

@@ -32,19 +32,19 @@ __version__ = "0.1.0"
 
 # Heavier parts load on first use, so `import srsupm_lab` stays quick in a notebook.
 _LAZY = {
-    "SRSUPM": "srsupm_lab.srsupm",
-    "mixed_scores": "srsupm_lab.prediction",
+    "SRSUPM": "srsupm_lab.methods.srsupm.model",
+    "mixed_scores": "srsupm_lab.methods.srsupm.prediction",
     "build_backbone": "srsupm_lab.backbones",
     "BACKBONES": "srsupm_lab.backbones",
-    "BackboneRecommender": "srsupm_lab.recommender",
+    "BackboneRecommender": "srsupm_lab.methods.none",
     "rank_metrics": "srsupm_lab.evaluate",
     "evaluate": "srsupm_lab.evaluate",
     "Trainer": "srsupm_lab.trainer",
     "TrainConfig": "srsupm_lab.config",
     "run_experiment": "srsupm_lab.experiment",
     "load_trained": "srsupm_lab.experiment",
-    "paired_bootstrap": "srsupm_lab.significance",
-    "compare_runs": "srsupm_lab.significance",
+    "paired_bootstrap": "srsupm_lab.analysis.significance",
+    "compare_runs": "srsupm_lab.analysis.significance",
 }
 
 

@@ -7,7 +7,7 @@
 * train: one experiment with every hyper-parameter as an option (see train --help).
 * reproduce: a grid of the paper's experiments (Table 1, 2, 3, 4 or Fig. 3), resumable, then the
   report tables (srsupm_lab.reproduce); --dry-run lists the runs and which are done.
-* diagnose, screen, oracle-gap, decisive: the mechanism study (srsupm_lab.mechanism_cli): is the
+* diagnose, screen, oracle-gap, decisive: the mechanism study (srsupm_lab.cli.mechanism): is the
   mechanism engaged in a run folder; the paper's open readings ranked on validation data; the
   synthetic world's oracle gap; the decisive experiment on Beauty.
 """
@@ -53,7 +53,7 @@ def cmd_stats(args) -> int:
 
 def _gap_verdict(table) -> str:
     """One plain paragraph: how much of the backbone→oracle gap SRSUPM closes on the test set (oracle.py)."""
-    from .oracle import gap_closed
+    from .methods.srsupm.oracle import gap_closed
 
     r = dict(zip(table["model"].str.split("+").str[0].str.lower(), table["recall@10"]))
     backbone = table["recall@10"].iloc[0]
@@ -137,7 +137,7 @@ def cmd_reproduce(args) -> int:
         raise ValueError("reproduce: --only picks grids of a --plan")
     args.datasets, args.seeds = args.datasets or ["beauty"], args.seeds or [1, 2, 3]
     if args.grid == "table2":                      # timings, not training runs
-        from .timing import inference_table, write_table2
+        from .reproduce.timing import inference_table, write_table2
         if len(args.datasets) != 1:
             raise ValueError(f"reproduce --grid table2 times one dataset (the paper: beauty), got {args.datasets}")
         if args.dry_run or args.report_only:
@@ -233,9 +233,9 @@ def main(argv=None) -> int:
     from .backbones import BACKBONES
     from .config import BINS
     from .data.loaders import KNOWN_DATASETS, LABEL_KINDS
-    from .mechanism_cli import add_mechanism_commands
+    from .cli.mechanism import add_mechanism_commands
     from .threads import apply_thread_policy
-    from .train_cli import key_value, add_train_arguments, train_from_args
+    from .cli.train import key_value, add_train_arguments, train_from_args
 
     apply_thread_policy("large")            # the CLI's jobs are large; an explicit OMP_NUM_THREADS wins
 

@@ -33,7 +33,7 @@ CHOICES = {
 }
 
 #: SRSUPM's mechanism settings in force, one place for TrainConfig and the SRSUPM class alike. Chosen
-#: on validation data only by the screening of 2026-12-01 (srsupm_lab/screening.py,
+#: on validation data only by the screening of 2026-12-01 (srsupm_lab/reproduce/screening.py,
 #: reports/screening_*.md): the best validation Recall@10 among the settings where the mechanism is
 #: engaged. PRESETS["paper"] keeps the most literal reading one option away.
 MECHANISM_DEFAULTS = {"lambda1": 0.4, "lambda2": 0.3, "gamma": 0.1, "tau": 0.5, "level_temperature": "unit",
@@ -65,7 +65,7 @@ def _known_labels() -> tuple[str, ...]:
 
 
 def _temperature_modes() -> tuple[str, ...]:
-    from .temperature import TEMPERATURE_MODES
+    from .methods.srsupm.temperature import TEMPERATURE_MODES
     return TEMPERATURE_MODES
 
 

@@ -28,7 +28,7 @@ Started by ``torchrun --nproc_per_node N`` the same call trains data-parallel (s
 Here: the run itself (:func:`prepare_data`, :func:`build_model`, :func:`run_experiment`) and a
 finished run brought back (:func:`load_trained`, :func:`user_ranks`). Elsewhere: the run
 folder's file names, readers, writers, stored-config checks and :func:`load_results` in
-:mod:`srsupm_lab.run_folder`; the ``train`` command's options in :mod:`srsupm_lab.train_cli`;
+:mod:`srsupm_lab.run_folder`; the ``train`` command's options in :mod:`srsupm_lab.cli.train`;
 atomic writes in :mod:`srsupm_lab.atomic`; checkpoint contents in :mod:`srsupm_lab.checkpoints`.
 """
 from __future__ import annotations
@@ -92,13 +92,13 @@ def prepare_data(config: TrainConfig) -> PreparedData:
 def build_model(config: TrainConfig, ds) -> tuple[torch.nn.Module, torch.nn.Module]:
     """``(model, backbone)``: the backbone alone (BackboneRecommender) or wrapped by SRSUPM, as the config says."""
     from .backbones import build_backbone
-    from .recommender import BackboneRecommender
-    from .srsupm import SRSUPM
+    from .methods.none import BackboneRecommender
+    from .methods.srsupm.model import SRSUPM
     backbone = build_backbone(config.backbone, ds.n_items, n_users=ds.n_users, dim=config.dim,
                               max_len=config.max_len, **config.backbone_options)
     backbone.length_groups = config.length_groups                           # speed only: the same model
     if config.oracle:
-        from .oracle import ShiftOracle
+        from .methods.srsupm.oracle import ShiftOracle
         return ShiftOracle(backbone), backbone
     if not config.srsupm:
         return BackboneRecommender(backbone, loss=config.loss, one_pass=config.one_pass), backbone
@@ -124,7 +124,7 @@ def load_trained(out_dir, device="cpu") -> TrainedRun:
     """Rebuild a run from ``out_dir`` (``config.json`` + ``checkpoint.pt``) with its **best** weights.
 
     The data, split and levels are recomputed from the config (they are deterministic), so the
-    model can be scored, analysed (``srsupm_lab.analysis``) or compared user by user
+    model can be scored, analysed (``srsupm_lab.analysis.shift``) or compared user by user
     (:func:`user_ranks`) after the run, in another session or on another machine.
     """
     out = Path(out_dir)
@@ -155,7 +155,7 @@ def _ranks_table(users: torch.Tensor, levels: torch.Tensor, ranks: torch.Tensor)
 def user_ranks(out_dir, device="cpu", batch_size: int = 1024) -> pd.DataFrame:
     """Per-user test ranks of a run's best weights: ``user``, ``level`` (clean PMSA level), ``rank`` (0 = top).
 
-    The input of paired comparisons between two runs on the same users (``srsupm_lab.significance``).
+    The input of paired comparisons between two runs on the same users (``srsupm_lab.analysis.significance``).
     A finished run stores them in ``test_ranks.csv``, so a run folder copied without its checkpoint
     (``reports/runs/``) can still be compared; a run without that file (older runs) is re-scored
     once from its best checkpoint and the file written then.

@@ -285,14 +285,14 @@ class Trainer:
         return row
 
     def _engagement(self, data: dict) -> dict:
-        """``eng_*`` columns (:mod:`srsupm_lab.engagement`) for models with a mechanism to measure, else {}.
+        """``eng_*`` columns (:mod:`srsupm_lab.methods.srsupm.engagement`) for models with a mechanism to measure, else {}.
 
         Measured on a fixed sample of validation windows and a fixed training batch (the same rows
         every epoch), without changing any training state (RNG, caches, mode).
         """
         if not callable(getattr(self.model, "loss_terms", None)) or self.valid_levels is None or not ddp.is_main():
             return {}
-        from .engagement import measure, validation_sample
+        from .methods.srsupm.engagement import measure, validation_sample
         rows = validation_sample(data["targets"].shape[0], size=self.batch_size, seed=1).to(self.device)
         batch = {name: t[rows] for name, t in data.items()}
         batch["index"] = rows

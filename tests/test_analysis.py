@@ -1,4 +1,4 @@
-"""srsupm_lab.analysis, .diagnostics and .analysis_plots against independent references: hand-built tensors,
+"""srsupm_lab.analysis.shift, .diagnostics and .analysis_plots against independent references: hand-built tensors,
 float64 loops, brute force."""
 import itertools
 import math
@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 import torch
 
-from srsupm_lab import analysis as A
-from srsupm_lab import analysis_plots as P
-from srsupm_lab import diagnostics as D
+from srsupm_lab.analysis import shift as A
+from srsupm_lab.analysis import shift_plots as P
+from srsupm_lab.analysis import branches as D
 from srsupm_lab.backbones import build_backbone
 from srsupm_lab.data import Windows
-from srsupm_lab.srsupm import SRSUPM
+from srsupm_lab.methods.srsupm.model import SRSUPM
 
 N_ITEMS, DIM, L, K = 30, 8, 6, 4
 
@@ -292,7 +292,7 @@ def test_branch_diagnostics_see_identical_branches_as_collapsed(model, windows):
 
 
 def test_analysis_refuses_a_backbone_alone(windows):
-    from srsupm_lab.recommender import BackboneRecommender
+    from srsupm_lab.methods.none import BackboneRecommender
 
     with pytest.raises(TypeError, match="SRSUPM"):
         A.shift_distributions(BackboneRecommender(build_backbone("gru4rec", N_ITEMS, dim=DIM, max_len=L)), windows)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from srsupm_lab.backbones import BACKBONES, build_backbone
-from srsupm_lab.recommender import BackboneRecommender
+from srsupm_lab.methods.none import BackboneRecommender
 
 N_ITEMS, N_USERS, DIM, L = 50, 6, 16, 8
 NAMES = ["gru4rec", "sasrec", "caser", "bert4rec", "lightsans"]

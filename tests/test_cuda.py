@@ -9,7 +9,7 @@ import torch
 
 from srsupm_lab.evaluate import evaluate
 from srsupm_lab.experiment import run_experiment
-from srsupm_lab.prediction import mixed_scores
+from srsupm_lab.methods.srsupm.prediction import mixed_scores
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

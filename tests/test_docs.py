@@ -89,6 +89,15 @@ def _find_class(name: str):
     return None
 
 
+def _find_module(name: str):
+    """The package's module whose last name part is ``name`` (``pmsid`` is ``srsupm_lab.methods.srsupm.pmsid``)."""
+    found = [p for p in (ROOT / "srsupm_lab").rglob(f"{name}.py")]
+    assert len(found) <= 1, f"{name} names several modules: {found}"
+    if not found:
+        return None
+    return importlib.import_module(".".join(found[0].relative_to(ROOT).with_suffix("").parts))
+
+
 def test_functions_named_in_method_md_exist():
     names = {(owner, attr) for owner, attr in
              re.findall(r"`([A-Za-z_]\w*)\.([A-Za-z_]\w*)(?:\(\))?`", METHOD.read_text(encoding="utf-8"))
@@ -96,10 +105,7 @@ def test_functions_named_in_method_md_exist():
     assert len(names) >= 20, "method.md maps too few equations to functions"
     missing = []
     for owner, attr in sorted(names):
-        try:
-            target = importlib.import_module(f"srsupm_lab.{owner}")
-        except ModuleNotFoundError:
-            target = _find_class(owner)
+        target = _find_module(owner) or _find_class(owner)
         if target is None:
             missing.append(f"{owner} (no such module or class)")
             continue

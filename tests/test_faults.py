@@ -391,7 +391,7 @@ def test_stale_temporaries_are_removed_on_the_next_start(tmp_path, finished):
 def test_the_trainer_alone_removes_the_stale_temporaries_of_its_checkpoint(tmp_path):
     from srsupm_lab.backbones import build_backbone
     from srsupm_lab.data import leave_one_out, make_synthetic
-    from srsupm_lab.recommender import BackboneRecommender
+    from srsupm_lab.methods.none import BackboneRecommender
     from srsupm_lab.trainer import Trainer
     split = leave_one_out(make_synthetic(n_users=40, n_items=30), max_len=5)
     stale = tmp_path / ".c.pt.dead01.tmp"
@@ -531,7 +531,7 @@ def test_cli_expected_failures_are_one_line(tmp_path, capsys, monkeypatch, finis
     assert main(["train", *TINY, "--K", "2"]) == 2
     assert "TrainConfig.K: must be at least 3" in one_line_error(capsys)
     # a training whose loss becomes NaN
-    from srsupm_lab.recommender import BackboneRecommender
+    from srsupm_lab.methods.none import BackboneRecommender
     real = BackboneRecommender.loss
     monkeypatch.setattr(BackboneRecommender, "loss",
                         lambda self, batch: (lambda l, p: (l * float("nan"), p))(*real(self, batch)))

@@ -88,7 +88,7 @@ def test_figures_come_back_from_run_folders_without_checkpoints(runs, tmp_path):
     """Figs. 6 and 8 store what they measured in the run folders; a copy without checkpoints draws the same."""
     import shutil
 
-    from srsupm_lab import analysis
+    from srsupm_lab.analysis import shift as analysis
     root, df = runs
     first = F.write_figures(df, root, tmp_path / "a", backbones=["gru4rec"], max_pairs=None)[0]
     full = root / "synthetic/gru4rec+srsupm/seed1"

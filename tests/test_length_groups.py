@@ -9,7 +9,7 @@ import torch
 
 from srsupm_lab.backbones import build_backbone
 from srsupm_lab.backbones.length_groups import length_groups
-from srsupm_lab.recommender import BackboneRecommender
+from srsupm_lab.methods.none import BackboneRecommender
 
 N_ITEMS, N_USERS, DIM, L, B = 40, 9, 16, 12, 23
 GROUPED = ["gru4rec", "sasrec", "bert4rec", "lightsans"]

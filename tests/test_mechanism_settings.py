@@ -9,12 +9,12 @@ import torch.nn.functional as F
 
 from srsupm_lab.backbones import build_backbone
 from srsupm_lab.config import PRESETS, TrainConfig
-from srsupm_lab.engagement import beta_entropy, branch_cosine, gradient_shares, is_engaged, measure
-from srsupm_lab.pmsid import consistency_regulariser
-from srsupm_lab.pmsim import info_nce
-from srsupm_lab.recommender import BackboneRecommender
-from srsupm_lab.srsupm import SRSUPM
-from srsupm_lab.temperature import LevelTemperatures
+from srsupm_lab.methods.srsupm.engagement import beta_entropy, branch_cosine, gradient_shares, is_engaged, measure
+from srsupm_lab.methods.srsupm.pmsid import consistency_regulariser
+from srsupm_lab.methods.srsupm.pmsim import info_nce
+from srsupm_lab.methods.none import BackboneRecommender
+from srsupm_lab.methods.srsupm.model import SRSUPM
+from srsupm_lab.methods.srsupm.temperature import LevelTemperatures
 
 from test_srsupm import TinyBackbone, batch_of, loss_with_fixed_partners, tiny_windows
 
@@ -216,7 +216,7 @@ def test_headless_run_prints_one_line_per_epoch_and_records_engagement(capsys):
 def test_screening_ranks_on_validation_and_chooses_only_an_engaged_winner(tmp_path):
     import pandas as pd
 
-    from srsupm_lab import screening
+    from srsupm_lab.reproduce import screening
     screening.run_screening("synthetic", 1, 1, tmp_path, names=["backbone", "paper", "unit+sharp+normreg"],
                             dataset_options=TINY_WORLD, max_len=8, dim=16, device="cpu")
     table = screening.screening_table(tmp_path)
@@ -251,7 +251,7 @@ def test_windows_carry_the_generators_switch_at_each_target_step():
 
 
 def test_shift_oracle_starts_as_its_backbone_and_reads_the_truth():
-    from srsupm_lab.oracle import ShiftOracle, gap_closed
+    from srsupm_lab.methods.srsupm.oracle import ShiftOracle, gap_closed
     torch.manual_seed(0)
     bb = build_backbone("gru4rec", n_items=30, dim=8, max_len=5)
     oracle = ShiftOracle(bb).eval()
@@ -294,7 +294,7 @@ def test_demo_compares_backbone_srsupm_and_the_oracle_and_says_how_much_gap_is_c
 def test_oracle_gap_report_from_run_folders(tmp_path):
     import pandas as pd
 
-    from srsupm_lab import oracle_gap
+    from srsupm_lab.reproduce import oracle_gap
     oracle_gap.run_gap([1], tmp_path, epochs=1, dataset_options=TINY_WORLD, max_len=6, dim=16, device="cpu")
     table = oracle_gap.gap_table(tmp_path)
     assert len(table) == 1
@@ -336,7 +336,7 @@ def test_diagnose_prints_the_engagement_of_a_run_folder(tmp_path, capsys):
 
 
 def test_decisive_arms_are_the_issues_five_and_the_report_pairs_finished_seeds(tmp_path):
-    from srsupm_lab import decisive
+    from srsupm_lab.reproduce import decisive
     configs = {c["out_dir"].split("/")[-2]: c for c in decisive.arm_configs([1], tmp_path)}
     assert list(configs) == ["sasrec", "sasrec-bce", "sasrec+control", "sasrec+srsupm-paper", "sasrec+srsupm-engaged"]
     for c in configs.values():

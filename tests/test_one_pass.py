@@ -13,7 +13,7 @@ from srsupm_lab.config import TrainConfig
 from srsupm_lab.data.dataset import SequenceDataset
 from srsupm_lab.data.prefix_rows import prefix_rows
 from srsupm_lab.data.windows import Windows, leave_one_out
-from srsupm_lab.recommender import BackboneRecommender
+from srsupm_lab.methods.none import BackboneRecommender
 from srsupm_lab.trainer import batch_slices
 
 L = 6

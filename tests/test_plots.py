@@ -1,4 +1,4 @@
-"""What the shared figures draw (srsupm_lab/plots.py), read back from the artists and compared with
+"""What the shared figures draw (srsupm_lab/analysis/plots.py), read back from the artists and compared with
 numbers computed here independently (plain numpy / pandas on the same data)."""
 import matplotlib
 
@@ -9,7 +9,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from srsupm_lab import plots  # noqa: E402
+from srsupm_lab.analysis import plots
 
 
 def _container(ax, label):

@@ -1,4 +1,4 @@
-"""The training mixture (srsupm_lab.prediction.MixtureGrad, Eqs. 19–22) in chunks of items, against a float64
+"""The training mixture (srsupm_lab.methods.srsupm.prediction.MixtureGrad, Eqs. 19–22) in chunks of items, against a float64
 autograd recomputation of the plain arithmetic: scores, gradients for Ẑ, E and a learned scale."""
 import math
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from srsupm_lab import prediction
+from srsupm_lab.methods.srsupm import prediction
 
 
 def plain_mixture(Z, E, scale):

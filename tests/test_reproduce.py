@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from srsupm_lab import paper
+from srsupm_lab.methods.srsupm import paper
 from srsupm_lab import reproduce as R
 from srsupm_lab.__main__ import main
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from srsupm_lab.significance import paired_bootstrap
+from srsupm_lab.analysis.significance import paired_bootstrap
 
 
 def _recall(r, k):
@@ -99,7 +99,7 @@ def test_bad_input():
 
 def test_a_finished_run_comes_back(tmp_path):
     from srsupm_lab.experiment import load_trained, run_experiment, user_ranks
-    from srsupm_lab.significance import compare_runs
+    from srsupm_lab.analysis.significance import compare_runs
     tiny = {"dataset": "synthetic", "dataset_options": {"n_users": 80, "n_items": 40, "seed": 2}, "dim": 8,
             "max_len": 10, "epochs": 2, "batch_size": 64, "device": "cpu", "progress": False}
     res_a = run_experiment({**tiny, "backbone": "gru4rec", "out_dir": str(tmp_path / "a")})

@@ -9,11 +9,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from srsupm_lab.pmsid import consistency_regulariser, decomposition_loss, shift_distribution
-from srsupm_lab.pmsim import ShiftInformationMatching, build_groups, info_nce
-from srsupm_lab.prediction import mean_scores, mixed_scores
-from srsupm_lab.sic import LevelPriors, ShiftInformationConstruction
-from srsupm_lab.srsupm import SRSUPM
+from srsupm_lab.methods.srsupm.pmsid import consistency_regulariser, decomposition_loss, shift_distribution
+from srsupm_lab.methods.srsupm.pmsim import ShiftInformationMatching, build_groups, info_nce
+from srsupm_lab.methods.srsupm.prediction import mean_scores, mixed_scores
+from srsupm_lab.methods.srsupm.sic import LevelPriors, ShiftInformationConstruction
+from srsupm_lab.methods.srsupm.model import SRSUPM
 
 
 class TinyBackbone(nn.Module):
@@ -69,7 +69,7 @@ def test_mixed_scores_match_per_item_loop_float64():
 
 
 def test_mixed_scores_blocks_of_users_give_the_same_scores_and_gradients(monkeypatch):
-    import srsupm_lab.prediction as prediction
+    import srsupm_lab.methods.srsupm.prediction as prediction
     torch.manual_seed(0)
     Z = torch.randn(11, 5, 8, dtype=torch.float64, requires_grad=True)
     E = torch.randn(13, 8, dtype=torch.float64, requires_grad=True)
@@ -87,7 +87,7 @@ def test_mixed_scores_blocks_of_users_give_the_same_scores_and_gradients(monkeyp
 def test_training_mixture_gradients_match_finite_differences_and_autograd(learned_scale):
     """The closed-form backward (prediction.MixtureGrad) against finite differences (gradcheck) and
     against autograd through the plain arithmetic, in float64, for Ẑ, E and a learned scale."""
-    import srsupm_lab.prediction as prediction
+    import srsupm_lab.methods.srsupm.prediction as prediction
     torch.manual_seed(1)
     Z = torch.randn(3, 4, 5, dtype=torch.float64, requires_grad=True)
     E = torch.randn(6, 5, dtype=torch.float64, requires_grad=True)
@@ -116,7 +116,7 @@ def test_training_mixture_gradients_match_finite_differences_and_autograd(learne
 def test_training_mixture_under_bf16_autocast_matches_autograd(z_dtype):
     """Under bf16 autocast (as the GPU trainer runs), the closed-form backward gives each input a
     gradient of its own dtype, close to autograd's through the plain arithmetic under the same autocast."""
-    import srsupm_lab.prediction as prediction
+    import srsupm_lab.methods.srsupm.prediction as prediction
     torch.manual_seed(2)
     Z = (torch.randn(4, 5, 16) * 0.5).to(z_dtype).requires_grad_()
     E = (torch.randn(30, 16) * 0.5).requires_grad_()
@@ -134,7 +134,7 @@ def test_training_mixture_under_bf16_autocast_matches_autograd(z_dtype):
 def test_fused_mixture_gives_the_mixed_scores_of_a_float64_reference(monkeypatch):
     """fused=True (torch.compile) in blocks of users: the float64 mixture up to float32 rounding; the
     model's inference scores with ``fused_mixture`` equal its eager ones; gradients are refused."""
-    import srsupm_lab.prediction as prediction
+    import srsupm_lab.methods.srsupm.prediction as prediction
     gen = torch.Generator().manual_seed(4)
     Z, E = torch.randn(12, 5, 8, generator=gen), torch.randn(40, 8, generator=gen)
     logits = torch.einsum("bkd,nd->bkn", Z.double(), E.double())
@@ -160,7 +160,7 @@ def test_fused_mixture_gives_the_mixed_scores_of_a_float64_reference(monkeypatch
 
 
 def test_fused_mixture_says_what_is_missing_when_torch_compile_fails(monkeypatch):
-    import srsupm_lab.prediction as prediction
+    import srsupm_lab.methods.srsupm.prediction as prediction
     from torch._dynamo.exc import BackendCompilerFailed
 
     def no_compiler(*args):

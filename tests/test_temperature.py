@@ -1,4 +1,4 @@
-"""Learned level temperatures (srsupm_lab/temperature.py), a departure from the paper's 1/√d.
+"""Learned level temperatures (srsupm_lab/methods/srsupm/temperature.py), a departure from the paper's 1/√d.
 
 References are independent: per-item float64 loops with the scale written out, and the paper's
 model itself (a learned scale must start exactly where ``"fixed"`` is).
@@ -13,10 +13,10 @@ import torch
 
 from srsupm_lab.config import TrainConfig
 from srsupm_lab.run_folder import config_differences
-from srsupm_lab.pmsid import shift_logits
-from srsupm_lab.prediction import mixed_scores
-from srsupm_lab.srsupm import SRSUPM
-from srsupm_lab.temperature import MAX_LOG_SCALE, LevelTemperatures
+from srsupm_lab.methods.srsupm.pmsid import shift_logits
+from srsupm_lab.methods.srsupm.prediction import mixed_scores
+from srsupm_lab.methods.srsupm.model import SRSUPM
+from srsupm_lab.methods.srsupm.temperature import MAX_LOG_SCALE, LevelTemperatures
 from test_srsupm import TinyBackbone, batch_of, tiny_windows
 
 

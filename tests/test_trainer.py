@@ -15,9 +15,9 @@ from srsupm_lab.data import SequenceDataset, leave_one_out
 from srsupm_lab.evaluate import rank_metrics
 from srsupm_lab.experiment import run_experiment
 from srsupm_lab.pmsa import assess
-from srsupm_lab.recommender import BackboneRecommender
-from srsupm_lab.srsupm import SRSUPM
-from srsupm_lab.train_cli import add_train_arguments, config_from_args, train_from_args
+from srsupm_lab.methods.none import BackboneRecommender
+from srsupm_lab.methods.srsupm.model import SRSUPM
+from srsupm_lab.cli.train import add_train_arguments, config_from_args, train_from_args
 from srsupm_lab.trainer import Trainer
 
 N_ITEMS, MAX_LEN = 40, 8

@@ -9,7 +9,7 @@ pytest.importorskip("ipywidgets")
 
 from srsupm_lab import leave_one_out, make_synthetic, pmsa  # noqa: E402
 from srsupm_lab.backbones import build_backbone  # noqa: E402
-from srsupm_lab.srsupm import SRSUPM  # noqa: E402
+from srsupm_lab.methods.srsupm.model import SRSUPM  # noqa: E402
 from srsupm_lab.widgets.model_explorer import ModelExplorer, model_explorer  # noqa: E402
 
 K, DIM, L = 4, 16, 8

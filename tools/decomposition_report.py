@@ -5,7 +5,7 @@
 
 For each run folder (``config.json`` + ``checkpoint.pt``; best weights) it draws ``--windows``
 training windows (seeded, the same draw for runs of the same dataset) and their PMSA levels, and
-reports, with ``srsupm_lab.analysis``:
+reports, with ``srsupm_lab.analysis.shift``:
 
 * ``level_information`` (method.md §5, Eq. 9): L_PMSID as trained, the entropy of the level
   frequencies, the loss after the best rescaling of the logits (scale s and per-level bias), the
@@ -24,7 +24,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from srsupm_lab import analysis, diagnostics
+from srsupm_lab.analysis import shift as analysis
+from srsupm_lab.analysis import branches as diagnostics
 from srsupm_lab.experiment import load_trained
 
 

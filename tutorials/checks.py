@@ -326,7 +326,7 @@ def check_share(answer, flags) -> None:
 # ----------------------------------------------------------------------------- lesson 04
 def check_alpha(answer, Z, e_v) -> None:
     """Ex 4.1: the shift distribution α of one window (Eq. 9)."""
-    from srsupm_lab import pmsid
+    from srsupm_lab.methods.srsupm import pmsid
 
     if _pending(answer):
         return
@@ -351,7 +351,7 @@ def check_alpha(answer, Z, e_v) -> None:
 
 def check_mixed_score(answer, Z, e_i) -> None:
     """Ex 4.2: the mixed score s_{u,i} = Σ_k β_k <ẑ_k, e_i> (Eqs. 19–22)."""
-    from srsupm_lab import prediction
+    from srsupm_lab.methods.srsupm import prediction
 
     if _pending(answer):
         return
@@ -374,7 +374,7 @@ def check_mixed_score(answer, Z, e_i) -> None:
 
 def check_reg(answer, Z) -> None:
     """Ex 4.3: the shift-consistency term (Eq. 10) of one window."""
-    from srsupm_lab import pmsid
+    from srsupm_lab.methods.srsupm import pmsid
 
     if _pending(answer):
         return
@@ -398,7 +398,7 @@ def check_reg(answer, Z) -> None:
 # ----------------------------------------------------------------------------- lesson 05
 def check_group_size(answer, targets, levels, window: int) -> None:
     """Ex 5.1: |N(u)| (Eq. 11): the other training windows with the same target and level."""
-    from srsupm_lab import pmsim
+    from srsupm_lab.methods.srsupm import pmsim
 
     if _pending(answer):
         return
@@ -451,7 +451,7 @@ def check_sampling_probabilities(answer, confidences, own: int) -> None:
 
 def check_info_nce(answer, anchor, positive, tau: float) -> None:
     """Ex 5.3: InfoNCE (Eqs. 16–18) with cosine similarity."""
-    from srsupm_lab import pmsim
+    from srsupm_lab.methods.srsupm import pmsim
 
     if _pending(answer):
         return

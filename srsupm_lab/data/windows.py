@@ -32,7 +32,7 @@ class Windows:
     context : LongTensor [M] or None: ground truth about each target step that a generator
               knows and a recommender does not; for the synthetic world, 1 where the user's
               motivation switched just before the target (``meta["switch"]``), else 0. Only an
-              oracle model reads it (:mod:`srsupm_lab.oracle`).
+              oracle model reads it (:mod:`srsupm_lab.methods.srsupm.oracle`).
     """
 
     inputs: torch.Tensor

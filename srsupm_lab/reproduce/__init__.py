@@ -30,7 +30,7 @@ from .grids import (ABLATIONS, CONTROL_ABLATIONS, DEFAULT_K, FIG3_KS, GRIDS, PAP
                     departure_names, fig3, run_name, run_spec, table1, table3, table4)
 from .plan import common_settings, load_plan, plan_status, run_plan
 from .report import write_reports
-from .significance import (ablation_backbone_significance_report, ablation_significance_report,
+from .comparisons import (ablation_backbone_significance_report, ablation_significance_report,
                            departure_significance_report, significance_report, sweep_significance_report)
 from .tables import fig3_report, plot_fig3, table1_report, table3_report, table4_report
 

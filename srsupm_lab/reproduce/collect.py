@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import paper
+from ..methods.srsupm import paper
 from ..run_folder import SRSUPM_ONLY, stored_defaults
 from .grids import DEFAULT_K, SWITCHES, slug
 

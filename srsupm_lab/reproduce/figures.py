@@ -28,7 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import analysis, analysis_plots, diagnostics
+from ..analysis import shift as analysis
+from ..analysis import shift_plots as analysis_plots
+from ..analysis import branches as diagnostics
 from ..atomic import atomic_write
 from ..experiment import can_measure, load_trained
 from ..run_folder import FIG6_FILE, FIG8_FILE, load_results, write_json

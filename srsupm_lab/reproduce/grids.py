@@ -17,7 +17,7 @@ from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-from .. import paper
+from ..methods.srsupm import paper
 
 __all__ = ["RunSpec", "SWITCHES", "DEFAULT_K", "PAPER_DATASETS", "GRID_KEYS", "slug", "run_name", "run_spec",
            "table1", "TABLE1_VARIANTS", "TABLE3_ROWS", "PAPER_TABLE3_ROWS", "CONTROL_ABLATIONS", "ABLATIONS",

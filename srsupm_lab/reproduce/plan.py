@@ -161,7 +161,7 @@ def run_plan(grids: list[PlannedGrid], only=None, verbose: bool = True) -> pd.Da
     for g in grids:
         if g.grid == "table2":
             if not (g.reports / "table2.md").exists():
-                from ..timing import inference_table, write_table2
+                from .timing import inference_table, write_table2
                 o = g.options
                 datasets = o.get("datasets", ["beauty"])
                 table = inference_table(datasets[0], o.get("backbones"), repeats=o.get("repeats", 5),

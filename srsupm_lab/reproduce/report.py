@@ -15,7 +15,7 @@ import pandas as pd
 from ..atomic import atomic_write
 from .collect import METRICS, paper_model
 from .figures import write_departure_fig6, write_figures
-from .significance import (POOLED_NOTE, ablation_backbone_significance_report, ablation_significance_report,
+from .comparisons import (POOLED_NOTE, ablation_backbone_significance_report, ablation_significance_report,
                            departure_significance_report, significance_report, sweep_significance_report)
 from .tables import fig3_report, plot_fig3, table1_report, table3_report, table4_report
 
@@ -176,19 +176,19 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
             if not table.empty:
                 save_csv(name, table)
                 md.append(f"## {heading}\n\nGain (B − A) with its 95 % paired-bootstrap interval over the test "
-                          f"users ({n_boot} resamples) and a two-sided p-value (srsupm_lab.significance){meaning}. "
+                          f"users ({n_boot} resamples) and a two-sided p-value (srsupm_lab.analysis.significance){meaning}. "
                           + POOLED_NOTE + "\n\n" + _significance_markdown(table, keys))
     if runs_dir is not None and figures:
         drawn, parts = write_figures(df, runs_dir, reports)  # Figs. 6-8 from the runs' checkpoints
         written.update(drawn)
         md.extend(parts)
-    table2 = reports / "table2.md"                 # written by `reproduce --grid table2` (srsupm_lab.timing)
+    table2 = reports / "table2.md"                 # written by `reproduce --grid table2` (srsupm_lab.reproduce.timing)
     if table2.exists():
         md.append(table2.read_text(encoding="utf-8"))
     if len(departures):
         md.append("## Departures from the paper (not in the tables above)\n\n"
                   "Runs with `level_temperature = learned`: the level softmaxes of Eqs. 9 and 19 learn their "
-                  "scales (srsupm_lab/temperature.py). Test metrics:\n\n"
+                  "scales (srsupm_lab/methods/srsupm/temperature.py). Test metrics:\n\n"
                   + markdown_table(departures[["run", *METRICS, "best_epoch", "epochs_run"]].round(4)))
         dep = pd.DataFrame() if runs_dir is None else departure_significance_report(
             every_run, runs_dir, n_boot=n_boot, previous=previous("significance_departures"))

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .. import paper
+from ..methods.srsupm import paper
 from .collect import METRICS, ablated, full_srsupm, is_default, summarise
 from .grids import ABLATIONS, DEFAULT_K, SWITCHES
 

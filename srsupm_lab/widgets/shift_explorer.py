@@ -22,7 +22,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .. import pmsa, plots
+from .. import pmsa
+from ..analysis import plots
 from ..data import SequenceDataset, leave_one_out, load_dataset
 from ..data.loaders import REAL_DATASETS, data_roots
 from .static import png_img, undistorted_layout, with_static_snapshot
@@ -68,7 +69,7 @@ class ShiftExplorer:
     widget : the VBox that is displayed.
     current : dict of what is drawn now: ``dataset``, ``K``, ``p``, ``split``, ``pmsd`` (float64
         [M]), ``levels`` (int64 [M]), ``shares`` (float64 [K]), ``mean_pmsd``, ``noise`` (the
-        DataFrame of :func:`srsupm_lab.plots.noise_effect_table`), ``seconds`` (the redraw time).
+        DataFrame of :func:`srsupm_lab.analysis.plots.noise_effect_table`), ``seconds`` (the redraw time).
     """
 
     def __init__(self, datasets: Mapping[str, SequenceDataset] | None = None, K: int = 5, p: float = 0.0,

@@ -3,10 +3,10 @@
 Each command runs (or resumes) one declared experiment and writes its report from the run folders,
 or with ``--report-only`` writes the report again without training:
 
-* ``diagnose RUN`` — the engagement of a run folder (:mod:`srsupm_lab.diagnose`);
-* ``screen`` — the paper's open readings ranked on validation Recall@10 (:mod:`srsupm_lab.screening`);
-* ``oracle-gap`` — backbone, SRSUPM and the oracle on the synthetic world (:mod:`srsupm_lab.oracle_gap`);
-* ``decisive`` — the five arms on Beauty at the paper's protocol (:mod:`srsupm_lab.decisive`).
+* ``diagnose RUN`` — the engagement of a run folder (:mod:`srsupm_lab.analysis.diagnose`);
+* ``screen`` — the paper's open readings ranked on validation Recall@10 (:mod:`srsupm_lab.reproduce.screening`);
+* ``oracle-gap`` — backbone, SRSUPM and the oracle on the synthetic world (:mod:`srsupm_lab.reproduce.oracle_gap`);
+* ``decisive`` — the five arms on Beauty at the paper's protocol (:mod:`srsupm_lab.reproduce.decisive`).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _experiment_options(parser, runs: str, report: str, files: str) -> None:
 
 def cmd_screen(args) -> int:
     """Run (or resume) the screening grid, then write its validation-only report."""
-    from .screening import run_screening, write_report
+    from ..reproduce.screening import run_screening, write_report
 
     if not args.report_only:
         run_screening(args.dataset, args.epochs, args.seed, args.runs, args.settings, device=args.device)
@@ -33,7 +33,7 @@ def cmd_screen(args) -> int:
 
 def cmd_oracle_gap(args) -> int:
     """Run (or resume) the oracle-gap seeds, then write reports/synthetic_oracle.md."""
-    from .oracle_gap import run_gap, write_gap_report
+    from ..reproduce.oracle_gap import run_gap, write_gap_report
 
     if not args.report_only:
         run_gap(args.seeds, args.runs, device=args.device)
@@ -43,7 +43,7 @@ def cmd_oracle_gap(args) -> int:
 
 def cmd_decisive(args) -> int:
     """Run (or resume) the decisive experiment's arms, then write its report."""
-    from .decisive import decisive_report, run_decisive
+    from ..reproduce.decisive import decisive_report, run_decisive
 
     if not args.report_only:
         extra = {} if args.lr is None else {"lr": args.lr}
@@ -53,9 +53,9 @@ def cmd_decisive(args) -> int:
 
 
 def cmd_diagnose(args) -> int:
-    """Print the engagement numbers of a run folder (srsupm_lab.diagnose)."""
-    from .diagnose import diagnose
-    from .engagement import ENGAGED
+    """Print the engagement numbers of a run folder (srsupm_lab.analysis.diagnose)."""
+    from ..analysis.diagnose import diagnose
+    from ..methods.srsupm.engagement import ENGAGED
 
     result = diagnose(args.run, device=args.device)
     print(f"Engagement of {args.run} on its best weights (validation windows):")
@@ -78,21 +78,21 @@ def add_mechanism_commands(sub) -> None:
     diag.add_argument("--device", default="cpu", help="where to score the validation windows (default: cpu)")
     diag.set_defaults(func=cmd_diagnose)
     scr = sub.add_parser("screen", help="train the screened readings of the paper's open choices for a short "
-                                        "budget and rank them on validation Recall@10 (srsupm_lab.screening)")
+                                        "budget and rank them on validation Recall@10 (srsupm_lab.reproduce.screening)")
     scr.add_argument("--dataset", default="synthetic", help="synthetic | beauty (default: synthetic)")
     scr.add_argument("--epochs", type=int, default=10, help="epochs per setting (default: 10)")
     scr.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     scr.add_argument("--settings", nargs="+", default=None,
-                     help="names among srsupm_lab.screening.SETTINGS and 'backbone' (default: all, no backbone)")
+                     help="names among srsupm_lab.reproduce.screening.SETTINGS and 'backbone' (default: all, no backbone)")
     _experiment_options(scr, "runs/screen", "reports", "screening_<dataset>.csv/.md")
     scr.set_defaults(func=cmd_screen)
     gap = sub.add_parser("oracle-gap", help="backbone, SRSUPM and the oracle told the true shifts on the synthetic "
-                                            "world, over seeds: how much of the gap SRSUPM closes (srsupm_lab.oracle_gap)")
+                                            "world, over seeds: how much of the gap SRSUPM closes (srsupm_lab.reproduce.oracle_gap)")
     gap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default: 1 2 3)")
     _experiment_options(gap, "runs/oracle-gap", "reports", "synthetic_oracle.csv/.md")
     gap.set_defaults(func=cmd_oracle_gap)
     dec = sub.add_parser("decisive", help="the decisive experiment on Beauty at the paper's protocol: SASRec (CE, "
-                                          "BCE), the control, SRSUPM literal and engaged (srsupm_lab.decisive)")
+                                          "BCE), the control, SRSUPM literal and engaged (srsupm_lab.reproduce.decisive)")
     dec.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default: 1 2 3)")
     dec.add_argument("--arms", nargs="+", default=None, help="arm names (default: all five, seed by seed)")
     _experiment_options(dec, "runs/decisive", "reports/decisive", "arms.csv, significance.csv and decisive.md")

@@ -3,7 +3,7 @@
 The world (:mod:`srsupm_lab.data.synthetic`, its generative story in the module docstring, fixed
 since 2026-11) switches each user's motivation before a step with probability 0.2; after a
 switch the next item comes from another motivation's categories, otherwise it is often a habitual
-successor of the last item. :class:`srsupm_lab.oracle.ShiftOracle` is told each switch; the
+successor of the last item. :class:`srsupm_lab.methods.srsupm.oracle.ShiftOracle` is told each switch; the
 backbone is not; SRSUPM estimates the shift from the category labels (PMSA) and learns to use it.
 For each seed, at the demo's budget (``BUDGET``), the three are trained alike and compared on the
 test users; the report gives each seed's Recall@10 / NDCG@10 and the share of the gap closed,
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .oracle import gap_closed
+from ..methods.srsupm.oracle import gap_closed
 
 __all__ = ["BUDGET", "MODELS", "gap_configs", "run_gap", "gap_table", "write_gap_report"]
 
@@ -36,7 +36,7 @@ def gap_configs(seeds, runs: str | Path, **common) -> list[dict]:
 
 def run_gap(seeds, runs: str | Path, **common) -> None:
     """Train (or reuse, or resume) every run of :func:`gap_configs`."""
-    from .experiment import run_experiment
+    from ..experiment import run_experiment
     for config in gap_configs(seeds, runs, **common):
         print(f"oracle gap: {config['out_dir']}", flush=True)
         run_experiment(config)
@@ -63,7 +63,7 @@ def gap_table(runs: str | Path) -> pd.DataFrame:
 
 def write_gap_report(runs: str | Path, report_dir: str | Path) -> Path:
     """``synthetic_oracle.csv`` and ``.md`` in ``report_dir``; returns the markdown path."""
-    from .atomic import atomic_write
+    from ..atomic import atomic_write
     table = gap_table(runs)
     if table.empty or "gap_closed" not in table:
         raise FileNotFoundError(f"oracle gap: no complete seed (backbone, srsupm, oracle) below {runs}")

@@ -2,7 +2,7 @@
 
 Five arms, SASRec, the paper's protocol (§5.1: Adam lr 0.01, batch 128, d 64, L 50, early stopping
 on validation Recall@10 with patience 10, at most 200 epochs), seeds 1–3, paired bootstrap on the
-22,363 test users (:func:`srsupm_lab.significance.compare_runs`):
+22,363 test users (:func:`srsupm_lab.analysis.significance.compare_runs`):
 
 * ``sasrec`` (a) — SASRec with the full cross-entropy (the package's backbone loss);
 * ``sasrec-bce`` (b) — SASRec's original recipe (Kang & McAuley): binary cross-entropy with one
@@ -12,7 +12,7 @@ on validation Recall@10 with patience 10, at most 200 epochs), seeds 1–3, pair
   L_reg, mean-pooled, no PMSID, no PMSIM, no mixture (the engaged arm's other settings);
 * ``sasrec+srsupm-paper`` (d) — SRSUPM at its most literal reading (``PRESETS["paper"]``);
 * ``sasrec+srsupm-engaged`` (e) — SRSUPM with the setting chosen on validation by the screening
-  (:data:`ENGAGED_SETTING`, :mod:`srsupm_lab.screening`).
+  (:data:`ENGAGED_SETTING`, :mod:`srsupm_lab.reproduce.screening`).
 
 Each explanation predicts a pattern: *weaker baselines in the paper* — (b) near the paper's
 SASRec (.0860) while the others tie; *extra capacity* — (c) ≈ (e), both above (a); *the
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import PRESETS
+from ..config import PRESETS
 from .screening import SETTINGS
 
 __all__ = ["PROTOCOL", "ENGAGED_SETTING", "ARMS", "arm_configs", "run_decisive", "arms_table", "comparisons",
@@ -76,7 +76,7 @@ def arm_configs(seeds, runs: str | Path, arms=None, **common) -> list[dict]:
 
 def run_decisive(seeds, runs: str | Path, arms=None, **common) -> None:
     """Train (or resume, or reuse) every run of :func:`arm_configs`."""
-    from .experiment import run_experiment
+    from ..experiment import run_experiment
     for config in arm_configs(seeds, runs, arms, **common):
         print(f"decisive: {config['out_dir']}", flush=True)
         run_experiment(config)
@@ -106,7 +106,7 @@ def arms_table(runs: str | Path) -> pd.DataFrame:
 
 def comparisons(runs: str | Path, n_boot: int = 2000) -> pd.DataFrame:
     """The paired comparisons of :data:`PAIRS` on the seeds both arms finished (pooled over those seeds)."""
-    from .significance import compare_runs
+    from ..analysis.significance import compare_runs
     runs, rows = Path(runs), []
     for a, b in PAIRS:
         fa, fb = _finished(runs, a), _finished(runs, b)
@@ -122,7 +122,7 @@ def comparisons(runs: str | Path, n_boot: int = 2000) -> pd.DataFrame:
 
 def decisive_report(runs: str | Path, report_dir: str | Path, n_boot: int = 2000) -> Path:
     """``arms.csv``, ``significance.csv`` and ``decisive.md`` in ``report_dir``; returns the markdown path."""
-    from .atomic import atomic_write
+    from ..atomic import atomic_write
     arms, sig = arms_table(runs), comparisons(runs, n_boot)
     report_dir = Path(report_dir)
     atomic_write(report_dir / "arms.csv", lambda tmp: arms.to_csv(tmp, index=False, float_format="%.6g"))

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .backbones.base import Dropout
+from ...backbones.base import Dropout
 
 
 class ShiftInformationConstruction(nn.Module):

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones.base import Backbone
+from ...backbones.base import Backbone
 
 __all__ = ["ShiftOracle", "gap_closed"]
 

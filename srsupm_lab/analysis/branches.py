@@ -2,7 +2,7 @@
 
 A model trained without PMSID (§5) has nothing that separates its K branches: they may collapse
 onto one representation, and α then says nothing about the window's PMSA level. These numbers
-tell the two apart from a trained SRSUPM model (:mod:`srsupm_lab.analysis` runs it on windows).
+tell the two apart from a trained SRSUPM model (:mod:`srsupm_lab.analysis.shift` runs it on windows).
 
 =============================  =====================================================================
 :func:`branch_similarity`       mean cosine between the K branches ẑ_k (collapse without PMSID)
@@ -17,7 +17,7 @@ import math
 import numpy as np
 import torch
 
-from .analysis import check_levels, shift_representations
+from .shift import check_levels, shift_representations
 
 __all__ = ["branch_similarity", "branch_diagnostics", "level_information"]
 

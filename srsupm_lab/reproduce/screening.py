@@ -6,7 +6,7 @@ false negatives). :data:`SETTINGS` names a handful of combinations, from the mos
 reading (``paper``) to ones built to make each part do its job; :func:`run_screening` trains each
 for a short budget (resumable run folders), and :func:`screening_table` ranks them by
 **validation** Recall@10 with the engagement numbers of their last epoch beside
-(:mod:`srsupm_lab.engagement`). Test metrics are never read here: :func:`screening_table` drops
+(:mod:`srsupm_lab.methods.srsupm.engagement`). Test metrics are never read here: :func:`screening_table` drops
 them, so a default cannot be chosen on test data by accident.
 
 :func:`choose` returns the setting the package adopts: the best validation Recall@10 among the
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import PRESETS
-from .engagement import ENGAGED, is_engaged
+from ..config import PRESETS
+from ..methods.srsupm.engagement import ENGAGED, is_engaged
 
 __all__ = ["SETTINGS", "BASES", "screening_configs", "run_screening", "screening_table", "choose"]
 
@@ -80,7 +80,7 @@ def screening_configs(dataset: str, epochs: int, seed: int, runs: str | Path, na
 
 def run_screening(dataset: str, epochs: int, seed: int, runs: str | Path, names=None, **common) -> None:
     """Train every screened setting in turn (a finished run folder is reused, an unfinished one resumed)."""
-    from .experiment import run_experiment
+    from ..experiment import run_experiment
     for config in screening_configs(dataset, epochs, seed, runs, names, **common):
         print(f"screening {config['out_dir']}", flush=True)
         run_experiment(config)
@@ -140,7 +140,7 @@ def choose(table: pd.DataFrame) -> str | None:
 
 def write_report(runs: str | Path, report_dir: str | Path, dataset: str) -> Path:
     """``screening_<dataset>.csv`` and ``.md`` in ``report_dir`` from the run folders; returns the CSV path."""
-    from .atomic import atomic_write
+    from ..atomic import atomic_write
     table = screening_table(runs, dataset)
     if table.empty:
         raise FileNotFoundError(f"screening: no finished {dataset} screening run below {runs}")

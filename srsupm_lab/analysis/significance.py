@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .evaluate import metric_names, metrics_from_ranks
+from ..evaluate import metric_names, metrics_from_ranks
 
 __all__ = ["paired_bootstrap", "compare_runs"]
 
@@ -121,7 +121,7 @@ def compare_runs(run_a, run_b, device="cpu", **options) -> pd.DataFrame:
     is then averaged over that model's runs. Every run must evaluate the same test users in the same
     order (same dataset and ``max_len``).
     """
-    from .experiment import user_ranks
+    from ..experiment import user_ranks
     runs_a = list(run_a) if isinstance(run_a, (list, tuple)) else [run_a]
     runs_b = list(run_b) if isinstance(run_b, (list, tuple)) else [run_b]
     if not runs_a or not runs_b:

@@ -5,7 +5,7 @@ below asks one part whether it does its job, on a fixed sample of validation win
 training batch for the gradients), with the model in evaluation mode and no state changed:
 
 * ``alpha_info`` — nats of the PMSA level that the shift distribution α (Eq. 9) carries beyond
-  the level frequencies (:func:`srsupm_lab.diagnostics.level_information`, which recalibrates α's
+  the level frequencies (:func:`srsupm_lab.analysis.branches.level_information`, which recalibrates α's
   scale and bias first); ``alpha_info_share`` divides it by the level entropy (1 = α determines
   the level). PMSID's job (§5) is to make this large.
 * ``beta_entropy`` — the mean entropy of the per-item mixture weights β (Eq. 19) over every
@@ -20,7 +20,7 @@ training batch for the gradients), with the model in evaluation mode and no stat
   shift representations (a term with a share near 0 is switched on in name only).
 
 :func:`measure` computes them for a model; the trainer records them in ``history.csv`` as
-``eng_*`` columns; :func:`srsupm_lab.diagnose.diagnose` measures them on a finished run folder
+``eng_*`` columns; :func:`srsupm_lab.analysis.diagnose.diagnose` measures them on a finished run folder
 (CLI ``diagnose``).
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ import math
 
 import torch
 
-from .diagnostics import branch_similarity, level_information
+from ...analysis.branches import branch_similarity, level_information
 
 __all__ = ["measure", "gradient_shares", "beta_entropy", "branch_cosine", "validation_sample", "ENGAGED",
            "is_engaged"]

@@ -11,7 +11,7 @@ mixed prediction), ``priors=False`` (no level priors).
 
 ``level_temperature="learned"`` (a departure from the paper, for study) gives the level softmaxes of
 Eq. 9 (α) and Eq. 19 (β) learnable scales of their own instead of 1/√d
-(:mod:`srsupm_lab.temperature`); the default ``"fixed"`` is the paper.
+(:mod:`srsupm_lab.methods.srsupm.temperature`); the default ``"fixed"`` is the paper.
 
 Settings rejected as contradictory (``ValueError``): a loss switched off together with a weight
 that is explicitly non-default and positive (``pmsid=False, lambda1=0.7``; ``pmsim=False,
@@ -29,8 +29,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .backbones.base import dropout
-from .config import MECHANISM_DEFAULTS, PRESETS
+from ...backbones.base import dropout
+from ...config import MECHANISM_DEFAULTS, PRESETS
 from .pmsid import REG_FORMS, consistency_regulariser, decomposition_loss, level_confidence, shift_distribution, shift_logits
 from .pmsim import ShiftInformationMatching
 from .prediction import mean_scores, mixed_scores
@@ -68,12 +68,12 @@ class SRSUPM(nn.Module):
         Inner width of each SIC branch (default ``d``).
     level_temperature : str
         Scale of the α/β logits: ``"fixed"`` (1/√d in Eqs. 9 and 19), ``"unit"`` (1) or
-        ``"learned"`` (see :mod:`srsupm_lab.temperature`); the paper does not say.
+        ``"learned"`` (see :mod:`srsupm_lab.methods.srsupm.temperature`); the paper does not say.
     pmsim_similarity, singletons, false_negatives : str
-        PMSIM readings the paper leaves open (:mod:`srsupm_lab.pmsim`): ``"cosine"``/``"dot"``,
+        PMSIM readings the paper leaves open (:mod:`srsupm_lab.methods.srsupm.pmsim`): ``"cosine"``/``"dot"``,
         ``"self"``/``"drop"``, ``"keep"``/``"mask"``.
     reg_form : str
-        Form of L_reg (:mod:`srsupm_lab.pmsid`): ``"raw_mean"``, ``"raw_sum"``, ``"normalised_mean"``,
+        Form of L_reg (:mod:`srsupm_lab.methods.srsupm.pmsid`): ``"raw_mean"``, ``"raw_sum"``, ``"normalised_mean"``,
         ``"normalised_sum"``; the paper does not say.
     augmentation : str
         The augmented view of Eq. 15 (the paper: "lightweight model-level augmentation applied to
@@ -167,7 +167,7 @@ class SRSUPM(nn.Module):
         ``views`` is the SIC output Ẑ of the one encoder pass (the windows, then their PMSIM
         partners and, with ``augmentation="encoder_dropout"``, the windows again), so that
         ``torch.autograd.grad(term, views)`` measures how much each term pulls on Ẑ
-        (:mod:`srsupm_lab.engagement`). ``refresh=False`` leaves the PMSIM confidence cache as it is
+        (:mod:`srsupm_lab.methods.srsupm.engagement`). ``refresh=False`` leaves the PMSIM confidence cache as it is
         (for measurements that must not change the training state).
         """
         for key in ("inputs", "targets", "users"):

@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones.base import Backbone
-from .backbones.length_groups import CPU_ROW_GROUPS, length_groups
+from ..backbones.base import Backbone
+from ..backbones.length_groups import CPU_ROW_GROUPS, length_groups
 
 
 LOSSES = ("ce", "bce")
@@ -60,7 +60,7 @@ class BackboneRecommender(nn.Module):
         """With ``one_pass``, the trainer's tensors: one-pass rows of ``train`` (prefix_rows); else None."""
         if not self.one_pass:
             return None
-        from .data.prefix_rows import prefix_rows
+        from ..data.prefix_rows import prefix_rows
         return prefix_rows(train).as_batch_data()
 
     def prefix_outputs(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,7 +1,7 @@
 """The engagement of a finished run folder, on its best weights (CLI ``diagnose``; issue 22).
 
 Loads the run (:func:`srsupm_lab.experiment.load_trained`), measures the numbers of
-:mod:`srsupm_lab.engagement` on its validation windows, and reads the per-epoch ``eng_*`` columns
+:mod:`srsupm_lab.methods.srsupm.engagement` on its validation windows, and reads the per-epoch ``eng_*`` columns
 its ``history.csv`` recorded while it trained.
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .engagement import is_engaged, measure
-from .experiment import load_trained
+from ..methods.srsupm.engagement import is_engaged, measure
+from ..experiment import load_trained
 
 __all__ = ["diagnose"]
 

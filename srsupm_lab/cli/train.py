@@ -13,9 +13,9 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
-from .config import FIELD_KINDS, TrainConfig
-from .experiment import run_experiment
-from .run_folder import read_json_file
+from ..config import FIELD_KINDS, TrainConfig
+from ..experiment import run_experiment
+from ..run_folder import read_json_file
 
 __all__ = ["key_value", "add_train_arguments", "config_from_args", "train_from_args"]
 
@@ -98,7 +98,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Defaults ← ``--preset`` ← ``--config`` file ← options given on the command line."""
     values: dict = {}
     if getattr(args, "preset", None):
-        from .config import PRESETS
+        from ..config import PRESETS
         if args.preset not in PRESETS:
             raise ValueError(f"--preset: unknown preset {args.preset!r}; presets are {list(PRESETS)}")
         values.update(PRESETS[args.preset])

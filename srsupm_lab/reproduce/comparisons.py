@@ -1,8 +1,8 @@
 """The paired comparisons of the reports: which run is compared with which, on the same test users
-(method.md §10; the bootstrap itself is :mod:`srsupm_lab.significance`).
+(method.md §10; the bootstrap itself is :mod:`srsupm_lab.analysis.significance`).
 
 Every report here pairs runs of :func:`.collect`'s frame by (dataset, backbone, seed), hands each
-pair's per-user test ranks to :func:`srsupm_lab.significance.compare_runs`, and adds a row pooled
+pair's per-user test ranks to :func:`srsupm_lab.analysis.significance.compare_runs`, and adds a row pooled
 over the seeds of every key that has several (:func:`compare_pairs`). A pair whose ranks are gone
 (run folders kept without ``test_ranks.csv`` and checkpoint) keeps its rows of the last report
 (``previous``) when those still match the runs' stored metrics.
@@ -35,7 +35,7 @@ def _compare(df: pd.DataFrame, runs_dir, runs_a: Sequence[str], runs_b: Sequence
     """:func:`significance.compare_runs` of two models' runs (one per seed, several when pooled), or,
     when their ranks are gone, the rows of ``previous`` (the last report) for ``key`` provided their
     means are still the runs' stored metrics (averaged over the seeds); None when neither is possible."""
-    from ..significance import compare_runs
+    from ..analysis.significance import compare_runs
     if all(can_measure(Path(runs_dir) / run, RANKS_FILE) for run in (*runs_a, *runs_b)):
         t = compare_runs([Path(runs_dir) / r for r in runs_a], [Path(runs_dir) / r for r in runs_b],
                          device=device, n_boot=n_boot)
@@ -57,7 +57,7 @@ def compare_pairs(df: pd.DataFrame, runs_dir, pairs: list[tuple[dict, str, str]]
                   device="cpu") -> pd.DataFrame:
     """Rows of :func:`_compare` for each pair ``(key, run_a, run_b)`` (``key`` ends with its ``seed``)
     and, after the seeds of a key that has several, one pooled over them: seed ``"1+2+3"``, each
-    user's metric averaged over the model's seeds (:func:`srsupm_lab.significance.paired_bootstrap`).
+    user's metric averaged over the model's seeds (:func:`srsupm_lab.analysis.significance.paired_bootstrap`).
     When some seeds' ranks are gone and the last report has no pooled row for them all, the pooled
     row covers the seeds whose ranks are there (``"2+3"``), if several."""
     groups: dict[tuple, list[tuple[dict, str, str]]] = {}
@@ -95,7 +95,7 @@ def significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000, device="
     """+SRSUPM against its backbone alone, paired by (dataset, backbone, seed), on the same test users.
 
     Default-setting runs only; both runs' per-user test ranks (``test_ranks.csv``, else re-scored
-    from the best checkpoints) go to :func:`srsupm_lab.significance.compare_runs`. One row per
+    from the best checkpoints) go to :func:`srsupm_lab.analysis.significance.compare_runs`. One row per
     (dataset, backbone, seed, metric) with the gain, its paired-bootstrap 95 % interval and
     p-value. A pair whose ranks are gone keeps its rows of ``previous`` (the last
     ``significance.csv``) when those still match the runs' metrics, and is left out otherwise.
@@ -142,7 +142,7 @@ def ablation_significance_report(df: pd.DataFrame, runs_dir, n_boot: int = 2000,
 
     Ablation runs are +SRSUPM runs with K = 5, no label noise and some switch off (Table 3's rows and
     the control; any backbone). A is the ablation, B the full model, so a positive gain is what the
-    switched-off part adds (:func:`srsupm_lab.significance.compare_runs`). One row per (dataset,
+    switched-off part adds (:func:`srsupm_lab.analysis.significance.compare_runs`). One row per (dataset,
     backbone, variant, seed, metric); the variant is ``"w/o " + the switches off`` (e.g.
     ``w/o pmsid+pmsim``). ``previous`` as in :func:`significance_report`.
     """

@@ -25,7 +25,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import pmsa
+from .. import pmsa
 
 __all__ = ["pmsd_histogram", "level_map", "level_shares", "noise_effect_table", "noise_effect",
            "learning_curves", "level_metric_bars", "level_colors"]

@@ -50,7 +50,7 @@ def mixed_scores(Z: torch.Tensor, E: torch.Tensor, scale: float | torch.Tensor |
     """PMI scores ``s`` (B, N) from shift representations ``Z`` (B, K, d) and item table ``E`` (N, d).
 
     ``s_{u,i} = Σ_k softmax_k(⟨ẑ_k, e_i⟩·scale) ⟨ẑ_k, e_i⟩`` (Eqs. 19–22) with ``scale = 1/√d`` (the
-    paper) unless given (a float or a 0-dim tensor, see :mod:`srsupm_lab.temperature`). On the CPU
+    paper) unless given (a float or a 0-dim tensor, see :mod:`srsupm_lab.methods.srsupm.temperature`). On the CPU
     the items are processed in chunks whose (K, B, cols) logits fit in ``CPU_BLOCK_BYTES`` (a core's
     L2 cache), so that the K-wise softmax and the sum run in cache (:class:`MixtureGrad` when
     gradients are needed, the same forward keeping nothing otherwise). One thread, load ~7, CPU time:
@@ -97,7 +97,7 @@ def _item_chunk(B: int, K: int, N: int, device: torch.device) -> int:
 def _fold(scale: float | torch.Tensor) -> tuple[float | torch.Tensor, float | None]:
     """``(fold, ratio)``: the factor applied to Ẑ before the matmul (the scale itself, except 1 for a
     float scale of 0) and what the softmax's input still needs (None, or the scale over ``fold``).
-    A tensor scale must be non-zero (:mod:`srsupm_lab.temperature`'s are > 0)."""
+    A tensor scale must be non-zero (:mod:`srsupm_lab.methods.srsupm.temperature`'s are > 0)."""
     if torch.is_tensor(scale) or scale != 0:
         return scale, None
     return 1.0, float(scale)

@@ -1,6 +1,6 @@
 """The plots of the model analyses: Figs. 6, 7 and 8 and the branch-collapse diagnostic (matplotlib; paper §5.5–5.7).
 
-Each takes what :mod:`srsupm_lab.analysis` (or :mod:`srsupm_lab.diagnostics`) measured and an
+Each takes what :mod:`srsupm_lab.analysis.shift` (or :mod:`srsupm_lab.analysis.branches`) measured and an
 optional ``ax``; without one it draws on a new figure (no pyplot state). It returns the axes it
 drew on, so a notebook can add to them and a test can read back what was drawn.
 
@@ -18,8 +18,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from . import analysis
-from .analysis import SAME_LEVEL, TARGET_ONLY
+from . import shift as analysis
+from .shift import SAME_LEVEL, TARGET_ONLY
 
 __all__ = ["plot_alpha_heatmap", "plot_view_distances", "plot_level_gain", "plot_branch_similarity"]
 

@@ -19,8 +19,8 @@ and the statistics are tensor reductions over the whole set.
 :func:`level_gain_table`         two per-level evaluation tables merged, with the relative gain (Fig. 7)
 ==============================  ===================================================================
 
-Their plots are in :mod:`srsupm_lab.analysis_plots`; branch collapse and how much α knows of the
-level in :mod:`srsupm_lab.diagnostics`.
+Their plots are in :mod:`srsupm_lab.analysis.shift_plots`; branch collapse and how much α knows of the
+level in :mod:`srsupm_lab.analysis.branches`.
 """
 from __future__ import annotations
 

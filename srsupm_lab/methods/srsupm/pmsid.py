@@ -26,7 +26,7 @@ def shift_logits(Z: torch.Tensor, e_v: torch.Tensor, scale: float | torch.Tensor
     """Scaled scores ``⟨e_v, ẑ_k⟩ · scale``: ``Z`` (B, K, d), ``e_v`` (B, d) -> (B, K).
 
     ``scale`` is the paper's ``1/√d`` unless given (a float or a 0-dim tensor, see
-    :mod:`srsupm_lab.temperature`).
+    :mod:`srsupm_lab.methods.srsupm.temperature`).
     """
     if Z.dim() != 3 or e_v.dim() != 2 or Z.shape[0] != e_v.shape[0] or Z.shape[2] != e_v.shape[1]:
         raise ValueError(f"shift_logits: expected Z (B, K, d) and e_v (B, d), got {tuple(Z.shape)} and {tuple(e_v.shape)}")
