@@ -58,14 +58,19 @@ def test_fresh_clone_loads_the_papers_datasets_with_no_setting(tmp_path):
         assert Path(got[name][3]).resolve().parent == (clone / "data").resolve(), got[name][3]
 
 
-def test_search_path_names_no_development_folder(monkeypatch):
+def test_search_path_names_no_development_folder(monkeypatch, tmp_path):
     monkeypatch.delenv("SRSUPM_DATA", raising=False)
     roots = loaders.data_roots()
     assert roots and roots[0] == DATA
     assert not any("shared" in r.parts for r in roots), roots
-    monkeypatch.setenv("SRSUPM_DATA", "/somewhere/else")
-    assert loaders.data_roots()[0] == Path("/somewhere/else")
+    monkeypatch.setenv("SRSUPM_DATA", str(tmp_path))
+    assert loaders.data_roots()[0] == tmp_path
     assert loaders.data_roots(root="/only/here") == [Path("/only/here")]
+    monkeypatch.setenv("SRSUPM_DATA", "/somewhere/else")            # a folder that is not there: no fall-back
+    with pytest.raises(FileNotFoundError, match=r"SRSUPM_DATA='/somewhere/else' is not a folder"):
+        loaders.data_roots()
+    with pytest.raises(FileNotFoundError, match="SRSUPM_DATA"):
+        loaders.load_dataset("beauty")
 
 
 @pytest.mark.skipif(not _is_git_checkout(), reason="not a git checkout")

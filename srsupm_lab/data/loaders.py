@@ -15,7 +15,10 @@ regular (wheel) install puts under ``<prefix>/share/srsupm_lab/data`` (pyproject
 ``--prefix`` and virtual environments all work). The repository ships Beauty, Sports and Yelp;
 ml-100k is not redistributed (MovieLens terms) and is built with
 :mod:`srsupm_lab.data.originals`. Any folder in the S3-Rec layout can be loaded by passing its
-path.
+path, and any file of interactions (``.csv``, ``.tsv``, ``.parquet``: ``user, item, timestamp``
+rows, 5-core filtered by default) by passing its path; the file is read by
+:func:`srsupm_lab.data.interactions.read_interactions`, which takes the keyword options passed
+to ``load_dataset`` (data/README.md, "Your own data").
 
 Label choice: ``labels="categories"`` (default) reads the category-only
 ``*_item2categories.json``; ``labels="attributes"`` the S3-Rec attribute ids (brand mixed in
@@ -43,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import SequenceDataset
+from .locations import INSTALLED_DATA, checkout_data_root, data_roots, installed_data_root, installed_share
 from .synthetic import make_synthetic
 
 #: dataset name -> folder name in the data root
@@ -51,55 +55,31 @@ KNOWN_DATASETS = ("synthetic", *REAL_DATASETS)
 LABEL_KINDS = ("categories", "attributes")
 
 
-#: where a wheel install puts the repository's ``data/`` (pyproject.toml, ``data-files``)
-INSTALLED_DATA = "share/srsupm_lab/data"
-
-
-def checkout_data_root() -> Path | None:
-    """``data/`` of the repository checkout this package is imported from, or None if not a checkout."""
-    repo = Path(__file__).resolve().parents[2]
-    return repo / "data" if (repo / "pyproject.toml").is_file() and (repo / "srsupm_lab").is_dir() else None
-
-
-def installed_data_root() -> Path | None:
-    """The ``data/`` copy of a regular install (``<prefix>/share/srsupm_lab/data``), or None."""
-    from importlib import metadata
-
-    try:
-        files = metadata.distribution("srsupm_lab").files or []
-    except metadata.PackageNotFoundError:
-        return None
-    for f in files:
-        posix = f.as_posix()
-        at = posix.find(INSTALLED_DATA + "/")
-        if at >= 0:
-            return Path(f.locate()).resolve().parents[posix[at + len(INSTALLED_DATA) + 1:].count("/")]
-    return None
-
-
-def data_roots(root=None) -> list[Path]:
-    """The folders searched for real datasets, in order (see the module doc)."""
-    if root is not None:
-        return [Path(root).expanduser()]
-    out = []
-    if os.environ.get("SRSUPM_DATA"):
-        out.append(Path(os.environ["SRSUPM_DATA"]).expanduser())
-    out += [r for r in (checkout_data_root(), installed_data_root()) if r is not None and r not in out]
-    return out
-
-
 def load_dataset(name_or_path, root=None, labels: str = "categories", **synthetic_options) -> SequenceDataset:
-    """Load a dataset by name (see module doc) or from a folder in the S3-Rec layout.
+    """Load a dataset by name (see module doc), from a folder in the S3-Rec layout or from a file of
+    interactions (``.csv``, ``.tsv``, ``.parquet``).
 
-    ``synthetic_options`` are passed to :func:`make_synthetic` for ``"synthetic"``.
+    ``synthetic_options`` are passed to :func:`make_synthetic` for ``"synthetic"``, and to
+    :func:`~srsupm_lab.data.interactions.read_interactions` for a file of interactions (e.g.
+    ``k=10``, ``time="ts"``, ``label_column="genres"``); ``labels`` (the label kind of an S3-Rec
+    folder) must then stay at its default.
     """
     if labels not in LABEL_KINDS:
         raise ValueError(f"labels must be one of {LABEL_KINDS}, got {labels!r}")
     key = str(name_or_path).lower()
     if key == "synthetic":
         return make_synthetic(**synthetic_options)
+    file = None if key in REAL_DATASETS else interaction_file(name_or_path)
+    if file is not None:
+        from .interactions import read_interactions
+
+        if labels != "categories":
+            raise ValueError(f"labels={labels!r} applies to S3-Rec folders; for a file of interactions name its "
+                             f"label column with label_column=... (or an item table with item_labels=...)")
+        return read_interactions(file, **synthetic_options)
     if synthetic_options:
-        raise TypeError(f"options {sorted(synthetic_options)} only apply to the synthetic dataset")
+        raise TypeError(f"options {sorted(synthetic_options)} only apply to the synthetic dataset "
+                        f"and to files of interactions")
     if key in REAL_DATASETS:
         folder_name = REAL_DATASETS[key]
         tried = [r / folder_name for r in data_roots(root)]
@@ -120,7 +100,24 @@ def load_dataset(name_or_path, root=None, labels: str = "categories", **syntheti
     if path.is_dir():
         return read_s3rec_folder(path, labels)
     raise ValueError(f"unknown dataset {name_or_path!r}: known names are {', '.join(KNOWN_DATASETS)}, "
-                     f"or pass the path of a folder in the S3-Rec layout")
+                     f"or pass the path of a folder in the S3-Rec layout or of a file of interactions "
+                     f"(.csv, .tsv, .parquet)")
+
+
+def interaction_file(name_or_path) -> Path | None:
+    """The path, when ``name_or_path`` names a file of interactions (a suffix of
+    :data:`~srsupm_lab.data.interactions.INTERACTION_SUFFIXES`, any case) rather than a folder;
+    a missing file is an error there and then (it cannot be a dataset name)."""
+    from .interactions import INTERACTION_SUFFIXES
+
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        return None
+    path = Path(name_or_path).expanduser()
+    if path.suffix.lower() not in INTERACTION_SUFFIXES or path.is_dir():
+        return None
+    if not path.is_file():
+        raise FileNotFoundError(f"file of interactions not found: {path}")
+    return path
 
 
 _ID_LINE = re.compile(r"[0-9]+(?:[ \t]+[0-9]+)*")                    # ASCII decimal ids, blank-separated
