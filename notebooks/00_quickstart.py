@@ -109,7 +109,8 @@ base = TrainConfig(dataset=dataset, dataset_options=dataset_options, backbone=ba
                    progress=False, resume=True)
 runs = {}
 for srsupm in (False, True):
-    config = base.replace(srsupm=srsupm, out_dir=str(Path(out_dir) / ("srsupm" if srsupm else "backbone")))
+    config = base.replace(method="srsupm" if srsupm else "none",
+                          out_dir=str(Path(out_dir) / ("srsupm" if srsupm else "backbone")))
     results = run_experiment(config)
     runs[results["model"]] = results
     print(f"{results['model']:>15}: {results['n_params']:,} parameters, best epoch {results['best_epoch']} "

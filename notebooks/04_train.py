@@ -21,7 +21,8 @@
 # stopping on validation Recall@10, and test the best checkpoint with full ranking, overall and
 # per shift level (§10).
 #
-# It is built to run headless with papermill; every parameter below can be set with `-p`:
+# It is built to run headless with papermill; every parameter below can be set with `-p` (a dict with
+# `-y`, e.g. `-y "method_options: {lambda1: 0.3, pmsim: false}"`):
 #
 # ```bash
 # papermill notebooks/04_train.ipynb out.ipynb -p dataset beauty -p epochs 1 --log-output   # a first look on a CPU
@@ -69,18 +70,10 @@ dataset = "synthetic"     # synthetic | beauty | sports | yelp | ml-100k | a fol
 data_root = None          # folder holding the real datasets (default: SRSUPM_DATA, else the repository's data/)
 labels = "categories"     # item labels for PMSA: categories (default) | attributes (S3-Rec ids)
 backbone = "sasrec"       # gru4rec | sasrec | caser | bert4rec | lightsans
-srsupm = True             # plug SRSUPM onto the backbone (False: the backbone alone)
+method = "srsupm"         # plugged onto the backbone: none (the backbone alone) | srsupm | oracle (synthetic only)
+method_options = {}       # the method's options as a dict, empty for its defaults (train --help lists them)
 K = 5                     # number of shift levels (3 or more; paper best 5)
 bins = "even"             # PMSA level bins: even (paper, Eq. 3) | quantile (extension)
-lambda1 = 0.4             # weight of the decomposition loss L_PMSID (paper best 0.4)
-lambda2 = 0.1             # weight of the matching loss L_PMSIM
-gamma = 0.1               # weight of the shift-consistency regulariser L_reg
-tau = 1.0                 # InfoNCE temperature
-pmsid = True              # ablation switch: decomposition loss on
-pmsim = True              # ablation switch: matching loss on
-pmi = True                # ablation switch: mixed prediction (False: mean pooling, "w/o PMI")
-priors = True             # ablation switch: level priors
-level_temperature = "fixed"  # level softmaxes (Eqs. 9, 19): fixed 1/√d (paper) | learned (a departure)
 noise_p = 0.0             # label noise on the training supervision, p in [0, 1] (paper §5.6.2)
 synthetic_users = 500     # size of the synthetic world (ignored for real data)
 max_len = None            # input length L; None: 50 (paper) on real data, 20 on the synthetic world
@@ -91,7 +84,6 @@ batch_size = 256          # training batch size (paper: 128)
 lr = 0.001                # Adam learning rate (paper: 0.01)
 seed = 42                 # random seed (data noise, initialisation, batches)
 device = "auto"           # auto (cuda > mps > cpu) | cpu | cuda | cuda:1 | mps
-fused_mixture = False     # evaluate with the torch.compile'd mixture of Eqs. 19-22 (speed only, +SRSUPM)
 out_dir = "runs/04_train" # where config.json, history.csv, *_levels.csv, results.json go
 resume = True             # reuse a finished run in out_dir, or continue an interrupted one
 overwrite = False         # start over even if out_dir holds a run (never together with resume)
@@ -99,8 +91,9 @@ progress = False          # False: one line per epoch (papermill --log-output sh
 
 # %% [markdown]
 # ## 1. The configuration
-# Every parameter is checked before anything runs: an unknown dataset or backbone, `K < 3` or a
-# noise level outside [0, 1] stops here with the list of valid values.
+# Every parameter is checked before anything runs: an unknown dataset, backbone or method, an option
+# the method does not have, `K < 3` or a noise level outside [0, 1] stops here with the list of valid
+# values. The method's options are shown resolved: every default filled in.
 
 # %%
 synthetic = str(dataset).lower() == "synthetic"
@@ -108,10 +101,9 @@ max_len = (20 if synthetic else 50) if max_len is None else max_len    # only No
 epochs = (4 if synthetic else 200) if epochs is None else epochs        # 0 is refused by TrainConfig below
 config = TrainConfig(
     dataset=dataset, dataset_options={"n_users": synthetic_users} if synthetic else {},
-    max_len=max_len, dim=dim, data_root=data_root, labels=labels, backbone=backbone, srsupm=srsupm, K=K, bins=bins,
-    lambda1=lambda1, lambda2=lambda2, gamma=gamma, tau=tau, pmsid=pmsid, pmsim=pmsim, pmi=pmi, priors=priors,
-    level_temperature=level_temperature, noise_p=noise_p, epochs=epochs, patience=patience, batch_size=batch_size, lr=lr, seed=seed, device=device,
-    fused_mixture=fused_mixture, out_dir=out_dir, resume=resume, progress=progress,
+    max_len=max_len, dim=dim, data_root=data_root, labels=labels, backbone=backbone, method=method,
+    method_options=method_options, K=K, bins=bins, noise_p=noise_p, epochs=epochs, patience=patience,
+    batch_size=batch_size, lr=lr, seed=seed, device=device, out_dir=out_dir, resume=resume, progress=progress,
 )
 pd.Series(config.to_dict(), name="value").to_frame()
 
@@ -168,7 +160,7 @@ test_table.style.format({c: "{:.4f}" for c in test_table.columns if "@" in c})
 overall = test_table[test_table["level"] == "all"].iloc[0]
 side = pd.DataFrame({
     "this run": [overall[m] for m in paper.METRICS],
-    "paper": [paper.paper_value(dataset, backbone, srsupm, m) for m in paper.METRICS],
+    "paper": [paper.paper_value(dataset, backbone, method == "srsupm", m) for m in paper.METRICS],
 }, index=list(paper.METRICS))
 side
 

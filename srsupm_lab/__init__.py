@@ -1,27 +1,33 @@
-"""srsupm_lab — motivation-aware sequential recommendation (SRSUPM) for teaching and research.
+"""srsupm_lab — motivation-aware sequential recommendation for teaching and research.
 
-The map from the paper to the code (method.md section in brackets):
+The map from the paper to the code (method.md section in brackets), layer by layer:
 
-=====================  ==========================================================
-``data``               datasets, leave-one-out windows (Split)
-``pmsa``               shift degree, levels, label noise (§1; paper §4.1)
-``backbones``          GRU4Rec, SASRec, Caser, BERT4Rec, LightSANs (§2; paper §4.2)
-``sic``                shift information construction + level priors (§3–4)
-``pmsid``              decomposition loss + shift-consistency regulariser (§5–6)
-``pmsim``              similar-window matching, confidence sampling, InfoNCE (§7)
-``prediction``         the per-item mixture of shift representations (§8)
-``srsupm``             the plug-in model and its multi-task objective (§9)
-``evaluate``           full-ranking Recall/NDCG, per-level breakdown (§10)
-``trainer``            device, batches, early stopping, checkpoints
-``checkpoints``        what a checkpoint holds: states, RNGs, caches (exact resume)
-``atomic``             atomic file writes (a crash leaves the old file or the new one)
-``experiment``         one call from a config to saved results; a finished run brought back
-``run_folder``         a run folder's files, its stored config, load_results
-``train_cli``          the CLI ``train`` command's options
-``significance``       paired bootstrap: is B's gain over A more than noise?
-``timing``             inference cost alone and with SRSUPM (Table 2)
-``distributed``        data-parallel training under torchrun (DDP)
-=====================  ==========================================================
+=========================  ======================================================================
+``data``                   datasets, leave-one-out windows (Split)
+``pmsa``                   shift degree, levels, label noise (§1; paper §4.1)
+``backbones``              GRU4Rec, SASRec, Caser, BERT4Rec, LightSANs (§2; paper §4.2)
+``methods``                what is plugged onto a backbone, by name: the registry, the Method API,
+                           ``none`` (the backbone alone)
+``methods.srsupm``         SRSUPM: SIC + priors, PMSID, PMSIM, the mixture, the objective, its
+                           oracle (§3–§9; paper §4.3–4.8)
+``methods.mtrec``          MTRec's mental reward: quantile heads, QR-IQL, alignment (mtrec_method.md)
+``methods.profiles``       motivation profiles from item text: MOPE, MOTE, MAR
+``config``                 every setting of one run, in sections (the method and its options)
+``trainer``                device, batches, early stopping, checkpoints
+``checkpoints``            what a checkpoint holds: states, RNGs, caches (exact resume)
+``atomic``                 atomic file writes (a crash leaves the old file or the new one)
+``evaluate``               full-ranking Recall/NDCG, per-level breakdown (§10)
+``experiment``             one call from a config to saved results; a finished run brought back
+``run_folder``             a run folder's files, its stored config, load_results
+``run_lock``               one writer per run folder (a second is refused in one line)
+``threads``                the package's one thread policy
+``distributed``            data-parallel training under torchrun (DDP)
+``analysis``               shift representations, branch collapse, figures, the paired bootstrap,
+                           a run folder's diagnostics
+``reproduce``              every experiment: grids, the one engine and collector, the reports (§12)
+``cli``                    the command line's parts (``python -m srsupm_lab``)
+``widgets``                explorers for K, p and a trained model
+=========================  ======================================================================
 """
 from importlib import import_module
 

@@ -92,11 +92,11 @@ def cmd_demo(args) -> int:
     print(f"\n== Training {args.backbone} alone, with SRSUPM, and the oracle told the true shifts "
           f"(at most {args.epochs} epochs, CPU is fine) ==")
     rows, histories = [], {}
-    for kind in ("backbone", "srsupm", "oracle"):
-        cfg = TrainConfig(dataset="synthetic", backbone=args.backbone, srsupm=kind == "srsupm", oracle=kind == "oracle",
+    for kind in ("none", "srsupm", "oracle"):                         # the method plugged onto the backbone
+        cfg = TrainConfig(dataset="synthetic", backbone=args.backbone, method=kind,
                           K=args.K, epochs=args.epochs, max_len=args.max_len, patience=args.patience, lr=args.lr,
                           batch_size=256, seed=args.seed, device=args.device,
-                          out_dir=str(out / (("" if kind == "backbone" else f"{kind}-") + args.backbone)),
+                          out_dir=str(out / (("" if kind == "none" else f"{kind}-") + args.backbone)),
                           resume=True, progress=not args.quiet)
         res = run_experiment(cfg)
         overall = next(r for r in res["test"] if r.get("level", "all") in ("all", None))
@@ -164,6 +164,9 @@ def cmd_reproduce(args) -> int:
                             jobs=args.jobs)
         print(status.to_string(index=False))
     df = R.collect(args.runs)
+    if df.empty:
+        raise FileNotFoundError(f"reproduce: no finished run below {args.runs}; the reports in {args.reports} are "
+                                f"left as they are")
     written = R.write_reports(df, args.reports, runs_dir=args.runs)
     print(f"\n{len(df)} finished runs under {args.runs}; reports: " + ", ".join(str(p) for p in written.values()))
     return 1 if not args.report_only and (status["state"] == "failed").any() else 0
@@ -192,11 +195,8 @@ def _reproduce_plan(R, args) -> int:
         status = R.run_plan(grids, only=args.only)
         print(status.to_string(index=False))
         failed = bool((status["state"] == "failed").any())
-    chosen = [g for g in grids if not args.only or g.name in args.only]
-    for runs, reports in dict.fromkeys((g.runs, g.reports) for g in chosen if g.grid != "table2"):
-        df = R.collect(runs)
-        written = R.write_reports(df, reports, runs_dir=runs)
-        print(f"{len(df)} finished runs under {runs}; {len(written)} report files in {reports}")
+    for line in R.write_plan_reports(grids, only=args.only):
+        print(line)
     return 1 if failed else 0
 
 
@@ -325,9 +325,9 @@ def main(argv=None) -> int:
     rep.add_argument("--seeds", nargs="+", type=int, default=None, help="random seeds (default: 1 2 3)")
     rep.add_argument("--ps", nargs="+", type=float, default=None, help="table4 noise levels (default 0 .1 .2 .3 .4 .5)")
     rep.add_argument("--Ks", nargs="+", type=int, default=None, help="fig3 values of K (default 3 4 5 6 7)")
-    rep.add_argument("--engine", choices=("papermill", "inline"), default="papermill",
-                     help="papermill: each run executes notebooks/04_train.ipynb (kept in its folder); inline: "
-                          "run_experiment in this process (same results.json, no notebook)")
+    rep.add_argument("--engine", choices=("papermill", "inline"), default="inline",
+                     help="inline: run_experiment in this process; papermill: each run executes "
+                          "notebooks/04_train.ipynb (kept in its folder; same results.json)")
     rep.add_argument("--jobs", type=int, default=1,
                      help="runs trained at once, each with cores/jobs CPU threads (default 1; on a 2-core CPU "
                           "--jobs 2 gave 1.0-2x the runs per hour, depending on the model and the day)")

@@ -1,7 +1,7 @@
 """One call from a :class:`TrainConfig` to saved results (method.md §1, §10–§11; the CLI ``train``).
 
     load_dataset ──▶ drop_labels (noise_p > 0) ──▶ leave_one_out ──▶ pmsa.assess
-        ──▶ build_backbone (+ SRSUPM) ──▶ Trainer.fit ──▶ valid/test tables ──▶ out_dir
+        ──▶ build_backbone (+ the method) ──▶ Trainer.fit ──▶ valid/test tables ──▶ out_dir
 
 Labels. Label noise (paper §5.6.2) corrupts the **training supervision only**: the PMSA levels of
 the training windows (which feed L_PMSID and the PMSIM groups) come from the noisy labels. The
@@ -25,6 +25,9 @@ they were (a continuation that fails while training keeps its newer checkpoint).
 Started by ``torchrun --nproc_per_node N`` the same call trains data-parallel (see
 :mod:`srsupm_lab.distributed`); every process returns the results, only rank 0 writes files.
 
+While a run writes its folder it holds the folder's lock (:mod:`srsupm_lab.run_lock`): a second
+run on the same ``out_dir`` is refused in one line before anything there changes.
+
 Here: the run itself (:func:`prepare_data`, :func:`build_model`, :func:`run_experiment`) and a
 finished run brought back (:func:`load_trained`, :func:`user_ranks`). Elsewhere: the run
 folder's file names, readers, writers, stored-config checks and :func:`load_results` in
@@ -33,6 +36,7 @@ atomic writes in :mod:`srsupm_lab.atomic`; checkpoint contents in :mod:`srsupm_l
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import platform
@@ -51,8 +55,10 @@ from . import pmsa
 from .atomic import atomic_write_all
 from .checkpoints import read_checkpoint
 from .config import TrainConfig
+from .methods import get_method
 from .run_folder import (DERIVED_FILES, RANKS_FILE, check_out_dir, csv_writer, json_writer, load_results,
-                         start_run_files, write_csv)
+                         start_run_files, stored_config, write_csv)
+from .run_lock import run_lock
 from .threads import apply_thread_policy, step_work
 from .trainer import Trainer, count_parameters, resolve_device, seed_everything
 
@@ -90,26 +96,13 @@ def prepare_data(config: TrainConfig) -> PreparedData:
 
 
 def build_model(config: TrainConfig, ds) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """``(model, backbone)``: the backbone alone (BackboneRecommender) or wrapped by SRSUPM, as the config says."""
+    """``(model, backbone)``: the backbone with the config's method plugged on (:mod:`srsupm_lab.methods`)."""
     from .backbones import build_backbone
-    from .methods.none import BackboneRecommender
-    from .methods.srsupm.model import SRSUPM
+    from .methods import get_method
     backbone = build_backbone(config.backbone, ds.n_items, n_users=ds.n_users, dim=config.dim,
                               max_len=config.max_len, **config.backbone_options)
     backbone.length_groups = config.length_groups                           # speed only: the same model
-    if config.oracle:
-        from .methods.srsupm.oracle import ShiftOracle
-        return ShiftOracle(backbone), backbone
-    if not config.srsupm:
-        return BackboneRecommender(backbone, loss=config.loss, one_pass=config.one_pass), backbone
-    model = SRSUPM(backbone, K=config.K, lambda1=config.lambda1, lambda2=config.lambda2, gamma=config.gamma,
-                   tau=config.tau, dropout=config.dropout, pmsid=config.pmsid, pmsim=config.pmsim,
-                   pmi=config.pmi, priors=config.priors, level_temperature=config.level_temperature,
-                   pmsim_similarity=config.pmsim_similarity, reg_form=config.reg_form,
-                   augmentation=config.augmentation, singletons=config.singletons,
-                   false_negatives=config.false_negatives)
-    model.fused_mixture = config.fused_mixture                             # speed only: the same model
-    return model, backbone
+    return get_method(config.method).build(backbone, config), backbone
 
 
 class TrainedRun(NamedTuple):
@@ -132,7 +125,7 @@ def load_trained(out_dir, device="cpu") -> TrainedRun:
         if not (out / name).exists():
             raise FileNotFoundError(f"load_trained: {out / name} does not exist (not a run folder, or the run "
                                     f"has not finished its first epoch)")
-    config = TrainConfig.from_dict(json.loads((out / "config.json").read_text(encoding="utf-8")))
+    config = stored_config(out)
     seed_everything(config.seed)
     data = prepare_data(config)
     model, _ = build_model(config, data.dataset)
@@ -217,8 +210,17 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
     out = Path(config.out_dir) if config.out_dir is not None else None
     if out is None and config.resume:
         raise ValueError("run_experiment: resume=True needs an out_dir (where the checkpoint lives)")
+    writer = out is not None and ddp.rank_from_env() == 0     # the one process that decides and writes
+    # one writer per run folder, from before it is looked at until its last write: a second run on the
+    # same out_dir fails here (RunFolderBusy), before anything in the folder changes
+    with run_lock(out) if writer else contextlib.nullcontext():
+        return _run(config, out, overwrite, writer)
+
+
+def _run(config: TrainConfig, out: Path | None, overwrite: bool, writer: bool) -> dict:
+    """:func:`run_experiment` once the run folder is this process's (``writer``: the one that decides and writes)."""
     if out is not None:
-        if ddp.rank_from_env() == 0:                  # the one process that decides and writes
+        if writer:
             stored = check_out_dir(config, overwrite)            # reads only
             if stored is not None:
                 return stored
@@ -230,7 +232,9 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
     seed_everything(config.seed)
     prepared = prepare_data(config)                                    # data -> PMSA
     ds, split, edges = prepared.dataset, prepared.split, prepared.edges
-    apply_thread_policy(step_work(config.batch_size, ds.n_items, config.dim, config.max_len, config.K if config.srsupm else 1))
+    method = get_method(config.method)
+    apply_thread_policy(step_work(config.batch_size, ds.n_items, config.dim, config.max_len,
+                                  method.work_factor(config)))
     train_levels, valid_levels, test_levels = prepared.train_levels, prepared.valid_levels, prepared.test_levels
     t_data = time.perf_counter()
     model, backbone = build_model(config, ds)
@@ -244,20 +248,19 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
                       progress=config.progress)
     if out is not None:
         trainer.verify_resume()               # a checkpoint to continue from is readable and this run's ...
-        if ddp.rank_from_env() == 0:
+        if writer:
             start_run_files(out, config, overwrite)     # ... before anything in out_dir changes
     fit = trainer.fit()
     t_end = time.perf_counter()
 
     results = {
         "config": config.to_dict(),
-        "model": "SRSUPM+" + config.backbone if config.srsupm else
-                 (f"oracle+{config.backbone}" if config.oracle else config.backbone),
+        "model": method.label(config.backbone),
         "best_epoch": fit.best_epoch,
         "epochs_run": fit.epochs_run,
         "stopped_early": fit.stopped_early,
         "best_valid_recall@10": fit.best_valid if math.isfinite(fit.best_valid) else None,
-        "level_scales": model.temperatures.scales() if config.srsupm else None,   # best weights' α, β scales
+        **method.results_extra(model),                                 # measured on the best weights
         "valid": _records(fit.valid),
         "test": _records(fit.test),
         "data": {"name": ds.name, "users": ds.n_users, "items": ds.n_items, "labels": ds.n_labels,

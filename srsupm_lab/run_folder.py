@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_write, remove_stale_temps
-from .config import TrainConfig
+from .config import TrainConfig, sectioned
 
 __all__ = ["RANKS_FILE", "FIG6_FILE", "FIG8_FILE", "DERIVED_FILES", "OUTPUT_FILES", "RESUMABLE_CHANGES",
-           "SRSUPM_ONLY", "LEGACY_VALUES", "stored_defaults", "upgrade_stored_config", "config_differences",
+           "LEGACY_VALUES", "stored_config", "stored_defaults", "upgrade_stored_config", "config_differences",
            "json_writer", "csv_writer", "write_json", "write_csv", "read_json_file", "load_results",
            "wants_more_epochs", "check_out_dir", "start_run_files"]
 
@@ -33,52 +33,74 @@ FIG6_FILE, FIG8_FILE = "fig6_alpha.json", "fig8_distances.json"     # written by
 DERIVED_FILES = (RANKS_FILE, FIG6_FILE, FIG8_FILE)
 OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.csv", "results.json",
                 "checkpoint.pt", *DERIVED_FILES)
-# fields that may differ between a run and its resumption
-RESUMABLE_CHANGES = ("resume", "progress", "device", "epochs", "patience", "eval_batch_size", "length_groups",
-                     "fused_mixture")
-# fields a backbone-alone run (srsupm=False) never reads
-SRSUPM_ONLY = ("lambda1", "lambda2", "gamma", "tau", "dropout", "level_temperature", "fused_mixture",
-               "pmsim_similarity", "reg_form", "augmentation", "singletons", "false_negatives")
+# fields that may differ between a run and its resumption (and each method's ``speed_options``)
+RESUMABLE_CHANGES = ("resume", "progress", "device", "epochs", "patience", "eval_batch_size", "length_groups")
 
-
-#: fields added after runs were stored whose value in those runs differs from today's default:
-#: every run before 2026-12-01 drew the augmented view of Eq. 15 with a second encoder pass, scaled the
-#: level softmaxes by 1/√d and used raw L_reg, cosine InfoNCE, self-pairs and kept negatives
-LEGACY_VALUES = {"augmentation": "encoder_dropout", "level_temperature": "fixed", "reg_form": "raw_mean",
-                 "pmsim_similarity": "cosine", "singletons": "self", "false_negatives": "keep", "loss": "ce"}
+#: fields added after runs were stored whose value in those runs differs from today's default (a method's
+#: options have their own: ``Method.legacy_values``)
+LEGACY_VALUES = {"loss": "ce"}
 
 
 def stored_defaults() -> dict:
     """What a config stored before a field existed ran with: the field's default, or its ``LEGACY_VALUES`` entry."""
-    return {**{f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}, **LEGACY_VALUES}
+    out = {}
+    for f in fields(TrainConfig):
+        if f.default is not MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            out[f.name] = f.default_factory()
+    return {**out, **LEGACY_VALUES}
 
 
 def upgrade_stored_config(stored: dict) -> dict:
-    """A stored config with every field it lacks filled as that run ran (``stored_defaults``).
+    """A stored config in today's sectioned shape, with every field and method option it lacks filled as that
+    run ran: a field's default or ``LEGACY_VALUES`` entry, a method option's ``Method.legacy_values`` entry
+    or default (:func:`srsupm_lab.config.sectioned` reads the flat shape).
 
     BERT4Rec runs stored before the cloze-only default (2026-12-01, the same change that added
     ``augmentation``) trained the next-item loss too: their ``backbone_options`` gain
     ``next_item_loss=True``.
     """
-    out = {**stored_defaults(), **stored}
-    if "augmentation" not in stored and out.get("backbone") == "bert4rec":
+    from .methods import get_method
+    out = sectioned(stored)
+    older = "augmentation" not in stored and "method_options" not in stored   # before 2026-12-01's options
+    out = {**stored_defaults(), **out}
+    method = get_method(out["method"])
+    given = dict(out.get("method_options") or {})
+    legacy = {k: v for k, v in method.legacy_values.items() if k not in given}
+    out["method_options"] = method.options({**legacy, **given}).to_dict()
+    if older and out.get("backbone") == "bert4rec":
         out["backbone_options"] = {"next_item_loss": True, **(out.get("backbone_options") or {})}
     return out
 
 
-def config_differences(stored: dict, now: dict) -> dict:
-    """Fields where two resolved configs differ in a way that changes the run: ``{field: (stored, now)}``.
+def stored_config(out_dir) -> TrainConfig:
+    """The config a run folder's ``config.json`` holds, read as that run ran (:func:`upgrade_stored_config`);
+    a missing, truncated or malformed file is one error naming it."""
+    path = Path(out_dir) / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: {Path(out_dir)} is not a run folder")
+    return TrainConfig.from_dict(upgrade_stored_config(read_json_file(path, "stored config")))
 
-    Ignored: what may change between a run and its resumption (``RESUMABLE_CHANGES``) and, when
-    both runs are backbone-alone, the SRSUPM settings (``SRSUPM_ONLY``). A field missing from a
-    config stored before that field existed counts as what that run used (:func:`upgrade_stored_config`).
+
+def config_differences(stored: dict, now: dict) -> dict:
+    """Fields where two configs differ in a way that changes the run: ``{field: (stored, now)}``, a method
+    option as ``method_options.<name>``.
+
+    Ignored: what may change between a run and its resumption (``RESUMABLE_CHANGES`` and the method's
+    ``speed_options``). Both configs are read as their runs ran (:func:`upgrade_stored_config`).
     """
-    stored = upgrade_stored_config(stored)
-    ignore = set(RESUMABLE_CHANGES) | {"out_dir"}
-    if not stored.get("srsupm") and not now.get("srsupm"):
-        ignore |= set(SRSUPM_ONLY)
-    return {k: (stored.get(k), now.get(k)) for k in sorted(set(stored) | set(now))
+    from .methods import get_method
+    stored, now = upgrade_stored_config(stored), upgrade_stored_config(now)
+    ignore = set(RESUMABLE_CHANGES) | {"out_dir", "method_options"}
+    diff = {k: (stored.get(k), now.get(k)) for k in sorted(set(stored) | set(now))
             if k not in ignore and stored.get(k) != now.get(k)}
+    if stored["method"] == now["method"]:
+        speed = set(get_method(now["method"]).speed_options)
+        a, b = stored["method_options"], now["method_options"]
+        diff.update({f"method_options.{k}": (a.get(k), b.get(k)) for k in sorted(set(a) | set(b))
+                     if k not in speed and a.get(k) != b.get(k)})
+    return diff
 
 
 # ----------------------------------------------------------------------------- files

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from . import distributed as ddp
 from .atomic import atomic_write, remove_stale_temps
 from .checkpoints import (CHECKPOINT_VERSION, cache_buffers, check_checkpoint, load_cache_buffers, read_checkpoint,
-                          rng_state, set_rng_state)
+                          data_sha256, rng_state, set_rng_state)
 from .evaluate import evaluate, metric_names
 
 __all__ = ["Trainer", "FitResult", "batch_slices", "resolve_device", "seed_everything", "count_parameters"]
@@ -205,7 +205,9 @@ class Trainer:
         fp = {"batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay, "seed": self.seed,
               "n_train": len(self.train), "monitor": self.monitor, "mask_history": self.mask_history}
         fp["one_pass"] = bool(getattr(self.model, "one_pass", False))       # absent in older checkpoints: False
-        return fp
+        if getattr(self, "_data_hashes", None) is None:                     # the data's content, hashed once
+            self._data_hashes = data_sha256(self.train, self.train_levels)
+        return {**fp, **self._data_hashes}                                  # absent in older ones: not checked
 
     def _save(self, state: dict) -> None:
         if self.checkpoint is None or not ddp.is_main():
@@ -285,18 +287,20 @@ class Trainer:
         return row
 
     def _engagement(self, data: dict) -> dict:
-        """``eng_*`` columns (:mod:`srsupm_lab.methods.srsupm.engagement`) for models with a mechanism to measure, else {}.
+        """``eng_*`` columns: the model's own per-epoch diagnostics (``model.epoch_diagnostics``, an optional
+        part of the Recommender protocol), else {}.
 
-        Measured on a fixed sample of validation windows and a fixed training batch (the same rows
-        every epoch), without changing any training state (RNG, caches, mode).
+        Measured on the validation windows and a fixed training batch (the same rows every epoch); the
+        model must leave every training state (RNG, caches, mode) as it was.
         """
-        if not callable(getattr(self.model, "loss_terms", None)) or self.valid_levels is None or not ddp.is_main():
+        if not callable(getattr(self.model, "epoch_diagnostics", None)) or self.valid_levels is None \
+                or not ddp.is_main():
             return {}
-        from .methods.srsupm.engagement import measure, validation_sample
-        rows = validation_sample(data["targets"].shape[0], size=self.batch_size, seed=1).to(self.device)
+        g = torch.Generator().manual_seed(1)                               # a fixed sample of training rows
+        rows = torch.randperm(data["targets"].shape[0], generator=g)[:self.batch_size].sort().values.to(self.device)
         batch = {name: t[rows] for name, t in data.items()}
         batch["index"] = rows
-        values = measure(self.model, self.valid, self.valid_levels, batch=batch)
+        values = self.model.epoch_diagnostics(self.valid, self.valid_levels, batch)
         return {f"eng_{k}": v for k, v in values.items()}
 
     def _training_data(self) -> dict:

@@ -189,8 +189,8 @@ TINY = ["--dataset-option", "n_users=60", "--dataset-option", "n_items=30", "--b
         "--max-len", "6", "--device", "cpu", "--no-progress"]
 
 
-@pytest.mark.parametrize("option, value, pattern", [("--tau", "1e-30", r"TrainConfig\.tau: must be >= 0\.001"),
-                                                    ("--tau", "0.0005", r"TrainConfig\.tau: must be >= 0\.001"),
+@pytest.mark.parametrize("option, value, pattern", [("--tau", "1e-30", r"method_options\.tau \(method 'srsupm'\): must be >= 0\.001"),
+                                                    ("--tau", "0.0005", r"method_options\.tau \(method 'srsupm'\): must be >= 0\.001"),
                                                     ("--lr", "1", r"TrainConfig\.lr: must be below 1"),
                                                     ("--lr", "50", r"TrainConfig\.lr: must be below 1")])
 def test_untrainable_numbers_are_refused_with_the_reason(tmp_path, capsys, option, value, pattern):
@@ -203,8 +203,8 @@ def test_untrainable_numbers_are_refused_with_the_reason(tmp_path, capsys, optio
 
 def test_a_temperature_without_signal_is_warned_about():
     with pytest.warns(UserWarning, match=r"tau=1000 > 100: .*no gradient"):
-        TrainConfig(srsupm=True, tau=1000.0)
-    TrainConfig(srsupm=True, tau=0.001).validate()                      # the bounds themselves are fine
+        TrainConfig(method="srsupm", method_options=dict(tau=1000.0))
+    TrainConfig(method="srsupm", method_options=dict(tau=0.001)).validate()                      # the bounds themselves are fine
     TrainConfig(lr=0.5).validate()
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -104,15 +105,25 @@ def test_settings_rejected_with_their_name():
     with pytest.raises(ValueError, match="singletons"):
         SRSUPM(TinyBackbone(), K=3, singletons="pair")
     with pytest.raises(ValueError, match="false_negatives"):
-        TrainConfig(srsupm=True, false_negatives="drop")
+        TrainConfig(method="srsupm", method_options=dict(false_negatives="drop"))
     with pytest.raises(ValueError, match="loss"):
-        TrainConfig(srsupm=True, loss="bce")
+        TrainConfig(method="srsupm", loss="bce")
 
 
 def test_presets_apply_and_are_recorded():
-    cfg = TrainConfig.from_preset("paper", srsupm=True)
+    with pytest.warns(UserWarning, match="SASRec does not train.*reports/recbole-lr"):
+        cfg = TrainConfig.from_preset("paper", method="srsupm")
     assert cfg.preset == "paper" and cfg.lr == 0.01 and cfg.batch_size == 128 and cfg.patience == 10
-    assert cfg.augmentation == "view_dropout"
+    assert cfg.method_options["augmentation"] == "view_dropout"
+    assert (cfg.method_options["tau"], cfg.method_options["level_temperature"], cfg.method_options["reg_form"]) == (
+        1.0, "fixed", "raw_mean")                                       # the literal readings of method.md §11
+    with pytest.warns(UserWarning):
+        assert TrainConfig.from_preset("paper", method="srsupm", method_options={"tau": 0.2}).method_options["tau"] == 0.2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                                  # GRU4Rec, or a learning rate given: no word
+        assert TrainConfig.from_preset("paper", backbone="gru4rec").method_options == {}   # the protocol only
+        assert TrainConfig.from_preset("paper", lr=0.001).lr == 0.001
+    assert (TrainConfig().lr, TrainConfig().batch_size) == (0.001, 256)  # the defaults train (reports/recbole-lr)
     teach = TrainConfig.from_preset("teaching", epochs=2)
     assert teach.preset == "teaching" and teach.lr == PRESETS["teaching"]["lr"] and teach.epochs == 2
     with pytest.raises(ValueError, match="preset"):
@@ -203,7 +214,7 @@ TINY_WORLD = {"n_users": 60, "n_items": 40, "n_labels": 6, "n_motivations": 3, "
 
 def test_headless_run_prints_one_line_per_epoch_and_records_engagement(capsys):
     from srsupm_lab.experiment import run_experiment
-    res = run_experiment(TrainConfig(dataset="synthetic", dataset_options=TINY_WORLD, srsupm=True, epochs=2,
+    res = run_experiment(TrainConfig(dataset="synthetic", dataset_options=TINY_WORLD, method="srsupm", epochs=2,
                                      batch_size=64, max_len=8, dim=16, progress=False, device="cpu"))
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("epoch ")]
     assert [ln.split(":")[0] for ln in lines] == ["epoch 1/2", "epoch 2/2"]
@@ -267,8 +278,10 @@ def test_shift_oracle_starts_as_its_backbone_and_reads_the_truth():
     with pytest.raises(ValueError, match="ground truth"):
         oracle.score(inputs, users, None)
     assert gap_closed(0.40, 0.43, 0.50) == pytest.approx(0.3) and math.isnan(gap_closed(0.5, 0.4, 0.5))
-    with pytest.raises(ValueError, match="oracle"):
-        TrainConfig(dataset="synthetic", oracle=True, srsupm=True)
+    with pytest.raises(ValueError, match="switches of methods"):
+        TrainConfig.from_dict({"dataset": "synthetic", "oracle": True, "srsupm": True})    # the flat shape: one method
+    with pytest.raises(ValueError, match="oracle.*synthetic"):
+        TrainConfig(dataset="beauty", method="oracle")
 
 
 def test_demo_compares_backbone_srsupm_and_the_oracle_and_says_how_much_gap_is_closed(tmp_path, capsys):
@@ -307,18 +320,36 @@ def test_oracle_gap_report_from_run_folders(tmp_path):
                                                                             "synthetic_oracle.csv").shape[0] == 1
 
 
+def _flat_config(**changes) -> dict:
+    """A config as runs stored it before methods had sections: SRSUPM's settings flat at the top (written out
+    by hand, with the values of that time), before ``augmentation`` and its siblings existed."""
+    top = {k: v for k, v in TrainConfig().to_dict().items() if k not in ("method", "method_options", "loss", "preset")}
+    return {**top, "srsupm": False, "oracle": False, "lambda1": 0.4, "lambda2": 0.1, "gamma": 0.1, "tau": 1.0,
+            "dropout": 0.1, "pmsid": True, "pmsim": True, "pmi": True, "priors": True, "level_temperature": "fixed",
+            "fused_mixture": False, **changes}
+
+
 def test_configs_stored_before_a_setting_existed_read_as_those_runs_ran():
     from srsupm_lab.run_folder import config_differences, upgrade_stored_config
-    old = TrainConfig(srsupm=True).to_dict()
-    for name in ("augmentation", "pmsim_similarity", "reg_form", "singletons", "false_negatives", "loss", "preset"):
-        del old[name]
-    assert upgrade_stored_config(old)["augmentation"] == "encoder_dropout"       # the only reading before 2026-12-01
-    assert config_differences(old, TrainConfig(srsupm=True).to_dict()) == {      # resuming it would change the run
-        "augmentation": ("encoder_dropout", "view_dropout"), "reg_form": ("raw_mean", "normalised_mean")}
-    bert = {k: v for k, v in TrainConfig(backbone="bert4rec").to_dict().items() if k != "augmentation"}
+    old = _flat_config(srsupm=True, gamma=0.01)
+    up = upgrade_stored_config(old)
+    assert up["method"] == "srsupm" and "srsupm" not in up and "gamma" not in up
+    assert up["method_options"]["augmentation"] == "encoder_dropout"               # the only reading before 2026-12-01
+    assert up["method_options"]["gamma"] == 0.01 and up["loss"] == "ce"
+    now = TrainConfig(method="srsupm", method_options=dict(lambda2=0.1, tau=1.0, level_temperature="fixed", gamma=0.01))
+    assert config_differences(old, now.to_dict()) == {                              # resuming it would change the run
+        "method_options.augmentation": ("encoder_dropout", "view_dropout"),
+        "method_options.reg_form": ("raw_mean", "normalised_mean")}
+    assert config_differences(old, now.replace(method_options={**now.method_options, "fused_mixture": True,
+                                                               "augmentation": "encoder_dropout",
+                                                               "reg_form": "raw_mean"}).to_dict()) == {}  # speed only
+    alone = _flat_config(gamma=0.5, tau=3.0)                                         # settings it never read
+    assert upgrade_stored_config(alone)["method_options"] == {} and config_differences(alone, TrainConfig().to_dict()) == {}
+    bert = _flat_config(backbone="bert4rec")
     assert upgrade_stored_config(bert)["backbone_options"] == {"next_item_loss": True}
     assert config_differences(bert, TrainConfig(backbone="bert4rec").to_dict())["backbone_options"] == (
         {"next_item_loss": True}, {})
+    assert upgrade_stored_config(TrainConfig(backbone="bert4rec").to_dict())["backbone_options"] == {}   # today's
 
 
 def test_diagnose_prints_the_engagement_of_a_run_folder(tmp_path, capsys):
@@ -326,13 +357,14 @@ def test_diagnose_prints_the_engagement_of_a_run_folder(tmp_path, capsys):
     from srsupm_lab.experiment import run_experiment
     common = dict(dataset="synthetic", dataset_options=TINY_WORLD, epochs=1, batch_size=64, max_len=6, dim=16,
                   progress=False, device="cpu")
-    run_experiment(TrainConfig(srsupm=True, out_dir=str(tmp_path / "srsupm"), **common))
+    run_experiment(TrainConfig(method="srsupm", out_dir=str(tmp_path / "srsupm"), **common))
     assert main(["diagnose", str(tmp_path / "srsupm")]) == 0
     out = capsys.readouterr().out
     assert "alpha_info_share" in out and "branch_cosine" in out and "Per epoch" in out and "engaged" in out
     run_experiment(TrainConfig(out_dir=str(tmp_path / "alone"), **common))
-    assert main(["diagnose", str(tmp_path / "alone")]) == 2
-    assert "backbone-alone run" in capsys.readouterr().err
+    assert main(["diagnose", str(tmp_path / "alone")]) == 0                       # the backbone alone: its history
+    out = capsys.readouterr().out
+    assert "method 'none' records no diagnostics" in out and "valid_recall@10" in out and "engaged" not in out
 
 
 def test_decisive_arms_are_the_issues_five_and_the_report_pairs_finished_seeds(tmp_path):
@@ -342,8 +374,8 @@ def test_decisive_arms_are_the_issues_five_and_the_report_pairs_finished_seeds(t
     for c in configs.values():
         cfg = TrainConfig.from_dict(c)
         assert (cfg.lr, cfg.batch_size, cfg.patience, cfg.epochs, cfg.dim, cfg.max_len) == (0.01, 128, 10, 200, 64, 50)
-    assert configs["sasrec-bce"]["loss"] == "bce" and not configs["sasrec"]["srsupm"]
-    ctrl, eng = configs["sasrec+control"], configs["sasrec+srsupm-engaged"]
+    assert configs["sasrec-bce"]["loss"] == "bce" and configs["sasrec"]["method"] == "none"
+    ctrl, eng = (configs[a]["method_options"] for a in ("sasrec+control", "sasrec+srsupm-engaged"))
     assert not (ctrl["pmsid"] or ctrl["pmsim"] or ctrl["pmi"]) and ctrl["reg_form"] == eng["reg_form"]
     assert configs["sasrec+srsupm-paper"]["preset"] == "paper"
     # a report from two tiny finished arms (the protocol swapped for a tiny synthetic one)

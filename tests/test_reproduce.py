@@ -23,7 +23,7 @@ def test_table1_grid():
     assert [s.name for s in specs] == [
         "beauty/sasrec/seed1", "beauty/sasrec/seed2", "beauty/sasrec+srsupm/seed1", "beauty/sasrec+srsupm/seed2",
         "beauty/gru4rec/seed1", "beauty/gru4rec/seed2", "beauty/gru4rec+srsupm/seed1", "beauty/gru4rec+srsupm/seed2"]
-    assert specs[2].overrides == {"dataset": "beauty", "backbone": "sasrec", "srsupm": True, "seed": 1}
+    assert specs[2].overrides == {"dataset": "beauty", "backbone": "sasrec", "method": "srsupm", "seed": 1}
     alone = R.table1(["beauty"], ["sasrec", "gru4rec"], [1], variants=["backbone"])
     assert [s.name for s in alone] == ["beauty/sasrec/seed1", "beauty/gru4rec/seed1"]
     plugged = R.build_grid("table1", ["beauty"], [1], backbones=["caser"], variants=["srsupm"])
@@ -35,8 +35,8 @@ def test_table3_grid():
     assert [s.name for s in specs] == [
         "yelp/sasrec/seed3", "yelp/sasrec+srsupm-wo-pmsid-pmsim/seed3", "yelp/sasrec+srsupm-wo-pmsim/seed3",
         "yelp/sasrec+srsupm-wo-pmsid/seed3", "yelp/sasrec+srsupm-wo-pmi/seed3", "yelp/sasrec+srsupm/seed3"]
-    assert specs[0].overrides == {"dataset": "yelp", "backbone": "sasrec", "srsupm": False, "seed": 3}
-    assert specs[1].overrides == {"dataset": "yelp", "backbone": "sasrec", "srsupm": True, "seed": 3,
+    assert specs[0].overrides == {"dataset": "yelp", "backbone": "sasrec", "method": "none", "seed": 3}
+    assert specs[1].overrides == {"dataset": "yelp", "backbone": "sasrec", "method": "srsupm", "seed": 3,
                                   "pmsid": False, "pmsim": False}
     assert specs[4].overrides["pmi"] is False
     # rows picked by their command-line names run in the order given
@@ -48,7 +48,7 @@ def test_table3_grid():
     assert "wo-pmsid-pmsim-pmi" not in R.PAPER_TABLE3_ROWS and len(R.table3(["beauty"], [1])) == 6
     control = R.table3(["beauty"], [1], rows=["wo-pmsid-pmsim-pmi"], backbones=["gru4rec"])
     assert [s.name for s in control] == ["beauty/gru4rec+srsupm-wo-pmsid-pmsim-pmi/seed1"]
-    assert control[0].overrides == {"dataset": "beauty", "backbone": "gru4rec", "srsupm": True, "seed": 1,
+    assert control[0].overrides == {"dataset": "beauty", "backbone": "gru4rec", "method": "srsupm", "seed": 1,
                                     "pmsid": False, "pmsim": False, "pmi": False}
 
 
@@ -71,7 +71,7 @@ def test_table3_table4_fig3_grids_on_other_backbones():
     """The paper runs Tables 3, 4 and Fig. 3 on SASRec (the default); --backbones runs them on others."""
     t3 = R.table3(["beauty"], [2], rows=["backbone", "wo-pmsim"], backbones=["gru4rec"])
     assert [s.name for s in t3] == ["beauty/gru4rec/seed2", "beauty/gru4rec+srsupm-wo-pmsim/seed2"]
-    assert t3[1].overrides == {"dataset": "beauty", "backbone": "gru4rec", "srsupm": True, "seed": 2, "pmsim": False}
+    assert t3[1].overrides == {"dataset": "beauty", "backbone": "gru4rec", "method": "srsupm", "seed": 2, "pmsim": False}
     assert [s.name for s in R.build_grid("fig3", ["beauty"], [1], backbones=["gru4rec", "sasrec"], Ks=[3])] == \
         ["beauty/gru4rec+srsupm-K3/seed1", "beauty/sasrec+srsupm-K3/seed1"]
     assert [s.name for s in R.build_grid("table4", ["beauty"], [1], backbones=["caser"], ps=[0, 0.5])] == \
@@ -173,7 +173,7 @@ def test_inline_grid_skips_finished_and_resumes(tmp_path):
         assert sig.loc[m, "a"] == pytest.approx(df.loc[~df["srsupm"], m].iloc[0], abs=1e-6)
         assert sig.loc[m, "b"] == pytest.approx(df.loc[df["srsupm"], m].iloc[0], abs=1e-6)
     text = written["markdown"].read_text()
-    assert "Is the gain more than noise" in text and "Setting: lr 0.01" in text
+    assert "Is the gain more than noise" in text and "Setting: lr 0.001" in text
     # run folders kept without their ranks and checkpoints: the last report's rows stay while they
     # still describe the runs' stored metrics, and are left out once a run's results differ
     for out in (done.parent, partial):
@@ -285,7 +285,7 @@ def test_a_departure_lives_beside_the_paper_model_and_is_compared_with_it(tmp_pa
     assert sorted(df["run"]) == ["synthetic/gru4rec+srsupm-temperature-learned/seed1",
                                  "synthetic/gru4rec+srsupm/seed1", "synthetic/gru4rec/seed1"]
     res = json.loads((tmp_path / "synthetic/gru4rec+srsupm-temperature-learned/seed1/results.json").read_text())
-    assert res["config"]["level_temperature"] == "learned" and set(res["level_scales"]) == {"alpha", "beta"}
+    assert res["config"]["method_options"]["level_temperature"] == "learned" and set(res["level_scales"]) == {"alpha", "beta"}
     written = R.write_reports(df, tmp_path / "reports", runs_dir=tmp_path, n_boot=50)
     dep = pd.read_csv(written["significance_departures"])
     fixed = df.set_index("run").loc["synthetic/gru4rec+srsupm/seed1"]
@@ -445,12 +445,15 @@ def test_a_finished_run_with_another_setting_is_not_reused(tmp_path):
 def test_config_differences_ignore_srsupm_weights_for_backbone_runs():
     from srsupm_lab.config import TrainConfig
     from srsupm_lab.run_folder import config_differences
-    a, b = TrainConfig(gamma=0.1).to_dict(), TrainConfig(gamma=0.01, epochs=3).to_dict()
-    assert config_differences(a, b) == {}                         # epochs may change on resume
+    flat = {k: v for k, v in TrainConfig().to_dict().items() if k not in ("method", "method_options")}
+    a, b = {**flat, "srsupm": False, "gamma": 0.1}, {**flat, "srsupm": False, "gamma": 0.01, "epochs": 3}
+    assert config_differences(a, b) == {}                         # epochs may change on resume; gamma never read
     a["srsupm"] = b["srsupm"] = True
-    assert config_differences(a, b) == {"gamma": (0.1, 0.01)}
+    assert config_differences(a, b) == {"method_options.gamma": (0.1, 0.01)}
     b["lr"] = 0.5
-    assert set(config_differences(a, b)) == {"gamma", "lr"}
+    assert set(config_differences(a, b)) == {"method_options.gamma", "lr"}
+    new = TrainConfig(method="srsupm", method_options=dict(gamma=0.01)).to_dict()   # the sectioned shape alike
+    assert set(config_differences(new, {**new, "method": "none", "method_options": {}})) == {"method"}
 
 
 def test_cli_set_passes_any_field(tmp_path, capsys):
@@ -460,7 +463,9 @@ def test_cli_set_passes_any_field(tmp_path, capsys):
             "--set", 'dataset_options={"n_users": 40, "n_items": 30}']
     assert main(argv) == 0
     cfg = json.loads((tmp_path / "synthetic/gru4rec+srsupm/seed1/config.json").read_text())
-    assert cfg["gamma"] == 0.02 and cfg["dim"] == 8 and cfg["dataset_options"]["n_users"] == 40
+    assert cfg["method_options"]["gamma"] == 0.02 and cfg["dim"] == 8 and cfg["dataset_options"]["n_users"] == 40
+    alone = json.loads((tmp_path / "synthetic/gru4rec/seed1/config.json").read_text())
+    assert alone["method_options"] == {}                          # SRSUPM's weight applies to SRSUPM's runs
     capsys.readouterr()
     assert main(argv + ["--set", "epochs=2"]) == 2
     assert "both" in capsys.readouterr().err
@@ -480,9 +485,11 @@ def test_papermill_engine_runs_the_experiment_notebook(tmp_path):
     out = runs / "tiny/gru4rec/seed1"
     assert (out / "04_train.ipynb").exists() and (out / "results.json").exists()
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["lr"] == 0.01 and cfg["batch_size"] == 128          # TrainConfig defaults, not the notebook's
+    from srsupm_lab.config import TrainConfig
+    default = TrainConfig()
+    assert (cfg["lr"], cfg["batch_size"]) == (default.lr, default.batch_size)   # TrainConfig defaults reach the notebook
     with pytest.raises(ValueError, match="not parameters"):
-        R.run_grid(R.table1([str(folder)], ["sasrec"], [1]), runs, engine="papermill", common={"dropout": 0.2})
+        R.run_grid(R.table1([str(folder)], ["sasrec"], [1]), runs, engine="papermill", common={"weight_decay": 0.2})
 
 
 # ----------------------------------------------------------------------------- reports
@@ -663,7 +670,7 @@ def test_the_committed_plan_lists_every_committed_run_as_done():
     runs = {Path(d).resolve() for d in status.loc[~status["name"].str.startswith("table2"), "out_dir"]}
     committed = {p.parent.resolve() for g in grids for p in g.runs.rglob("results.json")}
     assert committed and committed == runs
-    assert {"table1", "table2", "table3", "table4", "fig3"} <= {g.grid for g in grids}
+    assert {"table1", "table2", "table3", "table4", "fig3", "decisive", "screening", "oracle-gap"} <= {g.grid for g in grids}
 
 
 def test_plan_dry_run_from_the_command_line(capsys):

@@ -120,10 +120,12 @@ def test_learned_scales_are_used_in_scores_and_alpha():
 
 def test_config_field_and_old_run_folders():
     with pytest.raises(ValueError, match="level_temperature"):
-        TrainConfig(level_temperature="warm")
-    cfg = TrainConfig(srsupm=True, level_temperature="learned")
-    assert json.loads(cfg.to_json())["level_temperature"] == "learned"
-    old = TrainConfig(srsupm=True, level_temperature="fixed").to_dict()
-    del old["level_temperature"]                     # a config.json written before the field existed: 1/√d
-    assert config_differences(old, TrainConfig(srsupm=True, level_temperature="fixed").to_dict()) == {}
-    assert config_differences(old, cfg.to_dict()) == {"level_temperature": ("fixed", "learned")}
+        TrainConfig(method="srsupm", method_options=dict(level_temperature="warm"))
+    cfg = TrainConfig(method="srsupm", method_options=dict(level_temperature="learned"))
+    assert json.loads(cfg.to_json())["method_options"]["level_temperature"] == "learned"
+    old = {k: v for k, v in cfg.to_dict().items() if k not in ("method", "method_options")}
+    old.update(srsupm=True, oracle=False, **{k: v for k, v in cfg.method_options.items() if k != "level_temperature"})
+    # a flat config.json written before the field existed: 1/√d
+    fixed = TrainConfig(method="srsupm", method_options={**cfg.method_options, "level_temperature": "fixed"})
+    assert config_differences(old, fixed.to_dict()) == {}
+    assert config_differences(old, cfg.to_dict()) == {"method_options.level_temperature": ("fixed", "learned")}

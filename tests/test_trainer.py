@@ -222,11 +222,13 @@ def test_config_validation():
         TrainConfig(lr=0.0)
     with pytest.raises(ValueError, match="bins"):
         TrainConfig(bins="log")
-    with pytest.raises(ValueError, match="srsupm"):
-        TrainConfig(pmsim=False)                                        # ablation without SRSUPM
+    with pytest.raises(KeyError, match="not option"):
+        TrainConfig(method_options=dict(pmsim=False))                                        # ablation without SRSUPM
+    with pytest.raises(KeyError, match="option.*of method.*srsupm.*not of method 'none'"):
+        TrainConfig.from_dict({"pmsim": False})                                              # given flat, same
     with pytest.raises(KeyError, match="lamda1"):
         TrainConfig.from_dict({"lamda1": 0.3})
-    c = TrainConfig(srsupm=True, K=4, pmsim=False, backbone_options={"n_layers": 1})
+    c = TrainConfig(method="srsupm", method_options=dict(pmsim=False), K=4, backbone_options={"n_layers": 1})
     assert TrainConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
 
 
@@ -237,7 +239,8 @@ def test_cli_arguments(tmp_path):
     args = parser.parse_args(["--config", str(file), "--backbone", "sasrec", "--srsupm", "--K", "4", "--no-pmsim",
                               "--backbone-option", "n_layers=1", "--out", "runs/x", "--resume", "--dim", "16"])
     c = config_from_args(args)
-    assert (c.backbone, c.srsupm, c.K, c.pmsim, c.out_dir, c.resume) == ("sasrec", True, 4, False, "runs/x", True)
+    assert (c.backbone, c.method, c.K, c.method_options["pmsim"], c.out_dir, c.resume) == (
+        "sasrec", "srsupm", 4, False, "runs/x", True)
     assert c.lr == 0.002 and c.dim == 16                                # file, then command line
     assert c.backbone_options == {"n_heads": 4, "n_layers": 1}
     assert config_from_args(parser.parse_args([])) == TrainConfig()
@@ -256,7 +259,7 @@ def test_train_from_args_runs(tmp_path, capsys):
 def test_run_experiment_files_and_reuse(tmp_path):
     out = tmp_path / "run"
     config = TrainConfig(dataset_options={"n_users": 80, "n_items": 40}, backbone="gru4rec", dim=8, max_len=8,
-                         srsupm=True, K=3, epochs=2, batch_size=128, device="cpu", progress=False, out_dir=str(out))
+                         method="srsupm", K=3, epochs=2, batch_size=128, device="cpu", progress=False, out_dir=str(out))
     res = run_experiment(config)
     assert sorted(os.listdir(out)) == sorted(["config.json", "history.csv", "valid_levels.csv", "test_levels.csv",
                                               "test_ranks.csv", "results.json", "checkpoint.pt"])
@@ -307,13 +310,13 @@ def test_fused_mixture_evaluates_the_same_run_and_is_not_a_setting(tmp_path):
     """fused_mixture=True (compiled Eqs. 19-22 in evaluation): the same training, the same validation and
     test metrics; a finished run resumes with it switched either way (speed only, like the device)."""
     base = TrainConfig(dataset_options={"n_users": 60, "n_items": 30}, backbone="gru4rec", dim=8, max_len=6,
-                       srsupm=True, K=3, epochs=2, device="cpu", progress=False)
+                       method="srsupm", K=3, epochs=2, device="cpu", progress=False)
     eager = run_experiment(base.replace(out_dir=str(tmp_path / "eager")))
-    fused = run_experiment(base.replace(out_dir=str(tmp_path / "fused"), fused_mixture=True))
+    fused = run_experiment(base.replace(out_dir=str(tmp_path / "fused"), method_options=dict(fused_mixture=True)))
     for table in ("test_table", "valid_table"):
         pd.testing.assert_frame_equal(fused[table], eager[table], atol=1e-6, rtol=0)
     assert fused["history"]["loss"].tolist() == eager["history"]["loss"].tolist()
-    again = run_experiment(base.replace(out_dir=str(tmp_path / "eager"), resume=True, fused_mixture=True))
+    again = run_experiment(base.replace(out_dir=str(tmp_path / "eager"), resume=True, method_options=dict(fused_mixture=True)))
     assert again["test"] == eager["test"]
 
 

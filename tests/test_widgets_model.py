@@ -135,7 +135,7 @@ def run_folder(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "synthetic-sasrec-srsupm"
     run_experiment(TrainConfig(dataset="synthetic", dataset_options=dict(n_users=40, n_items=50, n_labels=6,
                                                                          mean_len=8, seed=2),
-                               backbone="sasrec", srsupm=True, K=K, dim=DIM, max_len=L, epochs=1, batch_size=64,
+                               backbone="sasrec", method="srsupm", K=K, dim=DIM, max_len=L, epochs=1, batch_size=64,
                                device="cpu", out_dir=str(out), progress=False, seed=3))
     return out
 
@@ -147,9 +147,9 @@ def test_a_backbone_alone_run_is_refused_clearly(tmp_path):
     out = tmp_path / "synthetic-sasrec"
     run_experiment(TrainConfig(dataset="synthetic", dataset_options=dict(n_users=20, n_items=30, n_labels=4,
                                                                          mean_len=6, seed=1),
-                               backbone="sasrec", srsupm=False, dim=8, max_len=L, epochs=1, device="cpu",
+                               backbone="sasrec", method="none", dim=8, max_len=L, epochs=1, device="cpu",
                                out_dir=str(out), progress=False))
-    with pytest.raises(TypeError, match=r"sasrec alone \(srsupm=False\)"):
+    with pytest.raises(TypeError, match=r"method .none. over sasrec"):
         model_explorer(out)
 
 

@@ -31,8 +31,8 @@ from srsupm_lab.experiment import load_trained
 
 def run_row(out: Path, windows: int, seed: int) -> dict:
     run = load_trained(out)
-    if not run.config.srsupm:
-        raise ValueError(f"{out} is a backbone alone: it has no shift distributions to analyse")
+    if not callable(getattr(run.model, "shift_representations", None)):
+        raise ValueError(f"{out} is a run of method {run.config.method!r}: it has no shift distributions to analyse")
     train, levels = run.data.split.train, run.data.train_levels
     g = torch.Generator().manual_seed(seed)
     pick = torch.randperm(len(train), generator=g)[:windows]
@@ -40,13 +40,13 @@ def run_row(out: Path, windows: int, seed: int) -> dict:
     with torch.no_grad():
         info = diagnostics.level_information(analysis.shift_distributions(run.model, w), lv)
         branches = diagnostics.branch_diagnostics(run.model, w, lv)
-    c = run.config
-    off = [name for name in ("pmsid", "pmsim", "pmi", "priors") if not getattr(c, name)]
+    c, o = run.config, run.config.method_options
+    off = [name for name in ("pmsid", "pmsim", "pmi", "priors") if not o[name]]
     return {"run": str(out), "backbone": c.backbone, "without": "+".join(off) or "-", "best_epoch": run.best_epoch,
             "windows": len(w), **{k: info[k] for k in ("loss", "entropy", "calibrated", "information",
                                                        "best_scale", "accuracy", "majority")},
             "branch_cosine": branches["cosine"], "branch_spread": branches["spread"],
-            "level_temperature": c.level_temperature,
+            "level_temperature": o["level_temperature"],
             **{f"{k}_scale_x": v * math.sqrt(c.dim) for k, v in run.model.temperatures.scales().items()}}
 
 

@@ -53,28 +53,33 @@ def cmd_decisive(args) -> int:
 
 
 def cmd_diagnose(args) -> int:
-    """Print the engagement numbers of a run folder (srsupm_lab.analysis.diagnose)."""
+    """Print a run folder's diagnostics (srsupm_lab.analysis.diagnose)."""
     from ..analysis.diagnose import diagnose
-    from ..methods.srsupm.engagement import ENGAGED
 
     result = diagnose(args.run, device=args.device)
-    print(f"Engagement of {args.run} on its best weights (validation windows):")
-    for name, value in result["now"].items():
-        print(f"  {name:<18}{value:10.4f}")
+    if result["now"] is None:
+        print(f"{args.run} (method {result['method']}) keeps no checkpoint.pt: its best weights cannot be measured "
+              f"again; what it recorded while it trained:")
+    elif result["now"]:
+        print(f"Diagnostics of {args.run} (method {result['method']}) on its best weights (validation windows):")
+        for name, value in result["now"].items():
+            print(f"  {name:<18}{value:10.4f}")
+    else:
+        print(f"{args.run}: method {result['method']!r} records no diagnostics; its losses and validation per epoch:")
     if len(result["history"]):
         print("\nPer epoch (history.csv):")
         print(result["history"].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
-        verdict = "engaged" if result["engaged"] else "not engaged"
-        print(f"\nLast epoch: {verdict} (thresholds: α level information ≥ {ENGAGED['alpha_info_share']:.0%} "
-              f"of the level entropy, L_PMSIM ≥ {ENGAGED['pmsim_below_chance']} nats below log B)")
+    if result["engaged"] is not None:
+        print(f"\nLast epoch: {'engaged' if result['engaged'] else 'not engaged'} (the method's thresholds: "
+              f"docs/method.md, 'Is the mechanism doing its job?')")
     return 0
 
 
 def add_mechanism_commands(sub) -> None:
     """Add the four commands to the ``python -m srsupm_lab`` subparsers ``sub``."""
-    diag = sub.add_parser("diagnose", help="is SRSUPM's mechanism engaged? α, β, branches, PMSIM and gradient "
-                                           "shares of a run folder")
-    diag.add_argument("run", help="a run folder (config.json + checkpoint.pt) of an SRSUPM run")
+    diag = sub.add_parser("diagnose", help="a run folder's method diagnostics (SRSUPM: is its mechanism engaged? α, "
+                                           "β, branches, PMSIM and gradient shares) and its history")
+    diag.add_argument("run", help="a run folder (config.json + checkpoint.pt)")
     diag.add_argument("--device", default="cpu", help="where to score the validation windows (default: cpu)")
     diag.set_defaults(func=cmd_diagnose)
     scr = sub.add_parser("screen", help="train the screened readings of the paper's open choices for a short "

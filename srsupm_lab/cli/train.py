@@ -1,10 +1,14 @@
-"""The CLI ``train`` command: one option per :class:`~srsupm_lab.config.TrainConfig` field (method.md §11).
+"""The CLI ``train`` command: one option per :class:`~srsupm_lab.config.TrainConfig` field and per method option (method.md §11).
 
 ``python -m srsupm_lab train`` builds its parser with :func:`add_train_arguments`, resolves the
 config with :func:`config_from_args` (defaults ← ``--preset`` ← ``--config`` file ← options given
 on the command line) and runs it with :func:`train_from_args`
 (:func:`srsupm_lab.experiment.run_experiment`). :func:`key_value` parses the repeatable
 ``KEY=VALUE`` options.
+
+The method: ``--method NAME`` (``--srsupm`` and ``--oracle`` are shorthands, from each method's
+``flat_switch``), its options either as ``--method-option KEY=VALUE`` or as flags of their own
+(``--lambda1 0.3``, ``--no-pmsim``), one group per method in ``--help`` with its defaults.
 """
 from __future__ import annotations
 
@@ -28,26 +32,14 @@ _HELP = {
     "noise_p": "label-noise probability on the training supervision", "max_len": "input length L",
     "backbone": "gru4rec | sasrec | caser | bert4rec | lightsans",
     "backbone_options": "backbone option KEY=VALUE (repeatable), e.g. n_layers=2",
-    "dim": "embedding size d", "srsupm": "plug SRSUPM onto the backbone",
-    "oracle": "the backbone told the true motivation shift (synthetic world only; an upper bound)", "K": "number of shift levels",
-    "bins": "even | quantile", "lambda1": "weight of L_PMSID", "lambda2": "weight of L_PMSIM",
-    "gamma": "weight of L_reg", "tau": "InfoNCE temperature", "dropout": "dropout inside the SIC branches",
-    "pmsid": "ablation switch", "pmsim": "ablation switch", "pmi": "ablation switch (mixed prediction)",
-    "priors": "ablation switch (level priors)",
-    "level_temperature": "scale of the α/β logits (Eqs. 9, 19; the paper does not say): fixed 1/√d | unit 1 | "
-                         "learned",
-    "pmsim_similarity": "InfoNCE similarity (Eqs. 16-18): cosine | dot",
-    "reg_form": "L_reg form (Eq. 10): raw_mean | raw_sum | normalised_mean | normalised_sum",
-    "augmentation": "augmented view (Eq. 15): encoder_dropout (a second encoder pass) | view_dropout (dropout "
-                    "on the basic view)",
-    "singletons": "a window alone in its (target, level) group: self (pairs with itself) | drop (left out)",
-    "false_negatives": "in-batch negatives sharing the anchor's (target, level): keep | mask",
-    "loss": "backbone-alone loss: ce (full cross-entropy) | bce (one sampled negative, SASRec's original)",
-    "one_pass": "backbone alone: one encoder pass per user encodes every training window (gru4rec, or sasrec "
+    "dim": "embedding size d", "method": "what is plugged onto the backbone: {methods} (options below)",
+    "method_options": "an option of the method, KEY=VALUE (repeatable); each method's options are listed below",
+    "K": "number of PMSA shift levels (the per-level tables; SRSUPM's branches)", "bins": "even | quantile",
+    "loss": "next-item loss: ce (full cross-entropy) | bce (one sampled negative, SASRec's original; method none)",
+    "one_pass": "one encoder pass per user encodes every training window (method none; gru4rec, or sasrec "
                 "with --backbone-option positions=from_start; batches of rows holding about batch-size targets)",
-    "preset": "a named preset: paper (the paper's protocol and literal readings) | teaching (quick)",
+    "preset": "a named preset: paper (the paper's protocol and the method's literal readings) | teaching (quick)",
     "mask_history": "remove seen items from the ranking",
-    "fused_mixture": "score evaluation passes with the torch.compile'd mixture (speed only; +SRSUPM)",
     "device": "auto | cpu | cuda[:i] | mps", "out_dir": "output folder", "resume": "continue a run in --out",
     "progress": "progress bars", "epochs": "maximum number of epochs", "batch_size": "training batch size",
     "lr": "Adam learning rate (paper: 0.01)", "weight_decay": "Adam weight decay",
@@ -70,11 +62,14 @@ def key_value(text: str) -> tuple[str, object]:
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add one option per TrainConfig field (plus ``--config FILE`` and ``--overwrite``) to ``parser``.
+    """Add one option per TrainConfig field and per method option (plus ``--config FILE``, ``--overwrite``
+    and the methods' shorthands) to ``parser``.
 
     Only options given on the command line override the config file, which overrides the
-    defaults. Booleans come as pairs: ``--srsupm/--no-srsupm``, ``--pmsim/--no-pmsim``, ...
+    defaults. Booleans come as pairs: ``--pmsim/--no-pmsim``, ...
     """
+    from ..methods import all_options, flat_switches, get_method, method_names
+
     parser.add_argument("--config", metavar="FILE", default=None, help="JSON file of TrainConfig fields")
     parser.add_argument("--overwrite", action="store_true", help="replace the results of a finished run in --out")
     for f in fields(TrainConfig):
@@ -82,6 +77,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         flags = _FLAGS.get(name, ["--" + name.replace("_", "-")])
         default = f.default_factory() if callable(f.default_factory) else f.default
         help_text = f"{_HELP.get(name, name.replace('_', ' '))} (default: {default})"
+        help_text = help_text.replace("{methods}", " | ".join(method_names()))
         if kind == "bool":
             parser.add_argument(*flags, dest=name, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                                 help=help_text)
@@ -91,22 +87,44 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                                 default=argparse.SUPPRESS, help=help_text)
         else:
             parser.add_argument(*flags, dest=name, type=_TYPES[kind], default=argparse.SUPPRESS, help=help_text)
+    for switch, method in flat_switches().items():
+        parser.add_argument(f"--{switch}", dest="method", action="store_const", const=method,
+                            default=argparse.SUPPRESS, help=f"shorthand for --method {method}")
+    config_flags = {a for action in parser._actions for a in action.option_strings}
+    seen: dict[str, str] = {}
+    for method, options in all_options().items():
+        group = parser.add_argument_group(f"options of the method {method!r} ({get_method(method).summary})"
+                                          if options else f"the method {method!r} takes no options")
+        for name, (default, text, choices) in options.items():
+            flag = "--" + name.replace("_", "-")
+            if name in seen or flag in config_flags:        # shared with an earlier method: one flag for both
+                continue
+            seen[name] = method
+            words = f" ({' | '.join(choices)})" if choices else ""
+            help_text = f"{text}{words} (default: {default})"
+            dest = _OPTION_DEST + name
+            if isinstance(default, bool):
+                group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                                   help=help_text)
+            else:
+                group.add_argument(flag, dest=dest, type=type(default), default=argparse.SUPPRESS, help=help_text,
+                                   metavar=name.upper())
     return parser
+
+
+#: the argparse ``dest`` prefix of a method option's own flag
+_OPTION_DEST = "method_option__"
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Defaults ← ``--preset`` ← ``--config`` file ← options given on the command line."""
+    from ..config import preset_values, sectioned
     values: dict = {}
-    if getattr(args, "preset", None):
-        from ..config import PRESETS
-        if args.preset not in PRESETS:
-            raise ValueError(f"--preset: unknown preset {args.preset!r}; presets are {list(PRESETS)}")
-        values.update(PRESETS[args.preset])
     if getattr(args, "config", None):
         path = Path(args.config)
         if not path.is_file():
             raise FileNotFoundError(f"--config {path}: no such file")
-        values.update(read_json_file(path, "--config file"))
+        values.update(sectioned(read_json_file(path, "--config file")))
         unknown = sorted(set(values) - {f.name for f in fields(TrainConfig)})
         if unknown:
             raise KeyError(f"{path}: unknown key(s) {unknown}; valid keys are {[f.name for f in fields(TrainConfig)]}")
@@ -114,6 +132,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         if hasattr(args, name):
             value = getattr(args, name)
             values[name] = {**values.get(name, {}), **dict(value)} if FIELD_KINDS[name] == "dict" else value
+    flagged = {k[len(_OPTION_DEST):]: v for k, v in vars(args).items() if k.startswith(_OPTION_DEST)}
+    if flagged:
+        values["method_options"] = {**values.get("method_options", {}), **flagged}
+    preset = values.get("preset")
+    if preset:
+        values = preset_values(preset, values)
     return TrainConfig.from_dict(values)
 
 

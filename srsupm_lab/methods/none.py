@@ -1,4 +1,4 @@
-"""A backbone used alone: score ``<h_u, e_i>`` over all items, cross-entropy loss (method.md §2, §9).
+"""The method ``none``: a backbone used alone, score ``<h_u, e_i>`` over all items (method.md §2, §9).
 
 :class:`BackboneRecommender` follows the Recommender protocol shared with SRSUPM:
 ``score(inputs [B, L], users [B]) -> [B, N+1]`` (column 0 = padding, to be ignored) and
@@ -29,6 +29,9 @@ from torch import nn
 
 from ..backbones.base import Backbone
 from ..backbones.length_groups import CPU_ROW_GROUPS, length_groups
+from .base import Method
+
+__all__ = ["BackboneRecommender", "BackboneAlone", "LOSSES"]
 
 
 LOSSES = ("ce", "bce")
@@ -143,3 +146,30 @@ class BackboneRecommender(nn.Module):
             return F.softplus(-pos).mean() + F.softplus(neg).mean()         # −log σ(pos) − log(1 − σ(neg))
         logits = h @ E[1:].T                                                # (B, N): padding left out before
         return F.cross_entropy(logits, targets - 1)                         # the product, no sliced copy
+
+
+class BackboneAlone(Method):
+    """The method ``none``: the backbone trained alone with ``loss`` (ce or bce), per window or one pass per user."""
+
+    name = "none"
+    summary = "the backbone alone: <h_u, e_i> over all items (method.md §2)"
+    losses = LOSSES
+    one_pass = True
+
+    def check(self, config) -> None:
+        super().check(config)
+        if config.one_pass and not _backbone_class(config.backbone).prefixes_exact(config.backbone_options):
+            raise ValueError(f"TrainConfig.one_pass: needs a backbone whose outputs are its prefixes' encodings: "
+                             f"gru4rec, or sasrec with backbone_options positions='from_start' (backbone is "
+                             f"{config.backbone!r})")
+
+    def build(self, backbone, config) -> BackboneRecommender:
+        return BackboneRecommender(backbone, loss=config.loss, one_pass=config.one_pass)
+
+    def label(self, backbone: str) -> str:
+        return backbone
+
+
+def _backbone_class(name: str):
+    from ..backbones import BACKBONES
+    return BACKBONES[name]

@@ -28,7 +28,7 @@ from .figures import fig6_table, fig7_table, fig8_table, plot_fig7, write_depart
 from .grids import (ABLATIONS, CONTROL_ABLATIONS, DEFAULT_K, FIG3_KS, GRIDS, PAPER_DATASETS, PAPER_TABLE3_ROWS,
                     SWEEP_BACKBONES, SWITCHES, TABLE1_VARIANTS, TABLE3_ROWS, TABLE4_PS, RunSpec, build_grid,
                     departure_names, fig3, run_name, run_spec, table1, table3, table4)
-from .plan import common_settings, load_plan, plan_status, run_plan
+from .plan import EXPERIMENTS, common_settings, load_plan, plan_status, run_plan, write_plan_reports
 from .report import write_reports
 from .comparisons import (ablation_backbone_significance_report, ablation_significance_report,
                            departure_significance_report, significance_report, sweep_significance_report)
@@ -37,7 +37,7 @@ from .tables import fig3_report, plot_fig3, table1_report, table3_report, table4
 __all__ = ["RunSpec", "run_spec", "run_name", "table1", "TABLE1_VARIANTS", "TABLE3_ROWS", "PAPER_TABLE3_ROWS",
            "CONTROL_ABLATIONS", "ABLATIONS", "table3", "table4", "fig3", "SWEEP_BACKBONES", "TABLE4_PS", "FIG3_KS",
            "GRIDS", "PAPER_DATASETS", "SWITCHES", "DEFAULT_K", "build_grid", "departure_names",
-           "NOTEBOOK", "ENGINES", "run_grid", "grid_status", "load_plan", "plan_status", "run_plan", "common_settings",
+           "NOTEBOOK", "ENGINES", "run_grid", "grid_status", "load_plan", "plan_status", "run_plan", "common_settings", "write_plan_reports", "EXPERIMENTS",
            "METRICS", "collect", "summarise", "paper_model", "full_srsupm", "ablated", "is_default",
            "table1_report", "table3_report", "table4_report", "fig3_report", "plot_fig3",
            "significance_report", "ablation_significance_report", "ablation_backbone_significance_report",

@@ -15,20 +15,26 @@ import numpy as np
 import pandas as pd
 
 from ..methods.srsupm import paper
-from ..run_folder import SRSUPM_ONLY, stored_defaults
+from ..methods.srsupm.options import SRSUPMOptions
+from ..run_folder import upgrade_stored_config
 from .grids import DEFAULT_K, SWITCHES, slug
 
 __all__ = ["METRICS", "collect", "summarise", "paper_model", "full_srsupm", "ablated", "is_default", "plain"]
 
 METRICS = paper.METRICS
+#: SRSUPM's options beside its ablation switches, one column each (NaN for a run of another method), in the
+#: order runs.csv has always had them
+SETTINGS = ("lambda1", "lambda2", "gamma", "tau", "dropout", "level_temperature", "fused_mixture", "pmsim_similarity",
+            "reg_form", "augmentation", "singletons", "false_negatives")
+assert set(SETTINGS) == set(SRSUPMOptions.names()) - set(SWITCHES), "every SRSUPM option beside the switches"
 
 
-def _srsupm_setting(cfg: dict, name: str):
-    """An SRSUPM setting of a stored config: NaN for a backbone alone; numbers as floats, words
+def _option(options: dict, name: str):
+    """A method option of a run: NaN when its method has none of that name; numbers as floats, words
     (``level_temperature``) as they are."""
-    if not cfg["srsupm"]:
+    if name not in options:
         return np.nan
-    return cfg[name] if isinstance(cfg[name], str) else float(cfg[name])
+    return options[name] if isinstance(options[name], str) else float(options[name])
 
 
 def _results(path: Path) -> dict:
@@ -41,26 +47,27 @@ def _results(path: Path) -> dict:
 def collect(runs_dir) -> pd.DataFrame:
     """One row per finished run under ``runs_dir`` (any depth): config, metrics, timings, device."""
     runs_dir = Path(runs_dir)
-    defaults = stored_defaults()
     rows = []
     for path in sorted(runs_dir.rglob("results.json")):
         res = _results(path)
-        cfg = {**defaults, **res["config"]}             # a config older than a field: its default
+        cfg = upgrade_stored_config(res["config"])    # read as the run ran, in today's sections
+        options = cfg["method_options"]
         overall = next((r for r in res.get("test") or [] if str(r.get("level")) == "all"), {})
         env = res.get("environment", {})
         rows.append({
             "run": path.parent.relative_to(runs_dir).as_posix(),
-            "dataset": slug(cfg["dataset"]), "backbone": cfg["backbone"], "srsupm": bool(cfg["srsupm"]),
-            **{s: bool(cfg[s]) for s in SWITCHES}, "K": int(cfg["K"]), "noise_p": float(cfg["noise_p"]),
+            "dataset": slug(cfg["dataset"]), "backbone": cfg["backbone"],
+            "srsupm": cfg["method"] == SRSUPMOptions.method,
+            **{s: bool(options.get(s, True)) for s in SWITCHES}, "K": int(cfg["K"]), "noise_p": float(cfg["noise_p"]),
             "seed": int(cfg["seed"]),
-            **{w: _srsupm_setting(cfg, w) for w in SRSUPM_ONLY},
+            **{w: _option(options, w) for w in SETTINGS},
             "lr": float(cfg["lr"]), "batch_size": int(cfg["batch_size"]), "epochs": int(cfg["epochs"]),
             **{m: overall.get(m, np.nan) for m in METRICS},
             "best_epoch": res.get("best_epoch"), "epochs_run": res.get("epochs_run"),
             "seconds_per_epoch": res.get("timings", {}).get("seconds_per_epoch"),
             "device": env.get("device_name", env.get("device")),
         })
-    cols = ["run", "dataset", "backbone", "srsupm", *SWITCHES, "K", "noise_p", "seed", *SRSUPM_ONLY, "lr",
+    cols = ["run", "dataset", "backbone", "srsupm", *SWITCHES, "K", "noise_p", "seed", *SETTINGS, "lr",
             "batch_size", "epochs", *METRICS,
             "best_epoch", "epochs_run", "seconds_per_epoch", "device"]
     return pd.DataFrame(rows, columns=cols)

@@ -10,7 +10,7 @@ on validation Recall@10 with patience 10, at most 200 epochs), seeds 1–3, pair
   papers" most plausibly means for the paper's baseline;
 * ``sasrec+control`` (c) — SRSUPM's added layers without its mechanism: the K SIC branches and
   L_reg, mean-pooled, no PMSID, no PMSIM, no mixture (the engaged arm's other settings);
-* ``sasrec+srsupm-paper`` (d) — SRSUPM at its most literal reading (``PRESETS["paper"]``);
+* ``sasrec+srsupm-paper`` (d) — SRSUPM at its most literal reading (the ``paper`` preset, ``PAPER_READINGS``);
 * ``sasrec+srsupm-engaged`` (e) — SRSUPM with the setting chosen on validation by the screening
   (:data:`ENGAGED_SETTING`, :mod:`srsupm_lab.reproduce.screening`).
 
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import PRESETS
+from ..methods.srsupm.options import PAPER_READINGS
 from .screening import SETTINGS
 
 __all__ = ["PROTOCOL", "ENGAGED_SETTING", "ARMS", "arm_configs", "run_decisive", "arms_table", "comparisons",
@@ -44,16 +44,17 @@ ENGAGED_SETTING = "unit+mild+normreg"
 
 _MECH = ("lambda2", "gamma", "tau", "level_temperature", "pmsim_similarity", "reg_form", "augmentation",
          "singletons", "false_negatives")
-_PAPER = {k: PRESETS["paper"][k] for k in _MECH}
+_PAPER = {k: PAPER_READINGS[k] for k in _MECH}
 _ENGAGED = dict(SETTINGS[ENGAGED_SETTING])
 
 #: arm folder name -> the TrainConfig fields on top of PROTOCOL (letters as in the module doc)
 ARMS: dict[str, dict] = {
-    "sasrec": {"srsupm": False, "loss": "ce"},
-    "sasrec-bce": {"srsupm": False, "loss": "bce"},
-    "sasrec+control": {"srsupm": True, **_ENGAGED, "pmsid": False, "pmsim": False, "pmi": False},
-    "sasrec+srsupm-paper": {"srsupm": True, **_PAPER, "preset": "paper"},
-    "sasrec+srsupm-engaged": {"srsupm": True, **_ENGAGED},
+    "sasrec": {"method": "none", "loss": "ce"},
+    "sasrec-bce": {"method": "none", "loss": "bce"},
+    "sasrec+control": {"method": "srsupm", "method_options": {**_ENGAGED, "pmsid": False, "pmsim": False,
+                                                               "pmi": False}},
+    "sasrec+srsupm-paper": {"method": "srsupm", "method_options": dict(_PAPER), "preset": "paper"},
+    "sasrec+srsupm-engaged": {"method": "srsupm", "method_options": dict(_ENGAGED)},
 }
 LETTERS = dict(zip(ARMS, "abcde"))
 #: (A, B) pairs reported as "B against A"
@@ -123,7 +124,10 @@ def comparisons(runs: str | Path, n_boot: int = 2000) -> pd.DataFrame:
 def decisive_report(runs: str | Path, report_dir: str | Path, n_boot: int = 2000) -> Path:
     """``arms.csv``, ``significance.csv`` and ``decisive.md`` in ``report_dir``; returns the markdown path."""
     from ..atomic import atomic_write
-    arms, sig = arms_table(runs), comparisons(runs, n_boot)
+    arms = arms_table(runs)
+    if arms.empty:
+        raise FileNotFoundError(f"decisive: no finished run below {runs}; the report in {report_dir} is left as it is")
+    sig = comparisons(runs, n_boot)
     report_dir = Path(report_dir)
     atomic_write(report_dir / "arms.csv", lambda tmp: arms.to_csv(tmp, index=False, float_format="%.6g"))
     atomic_write(report_dir / "significance.csv", lambda tmp: sig.to_csv(tmp, index=False, float_format="%.6g"))
@@ -134,14 +138,11 @@ def decisive_report(runs: str | Path, report_dir: str | Path, n_boot: int = 2000
              f"{PAPER_SASREC['recall@10']:.4f} / {PAPER_SASREC['ndcg@10']:.4f}, +SRSUPM {PAPER_SRSUPM['recall@10']:.4f} "
              f"/ {PAPER_SRSUPM['ndcg@10']:.4f} (Recall@10 / NDCG@10). Regenerate: `python -m srsupm_lab decisive "
              f"--report-only --runs {runs} --report {report_dir}`.", "", "## Finished runs", ""]
-    if arms.empty:
-        lines.append("None yet.")
-    else:
-        lines.append(arms.to_markdown(index=False, floatfmt=".4f"))
-        summary = arms.groupby("arm", sort=False)[["test_recall@10", "test_ndcg@10"]].agg(["mean", "std", "count"])
-        summary.columns = [f"{m} {s}" for m, s in summary.columns]
-        lines += ["", "Mean and sd (ddof 1) over finished seeds:", "",
-                  summary.reset_index().to_markdown(index=False, floatfmt=".4f")]
+    lines.append(arms.to_markdown(index=False, floatfmt=".4f"))
+    summary = arms.groupby("arm", sort=False)[["test_recall@10", "test_ndcg@10"]].agg(["mean", "std", "count"])
+    summary.columns = [f"{m} {s}" for m, s in summary.columns]
+    lines += ["", "Mean and sd (ddof 1) over finished seeds:", "",
+              summary.reset_index().to_markdown(index=False, floatfmt=".4f")]
     lines += ["", "## Paired comparisons (B against A, on the seeds both finished)", ""]
     shown = ["model_a", "model_b", "seeds", "metric", "a", "b", "gain", "relative", "ci_low", "ci_high", "p_value"]
     lines.append("None yet." if sig.empty else sig[shown].to_markdown(index=False, floatfmt=".4f"))

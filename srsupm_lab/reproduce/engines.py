@@ -22,30 +22,46 @@ from typing import Sequence
 
 import pandas as pd
 
-from ..config import TrainConfig
+from ..config import TrainConfig, method_option_names, settings_for
 from ..run_folder import config_differences, wants_more_epochs
 from . import workers
 from .grids import GRID_KEYS, RunSpec, departure_names
 
-__all__ = ["NOTEBOOK", "ENGINES", "EXPECTED_ERRORS", "notebook_parameters", "resolve_config", "papermill_parameters",
+__all__ = ["NOTEBOOK", "experiment_notebook", "ENGINES", "EXPECTED_ERRORS", "notebook_parameters", "resolve_config", "papermill_parameters",
            "run_state", "execute", "grid_status", "run_grid"]
 
+#: the experiment notebook the papermill engine runs: the repository's, or the copy a wheel installs under
+#: ``<prefix>/share/srsupm_lab/notebooks`` (pyproject's data-files); :func:`experiment_notebook` finds it
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "04_train.ipynb"
 ENGINES = ("papermill", "inline")
 #: failures a run reports in one line (its input, its setting, its numbers or its disk); others keep a traceback
 EXPECTED_ERRORS = (ValueError, TypeError, KeyError, OSError, FloatingPointError)
 
 
+def experiment_notebook() -> Path:
+    """``04_train.ipynb``: the repository checkout's, else the installed copy; else one line on how to get it."""
+    if NOTEBOOK.is_file():
+        return NOTEBOOK
+    from ..data.locations import installed_share
+    shared = installed_share("notebooks")
+    if shared is not None and (shared / NOTEBOOK.name).is_file():
+        return shared / NOTEBOOK.name
+    raise FileNotFoundError(f"engine 'papermill' runs notebooks/{NOTEBOOK.name}, which this installation lacks "
+                            f"(neither {NOTEBOOK} nor <prefix>/share/srsupm_lab/notebooks/): use engine 'inline' "
+                            f"(--engine inline, the default), or install srsupm_lab from its repository")
+
+
 def notebook_parameters() -> list[str]:
     """The parameters papermill sees in ``04_train`` (its cell tagged ``parameters``)."""
     import papermill
-    return list(papermill.inspect_notebook(str(NOTEBOOK)))
+    return list(papermill.inspect_notebook(str(experiment_notebook())))
 
 
 def resolve_config(spec: RunSpec, runs_dir: Path, common: dict) -> TrainConfig:
     """The validated TrainConfig of one run: ``common`` (shared settings), then the spec's overrides,
     in ``runs_dir/<name>``, resumable. ``common`` may not set what names a run (``GRID_KEYS``), nor
-    ``out_dir``/``resume``, nor anything that is not a TrainConfig field."""
+    ``out_dir``/``resume``, nor anything that is neither a TrainConfig field nor a method's option. A
+    method's options in ``common`` apply to the runs of that method (:func:`~srsupm_lab.config.settings_for`)."""
     clash = sorted(set(common) & (set(spec.overrides) | set(GRID_KEYS)))
     if clash:
         given = ", ".join(f"{k}={common[k]!r}" for k in clash)
@@ -54,13 +70,14 @@ def resolve_config(spec: RunSpec, runs_dir: Path, common: dict) -> TrainConfig:
     for key in ("out_dir", "resume"):
         if key in common:
             raise ValueError(f"run_grid: common may not set {key!r} (run_grid sets it)")
-    known = {f.name for f in fields(TrainConfig)}
+    known = {f.name for f in fields(TrainConfig)} | set(method_option_names())
     unknown = sorted(set(common) - known)
     if unknown:
         given = ", ".join(f"{k}={common[k]!r}" for k in unknown)
         raise ValueError(f"run_grid: unknown setting {given} in common (--set); the settings are TrainConfig's "
-                         f"fields: {sorted(known)}")
-    values = {"progress": False, **common, **spec.overrides, "out_dir": str(Path(runs_dir) / spec.name),
+                         f"fields and the methods' options: {sorted(known)}")
+    shared = settings_for(spec.overrides.get("method", "none"), common)   # a method's options: its runs only
+    values = {"progress": False, **shared, **spec.overrides, "out_dir": str(Path(runs_dir) / spec.name),
               "resume": True}
     return TrainConfig.from_dict(values)
 
@@ -159,7 +176,7 @@ def execute(engine: str, config: TrainConfig, out: Path, params: list[str]) -> f
 
         parameters = papermill_parameters(config, out, params)
         out.mkdir(parents=True, exist_ok=True)
-        papermill.execute_notebook(str(NOTEBOOK), str(out / "04_train.ipynb"), parameters=parameters,
+        papermill.execute_notebook(str(experiment_notebook()), str(out / "04_train.ipynb"), parameters=parameters,
                                    cwd=str(Path.cwd()), progress_bar=False, log_output=False)
     return time.perf_counter() - t0
 
@@ -169,7 +186,7 @@ def _announcement(label: str, engine: str, out: Path) -> str:
     return f"{label}: running with {engine}{resumed}"
 
 
-def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "papermill", common: dict | None = None,
+def run_grid(specs: Sequence[RunSpec], runs_dir, engine: str = "inline", common: dict | None = None,
              on_error: str = "raise", verbose: bool = True, jobs: int = 1) -> pd.DataFrame:
     """Run every spec into ``runs_dir/<name>``; skip finished ones, resume interrupted ones.
 

@@ -30,7 +30,7 @@ SWITCHES = ("pmsid", "pmsim", "pmi", "priors")
 DEFAULT_K = 5
 PAPER_DATASETS = ("beauty", "sports", "yelp")
 #: keys a grid sets in its specs; the settings shared by a grid's runs (``common``) may not set them
-GRID_KEYS = ("dataset", "backbone", "srsupm", "seed", "K", "noise_p", *SWITCHES)
+GRID_KEYS = ("dataset", "backbone", "method", "seed", "K", "noise_p", *SWITCHES)
 
 
 class RunSpec(NamedTuple):
@@ -102,7 +102,8 @@ def run_spec(dataset: str, backbone: str, srsupm: bool, seed: int, **extra) -> R
     off = [s for s in SWITCHES if extra.get(s) is False]
     name = run_name(dataset, backbone, srsupm, seed, K=extra.get("K", DEFAULT_K), noise_p=extra.get("noise_p", 0.0),
                     off=off)
-    return RunSpec(name, {"dataset": dataset, "backbone": backbone, "srsupm": srsupm, "seed": seed, **extra})
+    return RunSpec(name, {"dataset": dataset, "backbone": backbone, "method": "srsupm" if srsupm else "none",
+                          "seed": seed, **extra})
 
 
 TABLE1_VARIANTS = ("backbone", "srsupm")
@@ -234,7 +235,7 @@ def departure_names(specs: Sequence[RunSpec], common: dict | None) -> list[RunSp
     renamed = []
     for spec in specs:
         dataset, model, seed = spec.name.split("/")
-        if spec.overrides.get("srsupm") and not model.endswith(suffix):
+        if spec.overrides.get("method") == "srsupm" and not model.endswith(suffix):
             spec = RunSpec(f"{dataset}/{model}{suffix}/{seed}", spec.overrides)
         renamed.append(spec)
     return renamed

@@ -25,7 +25,7 @@ __all__ = ["BUDGET", "MODELS", "gap_configs", "run_gap", "gap_table", "write_gap
 #: the demo's budget and model (python -m srsupm_lab demo)
 BUDGET = {"dataset": "synthetic", "backbone": "sasrec", "max_len": 20, "lr": 0.001, "batch_size": 256, "epochs": 10,
           "patience": 3, "K": 5}
-MODELS = {"backbone": {}, "srsupm": {"srsupm": True}, "oracle": {"oracle": True}}
+MODELS = {"backbone": {"method": "none"}, "srsupm": {"method": "srsupm"}, "oracle": {"method": "oracle"}}
 
 
 def gap_configs(seeds, runs: str | Path, **common) -> list[dict]:

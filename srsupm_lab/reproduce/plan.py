@@ -12,6 +12,7 @@ A plan is a TOML file (``reports/experiments.toml``): a ``[defaults]`` table, th
     [[grid]]
     name = "gru4rec-pair"              # unique; `reproduce --plan FILE --only NAME` picks grids
     grid = "table1"                    # table1 | table3 | table4 | fig3 | table2 (the timings)
+                                       # | decisive | screening | oracle-gap (EXPERIMENTS)
     backbones = ["gru4rec"]
     seeds = [1]
     epochs = 6
@@ -20,7 +21,13 @@ A plan is a TOML file (``reports/experiments.toml``): a ``[defaults]`` table, th
 
 A grid's keys override the defaults; ``set`` tables merge (the grid's win). Every key is
 checked when the file is read: an unknown one, or one of the wrong type, fails with the file and
-the grid's name. :func:`plan_status` answers what :func:`run_plan` would do, after the checks a
+the grid's name.
+
+The experiments of the mechanism study (:data:`EXPERIMENTS`: ``decisive``, ``screening``,
+``oracle-gap``) fix their own protocol in their modules; of ``[defaults]`` they take only
+``engine``, ``jobs`` and ``device``, and of their own table ``seeds``, ``datasets``, ``epochs``,
+``lr``, ``arms``, ``settings`` and ``data_root``. The one engine runs them like any grid
+(:func:`.engines.run_grid`); their reports are their modules' own. :func:`plan_status` answers what :func:`run_plan` would do, after the checks a
 run makes (:func:`.engines.grid_status`).
 """
 from __future__ import annotations
@@ -34,16 +41,71 @@ import pandas as pd
 from .engines import ENGINES, grid_status, run_grid
 from .grids import GRIDS, RunSpec, build_grid
 
-__all__ = ["PlannedGrid", "load_plan", "plan_status", "run_plan", "common_settings", "PLAN_KEYS", "SETTINGS"]
+__all__ = ["PlannedGrid", "load_plan", "plan_status", "run_plan", "common_settings", "write_plan_reports",
+           "PLAN_KEYS", "SETTINGS", "EXPERIMENTS"]
 
 #: TrainConfig settings a grid may give as keys of its own (the command line's options); others go in ``set``
 SETTINGS = ("epochs", "patience", "device", "lr", "batch_size", "data_root", "labels")
 #: every key of a ``[[grid]]`` table and its type(s)
 PLAN_KEYS = {"name": str, "grid": str, "note": str, "datasets": list, "backbones": list, "seeds": list,
              "variants": list, "ablations": list, "ps": list, "Ks": list, "engine": str, "jobs": int,
-             "runs": str, "reports": str, "repeats": int, "fused_mixture": bool, "set": dict,
+             "runs": str, "reports": str, "repeats": int, "fused_mixture": bool, "set": dict, "arms": list,
+             "settings": list,
              "epochs": int, "patience": int, "device": str, "lr": (int, float), "batch_size": int,
              "data_root": str, "labels": str}
+
+
+#: defaults an experiment of the mechanism study takes from ``[defaults]`` (the rest it fixes itself)
+EXPERIMENT_DEFAULTS = ("engine", "jobs", "device")
+
+
+def _as_specs(configs: list[dict], runs: Path) -> list[RunSpec]:
+    """Config dicts with their ``out_dir`` below ``runs`` as RunSpecs (name: the folder below ``runs``)."""
+    out = []
+    for config in configs:
+        name = Path(config["out_dir"]).relative_to(runs).as_posix()
+        out.append(RunSpec(name, {k: v for k, v in config.items() if k not in ("out_dir", "resume", "progress")}))
+    return out
+
+
+def _decisive(o: dict, runs: Path) -> list[RunSpec]:
+    from .decisive import arm_configs
+    extra = {k: o[k] for k in ("lr", "data_root", "device", "epochs") if k in o}
+    return _as_specs(arm_configs(o.get("seeds", [1, 2, 3]), runs, o.get("arms"), **extra), runs)
+
+
+def _screening(o: dict, runs: Path) -> list[RunSpec]:
+    from .screening import screening_configs
+    extra = {k: o[k] for k in ("device",) if k in o}
+    return _as_specs([c for ds in o.get("datasets", ["synthetic"]) for seed in o.get("seeds", [1])
+                      for c in screening_configs(ds, o.get("epochs", 10), seed, runs, o.get("settings"), **extra)],
+                     runs)
+
+
+def _oracle_gap(o: dict, runs: Path) -> list[RunSpec]:
+    from .oracle_gap import gap_configs
+    extra = {k: o[k] for k in ("device",) if k in o}
+    return _as_specs(gap_configs(o.get("seeds", [1, 2, 3]), runs, **extra), runs)
+
+
+def _decisive_report(g: "PlannedGrid") -> list[Path]:
+    from .decisive import decisive_report
+    return [decisive_report(g.runs, g.reports)]
+
+
+def _screening_report(g: "PlannedGrid") -> list[Path]:
+    from .screening import write_report
+    return [write_report(g.runs, g.reports, ds) for ds in g.options.get("datasets", ["synthetic"])]
+
+
+def _oracle_gap_report(g: "PlannedGrid") -> list[Path]:
+    from .oracle_gap import write_gap_report
+    return [write_gap_report(g.runs, g.reports)]
+
+
+#: the experiments of the mechanism study: kind -> (its runs, its report writer)
+EXPERIMENTS = {"decisive": (_decisive, _decisive_report), "screening": (_screening, _screening_report),
+               "oracle-gap": (_oracle_gap, _oracle_gap_report)}
 
 
 class PlannedGrid(NamedTuple):
@@ -55,16 +117,21 @@ class PlannedGrid(NamedTuple):
     reports: Path
 
     def specs(self) -> list[RunSpec]:
-        """The grid's runs (:func:`.grids.build_grid`); none for ``table2`` (timings, no runs)."""
+        """The grid's runs (:func:`.grids.build_grid`, or an experiment's own); none for ``table2``."""
         o = self.options
         if self.grid == "table2":
             return []
+        if self.grid in EXPERIMENTS:
+            return EXPERIMENTS[self.grid][0](o, self.runs)
         return build_grid(self.grid, o.get("datasets", ["beauty"]), o.get("seeds", [1, 2, 3]),
                           backbones=o.get("backbones"), ps=o.get("ps"), Ks=o.get("Ks"), variants=o.get("variants"),
                           rows=o.get("ablations"))
 
     def common(self) -> dict:
-        """The TrainConfig settings shared by the grid's runs: :data:`SETTINGS` keys, then ``set``."""
+        """The TrainConfig settings shared by the grid's runs: :data:`SETTINGS` keys, then ``set`` (none for an
+        experiment: its specs carry its whole protocol)."""
+        if self.grid in EXPERIMENTS:
+            return {}
         return common_settings({k: self.options[k] for k in SETTINGS if k in self.options}, self.options.get("set", {}))
 
 
@@ -110,12 +177,18 @@ def load_plan(path) -> list[PlannedGrid]:
         for key in ("name", "grid", "runs", "reports"):
             if key not in table and key not in defaults:
                 raise ValueError(f"{where}: missing key {key!r}")
-        options = {**defaults, **table, "set": {**defaults.get("set", {}), **table.get("set", {})}}
+        if table.get("grid", defaults.get("grid")) in EXPERIMENTS:       # its own protocol (module doc)
+            options = {**{k: defaults[k] for k in EXPERIMENT_DEFAULTS if k in defaults}, **table}
+            for key in ("runs", "reports"):
+                options.setdefault(key, defaults.get(key))
+        else:
+            options = {**defaults, **table, "set": {**defaults.get("set", {}), **table.get("set", {})}}
         if options["name"] in names:
             raise ValueError(f"{where}: the name {options['name']!r} is used twice")
         names.add(options["name"])
-        if options["grid"] not in (*GRIDS, "table2"):
-            raise ValueError(f"{where}: unknown grid {options['grid']!r}; choose one of {[*GRIDS, 'table2']}")
+        if options["grid"] not in (*GRIDS, "table2", *EXPERIMENTS):
+            raise ValueError(f"{where}: unknown grid {options['grid']!r}; choose one of "
+                             f"{[*GRIDS, 'table2', *EXPERIMENTS]}")
         if options["grid"] == "table2" and len(options.get("datasets", ["beauty"])) != 1:
             raise ValueError(f"{where}: table2 times one dataset (the paper: beauty), got {options['datasets']}")
         if options.get("engine", "inline") not in ENGINES:
@@ -176,3 +249,25 @@ def run_plan(grids: list[PlannedGrid], only=None, verbose: bool = True) -> pd.Da
         parts.append(status.assign(grid=g.name))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["name", "state", "seconds",
                                                                                      "error", "grid"])
+
+
+def write_plan_reports(grids: list[PlannedGrid], only=None) -> list[str]:
+    """Write the reports of the chosen grids from their run folders: the paper's tables once per (runs, reports)
+    pair of its grids (:func:`.report.write_reports`), an experiment's own report for each experiment grid.
+    Returns one line per written set. A runs folder with no finished run writes nothing and raises."""
+    from .collect import collect
+    from .report import write_reports
+    chosen = [g for g in _select(grids, only) if g.grid != "table2"]
+    lines = []
+    for g in chosen:
+        if g.grid in EXPERIMENTS:
+            written = EXPERIMENTS[g.grid][1](g)
+            lines.append(f"{g.name}: " + ", ".join(str(p) for p in written))
+    for runs, reports in dict.fromkeys((g.runs, g.reports) for g in chosen if g.grid not in EXPERIMENTS):
+        df = collect(runs)
+        if df.empty:
+            raise FileNotFoundError(f"reproduce: no finished run below {runs}; the reports in {reports} are left "
+                                    f"as they are")
+        written = write_reports(df, reports, runs_dir=runs)
+        lines.append(f"{len(df)} finished runs under {runs}; {len(written)} report files in {reports}")
+    return lines

@@ -22,18 +22,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import PRESETS
 from ..methods.srsupm.engagement import ENGAGED, is_engaged
+from ..methods.srsupm.options import PAPER_READINGS
+from ..run_folder import upgrade_stored_config
 
 __all__ = ["SETTINGS", "BASES", "screening_configs", "run_screening", "screening_table", "choose"]
 
-_PAPER = {k: PRESETS["paper"][k] for k in ("lambda2", "gamma", "tau", "level_temperature", "pmsim_similarity",
+_PAPER = {k: PAPER_READINGS[k] for k in ("lambda2", "gamma", "tau", "level_temperature", "pmsim_similarity",
                                             "reg_form", "augmentation", "singletons", "false_negatives")}
 _SHARP = {"tau": 0.2, "lambda2": 1.0}                       # a sharper, heavier InfoNCE (docs/probes.md)
 _NORMREG = {"reg_form": "normalised_mean"}                  # L_reg on unit ẑ: it cannot swamp PMSID's gradient
 _CLEAN = {"singletons": "drop", "false_negatives": "mask"}  # no self-pairs, no false negatives in the denominator
 
-#: name -> the mechanism settings (TrainConfig fields) of one screened combination
+#: name -> the mechanism settings (SRSUPM's options) of one screened combination
 SETTINGS: dict[str, dict] = {
     "paper": dict(_PAPER),
     "legacy": {**_PAPER, "augmentation": "encoder_dropout"},          # the package's reading before 2026-12-01
@@ -73,7 +74,7 @@ def screening_configs(dataset: str, epochs: int, seed: int, runs: str | Path, na
             "resume": True, **common}
     out = []
     for name in names:
-        mech = {"srsupm": False} if name == "backbone" else {"srsupm": True, **SETTINGS[name]}
+        mech = {"method": "none"} if name == "backbone" else {"method": "srsupm", "method_options": SETTINGS[name]}
         out.append({**base, **mech, "out_dir": str(Path(runs) / dataset / name / f"seed{seed}")})
     return out
 
@@ -92,7 +93,8 @@ def _row(folder: Path) -> dict | None:
         return None
     res = json.loads(results.read_text(encoding="utf-8"))
     hist = pd.read_csv(history)
-    cfg = res["config"]
+    cfg = upgrade_stored_config(res["config"])
+    srsupm, options = cfg["method"] == "srsupm", cfg["method_options"]
     last = hist.iloc[-1].to_dict()
     name = folder.parent.name
     row = {"dataset": cfg["dataset"], "setting": name, "seed": cfg["seed"], "epochs": int(res["epochs_run"]),
@@ -103,13 +105,13 @@ def _row(folder: Path) -> dict | None:
     for col in hist.columns:
         if col.startswith("eng_"):
             row[col[4:]] = last[col]
-    if cfg["srsupm"]:
+    if srsupm:
         row["engaged"] = is_engaged(last)
         row["pmsim_below_chance"] = (last["eng_pmsim_chance"] - last["loss_pmsim"]
                                      if "eng_pmsim_chance" in last and "loss_pmsim" in last else None)
     row["seconds_per_epoch"] = res["timings"]["seconds_per_epoch"]
-    row["settings"] = "backbone alone" if not cfg["srsupm"] else ", ".join(
-        f"{k}={cfg.get(k)}" for k in SETTINGS.get(name, {}) if cfg.get(k) != PRESETS["paper"].get(k, True)) \
+    row["settings"] = "backbone alone" if not srsupm else ", ".join(
+        f"{k}={options.get(k)}" for k in SETTINGS.get(name, {}) if options.get(k) != PAPER_READINGS.get(k, True)) \
         or "paper-literal"
     return row
 

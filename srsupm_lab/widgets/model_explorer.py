@@ -133,8 +133,8 @@ class ModelExplorer:
             raise ValueError(f"ModelExplorer.from_run: split must be one of {SPLITS}, got {split!r}")
         run = load_trained(out_dir, device=device)
         if not callable(getattr(run.model, "shift_representations", None)):
-            raise TypeError(f"ModelExplorer.from_run: {out_dir} is a run of {run.config.backbone} alone "
-                            f"(srsupm=False); the explorer needs a run trained with SRSUPM")
+            raise TypeError(f"ModelExplorer.from_run: {out_dir} is a run of method {run.config.method!r} over "
+                            f"{run.config.backbone}; the explorer needs a model with shift representations (srsupm)")
         return cls(run.model, run.data.dataset, getattr(run.data.split, split),
                    levels=getattr(run.data, f"{split}_levels"), **options)
 

@@ -11,12 +11,13 @@ mixed prediction), ``priors=False`` (no level priors).
 
 ``level_temperature="learned"`` (a departure from the paper, for study) gives the level softmaxes of
 Eq. 9 (α) and Eq. 19 (β) learnable scales of their own instead of 1/√d
-(:mod:`srsupm_lab.methods.srsupm.temperature`); the default ``"fixed"`` is the paper.
+(:mod:`srsupm_lab.methods.srsupm.temperature`); ``"fixed"`` (1/√d) is the paper's literal reading, the
+package's default is :class:`~srsupm_lab.methods.srsupm.options.SRSUPMOptions`'.
 
 Settings rejected as contradictory (``ValueError``): a loss switched off together with a weight
 that is explicitly non-default and positive (``pmsid=False, lambda1=0.7``; ``pmsim=False,
 lambda2=0.5``): the weight would be silently ignored. A switched-off loss with its default
-weight, the paper's (``PRESETS["paper"]``) or 0 is accepted, and its weight is then unused. ``pmsim=True`` with
+weight, the paper's (``PAPER_READINGS``) or 0 is accepted, and its weight is then unused. ``pmsim=True`` with
 ``pmsid=False`` is allowed (the paper's "w/o PMSID" row); the PMSIM confidences then come from a
 shift distribution α that no loss trains directly (only L_rec and L_reg shape Ẑ), so the
 sampling is close to uniform within a group; the confidence cache is still refreshed.
@@ -30,21 +31,16 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...backbones.base import dropout
-from ...config import MECHANISM_DEFAULTS, PRESETS
+from .options import AUGMENTATIONS, SRSUPMOptions, unused_weight_error
 from .pmsid import REG_FORMS, consistency_regulariser, decomposition_loss, level_confidence, shift_distribution, shift_logits
 from .pmsim import ShiftInformationMatching
 from .prediction import mean_scores, mixed_scores
 from .sic import LevelPriors, ShiftInformationConstruction
 from .temperature import LevelTemperatures
 
-_D = MECHANISM_DEFAULTS
+_D = SRSUPMOptions.defaults()
 DEFAULT_LAMBDA1 = _D["lambda1"]
 DEFAULT_LAMBDA2 = _D["lambda2"]
-#: a switched-off loss accepts these weights as "left as they were": 0, the default, the paper's reading
-_UNUSED_OK = {"lambda1": {0.0, DEFAULT_LAMBDA1, PRESETS["paper"]["lambda1"]},
-              "lambda2": {0.0, DEFAULT_LAMBDA2, PRESETS["paper"]["lambda2"]}}
-#: the two readings of the paper's "lightweight model-level augmentation applied to the basic view"
-AUGMENTATIONS = ("view_dropout", "encoder_dropout")
 
 
 class SRSUPM(nn.Module):
@@ -101,12 +97,10 @@ class SRSUPM(nn.Module):
                 raise ValueError(f"SRSUPM: {name} must be >= 0, got {value!r}")
         if not float(tau) > 0.0:
             raise ValueError(f"SRSUPM: tau must be > 0, got {tau!r}")
-        if not pmsid and lambda1 not in _UNUSED_OK["lambda1"]:
-            raise ValueError(f"SRSUPM: pmsid=False contradicts lambda1={lambda1!r}: the PMSID loss is off, "
-                             f"so drop lambda1 (or set it to 0) or turn pmsid on")
-        if not pmsim and lambda2 not in _UNUSED_OK["lambda2"]:
-            raise ValueError(f"SRSUPM: pmsim=False contradicts lambda2={lambda2!r}: the PMSIM loss is off, "
-                             f"so drop lambda2 (or set it to 0) or turn pmsim on")
+        for switch, on, weight, value in (("pmsid", pmsid, "lambda1", lambda1), ("pmsim", pmsim, "lambda2", lambda2)):
+            error = unused_weight_error(switch, on, weight, value)
+            if error:
+                raise ValueError(f"SRSUPM: {error}")
         self.backbone = backbone
         self.n_items, self.dim, self.K = int(backbone.n_items), int(backbone.dim), K
         self.lambda1 = float(lambda1) if pmsid else 0.0
@@ -245,6 +239,12 @@ class SRSUPM(nn.Module):
         """Full-ranking scores (B, N+1); column 0 (padding) is -inf."""
         s = self._predict(self._shift(inputs, users))                             # (B, N)
         return F.pad(s, (1, 0), value=float("-inf"))                              # (B, N+1)
+
+    def epoch_diagnostics(self, valid, valid_levels, batch: dict | None) -> dict[str, float]:
+        """The engagement numbers of :mod:`~srsupm_lab.methods.srsupm.engagement` (the trainer's ``eng_*``
+        columns): on validation windows, and ``batch`` (a fixed training batch) for the gradient shares."""
+        from .engagement import measure
+        return measure(self, valid, valid_levels, batch=batch)
 
     # ---------------------------------------------------------------- analysis hooks (eval mode, no grad)
     @contextmanager

@@ -1,4 +1,4 @@
-"""An oracle that knows the true motivation shift: the upper bound of shift-awareness (issue 22, item 4).
+"""The method ``oracle``: a backbone told the true motivation shift, the upper bound of shift-awareness.
 
 On the synthetic world (:mod:`srsupm_lab.data.synthetic`) the generator records whether the user's
 motivation switched just before each step (``meta["switch"]``, carried into every window as
@@ -23,8 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...backbones.base import Backbone
+from ..base import Method
 
-__all__ = ["ShiftOracle", "gap_closed"]
+__all__ = ["ShiftOracle", "OracleMethod", "gap_closed"]
 
 
 class ShiftOracle(nn.Module):
@@ -63,6 +64,23 @@ class ShiftOracle(nn.Module):
         logits = self.score(batch["inputs"], batch["users"], batch.get("context"))[:, 1:]
         rec = F.cross_entropy(logits, batch["targets"] - 1)
         return rec, {"rec": rec.detach()}
+
+
+class OracleMethod(Method):
+    """The method ``oracle``: :class:`ShiftOracle` over the backbone; the synthetic world only (it needs the truth)."""
+
+    name = "oracle"
+    flat_switch = "oracle"
+    summary = "the backbone told the synthetic world's true motivation shift (an upper bound, not a recommender)"
+
+    def check(self, config) -> None:
+        super().check(config)
+        if config.dataset.lower() != "synthetic":
+            raise ValueError(f"TrainConfig.method: 'oracle' is the backbone told the synthetic world's true shifts: "
+                             f"it needs dataset='synthetic', got {config.dataset!r}")
+
+    def build(self, backbone, config) -> ShiftOracle:
+        return ShiftOracle(backbone)
 
 
 def gap_closed(backbone: float, model: float, oracle: float) -> float:
