@@ -83,7 +83,14 @@ def cmd_demo(args) -> int:
     from .atomic import atomic_write
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    configs = {kind: TrainConfig(dataset="synthetic", backbone=args.backbone, method=kind, K=args.K, epochs=args.epochs,
+                                 max_len=args.max_len, patience=args.patience, lr=args.lr, batch_size=256,
+                                 seed=args.seed, device=args.device,
+                                 out_dir=str(out / (("" if kind == "none" else f"{kind}-") + args.backbone)),
+                                 resume=True, progress=not args.quiet)
+               for kind in ("none", "srsupm", "oracle")}       # the method plugged onto the backbone
+    # every option is checked above (one line) and --out is not created here: each run makes its folder (and
+    # --out) and removes what it made when it fails early, so a bad option or size leaves no folder behind
     ds = load_dataset("synthetic")
     print("== The embedded synthetic motivation world ==")
     print(ds.stats().to_string())
@@ -92,12 +99,7 @@ def cmd_demo(args) -> int:
     print(f"\n== Training {args.backbone} alone, with SRSUPM, and the oracle told the true shifts "
           f"(at most {args.epochs} epochs, CPU is fine) ==")
     rows, histories = [], {}
-    for kind in ("none", "srsupm", "oracle"):                         # the method plugged onto the backbone
-        cfg = TrainConfig(dataset="synthetic", backbone=args.backbone, method=kind,
-                          K=args.K, epochs=args.epochs, max_len=args.max_len, patience=args.patience, lr=args.lr,
-                          batch_size=256, seed=args.seed, device=args.device,
-                          out_dir=str(out / (("" if kind == "none" else f"{kind}-") + args.backbone)),
-                          resume=True, progress=not args.quiet)
+    for kind, cfg in configs.items():
         res = run_experiment(cfg)
         overall = next(r for r in res["test"] if r.get("level", "all") in ("all", None))
         rows.append({"model": res["model"], "best epoch": res["best_epoch"], "valid recall@10": res["best_valid_recall@10"],

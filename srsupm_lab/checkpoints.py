@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +41,9 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     """Load a checkpoint written by :class:`Trainer` and check its form, or raise one line naming ``path``.
 
     An empty or truncated file (a killed or failed write, a full disk, a partial copy) or one of
-    another version or without the expected keys is a ``ValueError``; nothing is changed.
+    another version or without the expected keys is a ``ValueError``; nothing is changed. A complete
+    file holding Python objects (a pickle of arbitrary classes, which ``weights_only=True`` will not
+    build) is refused as such: ``checkpoint PATH refused: not a plain weights file (...)``.
     """
     path = Path(path)
     if not path.is_file():
@@ -50,7 +54,11 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     try:
         ck = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:                    # torch: RuntimeError, EOFError, OSError, UnpicklingError, ...
-        reason = (str(err).strip().splitlines() or [""])[0][:160]
+        unsafe = _unsafe_reason(path, err)
+        if unsafe is not None:
+            raise ValueError(f"checkpoint {path} refused: not a plain weights file (it holds Python objects torch "
+                             f"will not load safely: {unsafe})") from None
+        reason = _torch_reason(err)[:160]
         raise ValueError(f"checkpoint {path} cannot be read ({type(err).__name__}: {reason}): it is truncated "
                          f"or corrupt; remove it to start the run over, or keep the folder and train in "
                          f"another") from None
@@ -62,6 +70,39 @@ def read_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     if missing:
         raise ValueError(f"checkpoint {path} lacks {missing}: not a complete srsupm_lab checkpoint")
     return ck
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: what torch's weights-only unpickler says of an object it will not build (a corrupt file says other things,
+#: e.g. "Unsupported operand 0")
+_UNSAFE = re.compile(r"Unsupported global|allowlist|add_safe_globals|Can only build|reduce for unrecognized")
+
+
+def _torch_reason(err: Exception) -> str:
+    """The first line of what ``torch.load`` says went wrong: after its weights-only preamble when there is one."""
+    text = _ANSI.sub("", str(err))
+    detail = text.split("WeightsUnpickler error:", 1)[1] if "WeightsUnpickler error:" in text else text
+    return next((ln.strip() for ln in detail.splitlines() if ln.strip()), "")
+
+
+def _unsafe_reason(path: Path, err: Exception) -> str | None:
+    """The first line of torch's reason when ``torch.load(weights_only=True)`` refused ``path`` because it
+    holds Python objects (a complete pickle of arbitrary classes), or None when the file is rather truncated
+    or corrupt."""
+    if not isinstance(err, pickle.UnpicklingError):
+        return None
+    line = _torch_reason(err)
+    objects = None
+    finder = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)
+    if finder is not None:
+        try:
+            objects = finder(path)                              # zip checkpoints: the classes it names
+        except Exception:                                       # a legacy or broken file: the message decides
+            objects = None
+    if not objects and not _UNSAFE.search(line):
+        return None
+    line = line.split(". ", 1)[0].rstrip(".")                   # drop torch's advice to trust the file
+    return (line or f"it names {objects}")[:200]
 
 
 #: fingerprint keys newer than some checkpoints, with the value every older run had

@@ -6,8 +6,8 @@ method's own options class, :mod:`srsupm_lab.methods`), the optimisation (epochs
 patience, seed) and the bookkeeping (device, out_dir, resume). The paper's protocol (§5.1: Adam
 lr 0.01, batch 128, early stopping with patience 10, at most 200 epochs) is the preset ``paper``,
 with the method's most literal readings. The defaults are listed with each field; the optimiser's
-(Adam lr 0.001, batch 256) are the setting measured best on validation data for a backbone alone,
-where at the paper's lr 0.01 SASRec (ours and RecBole's) does not train (``reports/recbole-lr/``).
+(Adam lr 0.001, batch 256) are the rate that trains a backbone alone on validation data, where at the
+paper's lr 0.01 SASRec (ours and RecBole's) does not (``reports/recbole-lr/``, ``reports/defaults/``).
 
 ``TrainConfig.from_dict`` refuses unknown keys (a typo is an error, never silently ignored), and
 every field is validated with a message that says which field and what is allowed. A config of
@@ -95,8 +95,8 @@ class TrainConfig:
     preset: str | None = None            # the named preset the run started from (PRESETS), recorded only
     # optimisation
     epochs: int = 200
-    batch_size: int = 256                # the setting measured best for a backbone alone on validation
-    lr: float = 0.001                    # (reports/recbole-lr/); the paper's 0.01 / 128: preset "paper"
+    batch_size: int = 256                # of the rates measured on validation for a backbone alone, the one
+    lr: float = 0.001                    # that trains (reports/recbole-lr/); the paper's 0.01 / 128: preset "paper"
     weight_decay: float = 0.0
     patience: int = 10
     seed: int = 42

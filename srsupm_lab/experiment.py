@@ -53,7 +53,7 @@ import torch
 from . import distributed as ddp
 from . import pmsa
 from .atomic import atomic_write_all
-from .checkpoints import read_checkpoint
+from .checkpoints import check_checkpoint, read_checkpoint
 from .config import TrainConfig
 from .methods import get_method
 from .run_folder import (DERIVED_FILES, RANKS_FILE, check_out_dir, csv_writer, json_writer, load_results,
@@ -85,6 +85,8 @@ def prepare_data(config: TrainConfig) -> PreparedData:
     """Load the dataset, split it leave-one-out and assess the PMSA level of every window (see the module doc)."""
     from .data import leave_one_out, load_dataset
     ds = load_dataset(config.dataset, root=config.data_root, labels=config.labels, **config.dataset_options)
+    from .memory import check_memory, window_count      # sizes beyond memory: one line, before windows and model
+    check_memory(config, ds.n_items, ds.n_users, window_count(ds))
     split = leave_one_out(ds, max_len=config.max_len)
     train_labels = pmsa.drop_labels(ds.item_labels, config.noise_p, seed=config.seed) if config.noise_p > 0 \
         else ds.item_labels
@@ -102,7 +104,7 @@ def build_model(config: TrainConfig, ds) -> tuple[torch.nn.Module, torch.nn.Modu
     backbone = build_backbone(config.backbone, ds.n_items, n_users=ds.n_users, dim=config.dim,
                               max_len=config.max_len, **config.backbone_options)
     backbone.length_groups = config.length_groups                           # speed only: the same model
-    return get_method(config.method).build(backbone, config), backbone
+    return get_method(config.method).build(backbone, config, ds), backbone
 
 
 class TrainedRun(NamedTuple):
@@ -118,7 +120,9 @@ def load_trained(out_dir, device="cpu") -> TrainedRun:
 
     The data, split and levels are recomputed from the config (they are deterministic), so the
     model can be scored, analysed (``srsupm_lab.analysis.shift``) or compared user by user
-    (:func:`user_ranks`) after the run, in another session or on another machine.
+    (:func:`user_ranks`) after the run, in another session or on another machine. Weights that do
+    not fit the model ``config.json`` describes (an edited config) are one ``ValueError`` naming the
+    checkpoint and the first weights that differ (:func:`~srsupm_lab.checkpoints.check_checkpoint`).
     """
     out = Path(out_dir)
     for name in ("config.json", "checkpoint.pt"):
@@ -130,6 +134,10 @@ def load_trained(out_dir, device="cpu") -> TrainedRun:
     data = prepare_data(config)
     model, _ = build_model(config, data.dataset)
     ck = read_checkpoint(out / "checkpoint.pt")                      # a truncated file: one line naming it
+    try:                                     # weights of another model (config.json edited): one line naming both
+        check_checkpoint(ck, {}, model, out / "checkpoint.pt")
+    except ValueError as err:
+        raise ValueError(f"{err}; {out / 'config.json'} does not describe the model this checkpoint holds") from None
     model.load_state_dict(ck["best_state"] if ck.get("best_state") is not None else ck["model"])
     return TrainedRun(config, model.to(resolve_device(device)).eval(), data, int(ck.get("best_epoch", 0)))
 

@@ -13,6 +13,7 @@ a field existed reads as that run ran: :func:`upgrade_stored_config`), :func:`wa
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import MISSING, fields
 from pathlib import Path
 
@@ -76,11 +77,42 @@ def upgrade_stored_config(stored: dict) -> dict:
 
 def stored_config(out_dir) -> TrainConfig:
     """The config a run folder's ``config.json`` holds, read as that run ran (:func:`upgrade_stored_config`);
-    a missing, truncated or malformed file is one error naming it."""
+    a missing, truncated or malformed file, or a value no run stores (an edited file), is one error naming
+    it and, where known, the line."""
     path = Path(out_dir) / "config.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: {Path(out_dir)} is not a run folder")
-    return TrainConfig.from_dict(upgrade_stored_config(read_json_file(path, "stored config")))
+    values = read_json_file(path, "stored config")
+    try:
+        return TrainConfig.from_dict(upgrade_stored_config(values))
+    except (ValueError, TypeError, KeyError) as err:              # a value no run stores: where it is
+        raise _in_file(path, err) from None
+
+
+_NAMED_KEY = re.compile(r"(?:TrainConfig\.|method_options\.)(\w+)|unknown key\(s\) \['([^']+)'")
+
+
+def _in_file(path: Path, err: Exception) -> Exception:
+    """``err`` (about a value of the JSON file ``path``) as the same exception type, its one-line message
+    prefixed with ``path`` and, where the message names a key the file holds, that key's line."""
+    message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+    if message.startswith(str(path)):
+        return err
+    line = None
+    match = _NAMED_KEY.search(message)
+    if match is not None:
+        key = next(g for g in match.groups() if g)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        at = re.search(rf'"{re.escape(key)}"\s*:', text)
+        line = text.count("\n", 0, at.start()) + 1 if at else None
+    message = f"{path}{'' if line is None else f':{line}'}: {message}"
+    try:
+        return type(err)(message)
+    except Exception:                                             # an exception type with other arguments
+        return ValueError(message)
 
 
 def config_differences(stored: dict, now: dict) -> dict:
@@ -143,13 +175,16 @@ _RESULTS_HINT = ("; delete it to continue the run from checkpoint.pt (resume=Tru
 def read_json_file(path: Path, what: str, hint: str = "") -> dict:
     """A run folder's JSON object (``results.json``, ``config.json``); a truncated or malformed file
     is one ``ValueError`` naming it, its line and (``hint``) what to do."""
+    data = path.read_bytes()
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(data.decode("utf-8"))
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}:{err.lineno}: malformed JSON ({err.msg}): the {what} is truncated or "
                          f"corrupt{hint}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not UTF-8 text: the {what} is corrupt{hint}") from None
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x}): the {what} is "
+                         f"corrupt{hint}") from None
     if not isinstance(value, dict):
         raise ValueError(f"{path}: expected a JSON object (the {what}), got a {type(value).__name__}")
     return value
@@ -229,7 +264,10 @@ def check_out_dir(config: TrainConfig, overwrite: bool) -> dict | None:
     if stored_path.exists():
         stored = read_json_file(stored_path, "stored config")
         now = config.to_dict()
-        diff = config_differences(stored, now)
+        try:
+            diff = config_differences(stored, now)
+        except (ValueError, TypeError, KeyError) as err:          # the stored config holds what no run stores
+            raise _in_file(stored_path, err) from None
         if diff:
             raise ValueError(f"run_experiment: cannot resume {out}: the config differs in {sorted(diff)} "
                              f"(stored, now) = {diff}")

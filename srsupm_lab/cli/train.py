@@ -36,8 +36,8 @@ _HELP = {
     "method_options": "an option of the method, KEY=VALUE (repeatable); each method's options are listed below",
     "K": "number of PMSA shift levels (the per-level tables; SRSUPM's branches)", "bins": "even | quantile",
     "loss": "next-item loss: ce (full cross-entropy) | bce (one sampled negative, SASRec's original; method none)",
-    "one_pass": "one encoder pass per user encodes every training window (method none; gru4rec, or sasrec "
-                "with --backbone-option positions=from_start; batches of rows holding about batch-size targets)",
+    "one_pass": "one encoder pass per user encodes every training window (methods none and srsupm; gru4rec, or "
+                "sasrec with --backbone-option positions=from_start; batches of rows holding about batch-size targets)",
     "preset": "a named preset: paper (the paper's protocol and the method's literal readings) | teaching (quick)",
     "mask_history": "remove seen items from the ranking",
     "device": "auto | cpu | cuda[:i] | mps", "out_dir": "output folder", "resume": "continue a run in --out",

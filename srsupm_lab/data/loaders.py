@@ -37,6 +37,7 @@ scales with the ids is allocated (a typo such as ``1000000000`` once drove this 
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -288,24 +289,31 @@ def read_s3rec_folder(folder, labels: str = "categories", name: str | None = Non
 
 
 def _read_atomic(path: Path):
-    """A RecBole atomic file (tab-separated, a ``name:type`` header) as a table of strings, columns
-    renamed to ``name``; unreadable files name the file (and line)."""
+    """A RecBole atomic file (tab-separated, a ``name:type`` header, a record per line) as a table of strings,
+    columns renamed to ``name``, and each row's file line. A bad byte, or a row with fewer or more fields than
+    the header (pandas fills missing ones with "": an item silently unlabelled) is one error naming the line."""
     import pandas as pd
 
+    numbered = [(n, line.rstrip("\r\n")) for n, line in _decoded_lines(path)]
+    rows = [(n, line) for n, line in numbered if line]                 # pandas skips blank lines
+    header = rows[0][1].split("\t") if rows else []
+    for lineno, line in rows[1:]:
+        if (n := line.count("\t") + 1) != len(header):
+            what = f"no {', '.join(repr(c.split(':')[0]) for c in header[n:])}" if n < len(header) else "too many"
+            raise ValueError(f"{path}:{lineno}: {n} tab-separated field(s), the header has {len(header)} ({what}): "
+                             f"{line[:80]!r}")
     try:
-        with open(path, encoding="utf-8-sig") as fh:
-            table = pd.read_csv(fh, sep="\t", dtype=str, keep_default_na=False)
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not UTF-8 text (byte 0x{err.object[err.start]:02x})") from None
+        table = pd.read_csv(io.StringIO("\n".join(line for _, line in numbered)), sep="\t", dtype=str,
+                            keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise ValueError(f"{path}: malformed tab-separated file ({str(err).strip()})") from None
     table.columns = [c.split(":")[0] for c in table.columns]
-    return table
+    lines = np.array([n for n, _ in rows[1:]], dtype=np.int64)
+    return table, (lines if len(lines) == len(table) else np.arange(len(table), dtype=np.int64) + 2)
 
 
-def _numeric_column(table, column: str, path: Path, integer: bool):
-    """``table[column]`` as int64 (or float64) values; the first bad cell is an error naming the file,
-    its line (the header is line 1) and the value."""
+def _numeric_column(table, column: str, path: Path, integer: bool, lines):
+    """``table[column]`` as int64 (or float64); the first bad cell is an error naming file, line and value."""
     import pandas as pd
 
     values = pd.to_numeric(table[column], errors="coerce")
@@ -317,14 +325,29 @@ def _numeric_column(table, column: str, path: Path, integer: bool):
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         kind = "an integer" if integer else "a number"
-        raise ValueError(f"{path}:{row + 2}: column {column!r} must hold {kind}, got {table[column].iloc[row]!r}")
+        raise ValueError(f"{path}:{lines[row]}: column {column!r} must hold {kind}, got {table[column].iloc[row]!r}")
     if integer:
         for row in (int(np.argmin(numbers)), int(np.argmax(numbers))):
             if not 1 <= numbers[row] <= 2**53:                         # ids 1..2^53: exact as float64 and int64
-                raise ValueError(f"{path}:{row + 2}: column {column!r} ids must lie in 1..2^53, "
+                raise ValueError(f"{path}:{lines[row]}: column {column!r} ids must lie in 1..2^53, "
                                  f"got {table[column].iloc[row]!r}")
         return values.astype(np.int64)
     return values.astype(np.float64)
+
+
+def _one_spelling(column: str, parts) -> None:
+    """Refuse two spellings of one integer id (``"012"``, ``"12.0"`` and ``"12"``: read as integers they would
+    merge). ``parts``: ``(path, raw strings, integer ids, lines)`` of each file holding the column, in order."""
+    import pandas as pd
+
+    spellings = pd.concat([pd.DataFrame({"raw": raw.to_numpy(), "value": ids.to_numpy(), "part": k, "line": lines})
+                           for k, (_, raw, ids, lines) in enumerate(parts)]).drop_duplicates("raw")   # first rows
+    clash = spellings[spellings.duplicated("value", keep=False)]
+    if not clash.empty:
+        first, again = clash[clash["value"] == clash["value"].iloc[0]].iloc[:2].itertuples(index=False)
+        where = f"line {first.line}" if first.part == again.part else f"{parts[first.part][0]}:{first.line}"
+        raise ValueError(f"{parts[again.part][0]}:{again.line}: column {column!r} spells id {first.value} as "
+                         f"{again.raw!r}, {where} as {first.raw!r}: as integers they would merge; write ids one way")
 
 
 def read_movielens_atomic(folder) -> SequenceDataset:
@@ -333,8 +356,10 @@ def read_movielens_atomic(folder) -> SequenceDataset:
     Interactions are ordered by (timestamp, file row) for each user, genres are the labels (the
     space-separated ``class`` column; an empty one is an item without label). Every id must be an
     integer >= 1 and every timestamp a number: a bad cell is an error naming the file, its line and
-    the value (a text timestamp would otherwise sort as text and move that interaction).
-    """
+    the value (a text timestamp would otherwise sort as text and move that interaction); so is a row
+    with fewer fields than its header. **Two spellings of one id** (``"012"``, ``"12"``) are refused naming
+    both lines (as integers they would merge, as RecBole tokens stay two). **Exact duplicate interactions**
+    (same user, item, timestamp) are kept, as RecBole does, with one ``UserWarning`` giving their count."""
     from .preprocess import build_dataset, kcore_filter
 
     folder = Path(folder)
@@ -342,21 +367,32 @@ def read_movielens_atomic(folder) -> SequenceDataset:
     for f in (inter, item):
         if not f.is_file():
             raise FileNotFoundError(f"ml-100k: {f} not found")
-    df = _read_atomic(inter)
-    if not {"user_id", "item_id", "timestamp"} <= set(df.columns):
-        raise ValueError(f"{inter}: expected columns user_id, item_id, timestamp; found {list(df.columns)}")
-    df = df.assign(user_id=_numeric_column(df, "user_id", inter, True),
-                   item_id=_numeric_column(df, "item_id", inter, True),
-                   timestamp=_numeric_column(df, "timestamp", inter, False))
+    raw, inter_lines = _read_atomic(inter)
+    if not {"user_id", "item_id", "timestamp"} <= set(raw.columns):
+        raise ValueError(f"{inter}: expected columns user_id, item_id, timestamp; found {list(raw.columns)}")
+    df = raw.assign(user_id=_numeric_column(raw, "user_id", inter, True, inter_lines),
+                    item_id=_numeric_column(raw, "item_id", inter, True, inter_lines),
+                    timestamp=_numeric_column(raw, "timestamp", inter, False, inter_lines))
     df = df.rename(columns={"user_id": "user", "item_id": "item", "timestamp": "time"})
-    items = _read_atomic(item)
+    items, item_lines = _read_atomic(item)
     if not {"item_id", "class"} <= set(items.columns):
         raise ValueError(f"{item}: expected columns item_id and class (the genres); found {list(items.columns)}")
-    item_ids = _numeric_column(items, "item_id", item, True)
+    item_ids = _numeric_column(items, "item_id", item, True, item_lines)
+    _one_spelling("user_id", [(inter, raw["user_id"], df["user"], inter_lines)])
+    _one_spelling("item_id", [(inter, raw["item_id"], df["item"], inter_lines),
+                              (item, items["item_id"], item_ids, item_lines)])
     if item_ids.duplicated().any():
         row = int(np.flatnonzero(item_ids.duplicated().to_numpy())[0])
         first = int(np.flatnonzero((item_ids == item_ids.iloc[row]).to_numpy())[0])
-        raise ValueError(f"{item}:{row + 2}: item_id {item_ids.iloc[row]} appears again (first on line {first + 2})")
+        raise ValueError(f"{item}:{item_lines[row]}: item_id {item_ids.iloc[row]} appears again (first on line "
+                         f"{item_lines[first]})")
+    key = df[["user", "item", "time"]]
+    repeats = key.duplicated().to_numpy()
+    if repeats.any():
+        row = int(repeats.argmax())
+        first = int((key == key.iloc[row]).all(axis=1).to_numpy().argmax())
+        warnings.warn(f"{inter}: {int(repeats.sum())} exact duplicate interaction(s) (same user_id, item_id and "
+                      f"timestamp; line {inter_lines[row]} repeats line {inter_lines[first]}) are kept", stacklevel=2)
     genres = dict(zip(item_ids.tolist(), items["class"].str.split().tolist()))
     df = kcore_filter(df, k=5)
     ds = build_dataset(df, genres, name="ml-100k")

@@ -1,13 +1,16 @@
 """The methods a backbone can be trained with, by name (method.md, "Methods"): one registry.
 
-==========  ========================================================  =====================================
-name        what                                                      where
-==========  ========================================================  =====================================
-``none``    the backbone alone (full cross-entropy, or BCE)           :mod:`srsupm_lab.methods.none`
-``srsupm``  SRSUPM: PMSA-supervised shift branches, PMSID, PMSIM,     :mod:`srsupm_lab.methods.srsupm`
-            the per-item mixture (paper §4)
-``oracle``  the backbone told the synthetic world's true shifts       :mod:`srsupm_lab.methods.srsupm.oracle`
-==========  ========================================================  =====================================
+============  ======================================================  ========================================
+name          what                                                    where
+============  ======================================================  ========================================
+``none``      the backbone alone (full cross-entropy, or BCE)         :mod:`srsupm_lab.methods.none`
+``srsupm``    SRSUPM: PMSA-supervised shift branches, PMSID, PMSIM,   :mod:`srsupm_lab.methods.srsupm`
+              the per-item mixture (paper §4)
+``oracle``    the backbone told the synthetic world's true shifts     :mod:`srsupm_lab.methods.srsupm.oracle`
+``profiles``  motivation profiles from item text (MOPE, MOTE, MAR)    :mod:`srsupm_lab.methods.profiles`
+``mtrec``     the recommender aligned with a mental reward learned    :mod:`srsupm_lab.methods.mtrec`
+              by distributional inverse RL (QR-IQL)
+============  ======================================================  ========================================
 
 ``get_method(name)`` returns the :class:`~srsupm_lab.methods.base.Method`; ``register(cls)`` adds a
 method of your own (CONTRIBUTING.md, "A new method"). Methods load on first use, so reading the
@@ -27,6 +30,8 @@ _BUILTIN = {
     "none": "srsupm_lab.methods.none:BackboneAlone",
     "srsupm": "srsupm_lab.methods.srsupm.method:SRSUPMMethod",
     "oracle": "srsupm_lab.methods.srsupm.oracle:OracleMethod",
+    "profiles": "srsupm_lab.methods.profiles.method:ProfilesMethod",
+    "mtrec": "srsupm_lab.methods.mtrec.method:MTRecMethod",
 }
 _LOADED: dict[str, Method] = {}
 

@@ -29,7 +29,7 @@ import typing
 from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, ClassVar
 
-__all__ = ["Method", "MethodOptions", "option"]
+__all__ = ["Method", "MethodOptions", "option", "check_prefixes_exact"]
 
 
 def option(default, help: str, choices: tuple | None = None):
@@ -45,6 +45,21 @@ def _kind(annotation) -> str:
     if name not in ("bool", "int", "float", "str"):
         raise TypeError(f"MethodOptions fields are bool, int, float or str, got {annotation!r}")
     return name
+
+
+def check_prefixes_exact(config) -> None:
+    """Refuse ``TrainConfig.one_pass`` on a backbone whose outputs are not its prefixes' encodings
+    (``Backbone.prefixes_exact``: gru4rec, or sasrec with positions='from_start'), in one line.
+
+    For the methods that train on one-pass rows (``Method.one_pass``), from their :meth:`Method.check`.
+    """
+    if not config.one_pass:
+        return
+    from ..backbones import BACKBONES
+    if not BACKBONES[config.backbone].prefixes_exact(config.backbone_options):
+        raise ValueError(f"TrainConfig.one_pass: needs a backbone whose outputs are its prefixes' encodings: "
+                         f"gru4rec, or sasrec with backbone_options positions='from_start' (backbone is "
+                         f"{config.backbone!r})")
 
 
 @dataclass
@@ -154,8 +169,9 @@ class Method:
         if config.one_pass and not self.one_pass:
             raise ValueError(f"TrainConfig.one_pass: method {self.name!r} trains on windows, not on one-pass rows")
 
-    def build(self, backbone, config):
-        """The model over ``backbone`` for ``config`` (an ``nn.Module`` following the Recommender protocol)."""
+    def build(self, backbone, config, dataset):
+        """The model over ``backbone`` for ``config`` and its ``dataset`` (a SequenceDataset: item text, the
+        training part of the sequences), an ``nn.Module`` following the Recommender protocol."""
         raise NotImplementedError(f"method {self.name!r} does not build a model")
 
     def label(self, backbone: str) -> str:

@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones.base import Backbone
-from ..backbones.length_groups import CPU_ROW_GROUPS, length_groups
-from .base import Method
+from ..backbones.prefixes import prefix_encodings, prefix_parts, target_cells
+from .base import Method, check_prefixes_exact
 
 __all__ = ["BackboneRecommender", "BackboneAlone", "LOSSES"]
 
@@ -67,21 +67,10 @@ class BackboneRecommender(nn.Module):
         return prefix_rows(train).as_batch_data()
 
     def prefix_outputs(self, inputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(h [T, d], targets [T])``: the encoding of every prefix with a target in rows ``inputs [B, L]``.
-
-        One ``sequence_output`` pass per length group (the rows trimmed to their longest, as in
-        ``encode``); column t of a row is its prefix ending at t (``causal_prefixes``).
-        """
-        groups = self.backbone.groups(inputs, cpu_default=CPU_ROW_GROUPS)
-        parts = length_groups(inputs, groups) if groups > 1 else [(slice(None), inputs.shape[1])]
-        hs, ts = [], []
-        for rows, width in parts:
-            out = self.backbone.sequence_output(inputs[rows, -width:])      # (b, w, d)
-            wanted = targets[rows, -width:]                                 # (b, w)
-            keep = wanted != 0
-            hs.append(out[keep])                                            # (t_g, d)
-            ts.append(wanted[keep])                                         # (t_g,)
-        return torch.cat(hs), torch.cat(ts)
+        """``(h [T, d], targets [T])``: the encoding of every prefix with a target in rows ``inputs [B, L]``
+        (one ``sequence_output`` pass per length group: :mod:`srsupm_lab.backbones.prefixes`)."""
+        parts = prefix_parts(self.backbone, inputs, targets)
+        return prefix_encodings(self.backbone, inputs, parts), target_cells(targets, parts)
 
     def _check_rows(self, inputs: torch.Tensor, targets: torch.Tensor) -> None:
         where = "BackboneRecommender.loss (one_pass rows)"
@@ -158,18 +147,11 @@ class BackboneAlone(Method):
 
     def check(self, config) -> None:
         super().check(config)
-        if config.one_pass and not _backbone_class(config.backbone).prefixes_exact(config.backbone_options):
-            raise ValueError(f"TrainConfig.one_pass: needs a backbone whose outputs are its prefixes' encodings: "
-                             f"gru4rec, or sasrec with backbone_options positions='from_start' (backbone is "
-                             f"{config.backbone!r})")
+        check_prefixes_exact(config)
 
-    def build(self, backbone, config) -> BackboneRecommender:
+    def build(self, backbone, config, dataset) -> BackboneRecommender:
         return BackboneRecommender(backbone, loss=config.loss, one_pass=config.one_pass)
 
     def label(self, backbone: str) -> str:
         return backbone
 
-
-def _backbone_class(name: str):
-    from ..backbones import BACKBONES
-    return BACKBONES[name]

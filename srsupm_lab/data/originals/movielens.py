@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,8 +38,24 @@ def _zip_lines(zf: zipfile.ZipFile, member: str, source: str, progress: bool) ->
         yield from numbered_lines(f, source, progress)
 
 
+def _one_spelling(first: dict, what: str, value: int, text: str, source: str, lineno: int, line: str) -> None:
+    """Refuse a second spelling of an integer id (``012`` after ``12``): read as integers the two would merge.
+    ``first``: id -> (spelling, source, line) of the first time it was read."""
+    seen = first.setdefault(value, (text, source, lineno))
+    if seen[0] != text:
+        where = f"line {seen[2]}" if seen[1] == source else f"{seen[1]}, line {seen[2]}"
+        raise MalformedLineError(source, lineno, f"{what} id {value} spelled {text!r}, {where} as {seen[0]!r}; read "
+                                 f"as integers they would merge into one id: write each id one way", line)
+
+
 def read_movielens_100k(zip_path: str | os.PathLike, progress: bool = False) -> tuple[pd.DataFrame, dict[int, list[str]]]:
-    """(``user, item, time, rating`` table in file order, ``item -> genre names``) from ``ml-100k.zip``."""
+    """(``user, item, time, rating`` table in file order, ``item -> genre names``) from ``ml-100k.zip``.
+
+    Every id is an integer written one way: a second spelling (``012`` after ``12``, in ``u.data`` or
+    between ``u.data`` and ``u.item``) is an error naming both lines, not two rows merged into one id.
+    Exact duplicate interactions (same user, item and timestamp) are kept, each an interaction of
+    its own; one ``UserWarning`` gives their count and the lines of the first.
+    """
     zip_path = Path(zip_path)
     try:
         zf = zipfile.ZipFile(zip_path)
@@ -59,14 +76,26 @@ def read_movielens_100k(zip_path: str | os.PathLike, progress: bool = False) -> 
 
         member = _zip_member(zf, zip_path, "u.data")
         source = f"{zip_path}:{member}"
-        rows = []
+        rows, lines = [], []
+        spelled: dict[str, dict[int, tuple[str, str, int]]] = {"user": {}, "item": {}}
         for lineno, line in _zip_lines(zf, member, source, progress):
             parts = line.split()
             if len(parts) != 4 or not all(p.isascii() and p.isdigit() for p in parts):
                 raise MalformedLineError(source, lineno, "expected 4 tab-separated integers 'user item rating timestamp'", line)
             u, i, r, t = map(int, parts)
+            _one_spelling(spelled["user"], "user", u, parts[0], source, lineno, line)
+            _one_spelling(spelled["item"], "item", i, parts[1], source, lineno, line)
             rows.append((u, i, t, r))
+            lines.append(lineno)
         df = pd.DataFrame(rows, columns=["user", "item", "time", "rating"])
+        repeats = df.duplicated(["user", "item", "time"]).to_numpy()
+        if repeats.any():
+            row = int(repeats.argmax())
+            first = int(((df["user"] == df["user"].iat[row]) & (df["item"] == df["item"].iat[row])
+                         & (df["time"] == df["time"].iat[row])).to_numpy().argmax())
+            warnings.warn(f"{source}: {int(repeats.sum())} exact duplicate interaction(s) (same user, item and "
+                          f"timestamp; the first: line {lines[row]} repeats line {lines[first]}) are kept, each as "
+                          f"an interaction of its own", stacklevel=2)
 
         member = _zip_member(zf, zip_path, "u.item")
         source = f"{zip_path}:{member}"
@@ -78,6 +107,7 @@ def read_movielens_100k(zip_path: str | os.PathLike, progress: bool = False) -> 
                     any(f not in ("0", "1") for f in flags):
                 raise MalformedLineError(source, lineno, f"expected 'id|title|release|video release|url' and "
                                          f"{len(genres)} genre flags 0/1, separated by '|'", line)
+            _one_spelling(spelled["item"], "item", int(fields[0]), fields[0], source, lineno, line)
             if int(fields[0]) in labels:
                 raise MalformedLineError(source, lineno, f"item {int(fields[0])} is listed twice", line)
             labels[int(fields[0])] = [g for g, f in zip(genres, flags) if f == "1"]

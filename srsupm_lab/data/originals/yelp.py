@@ -1,8 +1,14 @@
-"""The Yelp Open Dataset (a manual download) -> SequenceDataset, S3-Rec's 2019 window by default."""
+"""The Yelp Open Dataset (a manual download) -> SequenceDataset, S3-Rec's 2019 window by default.
+
+Review dates are parsed as dates (:func:`parse_yelp_date`); a malformed one is an error naming the file,
+the line and the value, never a row silently dropped or sorted last.
+"""
 from __future__ import annotations
 
 import json
 import os
+import re
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -13,8 +19,23 @@ from ..raw_lines import MalformedLineError, field, id_field, read_records
 from ..s3rec_layout import save_s3rec_layout
 from .sources import SOURCES
 
-# S3-Rec's Yelp date window (inclusive string bounds on the review "date" field).
+# S3-Rec's Yelp date window (inclusive bounds on the review "date" field; the upper one is midnight, so most
+# of 31 December is out, exactly as S3-Rec's string comparison had it).
 S3REC_YELP_DATES = ("2019-01-01 00:00:00", "2019-12-31 00:00:00")
+
+# the review "date" field: 'YYYY-MM-DD HH:MM:SS' (every release since 2018), or 'YYYY-MM-DD' (older ones)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?: [0-9]{2}:[0-9]{2}:[0-9]{2})?")
+
+
+def parse_yelp_date(text) -> datetime | None:
+    """``'YYYY-MM-DD HH:MM:SS'`` or ``'YYYY-MM-DD'`` (midnight) as a ``datetime``; None for anything else
+    (another format, an impossible day such as 2019-02-30, not a string)."""
+    if not isinstance(text, str) or _DATE.fullmatch(text) is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
 
 YELP_FILES = ("yelp_academic_dataset_review.json", "yelp_academic_dataset_business.json")
 
@@ -30,17 +51,37 @@ def _missing_yelp_message(root: Path, missing: list[str]) -> str:
     )
 
 
+def _date_bounds(dates) -> tuple[datetime, datetime] | None:
+    if dates is None:
+        return None
+    bounds = tuple(parse_yelp_date(d) for d in dates) if isinstance(dates, (tuple, list)) and len(dates) == 2 \
+        else (None,)
+    if any(b is None for b in bounds):
+        raise ValueError(f"dates must be None or a (min, max) pair of 'YYYY-MM-DD HH:MM:SS' (or 'YYYY-MM-DD') "
+                         f"strings, got {dates!r}")
+    return bounds
+
+
 def read_yelp_reviews(path: str | os.PathLike, dates: tuple[str, str] | None = S3REC_YELP_DATES,
                       progress: bool = False) -> pd.DataFrame:
-    """Table ``user, item, time, rating`` (time = the ``date`` string) of reviews inside ``dates``."""
+    """Table ``user, item, time, rating`` of the reviews dated inside ``dates`` (inclusive bounds).
+
+    ``time`` is the review's ``date`` parsed as a date and time (``'YYYY-MM-DD HH:MM:SS'``, or
+    ``'YYYY-MM-DD'`` for midnight), so reviews are ordered and filtered as dates, not as text. Every
+    date is checked, also with ``dates=None``: a malformed one (another format, an impossible day,
+    not a string) is a ``ValueError`` naming the file, the line and the value; it is never dropped
+    nor sorted after every real date (where it would become its user's test target).
+    """
     path = Path(path)
-    lo, hi = dates if dates is not None else (None, None)
+    bounds = _date_bounds(dates)
     rows = []
     for lineno, line, rec in read_records(path, json.loads, progress):
-        date = field(rec, "date", path, lineno, line)
-        if not isinstance(date, str):
-            raise MalformedLineError(str(path), lineno, f"'date' must be a string, got {date!r}", line)
-        if dates is not None and (date < lo or date > hi):
+        raw = field(rec, "date", path, lineno, line)
+        date = parse_yelp_date(raw)
+        if date is None:
+            raise MalformedLineError(str(path), lineno, f"'date' must be a date 'YYYY-MM-DD HH:MM:SS', got {raw!r}",
+                                     line)
+        if bounds is not None and not bounds[0] <= date <= bounds[1]:
             continue
         rows.append((id_field(rec, "user_id", path, lineno, line),
                      id_field(rec, "business_id", path, lineno, line), date, rec.get("stars")))
@@ -70,15 +111,15 @@ def prepare_yelp(root: str | os.PathLike, *, dates: tuple[str, str] | None = S3R
                  out: str | os.PathLike | None = None, progress: bool = True) -> SequenceDataset:
     """Yelp Open Dataset (files in ``root``) as a SequenceDataset named ``"Yelp"``.
 
-    ``dates``: inclusive (min, max) string bounds on the review date; the default is S3-Rec's
-    2019 window, ``None`` keeps every review.
+    ``dates``: inclusive (min, max) bounds on the review date, as ``'YYYY-MM-DD HH:MM:SS'`` strings
+    (compared as dates); the default is S3-Rec's 2019 window, ``None`` keeps every review. A
+    malformed review date is an error naming the file, line and value (:func:`read_yelp_reviews`).
     """
     root = Path(root)
     missing = [name for name in YELP_FILES if not (root / name).is_file()]
     if missing:
         raise FileNotFoundError(_missing_yelp_message(root, missing))
-    if dates is not None and not (len(dates) == 2 and all(isinstance(d, str) for d in dates)):
-        raise ValueError(f"dates must be None or a (min, max) pair of 'YYYY-MM-DD HH:MM:SS' strings, got {dates!r}")
+    _date_bounds(dates)                                   # checked before the large files are read
     df = kcore_filter(read_yelp_reviews(root / YELP_FILES[0], dates, progress), k=k)
     labels = read_yelp_business(root / YELP_FILES[1], set(df["item"].unique()), progress)
     ds = build_dataset(df, labels, name="Yelp")

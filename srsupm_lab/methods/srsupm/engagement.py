@@ -15,6 +15,8 @@ training batch for the gradients), with the model in evaluation mode and no stat
   the diagonal): near 1, the K branches say the same thing (collapse, §3).
 * ``pmsim_chance`` — log B, the InfoNCE loss of a model that cannot tell the partner from the
   B−1 in-batch negatives; the epoch's ``loss_pmsim`` beside it says whether PMSIM learns (§7).
+  With same-user negatives masked (``same_user_negatives="mask"``, the one-pass default) it is
+  the mean over anchors of log(the columns left in the denominator).
 * ``grad_<term>`` — the share of each weighted loss term of Eq. 24 in the gradient that reaches
   Ẑ on one training batch, ‖∂(w·L_term)/∂Ẑ‖ / Σ ‖∂(w·L)/∂Ẑ‖: which term actually shapes the
   shift representations (a term with a share near 0 is switched on in name only).
@@ -83,8 +85,10 @@ def measure(model, windows, levels: torch.Tensor, batch: dict | None = None, sam
     """The engagement numbers (module doc) of an SRSUPM ``model`` on validation ``windows`` with PMSA ``levels``.
 
     ``sample`` selects the windows (default :func:`validation_sample`); ``batch`` (a training batch
-    as the trainer builds it) adds the ``grad_*`` shares. The model's mode, its PMSIM confidence
-    cache and every RNG state are left as they were.
+    as the trainer builds it) adds the ``grad_*`` shares. A batch of one-pass rows (a ``[R, L]``
+    target matrix: R rows drawn where a per-window run draws R windows) is cut to its first rows
+    holding about R targets (:func:`one_pass_batch`), so that both measure on about as many windows.
+    The model's mode, its PMSIM confidence cache and every RNG state are left as they were.
     """
     if sample is None:
         sample = validation_sample(len(windows))
@@ -107,13 +111,37 @@ def measure(model, windows, levels: torch.Tensor, batch: dict | None = None, sam
         model.eval()                                       # no dropout: the gradient of the model itself
         try:
             with torch.random.fork_rng(devices=[]):        # PMSIM's partner draw must not move the RNG
+                batch = one_pass_batch(batch)
                 terms, views = model.loss_terms(batch, refresh=False)
                 out.update({f"grad_{k}": v for k, v in gradient_shares(terms, model.weights, views).items()})
                 if "pmsim" in terms:
-                    out["pmsim_chance"] = math.log(batch["inputs"].shape[0])
+                    out["pmsim_chance"] = pmsim_chance(model, batch)
         finally:
             model.train(was_training)
     return out
+
+
+def one_pass_batch(batch: dict) -> dict:
+    """A batch of one-pass rows (``targets [R, L]``) cut to its first rows holding at least R targets
+    (R = its number of rows: the trainer draws ``batch_size`` of them); a per-window batch as it is."""
+    if batch["targets"].dim() != 2:
+        return batch
+    R = batch["targets"].shape[0]
+    counts = (batch["targets"] != 0).sum(dim=1).cumsum(dim=0)                   # (R,)
+    n = min(int(torch.searchsorted(counts, torch.tensor(R, device=counts.device))) + 1, R)
+    return {name: t[:n] for name, t in batch.items()}
+
+
+def pmsim_chance(model, batch: dict) -> float:
+    """The chance value of L_PMSIM on ``batch``: the mean over its anchors of log(the columns of the
+    InfoNCE denominator): log B per window; less where same-user negatives are masked."""
+    if batch["targets"].dim() == 2:                                             # one-pass rows: the target cells
+        index = model.batch_windows(batch)
+    else:
+        index = batch.get("index")
+        if index is None or model.matching.same_user_negatives == "keep":
+            return math.log(batch["inputs"].shape[0])
+    return float(model.matching.candidates(index).double().log().mean())
 
 
 def is_engaged(row: dict) -> bool:

@@ -2,11 +2,12 @@
 
 Builds :class:`~srsupm_lab.methods.srsupm.model.SRSUPM` from the config's backbone, its number of
 PMSA levels ``K`` (one SIC branch per level) and the method's options
-(:class:`~srsupm_lab.methods.srsupm.options.SRSUPMOptions`).
+(:class:`~srsupm_lab.methods.srsupm.options.SRSUPMOptions`). With ``TrainConfig.one_pass`` (gru4rec, or
+sasrec with positions='from_start') it trains on one encoder pass per user (method.md §2, §7).
 """
 from __future__ import annotations
 
-from ..base import Method
+from ..base import Method, check_prefixes_exact
 from .options import LEGACY_VALUES, PAPER_READINGS, SRSUPMOptions
 
 __all__ = ["SRSUPMMethod"]
@@ -22,11 +23,19 @@ class SRSUPMMethod(Method):
     presets = {"paper": PAPER_READINGS}
     speed_options = ("fused_mixture",)
     legacy_values = LEGACY_VALUES
+    one_pass = True
 
-    def build(self, backbone, config):
+    def check(self, config) -> None:
+        super().check(config)
+        check_prefixes_exact(config)
+
+    def build(self, backbone, config, dataset):
         from .model import SRSUPM
-        o = config.method_options
-        model = SRSUPM(backbone, K=config.K, **{k: v for k, v in o.items() if k != "fused_mixture"})
+        o = dict(config.method_options)
+        if o["same_user_negatives"] == "auto":                         # mask with one pass, keep per window
+            o["same_user_negatives"] = None
+        model = SRSUPM(backbone, K=config.K, one_pass=config.one_pass,
+                       **{k: v for k, v in o.items() if k != "fused_mixture"})
         model.fused_mixture = o["fused_mixture"]                       # speed only: the same model
         return model
 

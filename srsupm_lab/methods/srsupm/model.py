@@ -21,6 +21,16 @@ weight, the paper's (``PAPER_READINGS``) or 0 is accepted, and its weight is the
 ``pmsid=False`` is allowed (the paper's "w/o PMSID" row); the PMSIM confidences then come from a
 shift distribution α that no loss trains directly (only L_rec and L_reg shape Ẑ), so the
 sampling is close to uniform within a group; the confidence cache is still refreshed.
+
+**One encoder pass per user** (``one_pass=True``; GRU4Rec, SASRec with ``positions="from_start"``;
+method.md §2, §7): :meth:`SRSUPM.training_data` gives one-pass rows and each target cell's window
+row; :meth:`SRSUPM.loss_terms` reads a batch of rows as its T windows (``h`` from one pass per length
+group, :mod:`.one_pass`) and computes the per-window terms on them (partners, other users' windows,
+are still encoded window by window). **Choice:** such a batch holds all the windows of few users,
+so ``same_user_negatives="mask"`` (:mod:`~srsupm_lab.methods.srsupm.pmsim`) drops the anchor's own
+user's windows from the InfoNCE denominator; it is the default with ``one_pass`` (``None``: "mask"
+with one pass, "keep" without, the per-window default unchanged). The per-window path expresses
+the same rule: the equivalence tests compare the two (``tests/test_one_pass_srsupm.py``).
 """
 from __future__ import annotations
 
@@ -30,10 +40,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ...backbones.base import dropout
+from ...backbones.base import Backbone, dropout
+from ...backbones.prefixes import prefix_encodings, prefix_parts, target_cells
+from .one_pass import one_pass_windows
 from .options import AUGMENTATIONS, SRSUPMOptions, unused_weight_error
 from .pmsid import REG_FORMS, consistency_regulariser, decomposition_loss, level_confidence, shift_distribution, shift_logits
-from .pmsim import ShiftInformationMatching
+from .pmsim import SAME_USER_NEGATIVES, ShiftInformationMatching
 from .prediction import mean_scores, mixed_scores
 from .sic import LevelPriors, ShiftInformationConstruction
 from .temperature import LevelTemperatures
@@ -76,6 +88,13 @@ class SRSUPM(nn.Module):
         the basic view", which it does not specify): ``"encoder_dropout"`` (a second encoder pass
         with fresh dropout) or ``"view_dropout"`` (dropout at rate ``dropout`` on the basic view g
         of the same pass: no extra encoder pass).
+    one_pass : bool
+        Train on one encoder pass per user (module doc); needs a backbone with ``causal_prefixes``
+        and no auxiliary loss.
+    same_user_negatives : str or None
+        PMSIM's in-batch negatives from the anchor's own user: ``"keep"`` or ``"mask"``
+        (:mod:`srsupm_lab.methods.srsupm.pmsim`); None (default) means ``"mask"`` with ``one_pass``
+        and ``"keep"`` without (module doc, **Choice**).
     """
 
     def __init__(self, backbone: nn.Module, K: int = 5, lambda1: float = DEFAULT_LAMBDA1,
@@ -84,7 +103,8 @@ class SRSUPM(nn.Module):
                  hidden: int | None = None, level_temperature: str = _D["level_temperature"],
                  pmsim_similarity: str = _D["pmsim_similarity"], reg_form: str = _D["reg_form"],
                  augmentation: str = _D["augmentation"], singletons: str = _D["singletons"],
-                 false_negatives: str = _D["false_negatives"]) -> None:
+                 false_negatives: str = _D["false_negatives"], one_pass: bool = False,
+                 same_user_negatives: str | None = None) -> None:
         super().__init__()
         for name in ("encode", "item_table", "auxiliary_loss"):
             if not callable(getattr(backbone, name, None)):
@@ -97,6 +117,15 @@ class SRSUPM(nn.Module):
                 raise ValueError(f"SRSUPM: {name} must be >= 0, got {value!r}")
         if not float(tau) > 0.0:
             raise ValueError(f"SRSUPM: tau must be > 0, got {tau!r}")
+        if one_pass and not getattr(backbone, "causal_prefixes", False):
+            raise ValueError(f"SRSUPM: one_pass needs a backbone whose outputs are its prefixes' encodings "
+                             f"(GRU4Rec, or SASRec with positions='from_start'); {type(backbone).__name__} "
+                             f"with these options is not")
+        if one_pass and type(backbone).auxiliary_loss is not Backbone.auxiliary_loss:
+            raise ValueError(f"SRSUPM: one_pass trains without the backbone's auxiliary loss, and "
+                             f"{type(backbone).__name__} has one")
+        if same_user_negatives is None:
+            same_user_negatives = "mask" if one_pass else "keep"
         for switch, on, weight, value in (("pmsid", pmsid, "lambda1", lambda1), ("pmsim", pmsim, "lambda2", lambda2)):
             error = unused_weight_error(switch, on, weight, value)
             if error:
@@ -115,8 +144,14 @@ class SRSUPM(nn.Module):
             raise ValueError(f"SRSUPM: augmentation must be one of {list(AUGMENTATIONS)}, got {augmentation!r}")
         self.reg_form, self.augmentation = reg_form, augmentation
         self.view_dropout = float(dropout)            # the rate of the "view_dropout" augmentation
-        self.matching = ShiftInformationMatching(K, tau, pmsim_similarity, singletons, false_negatives) \
-            if pmsim else None
+        if same_user_negatives not in SAME_USER_NEGATIVES:
+            raise ValueError(f"SRSUPM: same_user_negatives must be one of {list(SAME_USER_NEGATIVES)}, "
+                             f"got {same_user_negatives!r}")
+        self.matching = ShiftInformationMatching(K, tau, pmsim_similarity, singletons, false_negatives,
+                                                 same_user_negatives) if pmsim else None
+        self.one_pass = bool(one_pass)
+        #: the PMSA level of every training window (M,), kept by prepare() for one-pass batches
+        self.register_buffer("train_levels", None, persistent=False)
         self.temperatures = LevelTemperatures(self.dim, level_temperature)
         #: score inference passes (no gradients) with the compiled mixture (prediction.mixed_scores,
         #: fused=True): the same scores up to float rounding, faster; speed only, so not a setting
@@ -146,12 +181,51 @@ class SRSUPM(nn.Module):
 
     # ---------------------------------------------------------------- Recommender protocol
     def prepare(self, train, levels: torch.Tensor) -> None:
-        """Build PMSIM groups and the confidence cache from the training ``Windows`` and their levels (M,)."""
+        """Build PMSIM groups and the confidence cache from the training ``Windows`` and their levels (M,).
+
+        With ``one_pass`` the levels are kept too (``train_levels``): a one-pass batch reads its
+        windows' levels from them by window index.
+        """
+        device = next(self.parameters()).device
+        if self.one_pass:
+            self.train_levels = None if levels is None else torch.as_tensor(levels).long().to(device)
         if self.matching is None:
             return
-        device = next(self.parameters()).device
         self.matching.prepare(train.inputs, train.users, train.targets, torch.as_tensor(levels), device=device)
 
+    def training_data(self, train) -> dict[str, torch.Tensor] | None:
+        """With ``one_pass``, the trainer's tensors: the one-pass rows of ``train``
+        (:func:`~srsupm_lab.data.prefix_rows.prefix_rows`: ``inputs``, ``targets`` ``[R, L]``, ``users``)
+        and ``window [R, L]``, the row in ``train`` of the window whose target sits in each cell
+        (-1 = none); None without ``one_pass`` (the trainer batches the windows)."""
+        if not self.one_pass:
+            return None
+        from ...data.prefix_rows import prefix_rows
+        rows = prefix_rows(train)
+        return {**rows.as_batch_data(), "window": rows.window}
+
+    # ---------------------------------------------------------------- one-pass rows (module doc)
+    def prefix_outputs(self, inputs: torch.Tensor, targets: torch.Tensor,
+                       window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(h [T, d], targets [T], window [T])``: the backbone's encoding of every prefix with a target
+        in one-pass rows ``inputs [B, L]`` (target matrix ``targets [B, L]``), its target and its
+        window's row in the training ``Windows``, in the order :meth:`loss_terms` uses (length group
+        by length group: :mod:`srsupm_lab.backbones.prefixes`), in the module's current mode."""
+        parts = prefix_parts(self.backbone, inputs, targets)
+        return prefix_encodings(self.backbone, inputs, parts), target_cells(targets, parts), target_cells(window, parts)
+
+    def _one_pass_windows(self, batch: dict[str, torch.Tensor]) -> tuple[list, torch.Tensor, torch.Tensor]:
+        """Checks a one-pass batch; ``(parts, targets [T], index [T])`` of its target cells (:mod:`.one_pass`)."""
+        return one_pass_windows(self, batch)
+
+    def batch_windows(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The rows in the training ``Windows`` of a batch's windows: ``index [B]`` per window, or for
+        one-pass rows the ``window`` of every target cell ``[T]``, in :meth:`loss_terms`' order."""
+        if batch["targets"].dim() == 2:
+            return self._one_pass_windows(batch)[2]
+        return batch["index"].long()
+
+    # ---------------------------------------------------------------- the objective
     def loss_terms(self, batch: dict[str, torch.Tensor], refresh: bool = True) -> tuple[dict, torch.Tensor]:
         """The weighted terms of Eq. 24 and the shift representations they are computed from.
 
@@ -163,10 +237,17 @@ class SRSUPM(nn.Module):
         ``torch.autograd.grad(term, views)`` measures how much each term pulls on Ẑ
         (:mod:`srsupm_lab.methods.srsupm.engagement`). ``refresh=False`` leaves the PMSIM confidence cache as it is
         (for measurements that must not change the training state).
+
+        A batch of one-pass rows (``targets [B, L]`` and ``window [B, L]``, from :meth:`training_data`)
+        stands for its T target cells' windows: the same terms over those T windows, with ``h`` from
+        one pass over the rows (module doc); a per-window batch has ``targets [B]``, ``levels [B]``
+        and ``index [B]``.
         """
         for key in ("inputs", "targets", "users"):
             if key not in batch:
                 raise KeyError(f"SRSUPM.loss: batch lacks {key!r} (has {sorted(batch)})")
+        if batch["targets"].dim() == 2:
+            return self._one_pass_terms(batch, refresh)
         inputs, targets, users = batch["inputs"], batch["targets"], batch["users"]
         B = inputs.shape[0]
         if self.use_pmsid and "levels" not in batch:
@@ -197,12 +278,54 @@ class SRSUPM(nn.Module):
         else:
             views = Z = self._shift(inputs, users)                                 # (B, K, d)
 
+        matched = (index, partner, Z_partner, g_aug) if self.use_pmsim else None
+        terms = self._terms(Z, targets, batch.get("levels"), matched, refresh)
+        aux = self.backbone.auxiliary_loss(inputs, targets, users)
+        if aux is not None:                                                       # BERT4Rec's cloze loss
+            terms["aux"] = aux
+        return terms, views
+
+    def _one_pass_terms(self, batch: dict[str, torch.Tensor], refresh: bool) -> tuple[dict, torch.Tensor]:
+        """:meth:`loss_terms` of a batch of one-pass rows: the per-window terms of its T target cells' windows."""
+        inputs = batch["inputs"]
+        parts, targets, index = self._one_pass_windows(batch)
+        T = index.shape[0]
+        levels = self.train_levels[index] if self.use_pmsid else None            # (T,)
+        if self.use_pmsim:
+            self.matching.check_index(index)
+            if inputs.shape[1] != self.matching.inputs.shape[1]:
+                raise ValueError(f"SRSUPM.loss: batch rows have length {inputs.shape[1]} but the prepared "
+                                 f"training windows have {self.matching.inputs.shape[1]}")
+            partner = self.matching.sample(index)                                 # (T,) drawn as per window
+            hs = [prefix_encodings(self.backbone, inputs, parts),                                  # (T, d) the windows, one pass
+                  self.backbone.encode(self.matching.inputs[partner], self.matching.users[partner])]  # (T, d)
+            if self.augmentation == "encoder_dropout":
+                hs.append(prefix_encodings(self.backbone, inputs, parts))                          # fresh dropout masks
+            views = self.priors(self.sic(torch.cat(hs)))                          # (2T or 3T, K, d)
+            Z, Z_partner = views[:T], views[T:2 * T]
+            if self.augmentation == "encoder_dropout":
+                g_aug = views[2 * T:].sum(dim=1)                                  # (T, d)
+            else:
+                g_aug = dropout(Z.sum(dim=1), self.view_dropout, self.training)   # (T, d)
+            matched = (index, partner, Z_partner, g_aug)
+        else:
+            views = Z = self.priors(self.sic(prefix_encodings(self.backbone, inputs, parts)))      # (T, K, d)
+            matched = None
+        return self._terms(Z, targets, levels, matched, refresh), views
+
+    def _terms(self, Z: torch.Tensor, targets: torch.Tensor, levels: torch.Tensor | None, matched: tuple | None,
+               refresh: bool) -> dict[str, torch.Tensor]:
+        """L_rec, L_PMSID, L_PMSIM, L_reg of windows with shift representations ``Z [B, K, d]``.
+
+        ``matched`` is ``(index [B], partner [B], Z_partner [B, K, d], g_aug [B, d])`` with PMSIM on.
+        """
         terms = {"rec": F.cross_entropy(self._predict(Z), targets - 1)}           # items 1..N -> classes 0..N-1
         e_v = self.backbone.item_table()[targets]                                 # (B, d)
         logits = shift_logits(Z, e_v, self.temperatures.alpha)                   # (B, K)
         if self.use_pmsid:
-            terms["pmsid"] = decomposition_loss(logits, batch["levels"])
+            terms["pmsid"] = decomposition_loss(logits, levels)
         if self.use_pmsim:
+            index, partner, Z_partner, g_aug = matched
             if refresh:
                 levels = self.matching.levels[index]                              # (B,) partner shares it
                 self.matching.refresh(index, level_confidence(logits, levels))
@@ -210,10 +333,7 @@ class SRSUPM(nn.Module):
                 self.matching.refresh(partner, level_confidence(partner_logits, levels))
             terms["pmsim"] = self.matching.loss(g_aug, Z_partner.sum(dim=1), index)  # g = Σ_k ẑ_k
         terms["reg"] = consistency_regulariser(Z, self.reg_form)
-        aux = self.backbone.auxiliary_loss(inputs, targets, users)
-        if aux is not None:                                                       # BERT4Rec's cloze loss
-            terms["aux"] = aux
-        return terms, views
+        return terms
 
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """``(L, parts)`` with L = L_rec + λ1 L_PMSID + λ2 L_PMSIM + γ L_reg (Eq. 24).

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..base import MethodOptions, option
 from .pmsid import REG_FORMS
-from .pmsim import FALSE_NEGATIVES, SIMILARITIES, SINGLETONS
+from .pmsim import FALSE_NEGATIVES, SAME_USER_NEGATIVES, SIMILARITIES, SINGLETONS
 from .temperature import TEMPERATURE_MODES
 
 __all__ = ["SRSUPMOptions", "AUGMENTATIONS", "PAPER_READINGS", "LEGACY_VALUES", "TAU_MIN", "TAU_WARN",
@@ -53,6 +53,8 @@ class SRSUPMOptions(MethodOptions):
                                      "drop (left out)", SINGLETONS)
     false_negatives: str = option("keep", "in-batch negatives sharing the anchor's (target, level): keep | mask",
                                   FALSE_NEGATIVES)
+    same_user_negatives: str = option("auto", "in-batch negatives from the anchor's own user: keep | mask | auto "
+                                              "(mask with one_pass, keep per window)", ("auto", *SAME_USER_NEGATIVES))
     fused_mixture: bool = option(False, "score evaluation passes with the torch.compile'd mixture (speed only)")
 
     def check(self) -> None:

@@ -79,7 +79,7 @@ class OracleMethod(Method):
             raise ValueError(f"TrainConfig.method: 'oracle' is the backbone told the synthetic world's true shifts: "
                              f"it needs dataset='synthetic', got {config.dataset!r}")
 
-    def build(self, backbone, config) -> ShiftOracle:
+    def build(self, backbone, config, dataset) -> ShiftOracle:
         return ShiftOracle(backbone)
 
 

@@ -24,7 +24,13 @@
     ``"drop"`` leaves it out of the loss;
   - ``false_negatives``: an in-batch negative whose window shares the anchor's (target, level)
     group is a positive by Eq. 11; ``"keep"`` counts it as a negative (plain InfoNCE) and
-    ``"mask"`` removes it from the denominator.
+    ``"mask"`` removes it from the denominator;
+  - ``same_user_negatives``: an in-batch negative whose window belongs to the anchor's user
+    (another prefix of the same sequence, which the one-pass batches of
+    :class:`~srsupm_lab.methods.srsupm.model.SRSUPM` hold by the user's whole history);
+    ``"keep"`` counts it (plain InfoNCE, the default) and ``"mask"`` removes it from the
+    denominator, so that an anchor is never asked to tell its partner from the partners of its
+    own user's neighbouring windows (method.md §7, **Choice**).
 """
 from __future__ import annotations
 
@@ -37,6 +43,7 @@ MIN_CONFIDENCE = 1e-6
 SIMILARITIES = ("cosine", "dot")
 SINGLETONS = ("self", "drop")
 FALSE_NEGATIVES = ("keep", "mask")
+SAME_USER_NEGATIVES = ("keep", "mask")
 
 
 def build_groups(targets: torch.Tensor, levels: torch.Tensor, K: int) -> dict[str, torch.Tensor]:
@@ -59,13 +66,16 @@ def build_groups(targets: torch.Tensor, levels: torch.Tensor, K: int) -> dict[st
 
 
 def info_nce(anchor: torch.Tensor, positive: torch.Tensor, tau: float, similarity: str = "cosine",
-             keep: torch.Tensor | None = None, group: torch.Tensor | None = None) -> torch.Tensor:
+             keep: torch.Tensor | None = None, group: torch.Tensor | None = None,
+             user: torch.Tensor | None = None) -> torch.Tensor:
     """InfoNCE (Eqs. 16–18): row ``b`` of ``anchor`` (B, d) must pick row ``b`` of ``positive`` (B, d).
 
     ``similarity`` is ``"cosine"`` or ``"dot"`` (module doc). ``keep`` (B,) bool, if given, selects
     the anchors that enter the mean (the others are left out; all rows still serve as negatives).
     ``group`` (B,) int, if given, masks the false negatives: column ``j ≠ b`` is dropped from row
-    ``b``'s denominator when ``group[j] == group[b]``. With no anchor kept the loss is 0.
+    ``b``'s denominator when ``group[j] == group[b]``. ``user`` (B,) int, if given, masks the
+    same-user negatives the same way (column ``j ≠ b`` dropped when ``user[j] == user[b]``). With no
+    anchor kept the loss is 0.
     """
     if anchor.shape != positive.shape or anchor.dim() != 2:
         raise ValueError(f"info_nce: expected two (B, d) tensors, got {tuple(anchor.shape)} and {tuple(positive.shape)}")
@@ -77,6 +87,9 @@ def info_nce(anchor: torch.Tensor, positive: torch.Tensor, tau: float, similarit
     if group is not None:
         same = (group.view(-1, 1) == group.view(1, -1)) & ~torch.eye(B, dtype=torch.bool, device=a.device)
         logits = logits.masked_fill(same, float("-inf"))                       # false negatives out
+    if user is not None:
+        mine = (user.view(-1, 1) == user.view(1, -1)) & ~torch.eye(B, dtype=torch.bool, device=a.device)
+        logits = logits.masked_fill(mine, float("-inf"))                       # same-user negatives out
     losses = F.cross_entropy(logits, torch.arange(B, device=a.device), reduction="none")   # (B,)
     if keep is None:
         return losses.mean()
@@ -94,14 +107,16 @@ class ShiftInformationMatching(nn.Module):
     _STATE = ("inputs", "users", "targets", "levels", "order", "offsets", "group", "position", "confidence")
 
     def __init__(self, K: int, tau: float = 1.0, similarity: str = "cosine", singletons: str = "self",
-                 false_negatives: str = "keep") -> None:
+                 false_negatives: str = "keep", same_user_negatives: str = "keep") -> None:
         super().__init__()
         for name, value, allowed in (("similarity", similarity, SIMILARITIES), ("singletons", singletons, SINGLETONS),
-                                     ("false_negatives", false_negatives, FALSE_NEGATIVES)):
+                                     ("false_negatives", false_negatives, FALSE_NEGATIVES),
+                                     ("same_user_negatives", same_user_negatives, SAME_USER_NEGATIVES)):
             if value not in allowed:
                 raise ValueError(f"PMSIM: {name} must be one of {list(allowed)}, got {value!r}")
         self.K, self.tau = K, float(tau)
         self.similarity, self.singletons, self.false_negatives = similarity, singletons, false_negatives
+        self.same_user_negatives = same_user_negatives
         for name in self._STATE:
             self.register_buffer(name, None, persistent=False)
 
@@ -186,15 +201,29 @@ class ShiftInformationMatching(nn.Module):
         """``L_PMSIM``: InfoNCE between augmented views (B, d) and supervised views (B, d).
 
         ``index`` (B,), the windows' rows in the prepared training windows, is needed by
-        ``singletons="drop"`` and ``false_negatives="mask"`` (module doc).
+        ``singletons="drop"``, ``false_negatives="mask"`` and ``same_user_negatives="mask"`` (module doc).
         """
-        keep = group = None
-        if self.singletons == "drop" or self.false_negatives == "mask":
+        keep = group = user = None
+        if self.singletons == "drop" or self.false_negatives == "mask" or self.same_user_negatives == "mask":
             if index is None:
-                raise ValueError("PMSIM loss: singletons='drop' / false_negatives='mask' need the windows' index")
+                raise ValueError("PMSIM loss: singletons='drop' / false_negatives='mask' / same_user_negatives='mask' "
+                                 "need the windows' index")
             index = index.long()
             if self.singletons == "drop":
                 keep = ~self.alone(index)
             if self.false_negatives == "mask":
                 group = self.group[index]
-        return info_nce(g_aug, g_sup, self.tau, self.similarity, keep=keep, group=group)
+            if self.same_user_negatives == "mask":
+                user = self.users[index]
+        return info_nce(g_aug, g_sup, self.tau, self.similarity, keep=keep, group=group, user=user)
+
+    def candidates(self, index: torch.Tensor) -> torch.Tensor:
+        """(B,) how many columns enter each anchor's InfoNCE denominator (its partner included) for
+        windows ``index``: B, less the anchor's same-user windows when ``same_user_negatives="mask"``
+        (``log`` of it is the loss's chance value; the false-negative mask is not counted)."""
+        index = index.long()
+        B = index.shape[0]
+        if self.same_user_negatives != "mask":
+            return torch.full((B,), B, dtype=torch.long, device=index.device)
+        user = self.users[index]
+        return B - (user.view(-1, 1) == user.view(1, -1)).sum(dim=1) + 1

@@ -1,0 +1,131 @@
+"""The method ``mtrec``: a recommender aligned with users' mental reward (MTRec, Algorithm 2; docs/mtrec_method.md).
+
+Two stages, not alternating (mtrec.md §3):
+
+1. In ``prepare`` (before the first epoch), the mental reward model ``Q_λ``
+   (:class:`~srsupm_lab.methods.mtrec.reward_model.RewardModel`, the backbone's own architecture with
+   separate weights and an |A|×N quantile head) is trained on the training windows by QR-IQL
+   (``reward="qr_iql"``) or by non-distributional IQ-Learn (``reward="irl"``, N = 1: the paper's
+   "IRL" ablation), then frozen; ``r*(s, a)`` for every training window's target and its fixed
+   sampled negatives is computed once in batched passes and kept (a cache: checkpoints store it,
+   so a resumed run aligns with the same rewards). The reward model itself is not part of the
+   recommender's weights and is dropped afterwards.
+2. The recommender (the backbone, ``<h_u, e_i>`` over all items) trains with its cross-entropy
+   plus ``β · L_align``: for the target and each negative ``c`` of a window,
+   ``L_align = −mean(F(c)·r*(s_c, a_P) + (1 − F(c))·r*(s_c, a_N))`` with ``F = σ(score)``
+   (:func:`~srsupm_lab.methods.mtrec.align.align_loss`; ``r*`` z-scored over the training set).
+
+Every reading the paper leaves open is an option below (the paper does not say any but N = 10 and
+α = 0.5); β and the reward model's budget are not yet chosen on validation data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..base import Method, MethodOptions, option
+from ..none import BackboneRecommender
+from .align import NORMALISATIONS, RESPONSES, align_loss, normalise_rewards, response_probability, reward_stats
+
+__all__ = ["MTRecMethod", "MTRecOptions", "MTRecRecommender", "REWARDS"]
+
+#: how the mental reward is learned: MTRec's distributional QR-IQL, or IQ-Learn with one atom (the "IRL" ablation)
+REWARDS = ("qr_iql", "irl")
+
+
+@dataclass
+class MTRecOptions(MethodOptions):
+    """The options of the method ``mtrec`` (mtrec.md; ``N`` and ``α`` are the paper's, the rest our readings)."""
+
+    method = "mtrec"
+
+    reward: str = option("qr_iql", "stage 1: qr_iql (MTRec) | irl (non-distributional IQ-Learn, N=1: the paper's "
+                                   "ablation)", REWARDS)
+    n_quantiles: int = option(10, "stage 1: quantile atoms N per action (the paper: 10; irl uses 1)")
+    alpha: float = option(0.5, "stage 1: the χ² regulariser ψ(x) = x − x²/(4α) (the paper: 0.5)")
+    gamma: float = option(0.99, "stage 1: discount of V*(s') (the paper does not say; IQ-Learn's 0.99)")
+    reward_epochs: int = option(2, "stage 1: epochs of the reward model over the training windows")
+    reward_lr: float = option(0.001, "stage 1: Adam learning rate of the reward model")
+    n_negatives: int = option(1, "sampled negatives (skipped items, a_N) per window, fixed once")
+    beta: float = option(1.0, "stage 2: weight β of L_align (the paper does not say)")
+    normalise: str = option("zscore", "r* before L_align: z-scored over the training set | none", NORMALISATIONS)
+    response: str = option("sigmoid", "F(i|h) for L_align: sigmoid of the score | softmax over items", RESPONSES)
+
+    def check(self) -> None:
+        for name in ("n_quantiles", "reward_epochs", "n_negatives"):
+            if getattr(self, name) < 1:
+                self.fail(name, "must be a positive integer")
+        if not 0.0 <= self.gamma <= 1.0:
+            self.fail("gamma", "must lie in [0, 1]")
+        for name in ("alpha", "reward_lr"):
+            if getattr(self, name) <= 0:
+                self.fail(name, "must be > 0")
+        if self.beta < 0:
+            self.fail("beta", "must be >= 0")
+
+
+class MTRecRecommender(BackboneRecommender):
+    """The backbone's recommender with MTRec's alignment term; ``prepare`` runs stage 1 (module doc)."""
+
+    def __init__(self, backbone, reward_backbone, options: dict, seed: int = 0):
+        super().__init__(backbone, loss="ce")
+        self.options, self.seed = dict(options), int(seed)
+        self._reward_backbone = [reward_backbone]           # a list: not a submodule, not in state_dict()
+        # r* [M, 1 + K, 2] of the prepared training windows: a cache checkpoints keep (float, non-persistent)
+        self.register_buffer("rewards", torch.zeros(0, 1 + options["n_negatives"], 2), persistent=False)
+        self.register_buffer("negatives", torch.zeros(0, options["n_negatives"], dtype=torch.long), persistent=False)
+        self.reward_losses: list[float] = []
+
+    def prepare(self, train, levels=None) -> None:
+        """Stage 1: train the reward model on ``train`` (Windows), then ``r*`` of every window, once."""
+        from .reward_model import RewardModel, next_window_index, sample_negatives, train_reward_model
+        o = self.options
+        irl = o["reward"] == "irl"
+        device = next(self.parameters()).device
+        g = torch.Generator().manual_seed(self.seed)
+        negatives = sample_negatives(train.targets, self.n_items, o["n_negatives"], generator=g)   # (M, K)
+        nxt = next_window_index(train.inputs, train.targets, train.users)
+        if self._reward_backbone:
+            model = RewardModel(self._reward_backbone[0], n_quantiles=1 if irl else o["n_quantiles"],
+                                gamma=o["gamma"]).to(device)
+            self.reward_losses = train_reward_model(
+                model, train.to(device), epochs=o["reward_epochs"], lr=o["reward_lr"], next_index=nxt.to(device),
+                negatives=negatives.to(device), objective="iq_learn" if irl else "qr_iql", seed=self.seed,
+                alpha=o["alpha"])
+            r = model.rewards(train.to(device), next_index=nxt.to(device), negatives=negatives.to(device))
+            stats = reward_stats(r, o["normalise"])
+            self.rewards = normalise_rewards(r, stats).float().to(device)              # (M, 1 + K, 2)
+            self._reward_backbone.clear()                   # frozen and used: the reward model goes
+        self.negatives = negatives.to(device)
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``L_CE + β·L_align`` on the batch's windows (``batch["index"]``: their rows in the prepared windows)."""
+        if "index" not in batch or self.rewards.shape[0] == 0:
+            raise KeyError("MTRecRecommender.loss: needs batch['index'] and prepare(train) first (stage 1)")
+        inputs, targets, users, index = batch["inputs"], batch["targets"], batch["users"], batch["index"].long()
+        h = self.backbone.encode(inputs, users)                                          # (B, d)
+        rec = self._rec_loss(h, targets)
+        items = torch.cat([targets[:, None], self.negatives[index]], dim=1)             # (B, 1 + K)
+        scores = h @ self.backbone.item_table().T                                       # (B, N+1)
+        prob = response_probability(scores, items, self.options["response"])           # (B, 1 + K)
+        align = align_loss(prob, self.rewards[index], beta=1.0)
+        return rec + self.options["beta"] * align, {"rec": rec.detach(), "align": align.detach()}
+
+
+class MTRecMethod(Method):
+    """MTRec: a mental reward learned by distributional inverse RL, the recommender aligned with it."""
+
+    name = "mtrec"
+    summary = "MTRec: the users' mental reward learned by QR-IQL, the recommender aligned with it (β·L_align)"
+    Options = MTRecOptions
+
+    def build(self, backbone, config, dataset) -> nn.Module:
+        from ...backbones import build_backbone
+        reward_backbone = build_backbone(config.backbone, dataset.n_items, n_users=dataset.n_users, dim=config.dim,
+                                         max_len=config.max_len, **config.backbone_options)
+        return MTRecRecommender(backbone, reward_backbone, config.method_options, seed=config.seed)
+
+    def label(self, backbone: str) -> str:
+        return f"MTRec+{backbone}"
