@@ -23,18 +23,9 @@ from srsupm_lab.data.loaders import read_sequences
 ROOT = Path(__file__).resolve().parents[1]
 
 
+from faultkit import one_line_error, snapshot  # noqa: E402
+
 pytestmark = pytest.mark.usefixtures("one_thread")          # tests/conftest.py
-
-
-def snapshot(folder: Path) -> dict:
-    """Every file below ``folder`` (hidden ones included) -> its bytes."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
-
-
-def one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err and err.count("\n") == 0 and err.startswith("error: "), err
-    return err
 
 
 def write_s3rec(folder: Path, lines, labels, kind="categories", raw_labels=None) -> Path:

@@ -16,18 +16,9 @@ import torch
 from srsupm_lab.__main__ import main
 from srsupm_lab.data import load_dataset
 
+from faultkit import one_line_error, snapshot  # noqa: E402
+
 pytestmark = pytest.mark.usefixtures("one_thread")          # tests/conftest.py
-
-
-def snapshot(folder: Path) -> dict:
-    """Every file below ``folder`` (hidden ones included) -> its bytes."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
-
-
-def one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err and err.count("\n") == 0 and err.startswith("error: "), err
-    return err
 
 
 TINY = ["--dataset-option", "n_users=60", "--dataset-option", "n_items=30", "--backbone", "gru4rec", "--dim", "8",

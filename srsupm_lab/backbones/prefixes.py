@@ -17,7 +17,7 @@ import torch
 
 from .length_groups import CPU_ROW_GROUPS, length_groups
 
-__all__ = ["prefix_parts", "target_cells", "prefix_encodings"]
+__all__ = ["prefix_parts", "target_cells", "prefix_encodings", "check_one_pass_backbone"]
 
 
 def prefix_parts(backbone, inputs: torch.Tensor, targets: torch.Tensor) -> list:
@@ -36,3 +36,15 @@ def target_cells(matrix: torch.Tensor, parts: list) -> torch.Tensor:
 def prefix_encodings(backbone, inputs: torch.Tensor, parts: list) -> torch.Tensor:
     """``h [T, d]`` of every prefix with a target: one ``sequence_output`` pass per length group."""
     return torch.cat([backbone.sequence_output(inputs[rows, -width:])[keep] for rows, width, keep in parts])
+
+
+def check_one_pass_backbone(backbone, who: str) -> None:
+    """One-line ValueError (naming ``who``) unless ``backbone`` can train one pass per user: causal prefixes,
+    and no auxiliary loss a one-pass batch would leave out."""
+    from .base import Backbone
+    if not getattr(backbone, "causal_prefixes", False):
+        raise ValueError(f"{who}: one_pass needs a backbone whose outputs are its prefixes' encodings (GRU4Rec, or "
+                         f"SASRec with positions='from_start'); {type(backbone).__name__} with these options is not")
+    if type(backbone).auxiliary_loss is not Backbone.auxiliary_loss:
+        raise ValueError(f"{who}: one_pass trains the next-item loss alone; {type(backbone).__name__} has an "
+                         f"auxiliary loss it would leave out")

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..backbones.base import Backbone
-from ..backbones.prefixes import prefix_encodings, prefix_parts, target_cells
+from ..backbones.prefixes import check_one_pass_backbone, prefix_encodings, prefix_parts, target_cells
 from .base import Method, check_prefixes_exact
 
 __all__ = ["BackboneRecommender", "BackboneAlone", "LOSSES"]
@@ -47,13 +47,8 @@ class BackboneRecommender(nn.Module):
                             f"got {type(backbone).__name__}")
         if loss not in LOSSES:
             raise ValueError(f"BackboneRecommender: loss must be one of {list(LOSSES)}, got {loss!r}")
-        if one_pass and not backbone.causal_prefixes:
-            raise ValueError(f"BackboneRecommender: one_pass needs a backbone whose outputs are its prefixes' "
-                             f"encodings (GRU4Rec, or SASRec with positions='from_start'); "
-                             f"{type(backbone).__name__} with these options is not")
-        if one_pass and type(backbone).auxiliary_loss is not Backbone.auxiliary_loss:
-            raise ValueError(f"BackboneRecommender: one_pass trains the next-item loss alone; "
-                             f"{type(backbone).__name__} has an auxiliary loss it would leave out")
+        if one_pass:
+            check_one_pass_backbone(backbone, "BackboneRecommender")
         self.backbone = backbone
         self.n_items = backbone.n_items
         self.loss_type = loss

@@ -41,7 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...backbones.base import Backbone, dropout
-from ...backbones.prefixes import prefix_encodings, prefix_parts, target_cells
+from ...backbones.prefixes import check_one_pass_backbone, prefix_encodings, prefix_parts, target_cells
 from .one_pass import one_pass_windows
 from .options import AUGMENTATIONS, SRSUPMOptions, unused_weight_error
 from .pmsid import REG_FORMS, consistency_regulariser, decomposition_loss, level_confidence, shift_distribution, shift_logits
@@ -117,13 +117,8 @@ class SRSUPM(nn.Module):
                 raise ValueError(f"SRSUPM: {name} must be >= 0, got {value!r}")
         if not float(tau) > 0.0:
             raise ValueError(f"SRSUPM: tau must be > 0, got {tau!r}")
-        if one_pass and not getattr(backbone, "causal_prefixes", False):
-            raise ValueError(f"SRSUPM: one_pass needs a backbone whose outputs are its prefixes' encodings "
-                             f"(GRU4Rec, or SASRec with positions='from_start'); {type(backbone).__name__} "
-                             f"with these options is not")
-        if one_pass and type(backbone).auxiliary_loss is not Backbone.auxiliary_loss:
-            raise ValueError(f"SRSUPM: one_pass trains without the backbone's auxiliary loss, and "
-                             f"{type(backbone).__name__} has one")
+        if one_pass:
+            check_one_pass_backbone(backbone, "SRSUPM")
         if same_user_negatives is None:
             same_user_negatives = "mask" if one_pass else "keep"
         for switch, on, weight, value in (("pmsid", pmsid, "lambda1", lambda1), ("pmsim", pmsim, "lambda2", lambda2)):
