@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import SequenceDataset
-from .locations import INSTALLED_DATA, checkout_data_root, data_roots, installed_data_root, installed_share
+from .locations import data_roots
 from .synthetic import make_synthetic
 
 #: dataset name -> folder name in the data root

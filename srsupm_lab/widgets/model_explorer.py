@@ -30,7 +30,6 @@ import html
 import io
 import os
 
-import numpy as np
 import torch
 
 from .static import png_img, undistorted_layout, with_static_snapshot

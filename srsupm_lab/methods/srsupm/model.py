@@ -40,7 +40,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ...backbones.base import Backbone, dropout
+from ...backbones.base import dropout
 from ...backbones.prefixes import check_one_pass_backbone, prefix_encodings, prefix_parts, target_cells
 from .one_pass import one_pass_windows
 from .options import AUGMENTATIONS, SRSUPMOptions, unused_weight_error
