@@ -255,7 +255,7 @@ def main(argv=None) -> int:
                     "statistics, the PMSD/level distribution, then the backbone trained alone and with SRSUPM "
                     "and compared on the test set (full ranking). Tables, run folders and demo.png go to --out; "
                     "a second call reuses the finished runs there. With the defaults it takes about a "
-                    "minute on a 2-core CPU (59 s quiet, 73 s beside a busy process). Learning rate and batch (0.001, 256) are the quick teaching "
+                    "minute on a 2-core CPU (47 s quiet, 55 s beside a busy process). Learning rate and batch (0.001, 256) are the quick teaching "
                     "setting, not the paper's (0.01, 128): on the small synthetic world they converge in a "
                     "few epochs.")
     demo.add_argument("--backbone", default="sasrec", choices=tuple(BACKBONES), help="the sequential encoder")
