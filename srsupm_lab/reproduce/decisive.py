@@ -131,13 +131,18 @@ def decisive_report(runs: str | Path, report_dir: str | Path, n_boot: int = 2000
     report_dir = Path(report_dir)
     atomic_write(report_dir / "arms.csv", lambda tmp: arms.to_csv(tmp, index=False, float_format="%.6g"))
     atomic_write(report_dir / "significance.csv", lambda tmp: sig.to_csv(tmp, index=False, float_format="%.6g"))
-    lines = ["# The decisive experiment (Beauty, SASRec, the paper's protocol)", "",
-             f"lr {PROTOCOL['lr']}, batch {PROTOCOL['batch_size']}, d {PROTOCOL['dim']}, L {PROTOCOL['max_len']}, early "
+    lrs = sorted(set(arms["lr"]))
+    where = "the paper's protocol" if lrs == [PROTOCOL["lr"]] else f"lr {', '.join(f'{x:g}' for x in lrs)}"
+    lr_flag = "" if lrs == [PROTOCOL["lr"]] else f"--lr {lrs[0]:g} "
+    paper_lr = "" if not lr_flag else f" (the paper: {PROTOCOL['lr']:g})"
+    lines = [f"# The decisive experiment (Beauty, SASRec, {where})", "",
+             f"lr {', '.join(f'{x:g}' for x in lrs)}{paper_lr}, batch {PROTOCOL['batch_size']}, "
+             f"d {PROTOCOL['dim']}, L {PROTOCOL['max_len']}, early "
              f"stopping on validation Recall@10 with patience {PROTOCOL['patience']}, at most {PROTOCOL['epochs']} "
              f"epochs; the engaged arm uses the screening's `{ENGAGED_SETTING}`. The paper: SASRec "
              f"{PAPER_SASREC['recall@10']:.4f} / {PAPER_SASREC['ndcg@10']:.4f}, +SRSUPM {PAPER_SRSUPM['recall@10']:.4f} "
              f"/ {PAPER_SRSUPM['ndcg@10']:.4f} (Recall@10 / NDCG@10). Regenerate: `python -m srsupm_lab decisive "
-             f"--report-only --runs {runs} --report {report_dir}`.", "", "## Finished runs", ""]
+             f"{lr_flag}--report-only --runs {runs} --report {report_dir}`.", "", "## Finished runs", ""]
     lines.append(arms.to_markdown(index=False, floatfmt=".4f"))
     summary = arms.groupby("arm", sort=False)[["test_recall@10", "test_ndcg@10"]].agg(["mean", "std", "count"])
     summary.columns = [f"{m} {s}" for m, s in summary.columns]
