@@ -1,4 +1,4 @@
-"""Refuse a run whose sizes cannot fit in memory before anything is allocated (issue "Trust", item 3).
+"""Refuse a run whose sizes cannot fit in memory before anything is allocated.
 
 A typo such as ``--dim 1000000000`` or ``--max-len 1000000000`` once ended in a ``MemoryError``
 traceback after trying to allocate terabytes. :func:`check_memory` estimates the bytes of the

@@ -1,4 +1,4 @@
-"""The commands of the mechanism study (issue 22): ``diagnose``, ``screen``, ``oracle-gap`` and ``decisive``.
+"""The commands of the mechanism study: ``diagnose``, ``screen``, ``oracle-gap`` and ``decisive``.
 
 Each command runs (or resumes) one declared experiment and writes its report from the run folders,
 or with ``--report-only`` writes the report again without training:

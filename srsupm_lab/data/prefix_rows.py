@@ -1,4 +1,4 @@
-"""One encoder pass per user: every training window of a causal backbone at once (issue 20, item 3).
+"""One encoder pass per user: every training window of a causal backbone at once (method.md §2).
 
 Leave-one-out training windows (:mod:`.windows`) are the prefixes of each user's training part:
 for targets ``v_2 .. v_{n-2}`` the inputs are ``v_1``, ``v_1 v_2``, ..., each encoded on its own.

@@ -1,4 +1,4 @@
-"""The decisive experiment on Beauty at the paper's protocol (issue 22, item 5): why does the gain not reproduce?
+"""The decisive experiment on Beauty at the paper's protocol: why does the gain not reproduce?
 
 Five arms, SASRec, the paper's protocol (§5.1: Adam lr 0.01, batch 128, d 64, L 50, early stopping
 on validation Recall@10 with patience 10, at most 200 epochs), seeds 1–3, paired bootstrap on the

@@ -1,4 +1,4 @@
-"""How much of the backbone→oracle gap SRSUPM closes on the synthetic world (issue 22, item 4).
+"""How much of the backbone→oracle gap SRSUPM closes on the synthetic world.
 
 The world (:mod:`srsupm_lab.data.synthetic`, its generative story in the module docstring, fixed
 since 2026-11) switches each user's motivation before a step with probability 0.2; after a

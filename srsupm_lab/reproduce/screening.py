@@ -1,4 +1,4 @@
-"""Screening the readings the paper leaves open, on validation data only (issue 22; method.md "choice").
+"""Screening the readings the paper leaves open, on validation data only (method.md "choice").
 
 The paper fixes SRSUPM's equations but not several of their constants and forms (the scale of the
 α/β logits, InfoNCE's similarity and τ, L_reg's form, the augmented view, singleton groups,

@@ -18,7 +18,7 @@ or from Python:
 * ``prepare_movielens_100k(root)``: ``ml-100k.zip`` from GroupLens; labels are the 19 genres.
 * ``prepare_yelp(root)``: the Yelp Open Dataset JSON, a **manual** download (licence
   click-through); labels are the business ``categories``. By default S3-Rec's date filter
-  keeps reviews dated 2019-01-01 00:00:00 .. 2019-12-31 00:00:00 (string comparison, so
+  keeps reviews dated 2019-01-01 00:00:00 .. 2019-12-31 00:00:00 (compared as dates, so
   most of 31 December is out, exactly as in S3-Rec).
 
 Every ``prepare_*`` applies k-core filtering (k=5 by default), builds a

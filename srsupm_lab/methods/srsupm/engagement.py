@@ -36,7 +36,7 @@ from ...analysis.branches import branch_similarity, level_information
 __all__ = ["measure", "gradient_shares", "beta_entropy", "branch_cosine", "validation_sample", "ENGAGED",
            "is_engaged"]
 
-#: The thresholds at which the package calls the mechanism engaged (issue 22, used by the screening):
+#: The thresholds at which the package calls the mechanism engaged (used by the screening):
 #: α carries at least 5 % of the level entropy, and L_PMSIM sits at least 0.25 nats below log B.
 ENGAGED = {"alpha_info_share": 0.05, "pmsim_below_chance": 0.25}
 
