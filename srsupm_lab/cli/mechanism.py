@@ -75,6 +75,24 @@ def cmd_diagnose(args) -> int:
     return 0
 
 
+def cmd_cold_start(args) -> int:
+    """Print (and with --out write) a run folder's cold-start table (srsupm_lab.analysis.cold_start)."""
+    from ..analysis.cold_start import cold_start_ranks, cold_start_table
+    from ..atomic import atomic_write
+    from ..experiment import load_trained
+
+    run = load_trained(args.run, device=args.device)
+    ranks = cold_start_ranks(run.model, run.data.dataset, run.data.split, ks=args.ks, n_negatives=args.negatives,
+                             seed=args.seed)
+    table = cold_start_table(ranks)
+    print(f"Cold start of {args.run} (method {run.config.method}): the test target from the user's first k items")
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+    if args.out:
+        atomic_write(args.out, lambda tmp: ranks.to_csv(tmp, index=False))
+        print(f"per-user ranks: {args.out}")
+    return 0
+
+
 def add_mechanism_commands(sub) -> None:
     """Add the four commands to the ``python -m srsupm_lab`` subparsers ``sub``."""
     diag = sub.add_parser("diagnose", help="a run folder's method diagnostics (SRSUPM: is its mechanism engaged? α, "
@@ -82,6 +100,15 @@ def add_mechanism_commands(sub) -> None:
     diag.add_argument("run", help="a run folder (config.json + checkpoint.pt)")
     diag.add_argument("--device", default="cpu", help="where to score the validation windows (default: cpu)")
     diag.set_defaults(func=cmd_diagnose)
+    cold = sub.add_parser("cold-start", help="a run folder's test users seen through their first k items only: "
+                                             "full ranking and the sampled-100 protocol side by side")
+    cold.add_argument("run", help="a run folder (config.json + checkpoint.pt)")
+    cold.add_argument("--ks", nargs="+", type=int, default=[1, 2, 3, 5], help="history lengths k")
+    cold.add_argument("--negatives", type=int, default=100, help="sampled items per user (the sampled protocol)")
+    cold.add_argument("--seed", type=int, default=0, help="seed of the sampled items")
+    cold.add_argument("--out", default=None, help="write the per-user ranks (k, protocol, user, rank) to this CSV")
+    cold.add_argument("--device", default="cpu", help="where to score (default: cpu)")
+    cold.set_defaults(func=cmd_cold_start)
     scr = sub.add_parser("screen", help="train the screened readings of the paper's open choices for a short "
                                         "budget and rank them on validation Recall@10 (srsupm_lab.reproduce.screening)")
     scr.add_argument("--dataset", default="synthetic", help="synthetic | beauty (default: synthetic)")

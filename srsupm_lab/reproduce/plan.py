@@ -26,7 +26,8 @@ the grid's name.
 The experiments of the mechanism study (:data:`EXPERIMENTS`: ``decisive``, ``screening``,
 ``oracle-gap``) fix their own protocol in their modules; of ``[defaults]`` they take only
 ``engine``, ``jobs`` and ``device``, and of their own table ``seeds``, ``datasets``, ``epochs``,
-``lr``, ``arms``, ``settings`` and ``data_root``. The one engine runs them like any grid
+``lr``, ``arms`` (decisive's arms, cold-start's models), ``settings`` and ``data_root``; ``cold-start``
+(:mod:`.cold_start`) measures every model through its users' first k items. The one engine runs them like any grid
 (:func:`.engines.run_grid`); their reports are their modules' own. :func:`plan_status` answers what :func:`run_plan` would do, after the checks a
 run makes (:func:`.engines.grid_status`).
 """
@@ -103,9 +104,21 @@ def _oracle_gap_report(g: "PlannedGrid") -> list[Path]:
     return [write_gap_report(g.runs, g.reports)]
 
 
-#: the experiments of the mechanism study: kind -> (its runs, its report writer)
+def _cold_start(o: dict, runs: Path) -> list[RunSpec]:
+    from .cold_start import cold_start_configs
+    extra = {k: o[k] for k in ("device", "epochs", "lr", "data_root") if k in o}
+    return _as_specs([c for ds in o.get("datasets", ["synthetic"])
+                      for c in cold_start_configs(ds, o.get("seeds", [1, 2, 3]), runs, o.get("arms"), **extra)], runs)
+
+
+def _cold_start_report(g: "PlannedGrid") -> list[Path]:
+    from .cold_start import cold_start_report
+    return [cold_start_report(g.runs, g.reports)]
+
+
+#: the experiments with a protocol of their own: kind -> (its runs, its report writer)
 EXPERIMENTS = {"decisive": (_decisive, _decisive_report), "screening": (_screening, _screening_report),
-               "oracle-gap": (_oracle_gap, _oracle_gap_report)}
+               "oracle-gap": (_oracle_gap, _oracle_gap_report), "cold-start": (_cold_start, _cold_start_report)}
 
 
 class PlannedGrid(NamedTuple):
