@@ -26,7 +26,7 @@ from srsupm_lab.data import leave_one_out, load_dataset
 from srsupm_lab.methods.none import BackboneRecommender
 from srsupm_lab.methods.srsupm.model import SRSUPM
 from srsupm_lab.threads import apply_thread_policy
-from srsupm_lab.reproduce.timing import time_pass
+from srsupm_lab.methods.srsupm.timing import time_pass
 from srsupm_lab.trainer import batch_slices, resolve_device
 
 

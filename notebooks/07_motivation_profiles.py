@@ -32,6 +32,8 @@
 
 # %%
 # %matplotlib inline
+import io
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -127,6 +129,8 @@ for ax, protocol in zip(axes, ("full", "sampled")):
         ax.plot(g["k"].astype(int), g["recall@10"], marker="o", label=model)
     ax.set(title=f"Recall@10, {protocol}", xlabel="k, items the user has")
     ax.legend()
+curve_png = io.BytesIO()
+fig.savefig(curve_png, format="png", dpi=70)                 # for the slider's static snapshot below
 plt.show()
 
 # %% [markdown]
@@ -136,7 +140,9 @@ plt.show()
 
 # %%
 import ipywidgets as widgets  # noqa: E402
-from IPython.display import display  # noqa: E402
+from IPython.display import display, publish_display_data  # noqa: E402
+
+from srsupm_lab.widgets.static import png_img, with_static_snapshot  # noqa: E402
 
 out = widgets.Output()
 
@@ -150,8 +156,10 @@ def show(k):
 slider = widgets.SelectionSlider(options=[str(k) for k in ks] + ["all"], description="k")
 slider.observe(lambda change: show(change["new"]), names="value")
 show(slider.value)
-display(widgets.VBox([slider, out]))
-curves[curves.k == slider.value].set_index(["model", "protocol"]).drop(columns="k").round(4)   # the static view
+first = curves[curves.k == slider.value].set_index(["model", "protocol"]).drop(columns="k").round(4)
+snapshot = png_img(curve_png.getvalue(), "cold-start Recall@10 by k") + first.to_html()
+publish_display_data(with_static_snapshot(widgets.VBox([slider, out])._repr_mimebundle_(), snapshot,
+                                          f"cold-start metrics for k = {slider.value} (a slider over k)"))
 
 # %% [markdown]
 # ## 6. What it says

@@ -139,7 +139,7 @@ def cmd_reproduce(args) -> int:
         raise ValueError("reproduce: --only picks grids of a --plan")
     args.datasets, args.seeds = args.datasets or ["beauty"], args.seeds or [1, 2, 3]
     if args.grid == "table2":                      # timings, not training runs
-        from .reproduce.timing import inference_table, write_table2
+        from .methods.srsupm.timing import inference_table, write_table2
         if len(args.datasets) != 1:
             raise ValueError(f"reproduce --grid table2 times one dataset (the paper: beauty), got {args.datasets}")
         if args.dry_run or args.report_only:

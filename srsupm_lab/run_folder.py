@@ -16,6 +16,7 @@ import json
 import re
 from dataclasses import MISSING, fields
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -23,10 +24,24 @@ import pandas as pd
 from .atomic import atomic_write, remove_stale_temps
 from .config import TrainConfig, sectioned
 
-__all__ = ["RANKS_FILE", "COLD_START_FILE", "FIG6_FILE", "FIG8_FILE", "DERIVED_FILES", "OUTPUT_FILES", "RESUMABLE_CHANGES",
+__all__ = ["RunSpec", "slug", "RANKS_FILE", "COLD_START_FILE", "FIG6_FILE", "FIG8_FILE", "DERIVED_FILES",
+           "OUTPUT_FILES", "RESUMABLE_CHANGES",
            "LEGACY_VALUES", "stored_config", "stored_defaults", "upgrade_stored_config", "config_differences",
            "json_writer", "csv_writer", "write_json", "write_csv", "read_json_file", "load_results",
            "wants_more_epochs", "check_out_dir", "start_run_files"]
+
+
+class RunSpec(NamedTuple):
+    """One run of a grid: its folder name under ``runs_dir`` and its TrainConfig overrides (``srsupm_lab.reproduce``)."""
+    name: str
+    overrides: dict
+
+
+def slug(dataset: str) -> str:
+    """A filesystem-safe name for a dataset (a folder path gives its last part)."""
+    name = Path(dataset).name if ("/" in dataset or "\\" in dataset) else dataset
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name.lower()).strip("-.") or "dataset"
+
 
 RANKS_FILE = "test_ranks.csv"
 COLD_START_FILE = "cold_start_ranks.csv"                           # written by srsupm_lab.reproduce.cold_start

@@ -103,10 +103,10 @@ def test_the_cycle_finder_finds_a_hand_built_cycle():
 
 def test_the_graph_sees_relative_lazy_and_package_imports():
     graph = _graph()
-    assert "srsupm_lab.reproduce.grids" in graph["srsupm_lab.reproduce.engines"]        # from .grids import
-    assert "srsupm_lab.methods.srsupm.paper" in graph["srsupm_lab.reproduce.grids"]                    # from .. import paper
+    assert "srsupm_lab.methods.srsupm.grids" in graph["srsupm_lab.reproduce.engines"]        # from .grids import
+    assert "srsupm_lab.methods.srsupm.paper" in graph["srsupm_lab.methods.srsupm.grids"]                    # from .. import paper
     assert "srsupm_lab.experiment" in graph["srsupm_lab.reproduce.engines"]             # inside a function too
-    assert "srsupm_lab.data.loaders" in graph["srsupm_lab.reproduce.grids"]             # lazy, in a function
+    assert "srsupm_lab.data.loaders" in graph["srsupm_lab.methods.srsupm.grids"]             # lazy, in a function
     assert "srsupm_lab.reproduce" in graph["srsupm_lab.__main__"]                       # from . import reproduce
 
 

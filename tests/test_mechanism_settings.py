@@ -227,7 +227,7 @@ def test_headless_run_prints_one_line_per_epoch_and_records_engagement(capsys):
 def test_screening_ranks_on_validation_and_chooses_only_an_engaged_winner(tmp_path):
     import pandas as pd
 
-    from srsupm_lab.reproduce import screening
+    from srsupm_lab.methods.srsupm import screening
     screening.run_screening("synthetic", 1, 1, tmp_path, names=["backbone", "paper", "unit+sharp+normreg"],
                             dataset_options=TINY_WORLD, max_len=8, dim=16, device="cpu")
     table = screening.screening_table(tmp_path)

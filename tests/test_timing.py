@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from srsupm_lab.reproduce.timing import inference_table, write_table2
+from srsupm_lab.methods.srsupm.timing import inference_table, write_table2
 
 SMALL = {"n_users": 120, "n_items": 60, "seed": 1}
 

@@ -4,7 +4,7 @@ Each command runs (or resumes) one declared experiment and writes its report fro
 or with ``--report-only`` writes the report again without training:
 
 * ``diagnose RUN`` — the engagement of a run folder (:mod:`srsupm_lab.analysis.diagnose`);
-* ``screen`` — the paper's open readings ranked on validation Recall@10 (:mod:`srsupm_lab.reproduce.screening`);
+* ``screen`` — the paper's open readings ranked on validation Recall@10 (:mod:`srsupm_lab.methods.srsupm.screening`);
 * ``oracle-gap`` — backbone, SRSUPM and the oracle on the synthetic world (:mod:`srsupm_lab.reproduce.oracle_gap`);
 * ``decisive`` — the five arms on Beauty at the paper's protocol (:mod:`srsupm_lab.reproduce.decisive`).
 """
@@ -23,7 +23,7 @@ def _experiment_options(parser, runs: str, report: str, files: str) -> None:
 
 def cmd_screen(args) -> int:
     """Run (or resume) the screening grid, then write its validation-only report."""
-    from ..reproduce.screening import run_screening, write_report
+    from ..methods.srsupm.screening import run_screening, write_report
 
     if not args.report_only:
         run_screening(args.dataset, args.epochs, args.seed, args.runs, args.settings, device=args.device)
@@ -110,12 +110,12 @@ def add_mechanism_commands(sub) -> None:
     cold.add_argument("--device", default="cpu", help="where to score (default: cpu)")
     cold.set_defaults(func=cmd_cold_start)
     scr = sub.add_parser("screen", help="train the screened readings of the paper's open choices for a short "
-                                        "budget and rank them on validation Recall@10 (srsupm_lab.reproduce.screening)")
+                                        "budget and rank them on validation Recall@10 (srsupm_lab.methods.srsupm.screening)")
     scr.add_argument("--dataset", default="synthetic", help="synthetic | beauty (default: synthetic)")
     scr.add_argument("--epochs", type=int, default=10, help="epochs per setting (default: 10)")
     scr.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     scr.add_argument("--settings", nargs="+", default=None,
-                     help="names among srsupm_lab.reproduce.screening.SETTINGS and 'backbone' (default: all, no backbone)")
+                     help="names among srsupm_lab.methods.srsupm.screening.SETTINGS and 'backbone' (default: all, no backbone)")
     _experiment_options(scr, "runs/screen", "reports", "screening_<dataset>.csv/.md")
     scr.set_defaults(func=cmd_screen)
     gap = sub.add_parser("oracle-gap", help="backbone, SRSUPM and the oracle told the true shifts on the synthetic "

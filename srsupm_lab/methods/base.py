@@ -13,6 +13,7 @@ trainer, the evaluation, the diagnostics, the CLI and the grids call a method on
 ``Method.work_factor``   how many user representations a step scores (the thread policy's K)
 ``Method.results_extra`` what a finished run records beside its metrics
 ``Method.engaged``       its verdict on one epoch's diagnostics (is the mechanism doing its job?)
+``Method.report_columns`` the columns its reports select runs on, for any run (the collector adds them)
 ``Method.presets``       the method's options under a named preset (``paper``)
 ``Method.speed_options`` options that change speed only (a resumed run may change them)
 ``Method.legacy_values`` what a config stored before an option existed ran with
@@ -185,6 +186,15 @@ class Method:
     def results_extra(self, model) -> dict:
         """Extra entries of ``results.json`` measured on the best weights (none by default)."""
         return {}
+
+    def report_columns(self, config: dict) -> dict:
+        """Columns this method's reports read, for any run's config (sectioned; :func:`srsupm_lab.reproduce.collect.collect`
+        adds them to every row, so give values for runs of other methods too); none by default."""
+        return {}
+
+    def report_column_names(self) -> tuple[str, ...]:
+        """The names of :meth:`report_columns`, in order."""
+        return ()
 
     def engaged(self, row: dict) -> bool | None:
         """The method's verdict on one epoch's diagnostics (a ``history.csv`` row), or None where it gives none."""

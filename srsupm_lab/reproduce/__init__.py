@@ -7,25 +7,33 @@
 
 One job per module, and the imports follow the data one way:
 
-=====================  =====================================================================
-:mod:`.grids`          what runs and how it is named (Tables 1, 3, 4, Fig. 3; run names)
-:mod:`.engines`        how a run is executed: papermill or inline, skip / resume, dry run
-:mod:`.workers`        the ``--jobs`` worker processes and their signals
-:mod:`.plan`           the declarative experiments file (``reports/experiments.toml``)
-:mod:`.collect`        run folders to one frame; the masks that pick models out of it
-:mod:`.tables`         Tables 1, 3, 4 and Fig. 3 beside the paper's values
-:mod:`.significance`   the paired comparisons (which run against which, pooled seeds)
-:mod:`.figures`        the paper's Figs. 6, 7 and 8 from the runs
-:mod:`.report`         the CSV, PNG and markdown files (``reproduction.md``)
-=====================  =====================================================================
+=========================  =================================================================
+:mod:`.engines`            how a run is executed: papermill or inline, skip / resume, dry run
+:mod:`.workers`            the ``--jobs`` worker processes and their signals
+:mod:`.plan`               the declarative experiments file (``reports/experiments.toml``)
+:mod:`.collect`            run folders to one frame (the one collector; methods add columns)
+:mod:`.tables`             Tables 1, 3, 4 and Fig. 3 beside the paper's values
+:mod:`.comparisons`        the paired comparisons (which run against which, pooled seeds)
+:mod:`.figures`            the paper's Figs. 6, 7 and 8 from the runs
+:mod:`.report`             the CSV, PNG and markdown files (``reproduction.md``)
+:mod:`.decisive`           the decisive experiment's arms and report
+:mod:`.oracle_gap`         the synthetic world's oracle gap
+:mod:`.cold_start`         the cold-start experiment (users seen through their first k items)
+=========================  =================================================================
+
+What runs for the SRSUPM paper, and how its reports select runs, is SRSUPM's own:
+:mod:`srsupm_lab.methods.srsupm.grids` (Tables 1, 3, 4, Fig. 3; run names),
+:mod:`~srsupm_lab.methods.srsupm.frame` (the columns and masks), :mod:`~srsupm_lab.methods.srsupm.screening`
+and :mod:`~srsupm_lab.methods.srsupm.timing` (Table 2); this package gathers their names.
 
     grids ──▶ engines (+ workers) ──▶ run folders ──▶ collect
-          ──▶ tables / significance / figures ──▶ report
+          ──▶ tables / comparisons / figures ──▶ report
 """
-from .collect import METRICS, ablated, collect, full_srsupm, is_default, paper_model, summarise
+from ..methods.srsupm.frame import ablated, full_srsupm, is_default, paper_model
+from .collect import METRICS, collect, summarise
 from .engines import ENGINES, NOTEBOOK, grid_status, run_grid
 from .figures import fig6_table, fig7_table, fig8_table, plot_fig7, write_departure_fig6, write_figures
-from .grids import (ABLATIONS, CONTROL_ABLATIONS, DEFAULT_K, FIG3_KS, GRIDS, PAPER_DATASETS, PAPER_TABLE3_ROWS,
+from ..methods.srsupm.grids import (ABLATIONS, CONTROL_ABLATIONS, DEFAULT_K, FIG3_KS, GRIDS, PAPER_DATASETS, PAPER_TABLE3_ROWS,
                     SWEEP_BACKBONES, SWITCHES, TABLE1_VARIANTS, TABLE3_ROWS, TABLE4_PS, RunSpec, build_grid,
                     departure_names, fig3, run_name, run_spec, table1, table3, table4)
 from .plan import EXPERIMENTS, common_settings, load_plan, plan_status, run_plan, write_plan_reports

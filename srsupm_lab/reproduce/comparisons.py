@@ -18,8 +18,8 @@ import pandas as pd
 
 from ..experiment import can_measure
 from ..run_folder import RANKS_FILE
-from .collect import ablated, full_srsupm, is_default, paper_model
-from .grids import DEFAULT_K, SWITCHES
+from ..methods.srsupm.frame import ablated, full_srsupm, is_default, paper_model
+from ..methods.srsupm.grids import DEFAULT_K, SWITCHES
 
 __all__ = ["POOLED_NOTE", "compare_pairs", "significance_report", "ablation_significance_report",
            "ablation_backbone_significance_report", "departure_significance_report", "sweep_significance_report",

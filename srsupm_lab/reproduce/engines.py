@@ -23,9 +23,9 @@ from typing import Sequence
 import pandas as pd
 
 from ..config import TrainConfig, method_option_names, settings_for
-from ..run_folder import config_differences, wants_more_epochs
+from ..methods.srsupm.grids import GRID_KEYS, departure_names
+from ..run_folder import RunSpec, config_differences, wants_more_epochs
 from . import workers
-from .grids import GRID_KEYS, RunSpec, departure_names
 
 __all__ = ["NOTEBOOK", "experiment_notebook", "ENGINES", "EXPECTED_ERRORS", "notebook_parameters", "resolve_config", "papermill_parameters",
            "run_state", "execute", "grid_status", "run_grid"]

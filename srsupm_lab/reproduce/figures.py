@@ -34,8 +34,8 @@ from ..analysis import branches as diagnostics
 from ..atomic import atomic_write
 from ..experiment import can_measure, load_trained
 from ..run_folder import FIG6_FILE, FIG8_FILE, load_results, write_json
-from .collect import ablated, plain
-from .grids import SWITCHES
+from ..methods.srsupm.frame import ablated, plain
+from ..methods.srsupm.grids import SWITCHES
 
 __all__ = ["fig7_table", "plot_fig7", "fig6_table", "fig8_table", "write_figures", "write_departure_fig6",
            "QUANTILES"]

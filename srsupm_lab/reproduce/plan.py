@@ -39,8 +39,9 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from ..methods.srsupm.grids import GRIDS, build_grid
+from ..run_folder import RunSpec
 from .engines import ENGINES, grid_status, run_grid
-from .grids import GRIDS, RunSpec, build_grid
 
 __all__ = ["PlannedGrid", "load_plan", "plan_status", "run_plan", "common_settings", "write_plan_reports",
            "PLAN_KEYS", "SETTINGS", "EXPERIMENTS"]
@@ -56,6 +57,8 @@ PLAN_KEYS = {"name": str, "grid": str, "note": str, "datasets": list, "backbones
              "data_root": str, "labels": str}
 
 
+#: keys of a ``table2`` grid passed on to the timing as they are (:func:`srsupm_lab.methods.srsupm.timing.inference_table`)
+TIMING_KEYS = ("fused_mixture",)
 #: defaults an experiment of the mechanism study takes from ``[defaults]`` (the rest it fixes itself)
 EXPERIMENT_DEFAULTS = ("engine", "jobs", "device")
 
@@ -76,7 +79,7 @@ def _decisive(o: dict, runs: Path) -> list[RunSpec]:
 
 
 def _screening(o: dict, runs: Path) -> list[RunSpec]:
-    from .screening import screening_configs
+    from ..methods.srsupm.screening import screening_configs
     extra = {k: o[k] for k in ("device",) if k in o}
     return _as_specs([c for ds in o.get("datasets", ["synthetic"]) for seed in o.get("seeds", [1])
                       for c in screening_configs(ds, o.get("epochs", 10), seed, runs, o.get("settings"), **extra)],
@@ -95,7 +98,7 @@ def _decisive_report(g: "PlannedGrid") -> list[Path]:
 
 
 def _screening_report(g: "PlannedGrid") -> list[Path]:
-    from .screening import write_report
+    from ..methods.srsupm.screening import write_report
     return [write_report(g.runs, g.reports, ds) for ds in g.options.get("datasets", ["synthetic"])]
 
 
@@ -247,12 +250,12 @@ def run_plan(grids: list[PlannedGrid], only=None, verbose: bool = True) -> pd.Da
     for g in grids:
         if g.grid == "table2":
             if not (g.reports / "table2.md").exists():
-                from .timing import inference_table, write_table2
+                from ..methods.srsupm.timing import inference_table, write_table2
                 o = g.options
                 datasets = o.get("datasets", ["beauty"])
+                timed = {key: o[key] for key in TIMING_KEYS if key in o}     # the grid's keys the timing takes
                 table = inference_table(datasets[0], o.get("backbones"), repeats=o.get("repeats", 5),
-                                        device=o.get("device", "auto"), root=o.get("data_root"),
-                                        fused_mixture=o.get("fused_mixture", False))
+                                        device=o.get("device", "auto"), root=o.get("data_root"), **timed)
                 write_table2(table, g.reports, datasets[0])
             continue
         if verbose:

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_write
-from .collect import METRICS, paper_model
+from ..methods.srsupm.frame import RUNS_COLUMNS, paper_model
+from .collect import METRICS
 from .figures import write_departure_fig6, write_figures
 from .comparisons import (POOLED_NOTE, ablation_backbone_significance_report, ablation_significance_report,
                            departure_significance_report, significance_report, sweep_significance_report)
@@ -136,7 +137,7 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
         path = reports / f"{name}.csv"
         return pd.read_csv(path) if path.exists() and path.stat().st_size > 1 else None
 
-    save_csv("runs", df)
+    save_csv("runs", df[[c for c in RUNS_COLUMNS if c in df]])   # the paper's layout of runs.csv
     every_run = df
     departures = df[~paper_model(df)] if len(df) else df
     df = df[paper_model(df)] if len(df) else df
@@ -182,7 +183,7 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
         drawn, parts = write_figures(df, runs_dir, reports)  # Figs. 6-8 from the runs' checkpoints
         written.update(drawn)
         md.extend(parts)
-    table2 = reports / "table2.md"                 # written by `reproduce --grid table2` (srsupm_lab.reproduce.timing)
+    table2 = reports / "table2.md"                 # written by `reproduce --grid table2` (srsupm_lab.methods.srsupm.timing)
     if table2.exists():
         md.append(table2.read_text(encoding="utf-8"))
     if len(departures):

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from ..methods.srsupm import paper
-from .collect import METRICS, ablated, full_srsupm, is_default, summarise
-from .grids import ABLATIONS, DEFAULT_K, SWITCHES
+from ..methods.srsupm.frame import ablated, full_srsupm, is_default
+from .collect import METRICS, summarise
+from ..methods.srsupm.grids import ABLATIONS, DEFAULT_K, SWITCHES
 
 __all__ = ["table1_report", "table3_report", "table4_report", "fig3_report", "plot_fig3", "variant"]
 

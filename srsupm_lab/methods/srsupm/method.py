@@ -51,3 +51,11 @@ class SRSUPMMethod(Method):
     def engaged(self, row: dict) -> bool:
         from .engagement import is_engaged
         return is_engaged(row)
+
+    def report_columns(self, config: dict) -> dict:
+        from .frame import report_columns
+        return report_columns(config)
+
+    def report_column_names(self) -> tuple[str, ...]:
+        from .frame import REPORT_COLUMNS
+        return REPORT_COLUMNS

@@ -7,17 +7,18 @@ runs: Table 1's ``sasrec+srsupm`` is also Table 3's "SRSUPM" row, Table 4's p = 
 K = 5. A departure from the paper's model (``level_temperature="learned"``) gets a suffix of its
 own (:func:`departure_names`).
 
-This module knows nothing of how a run is executed (:mod:`.engines`) or reported.
+This module knows nothing of how a run is executed (:mod:`srsupm_lab.reproduce.engines`) or reported.
+:func:`report_columns` gives the columns the SRSUPM paper's reports read from any run's config.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..methods.srsupm import paper
+from ...run_folder import RunSpec, slug
+from . import paper
 
 __all__ = ["RunSpec", "SWITCHES", "DEFAULT_K", "PAPER_DATASETS", "GRID_KEYS", "slug", "run_name", "run_spec",
            "table1", "TABLE1_VARIANTS", "TABLE3_ROWS", "PAPER_TABLE3_ROWS", "CONTROL_ABLATIONS", "ABLATIONS",
@@ -33,14 +34,8 @@ PAPER_DATASETS = ("beauty", "sports", "yelp")
 GRID_KEYS = ("dataset", "backbone", "method", "seed", "K", "noise_p", *SWITCHES)
 
 
-class RunSpec(NamedTuple):
-    """One run of a grid: its folder name under ``runs_dir`` and its TrainConfig overrides."""
-    name: str
-    overrides: dict
-
-
 def _check_datasets(datasets) -> list[str]:
-    from ..data.loaders import KNOWN_DATASETS
+    from ...data.loaders import KNOWN_DATASETS
     datasets = [datasets] if isinstance(datasets, str) else list(datasets)
     if not datasets:
         raise ValueError("reproduce: give at least one dataset")
@@ -59,7 +54,7 @@ def _check_datasets(datasets) -> list[str]:
 
 
 def _check_backbones(backbones) -> list[str]:
-    from ..backbones import BACKBONES
+    from ...backbones import BACKBONES
     backbones = [backbones] if isinstance(backbones, str) else list(backbones)
     if not backbones:
         raise ValueError("reproduce: give at least one backbone")
@@ -74,12 +69,6 @@ def _check_seeds(seeds) -> list[int]:
     if not seeds or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in seeds):
         raise ValueError(f"reproduce: seeds must be a non-empty list of integers >= 0, got {seeds!r}")
     return [int(s) for s in seeds]
-
-
-def slug(dataset: str) -> str:
-    """A filesystem-safe name for a dataset (a folder path gives its last part)."""
-    name = Path(dataset).name if ("/" in dataset or "\\" in dataset) else dataset
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name.lower()).strip("-.") or "dataset"
 
 
 def run_name(dataset: str, backbone: str, srsupm: bool, seed: int, K: int = DEFAULT_K, noise_p: float = 0.0,

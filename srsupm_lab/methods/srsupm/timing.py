@@ -23,9 +23,9 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from ..methods.srsupm import paper
-from ..atomic import atomic_write
-from ..trainer import resolve_device
+from . import paper
+from ...atomic import atomic_write
+from ...trainer import resolve_device
 
 __all__ = ["time_pass", "inference_table", "write_table2", "device_label"]
 
@@ -46,7 +46,7 @@ def time_pass(model, windows, device, batch_size: int = 1024, mask_history: bool
               clock=time.perf_counter) -> float:
     """Seconds of one full-ranking evaluation pass of ``model`` over ``windows`` (synchronised on CUDA),
     by ``clock`` (wall clock; ``time.process_time`` for CPU seconds, steadier on a loaded machine)."""
-    from ..evaluate import evaluate
+    from ...evaluate import evaluate
     _sync(device)
     t0 = clock()
     evaluate(model, windows, mask_history=mask_history, batch_size=batch_size, device=device)
@@ -65,10 +65,10 @@ def inference_table(dataset: str = "beauty", backbones: Sequence[str] | None = N
     compilation falls in the warm-up pass, not in the timed ones). ``dataset_options`` go to
     :func:`~srsupm_lab.data.load_dataset` (e.g. the synthetic world's size).
     """
-    from ..backbones import BACKBONES, build_backbone
-    from ..data import leave_one_out, load_dataset
-    from ..methods.none import BackboneRecommender
-    from ..methods.srsupm.model import SRSUPM
+    from ...backbones import BACKBONES, build_backbone
+    from ...data import leave_one_out, load_dataset
+    from ..none import BackboneRecommender
+    from .model import SRSUPM
 
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"inference_table: repeats must be a positive integer, got {repeats!r}")
