@@ -209,6 +209,14 @@ def _missing_error(where: RowPlace, pos: int, col: str, role: str, value) -> Val
     return ValueError(f"{where.row(pos)}: missing {role} value in column {col!r} (got {plain_value(value)!r})")
 
 
+def _refuse_missing(series: pd.Series, col: str, role: str, where: RowPlace) -> None:
+    """The one-line error of the column's first missing (NaN/None/NaT) value, if it has one."""
+    miss = series.isna().to_numpy()
+    if miss.any():
+        pos = first_true(miss)
+        raise _missing_error(where, pos, col, role, series.iloc[pos])
+
+
 def id_column(series: pd.Series, col: str, role: str, where: RowPlace) -> np.ndarray:
     """The column as an object array of id strings (see the module doc: ids are text)."""
     dtype = series.dtype
@@ -216,16 +224,10 @@ def id_column(series: pd.Series, col: str, role: str, where: RowPlace) -> np.nda
         raise ValueError(f"{where.row(0)}: column {col!r} holds True/False values, not {role} ids "
                          f"(got {plain_value(series.iloc[0])!r})")
     if pd.api.types.is_integer_dtype(dtype):
-        miss = series.isna().to_numpy()
-        if miss.any():
-            pos = first_true(miss)
-            raise _missing_error(where, pos, col, role, series.iloc[pos])
+        _refuse_missing(series, col, role, where)
         return np.array([str(v) for v in series.astype("int64").tolist()], dtype=object)
     if pd.api.types.is_float_dtype(dtype):
-        miss = series.isna().to_numpy()
-        if miss.any():
-            pos = first_true(miss)
-            raise _missing_error(where, pos, col, role, series.iloc[pos])
+        _refuse_missing(series, col, role, where)
         raise ValueError(f"{where.row(0)}: column {col!r} holds floats (got {plain_value(series.iloc[0])!r}); "
                          f"{role} ids are compared as text, so 12.0 would not match '12': cast the column to int "
                          f"or str")
@@ -255,18 +257,12 @@ def time_column(series: pd.Series, col: str, where: RowPlace, time_format: str |
         raise ValueError(f"{where.row(0)}: column {col!r} holds True/False values, not times "
                          f"(got {plain_value(series.iloc[0])!r})")
     if pd.api.types.is_datetime64_any_dtype(dtype):
-        miss = series.isna().to_numpy()
-        if miss.any():
-            pos = first_true(miss)
-            raise _missing_error(where, pos, col, "time", series.iloc[pos])
+        _refuse_missing(series, col, "time", where)
         if getattr(dtype, "tz", None) is not None:
             series = series.dt.tz_convert("UTC")
         return series, "date"
     if pd.api.types.is_numeric_dtype(dtype) and time_format is None:
-        miss = series.isna().to_numpy()
-        if miss.any():
-            pos = first_true(miss)
-            raise _missing_error(where, pos, col, "time", series.iloc[pos])
+        _refuse_missing(series, col, "time", where)
         values = series.to_numpy(dtype=np.float64)
         if not np.isfinite(values).all():
             pos = first_true(~np.isfinite(values))

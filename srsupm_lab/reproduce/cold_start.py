@@ -81,11 +81,10 @@ def cold_start_report(runs: str | Path, report_dir: str | Path, n_boot: int = 20
     if done.empty:
         raise FileNotFoundError(f"cold start: no finished run with its cold-start ranks below {runs}; the report in "
                                 f"{report_dir} is left as it is")
+    ranks = {path: pd.read_csv(path, dtype={"k": str}) for path in done["ranks"]}         # each file read once
     tables, sig = [], []
     for (dataset, model), g in done.groupby(["dataset", "model"], sort=False):
-        ranks = pd.concat([pd.read_csv(p, dtype={"k": str}) for p in g["ranks"]], keys=list(g["seed"]),
-                          names=["seed", None]).reset_index(level=0)
-        per_seed = [cold_start_table(r).assign(seed=s) for s, r in ranks.groupby("seed")]
+        per_seed = [cold_start_table(ranks[path]).assign(seed=seed) for seed, path in zip(g["seed"], g["ranks"])]
         mean = pd.concat(per_seed).groupby(["k", "protocol"], sort=False).mean(numeric_only=True).reset_index()
         tables.append(mean.drop(columns="seed").assign(dataset=dataset, model=model, seeds=len(per_seed)))
     table = pd.concat(tables, ignore_index=True)
@@ -96,9 +95,9 @@ def cold_start_report(runs: str | Path, report_dir: str | Path, n_boot: int = 20
             seeds = sorted(set(base.index) & set(m["seed"]))
             if not seeds:
                 continue
-            a = [pd.read_csv(base[s], dtype={"k": str}) for s in seeds]
-            b = [pd.read_csv(p, dtype={"k": str}) for p in m.set_index("seed").loc[seeds, "ranks"]]
-            for (k, protocol), first in a[0].groupby(["k", "protocol"], sort=False):
+            a = [ranks[base[s]] for s in seeds]
+            b = [ranks[path] for path in m.set_index("seed").loc[seeds, "ranks"]]
+            for (k, protocol), _ in a[0].groupby(["k", "protocol"], sort=False):
                 pick = lambda t: t[(t["k"] == k) & (t["protocol"] == protocol)]["rank"].to_numpy()
                 res = paired_bootstrap([pick(t) for t in a], [pick(t) for t in b], n_boot=n_boot)
                 for _, r in res[res["metric"].isin(["recall@10", "ndcg@10"])].iterrows():

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..base import Method, MethodOptions, option
@@ -88,13 +89,13 @@ class MTRecRecommender(BackboneRecommender):
         negatives = sample_negatives(train.targets, self.n_items, o["n_negatives"], generator=g)   # (M, K)
         nxt = next_window_index(train.inputs, train.targets, train.users)
         if self._reward_backbone:
+            windows, nxt, negatives = train.to(device), nxt.to(device), negatives.to(device)
             model = RewardModel(self._reward_backbone[0], n_quantiles=1 if irl else o["n_quantiles"],
                                 gamma=o["gamma"]).to(device)
             self.reward_losses = train_reward_model(
-                model, train.to(device), epochs=o["reward_epochs"], lr=o["reward_lr"], next_index=nxt.to(device),
-                negatives=negatives.to(device), objective="iq_learn" if irl else "qr_iql", seed=self.seed,
-                alpha=o["alpha"])
-            r = model.rewards(train.to(device), next_index=nxt.to(device), negatives=negatives.to(device))
+                model, windows, epochs=o["reward_epochs"], lr=o["reward_lr"], next_index=nxt, negatives=negatives,
+                objective="iq_learn" if irl else "qr_iql", seed=self.seed, alpha=o["alpha"])
+            r = model.rewards(windows, next_index=nxt, negatives=negatives)
             stats = reward_stats(r, o["normalise"])
             self.rewards = normalise_rewards(r, stats).float().to(device)              # (M, 1 + K, 2)
             self._reward_backbone.clear()                   # frozen and used: the reward model goes
@@ -106,9 +107,9 @@ class MTRecRecommender(BackboneRecommender):
             raise KeyError("MTRecRecommender.loss: needs batch['index'] and prepare(train) first (stage 1)")
         inputs, targets, users, index = batch["inputs"], batch["targets"], batch["users"], batch["index"].long()
         h = self.backbone.encode(inputs, users)                                          # (B, d)
-        rec = self._rec_loss(h, targets)
+        scores = h @ self.backbone.item_table().T                                       # (B, N+1), once
+        rec = F.cross_entropy(scores[:, 1:], targets - 1)                               # L_CE over items 1..N
         items = torch.cat([targets[:, None], self.negatives[index]], dim=1)             # (B, 1 + K)
-        scores = h @ self.backbone.item_table().T                                       # (B, N+1)
         prob = response_probability(scores, items, self.options["response"])           # (B, 1 + K)
         align = align_loss(prob, self.rewards[index], beta=1.0)
         return rec + self.options["beta"] * align, {"rec": rec.detach(), "align": align.detach()}
