@@ -113,7 +113,7 @@ def cold_start_report(runs: str | Path, report_dir: str | Path, n_boot: int = 20
              "Full ranking (every item, the k seen ones masked) beside the sampled protocol (the target among 100 "
              "items drawn uniformly from the unseen ones); `all` is the usual test window. Means over seeds; "
              "the paired bootstrap of each model against SASRec alone pools the seeds both finished. Regenerate: "
-             f"`python -m srsupm_lab reproduce --plan reports/experiments.toml --only <grid> --report-only`.", "",
+             "`python -m srsupm_lab reproduce --plan reports/experiments.toml --only <grid> --report-only`.", "",
              table[shown].to_markdown(index=False, floatfmt=".4f"), "", "## Against SASRec alone", ""]
     cols = ["dataset", "k", "protocol", "model_b", "seeds", "metric", "a", "b", "relative", "ci_low", "ci_high",
             "p_value"]
