@@ -10,6 +10,12 @@ median time of one full-ranking pass over the validation users (every item score
 masked). The ``inference ratio`` column is SRSUPM's evaluation time over the backbone's (the
 paper reports about 1.14x; issue target: at most 1.10x). The setting is the paper's/RecBole's:
 d 64, L 50, 2 layers and 2 heads for the transformers, cross-entropy over all items.
+
+``--floor`` adds the +SRSUPM step's floor, measured in the same run: the backbone's own step plus
+the K-fold scoring an exact per-item mixture cannot avoid (Eqs. 19-22: the forward logits
+(B·K, d) x (d, N) and their two backward matmuls, less the (B, d) x (d, N) three the backbone
+already pays), with the ``vs floor`` column = the +SRSUPM step over that floor (issue 34's target:
+at most 1.15x).
 """
 import argparse
 import os
@@ -62,6 +68,25 @@ def time_training(model, data, batches, steps, device, amp, clock=time.perf_coun
     return statistics.median(times)
 
 
+def scoring_floor(batch, K, n_items, dim, steps, device, clock=time.perf_counter) -> float:
+    """Seconds of the K-fold scoring's three matmuls (forward, dZ, dE) beyond the backbone's one-fold three."""
+    def three(rows):
+        z = torch.randn(rows, dim, device=device, requires_grad=True)
+        e = torch.randn(n_items, dim, device=device, requires_grad=True)
+        times = []
+        for step in range(steps + 3):
+            _sync(device)
+            t0 = clock()
+            logits = z @ e.T
+            logits.backward(torch.ones_like(logits))
+            _sync(device)
+            if step >= 3:
+                times.append(clock() - t0)
+            z.grad = e.grad = None
+        return statistics.median(times)
+    return three(batch * K) - three(batch)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="beauty")
@@ -83,6 +108,8 @@ def main():
                     help="wall: elapsed seconds; cpu: this process's CPU seconds (time.process_time), steadier "
                          "on a loaded machine with one thread (with several it also counts their spinning)")
     ap.add_argument("--no-srsupm", action="store_true", help="time the backbones alone only")
+    ap.add_argument("--floor", action="store_true",
+                    help="also the +SRSUPM step's floor (backbone step + the K-fold scoring's matmuls) and the ratio to it")
     ap.add_argument("--one-pass", action="store_true",
                     help="also time GRU4Rec and SASRec (positions from the start) alone trained one encoder pass per "
                          "user (srsupm_lab/data/prefix_rows.py); s/epoch from the rows' own number of batches")
@@ -109,10 +136,15 @@ def main():
           f"load average {os.getloadavg()[0]:.2f}")
     clock = time.perf_counter if args.clock == "wall" else time.process_time
     header = f"{'model':<20}{'s/step':>9}{'s/epoch':>10}{'eval s':>9}{'inference ratio':>17}"
+    if args.floor:
+        extra = statistics.median(scoring_floor(args.batch_size, args.K, ds.n_items + 1, 64, args.steps, device, clock)
+                                  for _ in range(args.repeats))
+        print(f"the K-fold scoring beyond the backbone's (B {args.batch_size}, K {args.K}): {extra:.4f} s/step")
+        header += f"{'floor s/step':>14}{'vs floor':>10}"
     print(header)
     print("-" * len(header))
     for bb_name in args.backbones:
-        base_eval = None
+        base_eval = base_step = None
         kinds = ["alone"] + ([] if args.no_srsupm else ["srsupm"])
         if args.one_pass and bb_name in ("gru4rec", "sasrec"):
             kinds.append("one pass")
@@ -137,8 +169,12 @@ def main():
                                    for _ in range(args.repeats))
             ratio = "" if not plug else f"{ev / base_eval:.2f}x"
             base_eval = ev if kind == "alone" else base_eval
+            base_step = step if kind == "alone" else base_step
             label = {"alone": "{}", "srsupm": "+SRSUPM {}", "one pass": "{} one pass"}[kind].format(bb_name)
-            print(f"{label:<20}{step:>9.4f}{step * len(batches):>10.1f}{ev:>9.2f}{ratio:>17}", flush=True)
+            line = f"{label:<20}{step:>9.4f}{step * len(batches):>10.1f}{ev:>9.2f}{ratio:>17}"
+            if args.floor and plug:
+                line += f"{base_step + extra:>14.4f}{step / (base_step + extra):>9.2f}x"
+            print(line, flush=True)
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
