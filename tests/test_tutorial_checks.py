@@ -48,7 +48,7 @@ def _cases(seed):
     A, P = rng.normal(size=(6, d)), rng.normal(size=(6, d))
     seq = rng.integers(1, 50, int(rng.integers(3, 25)))
     per_user = (rng.random(400) < 0.3).astype(float)
-    return [
+    cases = [
         (checks.check_training_windows, (seq,), refs.training_windows(seq), len(seq), "held out"),
         (checks.check_rank, (scores, target, history), refs.rank(scores, target, history),
          refs.rank(scores, target, []), "history"),
@@ -77,6 +77,42 @@ def _cases(seed):
          (per_user.mean() - 0.001, per_user.mean() + 0.001), "narrower"),
         (checks.check_paired_difference, (ranks, ranks_b, 10), refs.paired_difference(ranks, ranks_b, 10),
          -refs.paired_difference(ranks, ranks_b, 10), "order"),
+    ]
+    return cases + _cases_07_08(rng)
+
+
+def _cases_07_08(rng):
+    """Lessons 7 (mental reward) and 8 (motivation profiles), same layout as ``_cases``."""
+    q_table = 2 * rng.normal(size=(5, 2))
+    q_taken, q_next = rng.normal(size=6), rng.normal(size=(6, 2))
+    terminal = np.array([False, True, False, False, True, False])
+    no_mask = [q - 0.9 * np.logaddexp(*row) for q, row in zip(q_taken, q_next)]
+    atoms, y = np.sort(rng.normal(size=5)), float(rng.normal())
+    j = np.arange(1, 6)
+    levels_j_over_n = float(sum((y - a) * (t - (y - a < 0)) for a, t in zip(atoms, j / 5)))
+    words = ["travel", "fitness", "cooking", "gaming", "category", "03", "11", "of", "Music"]
+    corpus = [" ".join(rng.choice(words, int(rng.integers(2, 7)))) for _ in range(30)]
+    corpus[7] = "category 03 travel category 11 travel gaming"                  # a repeated term
+    df = sum("travel" in refs._terms(t) for t in corpus)
+    raw = 2 * (np.log(31 / (1 + df)) + 1)                                       # tf·idf before normalising
+    n_items = 30
+    traits = rng.normal(size=(n_items + 1, 4))
+    traits[0] = 0.0
+    masses = rng.random(n_items + 1) + 0.1
+    window, item = rng.choice(np.arange(1, n_items + 1), 4, replace=False), int(rng.integers(1, n_items + 1))
+    uniform = refs.compatibility(window, traits, masses, item, 1.0)
+    seq = rng.integers(1, 50, 15)
+    return [
+        (checks.check_soft_values, (q_table,), refs.soft_values(q_table), q_table.max(axis=1), "max"),
+        (checks.check_rewards, (q_taken, q_next, terminal, 0.9), refs.rewards(q_taken, q_next, terminal, 0.9),
+         no_mask, "terminal"),
+        (checks.check_pinball_sum, (atoms, y), refs.pinball_sum(atoms, y), levels_j_over_n, "midpoints"),
+        (checks.check_tfidf_weight, (corpus, 7, "travel"), refs.tfidf_weight(corpus, 7, "travel"), raw,
+         "L2-normalised"),
+        (checks.check_compatibility, (window, traits, masses, item, 0.8),
+         refs.compatibility(window, traits, masses, item, 0.8), uniform, "recency"),
+        (checks.check_first_items_window, (seq, 3, 10), refs.first_items_window(seq, 3, 10),
+         [0] * 7 + seq[-4:-1].tolist(), "FIRST"),
     ]
 
 

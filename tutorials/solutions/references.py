@@ -177,3 +177,77 @@ def paired_difference(ranks_a, ranks_b, k: int = 10) -> float:
     """Ex 6.3: mean over users of hit@k under B minus hit@k under A."""
     a, b = [int(v) for v in _as_list(ranks_a)], [int(v) for v in _as_list(ranks_b)]
     return sum((1 if y < k else 0) - (1 if x < k else 0) for x, y in zip(a, b)) / len(a)
+
+
+# ----------------------------------------------------------------------------- lesson 07
+def _logsumexp(xs) -> float:
+    m = max(xs)
+    return m + math.log(math.fsum(math.exp(x - m) for x in xs))
+
+
+def soft_values(q_table) -> list[float]:
+    """Ex 7.1: V*(s) = log Σ_a exp Q(s, a), row by row, in float64."""
+    return [_logsumexp([float(x) for x in row]) for row in _as_list(q_table)]
+
+
+def rewards(q_taken, q_next, terminal, gamma: float) -> list[float]:
+    """Ex 7.2: r* = Q(s, a) − γ V*(s'), with V*(s') = 0 on a terminal transition."""
+    out = []
+    for q, row, end in zip(_as_list(q_taken), _as_list(q_next), _as_list(terminal)):
+        v_next = 0.0 if end else _logsumexp([float(x) for x in row])
+        out.append(float(q) - gamma * v_next)
+    return out
+
+
+def pinball_sum(atoms, target: float) -> float:
+    """Ex 7.3: Σ_j u_j (τ_j − 1[u_j < 0]), u_j = y − λ_j, τ_j = (2j − 1)/(2N), j = 1..N."""
+    lam = [float(x) for x in _as_list(atoms)]
+    n = len(lam)
+    total = []
+    for j, atom in enumerate(lam, start=1):
+        tau = (2 * j - 1) / (2 * n)
+        u = float(target) - atom
+        total.append(u * (tau - (1.0 if u < 0 else 0.0)))
+    return math.fsum(total)
+
+
+# ----------------------------------------------------------------------------- lesson 08
+#: the tokenizer's rule, written out: lower-cased runs of two or more word characters, minus these glue words
+_GLUE = {"a", "an", "and", "as", "at", "by", "for", "from", "in", "into", "is", "it", "its", "of", "on", "or",
+         "the", "to", "with"}
+
+
+def _terms(text: str) -> list[str]:
+    import re
+    return [w for w in re.findall(r"(?u)\b\w\w+\b", text.lower()) if w not in _GLUE]
+
+
+def tfidf_weight(corpus, text_index: int, term: str) -> float:
+    """Ex 8.1: tf = raw count, idf = ln((1 + n)/(1 + df)) + 1, the text's row divided by its L2 norm."""
+    docs = [_terms(str(t)) for t in corpus]
+    n = len(docs)
+    words = docs[int(text_index)]
+    raw = {}
+    for w in set(words):
+        df = sum(1 for d in docs if w in d)
+        raw[w] = words.count(w) * (math.log((1 + n) / (1 + df)) + 1)
+    norm = math.sqrt(math.fsum(v * v for v in raw.values()))
+    return raw[term] / norm
+
+
+def compatibility(window, traits, masses, item: int, decay: float) -> float:
+    """Ex 8.2: m = Σ_j decay^(L−1−j) · mass_j · t_j (oldest first), then cos(m, t_item), in float64 loops."""
+    T = [[float(x) for x in row] for row in _as_list(traits)]
+    M = [float(x) for x in _as_list(masses)]
+    items = [int(i) for i in _as_list(window)]
+    L = len(items)
+    s = [math.fsum(decay ** (L - 1 - j) * M[i] * T[i][c] for j, i in enumerate(items)) for c in range(len(T[0]))]
+    t = T[int(item)]
+    dot = math.fsum(a * b for a, b in zip(s, t))
+    return dot / (math.sqrt(math.fsum(a * a for a in s)) * math.sqrt(math.fsum(b * b for b in t)))
+
+
+def first_items_window(sequence, k: int, max_len: int) -> list[int]:
+    """Ex 8.3: max_len − k zeros, then the user's first k items, oldest first."""
+    seq = [int(i) for i in _as_list(sequence)]
+    return [0] * (max_len - k) + seq[:k]
