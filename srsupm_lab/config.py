@@ -160,9 +160,10 @@ class TrainConfig:
             fail("backbone_options", "must be a dict of option name -> value")
         if not isinstance(self.dataset_options, dict) or not all(isinstance(k, str) for k in self.dataset_options):
             fail("dataset_options", "must be a dict of option name -> value")
-        if self.dataset_options and self.dataset.lower() != "synthetic" and not _interaction_file(self.dataset):
-            fail("dataset_options", f"only apply to the synthetic dataset and to files of interactions (dataset is "
-                                    f"{self.dataset!r})")
+        from .data.satisfaction_world import SYNTHETIC_WORLDS
+        if self.dataset_options and self.dataset.lower() not in SYNTHETIC_WORLDS and not _interaction_file(self.dataset):
+            fail("dataset_options", f"only apply to the generated worlds (synthetic, synthetic-clickbait) and to "
+                                    f"files of interactions (dataset is {self.dataset!r})")
         if self.bins not in BINS:
             fail("bins", f"must be one of {list(BINS)}")
         for name, allowed in CHOICES.items():

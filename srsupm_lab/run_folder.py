@@ -3,7 +3,8 @@
 Files in a run folder (each written atomically, :mod:`srsupm_lab.atomic`): ``config.json`` (the
 resolved config), ``history.csv``, ``valid_levels.csv`` / ``test_levels.csv``, ``test_ranks.csv``
 (``RANKS_FILE``), ``results.json`` (its presence marks a finished run), ``checkpoint.pt`` and the
-figures' measurements (``FIG6_FILE``, ``FIG8_FILE``). Here: the file names, the JSON/CSV writers
+figures' measurements (``FIG6_FILE``, ``FIG8_FILE``), the cold-start ranks (``COLD_START_FILE``) and the
+MTRec experiment's policy metrics (``POLICY_FILE``). Here: the file names, the JSON/CSV writers
 and readers (a truncated or malformed file is one ``ValueError`` naming it and its line),
 :func:`load_results` of a finished run, and the checks made before a run touches its folder:
 :func:`config_differences` between a stored config and the one asked for (a config stored before
@@ -24,7 +25,7 @@ import pandas as pd
 from .atomic import atomic_write, remove_stale_temps
 from .config import TrainConfig, sectioned
 
-__all__ = ["RunSpec", "slug", "RANKS_FILE", "COLD_START_FILE", "FIG6_FILE", "FIG8_FILE", "DERIVED_FILES",
+__all__ = ["RunSpec", "slug", "RANKS_FILE", "COLD_START_FILE", "POLICY_FILE", "FIG6_FILE", "FIG8_FILE", "DERIVED_FILES",
            "OUTPUT_FILES", "RESUMABLE_CHANGES",
            "LEGACY_VALUES", "stored_config", "stored_defaults", "upgrade_stored_config", "config_differences",
            "json_writer", "csv_writer", "write_json", "write_csv", "read_json_file", "load_results",
@@ -45,9 +46,10 @@ def slug(dataset: str) -> str:
 
 RANKS_FILE = "test_ranks.csv"
 COLD_START_FILE = "cold_start_ranks.csv"                           # written by srsupm_lab.reproduce.cold_start
+POLICY_FILE = "policy_metrics.csv"                                 # written by srsupm_lab.reproduce.mtrec
 FIG6_FILE, FIG8_FILE = "fig6_alpha.json", "fig8_distances.json"     # written by srsupm_lab.reproduce.figures
 # measured on a finished run's best weights: stale as soon as the run trains again
-DERIVED_FILES = (RANKS_FILE, FIG6_FILE, FIG8_FILE, COLD_START_FILE)
+DERIVED_FILES = (RANKS_FILE, FIG6_FILE, FIG8_FILE, COLD_START_FILE, POLICY_FILE)
 OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.csv", "results.json",
                 "checkpoint.pt", *DERIVED_FILES)
 # fields that may differ between a run and its resumption (and each method's ``speed_options``)

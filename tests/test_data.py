@@ -106,7 +106,7 @@ def test_attribute_labels(tmp_path):
 
 def test_loader_bad_input(tmp_path, monkeypatch):
     monkeypatch.delenv("SRSUPM_DATA", raising=False)
-    with pytest.raises(ValueError, match="known names are synthetic, beauty"):
+    with pytest.raises(ValueError, match="known names are synthetic, synthetic-clickbait, beauty"):
         load_dataset("amazon-books")
     with pytest.raises(FileNotFoundError, match=r"looked in: .*nowhere.*SRSUPM_DATA"):
         load_dataset("yelp", root=tmp_path / "nowhere")

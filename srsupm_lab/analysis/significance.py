@@ -46,7 +46,7 @@ import torch
 
 from ..evaluate import metric_names, metrics_from_ranks
 
-__all__ = ["paired_bootstrap", "compare_runs"]
+__all__ = ["paired_bootstrap", "paired_bootstrap_values", "compare_runs"]
 
 
 def _as_ranks(ranks, name: str) -> torch.Tensor:
@@ -85,13 +85,18 @@ def paired_bootstrap(ranks_a, ranks_b, ks: Sequence[int] = (10, 20), n_boot: int
     a, b = _as_ranks(ranks_a, "ranks_a"), _as_ranks(ranks_b, "ranks_b")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"paired_bootstrap: the two runs must rank the same users, got {a.shape[1]} and {b.shape[1]}")
+    names = metric_names(ks)
+    ma, mb = _user_metrics(a, ks), _user_metrics(b, ks)
+    return _bootstrap([ma[m] for m in names], [mb[m] for m in names], names, n_boot, seed, chunk, confidence)
+
+
+def _bootstrap(ma: list, mb: list, names: list, n_boot, seed: int, chunk: int, confidence: float) -> pd.DataFrame:
+    """The resampling of :func:`paired_bootstrap` on per-user values (float64 [U] per metric, runs averaged)."""
     if isinstance(n_boot, bool) or not isinstance(n_boot, int) or n_boot < 1:
         raise ValueError(f"paired_bootstrap: n_boot must be a positive integer, got {n_boot!r}")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"paired_bootstrap: confidence must lie in (0, 1), got {confidence!r}")
-    names = metric_names(ks)
-    ma, mb = _user_metrics(a, ks), _user_metrics(b, ks)
-    diff = torch.stack([mb[m] - ma[m] for m in names])                     # (M, U) per-user differences
+    diff = torch.stack([y - x for x, y in zip(ma, mb)])                    # (M, U) per-user differences
     U = diff.shape[1]
     gen = torch.Generator().manual_seed(int(seed))
     boots = []
@@ -103,7 +108,7 @@ def paired_bootstrap(ranks_a, ranks_b, ks: Sequence[int] = (10, 20), n_boot: int
     tail = (1.0 - confidence) / 2.0
     rows = []
     for i, m in enumerate(names):
-        mean_a, mean_b = float(ma[m].mean()), float(mb[m].mean())
+        mean_a, mean_b = float(ma[i].mean()), float(mb[i].mean())
         gain = float(diff[i].mean())
         low, high = np.quantile(boots[i], [tail, 1.0 - tail])
         other_side = np.mean(boots[i] <= 0) if gain > 0 else np.mean(boots[i] >= 0) if gain < 0 else 1.0
@@ -111,6 +116,32 @@ def paired_bootstrap(ranks_a, ranks_b, ks: Sequence[int] = (10, 20), n_boot: int
                      "relative": gain / mean_a if mean_a else float("nan"), "ci_low": float(low),
                      "ci_high": float(high), "p_value": float(min(1.0, 2.0 * other_side)), "users": U})
     return pd.DataFrame(rows)
+
+
+def paired_bootstrap_values(values_a: dict, values_b: dict, n_boot: int = 2000, seed: int = 0, chunk: int = 100,
+                            confidence: float = 0.95) -> pd.DataFrame:
+    """:func:`paired_bootstrap` of per-user values that are not ranks (an AUC, a capped weight, a satisfaction).
+
+    ``values_a``, ``values_b``: ``{metric: array}``, each 1-D (U,) or 2-D (S, U) (runs averaged per user
+    first, as for ranks); the same metrics on both sides, user ``u`` at the same position. The same
+    table as :func:`paired_bootstrap` (the gain of B over A is a difference of means).
+    """
+    if set(values_a) != set(values_b) or not values_a:
+        raise ValueError(f"paired_bootstrap_values: the same metrics on both sides, got {sorted(values_a)} and "
+                         f"{sorted(values_b)}")
+    names = list(values_a)
+
+    def mean_over_runs(value, name):
+        t = torch.as_tensor(np.array(value, dtype=np.float64))
+        if t.dim() not in (1, 2) or t.numel() == 0 or bool(torch.isnan(t).any()):
+            raise ValueError(f"paired_bootstrap_values: {name} must be a non-empty 1-D or 2-D array without NaN")
+        return t.reshape(-1, t.shape[-1]).mean(dim=0)
+
+    ma = [mean_over_runs(values_a[m], m) for m in names]
+    mb = [mean_over_runs(values_b[m], m) for m in names]
+    if any(x.shape != y.shape for x, y in zip(ma, mb)):
+        raise ValueError("paired_bootstrap_values: the two sides must hold the same users")
+    return _bootstrap(ma, mb, names, n_boot, seed, chunk, confidence)
 
 
 def compare_runs(run_a, run_b, device="cpu", **options) -> pd.DataFrame:

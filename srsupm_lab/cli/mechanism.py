@@ -1,4 +1,5 @@
-"""The commands of the mechanism study: ``diagnose``, ``screen``, ``oracle-gap`` and ``decisive``.
+"""The commands of the mechanism study: ``diagnose``, ``screen``, ``oracle-gap`` and ``decisive``; per run folder
+``cold-start`` and ``policy-metrics`` (MTRec §5).
 
 Each command runs (or resumes) one declared experiment and writes its report from the run folders,
 or with ``--report-only`` writes the report again without training:
@@ -6,7 +7,9 @@ or with ``--report-only`` writes the report again without training:
 * ``diagnose RUN`` — the engagement of a run folder (:mod:`srsupm_lab.analysis.diagnose`);
 * ``screen`` — the paper's open readings ranked on validation Recall@10 (:mod:`srsupm_lab.methods.srsupm.screening`);
 * ``oracle-gap`` — backbone, SRSUPM and the oracle on the synthetic world (:mod:`srsupm_lab.reproduce.oracle_gap`);
-* ``decisive`` — the five arms on Beauty at the paper's protocol (:mod:`srsupm_lab.reproduce.decisive`).
+* ``decisive`` — the five arms on Beauty at the paper's protocol (:mod:`srsupm_lab.reproduce.decisive`);
+* ``cold-start RUN``, ``policy-metrics RUN`` — a run folder through its users' first k items
+  (:mod:`srsupm_lab.analysis.cold_start`), its AUC, NCIS and satisfaction (:mod:`srsupm_lab.analysis.policy_metrics`).
 """
 from __future__ import annotations
 
@@ -93,8 +96,32 @@ def cmd_cold_start(args) -> int:
     return 0
 
 
+def cmd_policy_metrics(args) -> int:
+    """Print (and with --out write) a run folder's policy metrics (srsupm_lab.analysis.policy_metrics)."""
+    import pandas as pd
+
+    from ..analysis.policy_metrics import policy_summary
+    from ..atomic import atomic_write
+    from ..reproduce.mtrec import measure_policy
+    from ..run_folder import POLICY_FILE
+
+    path = measure_policy(args.run, n_negatives=args.negatives)
+    if path is None:
+        raise FileNotFoundError(f"{args.run}: not a finished run with its checkpoint.pt (nor its {POLICY_FILE})")
+    table = pd.read_csv(path)
+    print(f"Policy metrics of {args.run} (MTRec §5: AUC and NCIS, trained − untrained; cap {args.cap:g}), "
+          f"{path.name}:")
+    for name, value in policy_summary(table, cap=args.cap).items():
+        print(f"  {name:<18}{value:12.4f}" if isinstance(value, float) else f"  {name:<18}{value:12}")
+    if args.out:
+        atomic_write(args.out, lambda tmp: table.to_csv(tmp, index=False))
+        print(f"per-user values: {args.out}")
+    return 0
+
+
 def add_mechanism_commands(sub) -> None:
-    """Add the four commands to the ``python -m srsupm_lab`` subparsers ``sub``."""
+    """Add the mechanism study's commands to the ``python -m srsupm_lab`` subparsers ``sub``."""
+    from ..analysis.policy_metrics import NCIS_CAP
     diag = sub.add_parser("diagnose", help="a run folder's method diagnostics (SRSUPM: is its mechanism engaged? α, "
                                            "β, branches, PMSIM and gradient shares) and its history")
     diag.add_argument("run", help="a run folder (config.json + checkpoint.pt)")
@@ -109,6 +136,14 @@ def add_mechanism_commands(sub) -> None:
     cold.add_argument("--out", default=None, help="write the per-user ranks (k, protocol, user, rank) to this CSV")
     cold.add_argument("--device", default="cpu", help="where to score (default: cpu)")
     cold.set_defaults(func=cmd_cold_start)
+    pol = sub.add_parser("policy-metrics", help="a finished run folder's AUC (full candidates and 100 sampled "
+                                                "negatives), NCIS against its untrained model and satisfaction@10 "
+                                                "(MTRec's Table 1 metrics; kept in the folder's policy_metrics.csv)")
+    pol.add_argument("run", help="a finished run folder (results.json + checkpoint.pt, or its policy_metrics.csv)")
+    pol.add_argument("--negatives", type=int, default=100, help="sampled negatives of the sampled AUC")
+    pol.add_argument("--cap", type=float, default=NCIS_CAP, help="the cap of a user's NCIS weight")
+    pol.add_argument("--out", default=None, help="write the per-user values to this CSV")
+    pol.set_defaults(func=cmd_policy_metrics)
     scr = sub.add_parser("screen", help="train the screened readings of the paper's open choices for a short "
                                         "budget and rank them on validation Recall@10 (srsupm_lab.methods.srsupm.screening)")
     scr.add_argument("--dataset", default="synthetic", help="synthetic | beauty (default: synthetic)")

@@ -28,7 +28,7 @@ _TYPES = {"int": int, "pos_int": int, "opt_pos_int": int, "float": float, "str":
 _FLAGS = {"out_dir": ["--out", "--out-dir"], "K": ["--K", "-K"]}
 _HELP = {
     "dataset": "a known name or a folder in the S3-Rec layout", "data_root": "folder holding the real datasets",
-    "labels": "categories | attributes", "dataset_options": "make_synthetic option KEY=VALUE (repeatable)",
+    "labels": "categories | attributes", "dataset_options": "a generated world's option KEY=VALUE (repeatable)",
     "noise_p": "label-noise probability on the training supervision", "max_len": "input length L",
     "backbone": "gru4rec | sasrec | caser | bert4rec | lightsans",
     "backbone_options": "backbone option KEY=VALUE (repeatable), e.g. n_layers=2",

@@ -9,6 +9,8 @@ and says only that:
 ``yelp``                 the business's categories (its S3-Rec attributes are unnamed ids)
 ``synthetic``            a generated description carrying the item's latent motivation topics
                          (:func:`synthetic_item_texts`, the story below)
+``synthetic-clickbait``  the same descriptions (the clickbait world keeps ``motivation_categories``);
+                         no text says which items are clickbait
 any other dataset        its labels' names, when they are names; else one line saying it has no text
 =======================  ====================================================================
 

@@ -2,7 +2,7 @@
 
 Known names
 -----------
-``synthetic``               the embedded motivation world (no files needed)
+``synthetic``, ``synthetic-clickbait``   the generated worlds (no files; :mod:`.satisfaction_world`)
 ``beauty``, ``sports``,     Amazon 2014 and Yelp in the S3-Rec release layout
 ``yelp``                    (``<D>.txt`` + ``<D>_item2categories.json`` / ``_item2attributes.json``)
 ``ml-100k``                 MovieLens-100K as RecBole atomic files, 5-core filtered here
@@ -48,11 +48,11 @@ import numpy as np
 
 from .dataset import SequenceDataset
 from .locations import data_roots
-from .synthetic import make_synthetic
+from .satisfaction_world import SYNTHETIC_WORLDS
 
 #: dataset name -> folder name in the data root
 REAL_DATASETS = {"beauty": "Beauty", "sports": "Sports_and_Outdoors", "yelp": "Yelp", "ml-100k": "ml-100k"}
-KNOWN_DATASETS = ("synthetic", *REAL_DATASETS)
+KNOWN_DATASETS = (*SYNTHETIC_WORLDS, *REAL_DATASETS)
 LABEL_KINDS = ("categories", "attributes")
 
 
@@ -60,7 +60,7 @@ def load_dataset(name_or_path, root=None, labels: str = "categories", **syntheti
     """Load a dataset by name (see module doc), from a folder in the S3-Rec layout or from a file of
     interactions (``.csv``, ``.tsv``, ``.parquet``).
 
-    ``synthetic_options`` are passed to :func:`make_synthetic` for ``"synthetic"``, and to
+    ``synthetic_options`` are passed to a generated world's maker (``SYNTHETIC_WORLDS``), and to
     :func:`~srsupm_lab.data.interactions.read_interactions` for a file of interactions (e.g.
     ``k=10``, ``time="ts"``, ``label_column="genres"``); ``labels`` (the label kind of an S3-Rec
     folder) must then stay at its default.
@@ -68,8 +68,8 @@ def load_dataset(name_or_path, root=None, labels: str = "categories", **syntheti
     if labels not in LABEL_KINDS:
         raise ValueError(f"labels must be one of {LABEL_KINDS}, got {labels!r}")
     key = str(name_or_path).lower()
-    if key == "synthetic":
-        return make_synthetic(**synthetic_options)
+    if key in SYNTHETIC_WORLDS:
+        return SYNTHETIC_WORLDS[key](**synthetic_options)
     file = None if key in REAL_DATASETS else interaction_file(name_or_path)
     if file is not None:
         from .interactions import read_interactions

@@ -133,3 +133,40 @@ def _make(flat, starts, target_pos, users, max_len, hist_width, truth=None) -> W
     return Windows(inputs=torch.from_numpy(inputs), targets=torch.from_numpy(flat[target_pos].copy()),
                    users=torch.from_numpy(np.ascontiguousarray(users)), history=hist,
                    context=None if truth is None else torch.from_numpy(truth[target_pos].copy()))
+
+
+def target_steps(windows: Windows, ds: SequenceDataset) -> torch.Tensor:
+    """The 0-based position of each window's target in its user's sequence of ``ds``: ``[M]`` (method.md, Split).
+
+    For the windows :func:`leave_one_out` makes of ``ds``: a window with ``history`` (validation, test)
+    has as many items before its target as its history holds; training windows (no history) are
+    grouped by user in time order, so a user's first one targets step 1, the next step 2, ... (a
+    subset of whole users keeps that). Checked, vectorised: every window's target and input row
+    must be the sequence's item at that step and the ``L`` items before it; the first window that is
+    not is one ValueError naming it.
+    """
+    users = windows.users.cpu().numpy().astype(np.int64)
+    M = users.shape[0]
+    if windows.history is not None:
+        steps = (windows.history != 0).sum(dim=1).cpu().numpy().astype(np.int64)
+    else:
+        idx = np.arange(M, dtype=np.int64)
+        new = np.ones(M, dtype=bool)
+        new[1:] = users[1:] != users[:-1]
+        steps = idx - np.maximum.accumulate(np.where(new, idx, 0)) + 1
+    lens = ds.lengths()
+    if M and (users.min() < 0 or users.max() >= lens.size):
+        raise ValueError(f"target_steps: window users index {ds.n_users} sequences of dataset {ds.name!r}, "
+                         f"found user {int(users.max())}")
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+    flat = np.concatenate(ds.sequences).astype(np.int64)
+    inside = (steps >= 1) & (steps < lens[users])
+    pos = starts[users] + np.where(inside, steps, 1)                               # (M,) absolute target positions
+    expected = _gather_windows(flat, starts[users], pos, windows.inputs.shape[1])  # (M, L)
+    ok = inside & (flat[pos] == windows.targets.cpu().numpy()) & (expected == windows.inputs.cpu().numpy()).all(1)
+    if not ok.all():
+        m = int(np.flatnonzero(~ok)[0])
+        raise ValueError(f"target_steps: window {m} (user {users[m]}, step {steps[m]}) is not that step of dataset "
+                         f"{ds.name!r}: windows must come from leave_one_out of this dataset (a user's training "
+                         f"windows together, in time order)")
+    return torch.from_numpy(steps)

@@ -12,7 +12,7 @@ A plan is a TOML file (``reports/experiments.toml``): a ``[defaults]`` table, th
     [[grid]]
     name = "gru4rec-pair"              # unique; `reproduce --plan FILE --only NAME` picks grids
     grid = "table1"                    # table1 | table3 | table4 | fig3 | table2 (the timings)
-                                       # | decisive | screening | oracle-gap (EXPERIMENTS)
+                                       # | decisive | screening | oracle-gap | cold-start | mtrec (EXPERIMENTS)
     backbones = ["gru4rec"]
     seeds = [1]
     epochs = 6
@@ -26,10 +26,12 @@ the grid's name.
 The experiments of the mechanism study (:data:`EXPERIMENTS`: ``decisive``, ``screening``,
 ``oracle-gap``) fix their own protocol in their modules; of ``[defaults]`` they take only
 ``engine``, ``jobs`` and ``device``, and of their own table ``seeds``, ``datasets``, ``epochs``,
-``lr``, ``arms`` (decisive's arms, cold-start's models), ``settings`` and ``data_root``; ``cold-start``
-(:mod:`.cold_start`) measures every model through its users' first k items. The one engine runs them like any grid
-(:func:`.engines.run_grid`); their reports are their modules' own. :func:`plan_status` answers what :func:`run_plan` would do, after the checks a
-run makes (:func:`.engines.grid_status`).
+``lr``, ``arms`` (decisive's arms, cold-start's models), ``models`` (mtrec's), ``settings`` and ``data_root``;
+``cold-start`` (:mod:`.cold_start`) measures every model through its users' first k items, ``mtrec``
+(:mod:`.mtrec`) the backbones alone, +MTRec and +IRL with their AUC, NCIS and satisfaction. The one
+engine runs them like any grid (:func:`.engines.run_grid`); their reports are their modules' own.
+:func:`plan_status` answers what :func:`run_plan` would do, after the checks a run makes
+(:func:`.engines.grid_status`).
 """
 from __future__ import annotations
 
@@ -52,7 +54,7 @@ SETTINGS = ("epochs", "patience", "device", "lr", "batch_size", "data_root", "la
 PLAN_KEYS = {"name": str, "grid": str, "note": str, "datasets": list, "backbones": list, "seeds": list,
              "variants": list, "ablations": list, "ps": list, "Ks": list, "engine": str, "jobs": int,
              "runs": str, "reports": str, "repeats": int, "fused_mixture": bool, "set": dict, "arms": list,
-             "settings": list,
+             "settings": list, "models": list,
              "epochs": int, "patience": int, "device": str, "lr": (int, float), "batch_size": int,
              "data_root": str, "labels": str}
 
@@ -119,9 +121,22 @@ def _cold_start_report(g: "PlannedGrid") -> list[Path]:
     return [cold_start_report(g.runs, g.reports)]
 
 
+def _mtrec(o: dict, runs: Path) -> list[RunSpec]:
+    from .mtrec import mtrec_configs
+    extra = {k: o[k] for k in ("device", "epochs", "lr", "data_root") if k in o}
+    return _as_specs([c for ds in o.get("datasets", ["synthetic-clickbait"])
+                      for c in mtrec_configs(ds, o.get("seeds", [1, 2, 3]), runs, o.get("models"), **extra)], runs)
+
+
+def _mtrec_report(g: "PlannedGrid") -> list[Path]:
+    from .mtrec import mtrec_report
+    return [mtrec_report(g.runs, g.reports)]
+
+
 #: the experiments with a protocol of their own: kind -> (its runs, its report writer)
 EXPERIMENTS = {"decisive": (_decisive, _decisive_report), "screening": (_screening, _screening_report),
-               "oracle-gap": (_oracle_gap, _oracle_gap_report), "cold-start": (_cold_start, _cold_start_report)}
+               "oracle-gap": (_oracle_gap, _oracle_gap_report), "cold-start": (_cold_start, _cold_start_report),
+               "mtrec": (_mtrec, _mtrec_report)}
 
 
 class PlannedGrid(NamedTuple):
