@@ -119,6 +119,19 @@ def cmd_policy_metrics(args) -> int:
     return 0
 
 
+def cmd_reward_satisfaction(args) -> int:
+    """Fit the rewards on the clickbait world and write their correlation with the true satisfaction."""
+    import pandas as pd
+
+    from ..analysis.reward_satisfaction import reward_satisfaction_table, write_reward_satisfaction_report
+    tables = [reward_satisfaction_table(seeds=args.seeds, backbone=b) for b in args.backbones]
+    table = pd.concat(tables, ignore_index=True)
+    table.attrs["budget"] = tables[0].attrs.get("budget", {})
+    paths = write_reward_satisfaction_report(table, args.report)
+    print(f"reward against satisfaction: {paths['md']}")
+    return 0
+
+
 def add_mechanism_commands(sub) -> None:
     """Add the mechanism study's commands to the ``python -m srsupm_lab`` subparsers ``sub``."""
     from ..analysis.policy_metrics import NCIS_CAP
@@ -144,6 +157,12 @@ def add_mechanism_commands(sub) -> None:
     pol.add_argument("--cap", type=float, default=NCIS_CAP, help="the cap of a user's NCIS weight")
     pol.add_argument("--out", default=None, help="write the per-user values to this CSV")
     pol.set_defaults(func=cmd_policy_metrics)
+    rs = sub.add_parser("reward-satisfaction", help="MTRec's and IRL's learned rewards, a click model and an oracle "
+                                                    "against the true satisfaction of the clickbait world (Spearman)")
+    rs.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="worlds and fits (default: 1 2 3)")
+    rs.add_argument("--backbones", nargs="+", default=["sasrec", "gru4rec"], help="(default: sasrec gru4rec)")
+    rs.add_argument("--report", default="reports/mtrec", help="where the csv and md go (default: reports/mtrec)")
+    rs.set_defaults(func=cmd_reward_satisfaction)
     scr = sub.add_parser("screen", help="train the screened readings of the paper's open choices for a short "
                                         "budget and rank them on validation Recall@10 (srsupm_lab.methods.srsupm.screening)")
     scr.add_argument("--dataset", default="synthetic", help="synthetic | beauty (default: synthetic)")

@@ -61,8 +61,10 @@ def mtrec_models(dataset: str) -> list[str]:
     return [m for m in MODELS if not m.endswith("+oracle") or dataset in SATISFACTION_DATASETS]
 
 
-def mtrec_configs(dataset: str, seeds, runs: str | Path, models=None, **common) -> list[dict]:
-    """One TrainConfig dict per (model, seed), seeds outermost, with its out_dir below ``runs``."""
+def mtrec_configs(dataset: str, seeds, runs: str | Path, models=None, beta: float | None = None,
+                  **common) -> list[dict]:
+    """One TrainConfig dict per (model, seed), seeds outermost, with its out_dir below ``runs``; ``beta`` (chosen on
+    validation, :mod:`srsupm_lab.reproduce.mtrec_beta`) sets L_align's weight of the models of the method mtrec."""
     if dataset not in BASES:
         raise ValueError(f"mtrec: no base protocol for dataset {dataset!r}; known: {list(BASES)}")
     allowed = mtrec_models(dataset)
@@ -70,7 +72,11 @@ def mtrec_configs(dataset: str, seeds, runs: str | Path, models=None, **common) 
     unknown = [m for m in models if m not in allowed]
     if unknown:
         raise ValueError(f"mtrec: unknown model(s) {unknown} on {dataset}; the models are {allowed}")
-    return [{**BASES[dataset], "seed": seed, **MODELS[m], **common,
+    def weighted(m):
+        if beta is None or MODELS[m].get("method") != "mtrec":
+            return MODELS[m]
+        return {**MODELS[m], "method_options": {**MODELS[m].get("method_options", {}), "beta": float(beta)}}
+    return [{**BASES[dataset], "seed": seed, **weighted(m), **common,
              "out_dir": str(Path(runs) / dataset / m / f"seed{seed}")} for seed in seeds for m in models]
 
 

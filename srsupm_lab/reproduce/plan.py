@@ -54,7 +54,7 @@ SETTINGS = ("epochs", "patience", "device", "lr", "batch_size", "data_root", "la
 PLAN_KEYS = {"name": str, "grid": str, "note": str, "datasets": list, "backbones": list, "seeds": list,
              "variants": list, "ablations": list, "ps": list, "Ks": list, "engine": str, "jobs": int,
              "runs": str, "reports": str, "repeats": int, "fused_mixture": bool, "set": dict, "arms": list,
-             "settings": list, "models": list,
+             "settings": list, "models": list, "betas": list, "beta": (int, float),
              "epochs": int, "patience": int, "device": str, "lr": (int, float), "batch_size": int,
              "data_root": str, "labels": str}
 
@@ -125,7 +125,8 @@ def _mtrec(o: dict, runs: Path) -> list[RunSpec]:
     from .mtrec import mtrec_configs
     extra = {k: o[k] for k in ("device", "epochs", "lr", "data_root") if k in o}
     return _as_specs([c for ds in o.get("datasets", ["synthetic-clickbait"])
-                      for c in mtrec_configs(ds, o.get("seeds", [1, 2, 3]), runs, o.get("models"), **extra)], runs)
+                      for c in mtrec_configs(ds, o.get("seeds", [1, 2, 3]), runs, o.get("models"), o.get("beta"),
+                                             **extra)], runs)
 
 
 def _mtrec_report(g: "PlannedGrid") -> list[Path]:
@@ -133,10 +134,23 @@ def _mtrec_report(g: "PlannedGrid") -> list[Path]:
     return [mtrec_report(g.runs, g.reports)]
 
 
+def _mtrec_beta(o: dict, runs: Path) -> list[RunSpec]:
+    from .mtrec_beta import BETAS, beta_configs
+    extra = {k: o[k] for k in ("device", "epochs", "lr", "data_root") if k in o}
+    return _as_specs([c for ds in o.get("datasets", ["synthetic-clickbait"])
+                      for c in beta_configs(ds, o.get("seeds", [1, 2, 3]), runs, o.get("models", ["sasrec+mtrec"]),
+                                            o.get("betas", BETAS), **extra)], runs)
+
+
+def _mtrec_beta_report(g: "PlannedGrid") -> list[Path]:
+    from .mtrec_beta import beta_report
+    return [beta_report(g.runs, g.reports)]
+
+
 #: the experiments with a protocol of their own: kind -> (its runs, its report writer)
 EXPERIMENTS = {"decisive": (_decisive, _decisive_report), "screening": (_screening, _screening_report),
                "oracle-gap": (_oracle_gap, _oracle_gap_report), "cold-start": (_cold_start, _cold_start_report),
-               "mtrec": (_mtrec, _mtrec_report)}
+               "mtrec": (_mtrec, _mtrec_report), "mtrec-beta": (_mtrec_beta, _mtrec_beta_report)}
 
 
 class PlannedGrid(NamedTuple):
