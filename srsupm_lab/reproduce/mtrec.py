@@ -61,6 +61,14 @@ def mtrec_models(dataset: str) -> list[str]:
     return [m for m in MODELS if not m.endswith("+oracle") or dataset in SATISFACTION_DATASETS]
 
 
+def weighs_alignment(model: str) -> bool:
+    """Whether ``model``'s method has an alignment weight β (its options declare one)."""
+    from dataclasses import fields
+
+    from ..methods import get_method
+    return any(f.name == "beta" for f in fields(get_method(MODELS[model]["method"]).Options))
+
+
 def mtrec_configs(dataset: str, seeds, runs: str | Path, models=None, beta: float | None = None,
                   **common) -> list[dict]:
     """One TrainConfig dict per (model, seed), seeds outermost, with its out_dir below ``runs``; ``beta`` (chosen on
@@ -73,7 +81,7 @@ def mtrec_configs(dataset: str, seeds, runs: str | Path, models=None, beta: floa
     if unknown:
         raise ValueError(f"mtrec: unknown model(s) {unknown} on {dataset}; the models are {allowed}")
     def weighted(m):
-        if beta is None or MODELS[m].get("method") != "mtrec":
+        if beta is None or not weighs_alignment(m):
             return MODELS[m]
         return {**MODELS[m], "method_options": {**MODELS[m].get("method_options", {}), "beta": float(beta)}}
     return [{**BASES[dataset], "seed": seed, **weighted(m), **common,

@@ -25,11 +25,11 @@ _FOLDER = re.compile(r"^(?P<model>.+)-beta(?P<beta>[0-9.eE+-]+)$")
 
 def beta_configs(dataset: str, seeds, runs: str | Path, models=("sasrec+mtrec",), betas=BETAS, **common) -> list[dict]:
     """One TrainConfig dict per (β, model, seed), seeds outermost; only models of the method ``mtrec``."""
-    from .mtrec import MODELS, mtrec_configs
-    plain = [m for m in models if MODELS.get(m, {}).get("method") != "mtrec"]
+    from .mtrec import MODELS, mtrec_configs, weighs_alignment
+    plain = [m for m in models if m not in MODELS or not weighs_alignment(m)]
     if plain:
         raise ValueError(f"mtrec-beta: β weighs MTRec's alignment loss; {plain} do not have one "
-                         f"(models with it: {[m for m, c in MODELS.items() if c.get('method') == 'mtrec']})")
+                         f"(models with it: {[m for m in MODELS if weighs_alignment(m)]})")
     if not betas or any(not isinstance(b, (int, float)) or b < 0 for b in betas):
         raise ValueError(f"mtrec-beta: betas must be a non-empty list of numbers >= 0, got {betas!r}")
     out = []
