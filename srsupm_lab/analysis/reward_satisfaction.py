@@ -71,14 +71,13 @@ def spearman(x, y) -> float:
 
 
 def auc(scores, positive) -> float:
-    """P(score of a positive > score of a negative), ties half (Mann–Whitney from average ranks)."""
-    from scipy.stats import rankdata
+    """P(score of a positive > score of a negative), ties half (:func:`sklearn.metrics.roc_auc_score`); NaN
+    when one class is empty."""
+    from sklearn.metrics import roc_auc_score
     scores, positive = np.asarray(scores, dtype=np.float64), np.asarray(positive, dtype=bool)
-    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
-    if n_pos == 0 or n_neg == 0:
+    if positive.all() or not positive.any():
         return float("nan")
-    ranks = rankdata(scores)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return float(roc_auc_score(positive, scores))
 
 
 def satisfaction_scores(score, satisfaction, clickbait) -> dict:

@@ -121,12 +121,11 @@ class MTRecRecommender(BackboneRecommender):
         device = next(self.parameters()).device
         g = torch.Generator().manual_seed(self.seed)
         negatives = sample_negatives(train.targets, self.n_items, o["n_negatives"], generator=g)   # (M, K)
-        nxt = next_window_index(train.inputs, train.targets, train.users)
+        r = None                                                                        # r* (M, 1 + K, 2)
         if o["reward"] == "oracle":
-            r = oracle_rewards(self._dataset[0], train, negatives)                     # (M, 1 + K, 2)
-            self.rewards = normalise_rewards(r, reward_stats(r, o["normalise"])).float().to(device)
-            self._reward_backbone.clear()
+            r = oracle_rewards(self._dataset[0], train, negatives)
         elif self._reward_backbone:
+            nxt = next_window_index(train.inputs, train.targets, train.users)
             windows, nxt, negatives = train.to(device), nxt.to(device), negatives.to(device)
             model = RewardModel(self._reward_backbone[0], n_quantiles=1 if irl else o["n_quantiles"],
                                 gamma=o["gamma"], temperature=o["temperature"], state=o["state"],
@@ -140,8 +139,8 @@ class MTRecRecommender(BackboneRecommender):
                 next_index=nxt, negatives=negatives, objective="iq_learn" if irl else "qr_iql", seed=self.seed,
                 **losses)
             r = model.rewards(windows, next_index=nxt, negatives=negatives)
-            stats = reward_stats(r, o["normalise"])
-            self.rewards = normalise_rewards(r, stats).float().to(device)              # (M, 1 + K, 2)
+        if r is not None:
+            self.rewards = normalise_rewards(r, reward_stats(r, o["normalise"])).float().to(device)
             self._reward_backbone.clear()                   # frozen and used: the reward model goes
         self.negatives = negatives.to(device)
 
