@@ -7,14 +7,17 @@ For each backbone, three figures, each the median of ``--repeats`` runs (alterna
 
 * **stage 1**: one epoch of :func:`srsupm_lab.methods.mtrec.reward_model.train_reward_model` (QR-IQL,
   N = 10 atoms, α = 0.5, the function's defaults) over every training window, with one fixed sampled
-  negative per window as the method ``mtrec`` draws them (docs/mtrec_method.md §5, §8);
+  negative per window as the method ``mtrec`` draws them (docs/mtrec_method.md §5, §8), in both batch
+  forms (option ``reward_batches``): ``windows`` (shuffled windows, the next windows encoded again for
+  ``V*(s')``) and ``users`` (whole users per batch: one encoder pass);
 * **backbone**: one epoch of the backbone alone (cross-entropy over all items) through the package's
   trainer (:class:`srsupm_lab.trainer.Trainer`'s epoch), at the same batch size;
 * **r\\***: the one batched pass computing ``r*`` for every training window (``RewardModel.rewards``).
 
-The target (issue 31): a stage-1 epoch at most 1.5× a backbone epoch. A stage-1 step encodes the batch's
-windows and, for ``V*(s')``, the windows that follow them (two encoder passes), where a backbone step encodes
-once but scores all N items; the ratio is printed per backbone with the machine, its load and torch's threads.
+The target (issue 31): a stage-1 epoch at most 1.5× a backbone epoch. A ``windows`` stage-1 step encodes the
+batch's windows and, for ``V*(s')``, the windows that follow them (two encoder passes); a ``users`` step encodes
+once, as a backbone step does (which then scores all N items); the ratios are printed per backbone with the
+machine, its load and torch's threads.
 """
 import argparse
 import os
@@ -70,11 +73,12 @@ def main():
     def build(name):
         return build_backbone(name, ds.n_items, n_users=ds.n_users, dim=args.dim, max_len=args.max_len)
 
-    def stage1(name):
+    def stage1(name, batches):
         torch.manual_seed(0)
         model = RewardModel(build(name))
         t0 = time.perf_counter()
-        train_reward_model(model, train, epochs=1, batch_size=args.batch_size, next_index=nxt, negatives=negatives)
+        train_reward_model(model, train, epochs=1, batch_size=args.batch_size, next_index=nxt, negatives=negatives,
+                           batches=batches)
         t1 = time.perf_counter()
         model.rewards(train, next_index=nxt, negatives=negatives)
         return t1 - t0, time.perf_counter() - t1
@@ -89,18 +93,24 @@ def main():
         trainer._train_epoch(data, 1)
         return time.perf_counter() - t0
 
-    header = f"{'backbone':<10}{'stage-1 s':>11}{'backbone s':>12}{'ratio':>8}{'r* pass s':>11}  target ratio <= 1.5"
+    header = (f"{'backbone':<10}{'batches':>9}{'stage-1 s':>11}{'backbone s':>12}{'ratio':>8}{'r* pass s':>11}"
+              f"  target ratio <= 1.5")
     print(header)
     print("-" * len(header))
     for name in args.backbones:
-        s1, base, rstar = [], [], []
-        for _ in range(repeats):
-            a, r = stage1(name)
-            s1.append(a)
-            rstar.append(r)
+        s1 = {"windows": [], "users": []}
+        base, rstar = [], []
+        for _ in range(repeats):                                      # alternating: the load hits every figure alike
+            for batches in s1:
+                a, r = stage1(name, batches)
+                s1[batches].append(a)
+                rstar.append(r)
             base.append(backbone(name))
-        m1, mb, mr = statistics.median(s1), statistics.median(base), statistics.median(rstar)
-        print(f"{name:<10}{m1:>11.2f}{mb:>12.2f}{m1 / mb:>8.2f}{mr:>11.2f}  {'met' if m1 <= 1.5 * mb else 'NOT met'}")
+        mb, mr = statistics.median(base), statistics.median(rstar)
+        for batches, times in s1.items():
+            m1 = statistics.median(times)
+            print(f"{name:<10}{batches:>9}{m1:>11.2f}{mb:>12.2f}{m1 / mb:>8.2f}{mr:>11.2f}  "
+                  f"{'met' if m1 <= 1.5 * mb else 'NOT met'}")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 

@@ -30,12 +30,15 @@ def test_configs_per_model_and_seed_pair_beauty_with_the_decisive_sasrec(tmp_pat
     assert decisive["lr"] == 0.001 and decisive["batch_size"] == 128 and decisive["dim"] == 64
     by_name = {c["out_dir"].split("/")[-2]: c for c in configs[:6]}
     assert by_name["gru4rec+irl"]["backbone"] == "gru4rec" and by_name["gru4rec+irl"]["method"] == "mtrec"
-    assert by_name["sasrec+irl"]["method_options"] == {"reward": "irl"} and "method_options" not in by_name["sasrec+mtrec"]
+    users = {"reward_batches": "users"}                                   # Beauty's stage 1: batches of whole users
+    assert by_name["sasrec+irl"]["method_options"] == {"reward": "irl", **users}
+    assert by_name["sasrec+mtrec"]["method_options"] == users and "method_options" not in by_name["gru4rec"]
     for c in configs:                                                      # valid TrainConfigs
         TrainConfig.from_dict({k: v for k, v in c.items() if k != "out_dir"})
     world = mtrec_configs("synthetic-clickbait", [3], tmp_path)
     assert [c["out_dir"].split("/")[-2] for c in world] == list(MODELS)        # +oracle on the world only
-    assert world[-1]["method_options"] == {"reward": "oracle"} and world[0]["epochs"] == BASES["synthetic-clickbait"]["epochs"]
+    assert world[-1]["method_options"] == {"reward": "oracle"} and "method_options" not in world[1]
+    assert world[0]["epochs"] == BASES["synthetic-clickbait"]["epochs"]
     with pytest.raises(ValueError, match="unknown model"):
         mtrec_configs("beauty", [1], tmp_path, ["sasrec+oracle"])
     with pytest.raises(ValueError, match="no base protocol"):
@@ -51,7 +54,8 @@ def test_the_plan_declares_the_mtrec_kind(tmp_path):
     specs = grid.specs()
     assert [s.name for s in specs] == ["beauty/sasrec/seed1", "beauty/sasrec+irl/seed1", "beauty/sasrec/seed2",
                                        "beauty/sasrec+irl/seed2"]
-    assert specs[1].overrides["method_options"] == {"reward": "irl"} and specs[0].overrides["lr"] == 0.001
+    assert specs[1].overrides["method_options"] == {"reward": "irl", "reward_batches": "users"}
+    assert specs[0].overrides["lr"] == 0.001
 
 
 def _write_run(runs, dataset, model, seed, rng, truth=False, policy=True):

@@ -62,14 +62,16 @@ def test_the_defaults_are_the_functions_defaults():
     loss = inspect.signature(iql.qr_iql_loss).parameters
     for name in ("sign", "u2_form", "u2_weight", "stop_grad"):
         assert d[name] == loss[name].default, name
-    assert d["reward_batch_size"] == inspect.signature(reward_model.train_reward_model).parameters["batch_size"].default
+    train = inspect.signature(reward_model.train_reward_model).parameters
+    assert d["reward_batch_size"] == train["batch_size"].default
+    assert d["reward_batches"] == train["batches"].default
 
 
 def test_the_loss_readings_reach_stage_one(world, monkeypatch):
     ds, split = world
     _, seen = _build(ds, split, monkeypatch, stop_grad="next", sign="pred_minus_target", u2_form="squared",
-                     u2_weight="one", alpha=0.3, reward_batch_size=17)
-    assert seen["objective"] == "qr_iql" and seen["batch_size"] == 17
+                     u2_weight="one", alpha=0.3, reward_batch_size=17, reward_batches="users")
+    assert seen["objective"] == "qr_iql" and seen["batch_size"] == 17 and seen["batches"] == "users"
     assert {k: seen[k] for k in ("stop_grad", "sign", "u2_form", "u2_weight", "alpha")} == \
         {"stop_grad": "next", "sign": "pred_minus_target", "u2_form": "squared", "u2_weight": "one", "alpha": 0.3}
     _, seen = _build(ds, split, monkeypatch, reward="irl", stop_grad="both")

@@ -41,7 +41,7 @@ from ..base import Method, MethodOptions, option
 from ..none import BackboneRecommender
 from .align import NORMALISATIONS, RESPONSES, align_loss, normalise_rewards, response_probability, reward_stats
 from .iql import SIGNS, STOP_GRADS, U2_FORMS, U2_WEIGHTS
-from .reward_model import NEGATIVE_NEXT, STATES, TERMINALS
+from .reward_model import BATCHES, NEGATIVE_NEXT, STATES, TERMINALS
 
 __all__ = ["MTRecMethod", "MTRecOptions", "MTRecRecommender", "REWARDS"]
 
@@ -64,6 +64,9 @@ class MTRecOptions(MethodOptions):
     reward_epochs: int = option(2, "stage 1: epochs of the reward model over the training windows")
     reward_lr: float = option(0.001, "stage 1: Adam learning rate of the reward model")
     reward_batch_size: int = option(256, "stage 1: windows per batch of the reward model (the paper does not say)")
+    reward_batches: str = option("windows", "stage 1: windows (a random permutation of windows; V*(s') in a second "
+                                            "encoder pass) | users (whole users per batch, one encoder pass; the "
+                                            "paper does not say)", BATCHES)
     state: str = option("pair", "stage 1: how s = (h, i) enters Q_λ: pair (Enc(h) with e_i) | append (Enc(h + [i])) "
                                 "(the paper does not say)", STATES)
     negative_next: str = option("positive", "stage 1: s' of a skipped item: positive (the target's state) | "
@@ -137,7 +140,7 @@ class MTRecRecommender(BackboneRecommender):
             self.reward_losses = train_reward_model(
                 model, windows, epochs=o["reward_epochs"], batch_size=o["reward_batch_size"], lr=o["reward_lr"],
                 next_index=nxt, negatives=negatives, objective="iq_learn" if irl else "qr_iql", seed=self.seed,
-                **losses)
+                batches=o["reward_batches"], **losses)
             r = model.rewards(windows, next_index=nxt, negatives=negatives)
         if r is not None:
             self.rewards = normalise_rewards(r, reward_stats(r, o["normalise"])).float().to(device)

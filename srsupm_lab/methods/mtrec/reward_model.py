@@ -46,6 +46,7 @@ STATES = ("pair", "append")
 NEGATIVE_NEXT = ("positive", "logged_next", "terminal")
 TERMINALS = ("zero", "self")
 OBJECTIVES = ("qr_iql", "iq_learn")
+BATCHES = ("windows", "users")
 
 
 class RewardModel(nn.Module):
@@ -196,10 +197,65 @@ def _window_tensors(windows, next_index=None) -> dict:
     return data
 
 
+def user_batches(users: torch.Tensor, batch_size: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    """Window indices in batches of whole users: ``[idx_b]``, each a user's windows kept together and in order.
+
+    The users (contiguous runs of ``users [M]``, as :func:`srsupm_lab.data.windows.leave_one_out` makes
+    them) are shuffled by ``generator``; a user joins the batch in which her first window would fall
+    when the shuffled windows are cut every ``batch_size``, so a batch holds about ``batch_size``
+    windows (at most one user's windows more) and a user is never split. Every window of a batch but
+    her last one then has its next window in the same batch, right after it.
+    """
+    M = users.shape[0]
+    change = torch.ones(M, dtype=torch.bool, device=users.device)                    # (M,)
+    change[1:] = users[1:] != users[:-1]
+    starts = change.nonzero().squeeze(1)                                             # (U,)
+    lengths = torch.diff(starts, append=starts.new_tensor([M]))                      # (U,)
+    order = torch.randperm(starts.shape[0], generator=generator).to(users.device)    # (U,)
+    s, n = starts[order], lengths[order]                                             # (U,), (U,)
+    offsets = torch.cumsum(n, 0) - n                                                 # (U,) first slot of each user
+    idx = torch.repeat_interleave(s - offsets, n) + torch.arange(M, device=users.device)  # (M,) shuffled windows
+    batch_of = torch.repeat_interleave(torch.div(offsets, batch_size, rounding_mode="floor"), n)  # (M,)
+    counts = torch.unique_consecutive(batch_of, return_counts=True)[1]
+    return list(torch.split(idx, counts.tolist()))
+
+
+def stage1_loss(model: RewardModel, data: dict, idx: torch.Tensor, negatives: torch.Tensor,
+                objective: str = "qr_iql", next_values: str = "encode", **loss_options) -> torch.Tensor:
+    """The stage-1 loss (Algorithm 1) of the windows ``idx [b]`` with their skipped items ``negatives [b, K]``.
+
+    ``next_values`` says where ``V*(s')`` of each target comes from: ``"encode"`` encodes the next
+    windows in a second pass (any batch); ``"in_batch"`` reads it from the batch's own values, which
+    needs every next window in the batch right after its window (:func:`user_batches`): one encoder
+    pass then serves ``V*(s)`` and ``V*(s')``. Both compute the same function of the weights.
+    """
+    tgt = data["targets"][idx]                                                       # (b,)
+    users = None if data["users"] is None else data["users"][idx]
+    atoms = model(data["inputs"][idx], torch.cat([tgt[:, None], negatives], 1), users)  # (b, C, 2, N)
+    v = model.soft_value(model.q_values(atoms))                                      # (b, C)
+    nxt = data["next_index"][idx]                                                    # (b,)
+    has_next = nxt >= 0
+    if next_values == "in_batch":
+        if bool((idx[1:] != nxt[:-1])[has_next[:-1]].any()) or bool(has_next[-1]):
+            raise ValueError("stage1_loss: next_values='in_batch' needs each window's next window right after it "
+                             "in the batch (batches of whole users, user_batches)")
+        v_next_pos = torch.cat([v[1:, 0], v.new_zeros(1)])                           # (b,) masked where no next
+    elif next_values == "encode":
+        v_next_pos = model._next_target_values(data, nxt)                            # (b,)
+    else:
+        raise ValueError(f"stage1_loss: next_values must be 'encode' or 'in_batch', got {next_values!r}")
+    v_next, term = model.transition_values(v, v_next_pos, has_next)                  # (b, C), (b, C)
+    taken = torch.cat([atoms[:, :1, A_P], atoms[:, 1:, A_N]], dim=1)                 # (b, C, N)
+    rows = (taken.flatten(0, 1), v.flatten(), v_next.flatten(), term.flatten())      # (b*C, N), 3 x (b*C,)
+    if objective == "qr_iql":
+        return qr_iql_loss(*rows, gamma=model.gamma, **loss_options)
+    return iq_learn_loss(rows[0].mean(-1), *rows[1:], gamma=model.gamma, **loss_options)
+
+
 def train_reward_model(model: RewardModel, windows, epochs: int = 1, batch_size: int = 256, lr: float = 1e-3,
                        *, next_index: torch.Tensor | None = None, negatives: torch.Tensor | None = None,
                        n_negatives: int = 1, objective: str = "qr_iql", seed: int = 0,
-                       weight_decay: float = 0.0, **loss_options) -> list[float]:
+                       weight_decay: float = 0.0, batches: str = "windows", **loss_options) -> list[float]:
     """Stage 1 (Algorithm 1): fit ``Q_λ`` on the logged transitions with Adam; the loss of each epoch.
 
     ``windows``: a ``Windows`` or a mapping of ``inputs [M, L]``, ``targets [M]``, ``users [M]``
@@ -207,12 +263,18 @@ def train_reward_model(model: RewardModel, windows, epochs: int = 1, batch_size:
     skipped items per window (a log's negatives); None draws ``n_negatives`` fresh uniform ones per
     batch. ``objective``: ``"qr_iql"`` (MTRec) or ``"iq_learn"`` (the "IRL" ablation, on
     ``Q = mean_j λ_j``); ``loss_options`` go to :func:`.iql.qr_iql_loss` / :func:`.iql.iq_learn_loss`
-    (``alpha``, ``sign``, ``u2_form``, ``u2_weight``, ``stop_grad``). Batches are index slices of a
-    seeded permutation; the global RNG (dropout) is seeded inside and restored afterwards.
+    (``alpha``, ``sign``, ``u2_form``, ``u2_weight``, ``stop_grad``). ``batches``: ``"windows"``
+    (index slices of a seeded permutation of the windows; ``V*(s')`` in a second encoder pass) or
+    ``"users"`` (:func:`user_batches`: whole users per batch, one encoder pass; the paper does not
+    say). The global RNG (dropout) is seeded inside and restored afterwards.
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"train_reward_model: objective must be one of {OBJECTIVES}, got {objective!r}")
+    if batches not in BATCHES:
+        raise ValueError(f"train_reward_model: batches must be one of {BATCHES}, got {batches!r}")
     data = _window_tensors(windows, next_index)
+    if batches == "users" and data["users"] is None:
+        raise ValueError("train_reward_model: batches='users' needs the windows' users")
     M = data["targets"].shape[0]
     gen = torch.Generator().manual_seed(seed)
     losses = []
@@ -222,24 +284,17 @@ def train_reward_model(model: RewardModel, windows, epochs: int = 1, batch_size:
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         model.train()
         for _ in range(epochs):
-            perm = torch.randperm(M, generator=gen).to(data["targets"].device)       # (M,)
+            if batches == "users":
+                order = user_batches(data["users"], batch_size, gen)
+            else:
+                perm = torch.randperm(M, generator=gen).to(data["targets"].device)   # (M,)
+                order = [perm[start:start + batch_size] for start in range(0, M, batch_size)]
             total = 0.0
-            for start in range(0, M, batch_size):
-                idx = perm[start:start + batch_size]                                  # (b,)
-                tgt = data["targets"][idx]                                            # (b,)
+            for idx in order:                                                         # (b,)
                 neg = (negatives[idx] if negatives is not None
-                       else sample_negatives(tgt, model.backbone.n_items, n_negatives, gen))  # (b, K)
-                users = None if data["users"] is None else data["users"][idx]
-                atoms = model(data["inputs"][idx], torch.cat([tgt[:, None], neg], 1), users)  # (b, C, 2, N)
-                v = model.soft_value(model.q_values(atoms))                          # (b, C)
-                nxt = data["next_index"][idx]                                         # (b,)
-                v_next, term = model.transition_values(v, model._next_target_values(data, nxt), nxt >= 0)
-                taken = torch.cat([atoms[:, :1, A_P], atoms[:, 1:, A_N]], dim=1)     # (b, C, N)
-                rows = (taken.flatten(0, 1), v.flatten(), v_next.flatten(), term.flatten())  # (b*C, N), 3 x (b*C,)
-                if objective == "qr_iql":
-                    loss = qr_iql_loss(*rows, gamma=model.gamma, **loss_options)
-                else:
-                    loss = iq_learn_loss(rows[0].mean(-1), *rows[1:], gamma=model.gamma, **loss_options)
+                       else sample_negatives(data["targets"][idx], model.backbone.n_items, n_negatives, gen))
+                loss = stage1_loss(model, data, idx, neg, objective,
+                                   "in_batch" if batches == "users" else "encode", **loss_options)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
