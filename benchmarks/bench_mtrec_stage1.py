@@ -1,6 +1,7 @@
 """Benchmark: one stage-1 epoch of MTRec's reward model against one epoch of the backbone alone (MTRec Algorithms 1–2).
 
     python benchmarks/bench_mtrec_stage1.py                       # Beauty, SASRec and GRU4Rec, median of 3
+    python benchmarks/bench_mtrec_stage1.py --windows 30000       # the first 30,000 windows: the same ratios, sooner
     python benchmarks/bench_mtrec_stage1.py --quick               # a slice of Beauty: checks that it runs
 
 For each backbone, three figures, each the median of ``--repeats`` runs (alternating):
@@ -48,6 +49,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads (default: the package's thread policy for large work)")
+    ap.add_argument("--windows", type=int, default=None,
+                    help="time the first N training windows only (default: all); the ratios are per window")
     ap.add_argument("--quick", action="store_true",
                     help="only the first 3,000 training windows and one repeat: checks the script, times nothing "
                          "worth reporting")
@@ -59,12 +62,13 @@ def main():
     repeats = 1 if args.quick else args.repeats
     ds = load_dataset(args.dataset, root=args.root)
     split = leave_one_out(ds, max_len=args.max_len)
-    train = split.train.subset(slice(0, 3000)) if args.quick else split.train
+    limit = 3000 if args.quick else args.windows
+    train = split.train if limit is None else split.train.subset(slice(0, limit))
     valid = split.valid.subset(slice(0, 200)) if args.quick else split.valid
     nxt = next_window_index(train.inputs, train.targets, train.users)
     negatives = sample_negatives(train.targets, ds.n_items, 1, generator=torch.Generator().manual_seed(0))
     n_batches = -(-len(train) // args.batch_size)
-    print(f"dataset {args.dataset}{' (quick slice)' if args.quick else ''}: {len(train)} training windows "
+    print(f"dataset {args.dataset}{'' if limit is None else ' (the first windows only)'}: {len(train)} training windows "
           f"({n_batches} batches of {args.batch_size}), {ds.n_items} items; d {args.dim}, L {args.max_len}")
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread(s); wall clock, median of {repeats}; "
