@@ -10,6 +10,7 @@ Only validation figures are compared (the choice it informs is made on them). Wr
 ``reports/mtrec/reward_batches/README.md``'s table to stdout and ``compare.csv`` beside it.
 """
 import argparse
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -22,11 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def best_validation(folder: Path) -> dict:
-    """The epoch of best validation Recall@10 (the run's early-stopping rule) and its figures."""
-    h = pd.read_csv(folder / "history.csv")
-    b = h["valid_recall@10"].idxmax()
-    return {"valid_recall@10": h.loc[b, "valid_recall@10"], "valid_ndcg@10": h.loc[b, "valid_ndcg@10"],
-            "best_epoch": int(h.loc[b, "epoch"])}
+    """The run's validation figures at its best epoch (early stopping on validation Recall@10), from results.json."""
+    res = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+    valid = next(r for r in res["valid"] if str(r.get("level")) == "all")
+    return {"valid_recall@10": valid["recall@10"], "valid_ndcg@10": valid["ndcg@10"], "best_epoch": res["best_epoch"]}
 
 
 def main():

@@ -47,7 +47,7 @@ BASES = {"beauty": {**PROTOCOL, "lr": 0.001},
          "synthetic-clickbait": {"dataset": "synthetic-clickbait", "backbone": "sasrec", "max_len": 20, "epochs": 20,
                                  "patience": 3}}
 #: reward-model options per dataset for the models of the method mtrec: on Beauty stage 1 trains in batches of whole
-#: users (one encoder pass; equal to the windows' path on the clickbait world's validation: reports/mtrec/reward_batches.md)
+#: users (one encoder pass; level with the windows' path on the clickbait world's validation: reports/mtrec/reward_batches/)
 STAGE1 = {"beauty": {"reward_batches": "users"}}
 #: the paper's Table 1, SASRec's row: (base, -IRL, -MTRec) per (dataset, metric)
 PAPER_TABLE1_SASREC = {("Electronics", "auc"): (0.8325, 0.8366, 0.8328),
@@ -84,10 +84,10 @@ def mtrec_configs(dataset: str, seeds, runs: str | Path, models=None, beta: floa
     if unknown:
         raise ValueError(f"mtrec: unknown model(s) {unknown} on {dataset}; the models are {allowed}")
     def weighted(m):
-        if not weighs_alignment(m):
-            return MODELS[m]
         extra = {**STAGE1.get(dataset, {}), **({} if beta is None else {"beta": float(beta)})}
-        return {**MODELS[m], "method_options": {**MODELS[m].get("method_options", {}), **extra}} if extra else MODELS[m]
+        if not extra or not weighs_alignment(m):
+            return MODELS[m]
+        return {**MODELS[m], "method_options": {**MODELS[m].get("method_options", {}), **extra}}
     return [{**BASES[dataset], "seed": seed, **weighted(m), **common,
              "out_dir": str(Path(runs) / dataset / m / f"seed{seed}")} for seed in seeds for m in models]
 
