@@ -56,8 +56,8 @@ from .atomic import atomic_write_all
 from .checkpoints import check_checkpoint, read_checkpoint
 from .config import TrainConfig
 from .methods import get_method
-from .run_folder import (DERIVED_FILES, RANKS_FILE, check_out_dir, csv_writer, json_writer, load_results,
-                         start_run_files, stored_config, write_csv)
+from .run_folder import (DERIVED_FILES, RANKS_FILE, VALID_RANKS_FILE, check_out_dir, csv_writer, json_writer,
+                         load_results, start_run_files, stored_config, write_csv)
 from .run_lock import run_lock
 from .threads import apply_thread_policy, step_work
 from .trainer import Trainer, count_parameters, resolve_device, seed_everything
@@ -153,28 +153,35 @@ def _ranks_table(users: torch.Tensor, levels: torch.Tensor, ranks: torch.Tensor)
     return pd.DataFrame({"user": users.numpy(), "level": levels.numpy(), "rank": ranks.numpy()})
 
 
-def user_ranks(out_dir, device="cpu", batch_size: int = 1024) -> pd.DataFrame:
-    """Per-user test ranks of a run's best weights: ``user``, ``level`` (clean PMSA level), ``rank`` (0 = top).
+def user_ranks(out_dir, device="cpu", batch_size: int = 1024, split: str = "test") -> pd.DataFrame:
+    """Per-user ranks of a run's best weights on ``split`` (``"test"`` or ``"valid"``): ``user``, ``level``
+    (clean PMSA level), ``rank`` (0 = top).
 
     The input of paired comparisons between two runs on the same users (``srsupm_lab.analysis.significance``).
-    A finished run stores them in ``test_ranks.csv``, so a run folder copied without its checkpoint
-    (``reports/runs/``) can still be compared; a run without that file (older runs) is re-scored
-    once from its best checkpoint and the file written then.
+    A finished run stores its test ranks in ``test_ranks.csv``, so a run folder copied without its checkpoint
+    (``reports/runs/``) can still be compared; validation ranks (``valid_ranks.csv``, for comparisons
+    that must not look at test data) and the test ranks of older runs are scored once from the best
+    checkpoint and the file written then, when the run has finished.
     """
+    files = {"test": RANKS_FILE, "valid": VALID_RANKS_FILE}
+    if split not in files:
+        raise ValueError(f"user_ranks: split must be one of {sorted(files)}, got {split!r}")
     out = Path(out_dir)
-    if (out / RANKS_FILE).exists():
-        table = pd.read_csv(out / RANKS_FILE)
+    path = out / files[split]
+    if path.exists():
+        table = pd.read_csv(path)
         if list(table.columns) != ["user", "level", "rank"]:
-            raise ValueError(f"{out / RANKS_FILE}: expected the columns user, level, rank; got {list(table.columns)}")
+            raise ValueError(f"{path}: expected the columns user, level, rank; got {list(table.columns)}")
         return table
     from .evaluate import evaluate
     run = load_trained(out, device=device)
-    split = run.data.split
-    _, ranks = evaluate(run.model, split.test, mask_history=run.config.mask_history, batch_size=batch_size,
+    windows = getattr(run.data.split, split)
+    levels = run.data.test_levels if split == "test" else run.data.valid_levels
+    _, ranks = evaluate(run.model, windows, mask_history=run.config.mask_history, batch_size=batch_size,
                         device=resolve_device(device), return_ranks=True)
-    table = _ranks_table(split.test.users, run.data.test_levels, ranks.cpu())
+    table = _ranks_table(windows.users, levels, ranks.cpu())
     if (out / "results.json").exists():                # a finished run: its best state will not change
-        write_csv(out / RANKS_FILE, table)
+        write_csv(path, table)
     return table
 
 

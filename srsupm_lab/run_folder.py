@@ -25,8 +25,8 @@ import pandas as pd
 from .atomic import atomic_write, remove_stale_temps
 from .config import TrainConfig, sectioned
 
-__all__ = ["RunSpec", "slug", "RANKS_FILE", "COLD_START_FILE", "POLICY_FILE", "FIG6_FILE", "FIG8_FILE", "DERIVED_FILES",
-           "OUTPUT_FILES", "RESUMABLE_CHANGES",
+__all__ = ["RunSpec", "slug", "RANKS_FILE", "VALID_RANKS_FILE", "COLD_START_FILE", "POLICY_FILE", "FIG6_FILE",
+           "FIG8_FILE", "DERIVED_FILES", "OUTPUT_FILES", "RESUMABLE_CHANGES",
            "LEGACY_VALUES", "stored_config", "stored_defaults", "upgrade_stored_config", "config_differences",
            "json_writer", "csv_writer", "write_json", "write_csv", "read_json_file", "load_results",
            "wants_more_epochs", "check_out_dir", "start_run_files"]
@@ -45,11 +45,12 @@ def slug(dataset: str) -> str:
 
 
 RANKS_FILE = "test_ranks.csv"
+VALID_RANKS_FILE = "valid_ranks.csv"                               # measured on demand (experiment.user_ranks)
 COLD_START_FILE = "cold_start_ranks.csv"                           # written by srsupm_lab.reproduce.cold_start
 POLICY_FILE = "policy_metrics.csv"                                 # written by srsupm_lab.reproduce.mtrec
 FIG6_FILE, FIG8_FILE = "fig6_alpha.json", "fig8_distances.json"     # written by srsupm_lab.reproduce.figures
 # measured on a finished run's best weights: stale as soon as the run trains again
-DERIVED_FILES = (RANKS_FILE, FIG6_FILE, FIG8_FILE, COLD_START_FILE, POLICY_FILE)
+DERIVED_FILES = (RANKS_FILE, VALID_RANKS_FILE, FIG6_FILE, FIG8_FILE, COLD_START_FILE, POLICY_FILE)
 OUTPUT_FILES = ("config.json", "history.csv", "valid_levels.csv", "test_levels.csv", "results.json",
                 "checkpoint.pt", *DERIVED_FILES)
 # fields that may differ between a run and its resumption (and each method's ``speed_options``)

@@ -129,3 +129,28 @@ def test_a_finished_run_comes_back(tmp_path):
     pd.testing.assert_frame_equal(table, again)
     with pytest.raises(FileNotFoundError, match="config.json"):
         load_trained(tmp_path / "nowhere")
+
+
+def test_validation_ranks_compare_two_settings_without_test_data(tmp_path):
+    """``split="valid"``: each validation user's rank of the best weights, equal to the run's own validation
+    table (computed by the trainer at its best epoch), stored once so the comparison outlives the checkpoint."""
+    from srsupm_lab.experiment import run_experiment, user_ranks
+    from srsupm_lab.analysis.significance import compare_runs
+    tiny = {"dataset": "synthetic", "dataset_options": {"n_users": 80, "n_items": 40, "seed": 2}, "dim": 8,
+            "max_len": 10, "epochs": 2, "batch_size": 64, "device": "cpu", "progress": False, "backbone": "gru4rec"}
+    res = {name: run_experiment({**tiny, "seed": seed, "out_dir": str(tmp_path / name)})
+           for name, seed in (("a", 1), ("b", 2))}
+    valid = user_ranks(tmp_path / "a", split="valid")
+    overall = res["a"]["valid"][0]
+    assert overall["level"] == "all" and len(valid) == overall["users"]
+    assert _recall(valid["rank"], 10).mean() == pytest.approx(overall["recall@10"], abs=1e-6)
+    assert _ndcg(valid["rank"], 20).mean() == pytest.approx(overall["ndcg@20"], abs=1e-6)
+    table = compare_runs(tmp_path / "a", tmp_path / "b", split="valid", n_boot=50)
+    assert table.loc[table["metric"] == "recall@10", "b"].item() == pytest.approx(res["b"]["valid"][0]["recall@10"],
+                                                                                 abs=1e-6)
+    for run in ("a", "b"):
+        assert (tmp_path / run / "valid_ranks.csv").exists()
+        (tmp_path / run / "checkpoint.pt").unlink()
+    pd.testing.assert_frame_equal(table, compare_runs(tmp_path / "a", tmp_path / "b", split="valid", n_boot=50))
+    with pytest.raises(ValueError, match="split must be one of"):
+        user_ranks(tmp_path / "a", split="train")

@@ -144,9 +144,10 @@ def paired_bootstrap_values(values_a: dict, values_b: dict, n_boot: int = 2000, 
     return _bootstrap(ma, mb, names, n_boot, seed, chunk, confidence)
 
 
-def compare_runs(run_a, run_b, device="cpu", **options) -> pd.DataFrame:
-    """:func:`paired_bootstrap` of two run folders (B against A), overall, from their per-user test ranks
-    (:func:`srsupm_lab.experiment.user_ranks`: ``test_ranks.csv``, else the best checkpoint re-scored).
+def compare_runs(run_a, run_b, device="cpu", split: str = "test", **options) -> pd.DataFrame:
+    """:func:`paired_bootstrap` of two run folders (B against A), overall, from their per-user ranks on
+    ``split`` (:func:`srsupm_lab.experiment.user_ranks`: ``test_ranks.csv`` / ``valid_ranks.csv``, else the
+    best checkpoint re-scored; ``split="valid"`` compares two settings without looking at test data).
 
     ``run_a`` and ``run_b`` may each be a list of run folders (one model's seeds): each user's metric
     is then averaged over that model's runs. Every run must evaluate the same test users in the same
@@ -157,10 +158,10 @@ def compare_runs(run_a, run_b, device="cpu", **options) -> pd.DataFrame:
     runs_b = list(run_b) if isinstance(run_b, (list, tuple)) else [run_b]
     if not runs_a or not runs_b:
         raise ValueError("compare_runs: each side needs at least one run folder")
-    ranks = {run: user_ranks(run, device=device) for run in dict.fromkeys(runs_a + runs_b)}
+    ranks = {run: user_ranks(run, device=device, split=split) for run in dict.fromkeys(runs_a + runs_b)}
     users = ranks[runs_a[0]]["user"].to_numpy()
     for run, r in ranks.items():
         if not np.array_equal(r["user"].to_numpy(), users):
-            raise ValueError(f"compare_runs: {runs_a[0]} and {run} do not evaluate the same test users")
+            raise ValueError(f"compare_runs: {runs_a[0]} and {run} do not evaluate the same {split} users")
     return paired_bootstrap(np.stack([ranks[r]["rank"].to_numpy() for r in runs_a]),
                             np.stack([ranks[r]["rank"].to_numpy() for r in runs_b]), **options)
