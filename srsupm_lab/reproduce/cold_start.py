@@ -6,7 +6,7 @@ trained as usual (early stopping on validation); after it finishes, its per-user
 ranking and the sampled-100 protocol) are measured once on its best weights and kept in the run
 folder (``cold_start_ranks.csv``), so the report regenerates from folders kept without their
 checkpoints. :func:`cold_start_report` writes, per (k, protocol), each model's metrics (mean over
-seeds) and the paired bootstrap of each model against SASRec alone, pooled over the seeds both
+the seeds it finished, named in ``seeds``) and the paired bootstrap of each model against SASRec alone, pooled over the seeds both
 finished.
 """
 from __future__ import annotations
@@ -86,7 +86,8 @@ def cold_start_report(runs: str | Path, report_dir: str | Path, n_boot: int = 20
     for (dataset, model), g in done.groupby(["dataset", "model"], sort=False):
         per_seed = [cold_start_table(ranks[path]).assign(seed=seed) for seed, path in zip(g["seed"], g["ranks"])]
         mean = pd.concat(per_seed).groupby(["k", "protocol"], sort=False).mean(numeric_only=True).reset_index()
-        tables.append(mean.drop(columns="seed").assign(dataset=dataset, model=model, seeds=len(per_seed)))
+        tables.append(mean.drop(columns="seed").assign(dataset=dataset, model=model,
+                                                       seeds=" ".join(map(str, sorted(g["seed"])))))
     table = pd.concat(tables, ignore_index=True)
     table["users"] = table["users"].round().astype(int)                  # the same users in every seed
     for dataset, g in done.groupby("dataset", sort=False):

@@ -95,8 +95,15 @@ def _oracle_gap(o: dict, runs: Path) -> list[RunSpec]:
 
 
 def _decisive_report(g: "PlannedGrid") -> list[Path]:
+    """The arms' table; and, where arms kept their users' cold-start ranks (measured with
+    :func:`.cold_start.measure_cold_start`), the cold-start table of those arms beside it."""
+    from ..run_folder import COLD_START_FILE
+    from .cold_start import cold_start_report
     from .decisive import decisive_report
-    return [decisive_report(g.runs, g.reports)]
+    written = [decisive_report(g.runs, g.reports)]
+    if any(Path(g.runs).glob(f"*/*/seed*/{COLD_START_FILE}")):
+        written.append(cold_start_report(g.runs, g.reports))
+    return written
 
 
 def _screening_report(g: "PlannedGrid") -> list[Path]:
