@@ -12,7 +12,8 @@ A plan is a TOML file (``reports/experiments.toml``): a ``[defaults]`` table, th
     [[grid]]
     name = "gru4rec-pair"              # unique; `reproduce --plan FILE --only NAME` picks grids
     grid = "table1"                    # table1 | table3 | table4 | fig3 | table2 (the timings)
-                                       # | decisive | screening | oracle-gap | cold-start | mtrec (EXPERIMENTS)
+                                       # | decisive | screening | oracle-gap | cold-start | mtrec
+                                       # | mtrec-beta | one-pass (EXPERIMENTS)
     backbones = ["gru4rec"]
     seeds = [1]
     epochs = 6
@@ -26,9 +27,10 @@ the grid's name.
 The experiments of the mechanism study (:data:`EXPERIMENTS`: ``decisive``, ``screening``,
 ``oracle-gap``) fix their own protocol in their modules; of ``[defaults]`` they take only
 ``engine``, ``jobs`` and ``device``, and of their own table ``seeds``, ``datasets``, ``epochs``,
-``lr``, ``arms`` (decisive's arms, cold-start's models), ``models`` (mtrec's), ``settings`` and ``data_root``;
+``lr``, ``arms`` (decisive's arms, cold-start's and one-pass's models), ``models`` (mtrec's), ``settings`` and ``data_root``;
 ``cold-start`` (:mod:`.cold_start`) measures every model through its users' first k items, ``mtrec``
-(:mod:`.mtrec`) the backbones alone, +MTRec and +IRL with their AUC, NCIS and satisfaction. The one
+(:mod:`.mtrec`) the backbones alone, +MTRec and +IRL with their AUC, NCIS and satisfaction, ``one-pass``
+(:mod:`.one_pass`) SRSUPM trained one pass per user against per window, on validation data. The one
 engine runs them like any grid (:func:`.engines.run_grid`); their reports are their modules' own.
 :func:`plan_status` answers what :func:`run_plan` would do, after the checks a run makes
 (:func:`.engines.grid_status`).
@@ -128,6 +130,18 @@ def _cold_start_report(g: "PlannedGrid") -> list[Path]:
     return [cold_start_report(g.runs, g.reports)]
 
 
+def _one_pass(o: dict, runs: Path) -> list[RunSpec]:
+    from .one_pass import one_pass_configs
+    extra = {k: o[k] for k in ("device", "epochs", "data_root") if k in o}
+    return _as_specs([c for ds in o.get("datasets", ["synthetic"])
+                      for c in one_pass_configs(ds, o.get("seeds", [1, 2, 3]), runs, o.get("arms"), **extra)], runs)
+
+
+def _one_pass_report(g: "PlannedGrid") -> list[Path]:
+    from .one_pass import one_pass_report
+    return [one_pass_report(g.runs, g.reports)]
+
+
 def _mtrec(o: dict, runs: Path) -> list[RunSpec]:
     from .mtrec import mtrec_configs
     extra = {k: o[k] for k in ("device", "epochs", "lr", "data_root") if k in o}
@@ -157,7 +171,8 @@ def _mtrec_beta_report(g: "PlannedGrid") -> list[Path]:
 #: the experiments with a protocol of their own: kind -> (its runs, its report writer)
 EXPERIMENTS = {"decisive": (_decisive, _decisive_report), "screening": (_screening, _screening_report),
                "oracle-gap": (_oracle_gap, _oracle_gap_report), "cold-start": (_cold_start, _cold_start_report),
-               "mtrec": (_mtrec, _mtrec_report), "mtrec-beta": (_mtrec_beta, _mtrec_beta_report)}
+               "mtrec": (_mtrec, _mtrec_report), "mtrec-beta": (_mtrec_beta, _mtrec_beta_report),
+               "one-pass": (_one_pass, _one_pass_report)}
 
 
 class PlannedGrid(NamedTuple):
