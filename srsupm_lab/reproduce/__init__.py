@@ -18,6 +18,7 @@ One job per module, and the imports follow the data one way:
 :mod:`.report`             the CSV, PNG and markdown files (``reproduction.md``)
 :mod:`.decisive`           the decisive experiment's arms and report
 :mod:`.oracle_gap`         the synthetic world's oracle gap
+:mod:`.model_seeds`        the (dataset, model, seed) run folders of the experiments below
 :mod:`.cold_start`         the cold-start experiment (users seen through their first k items)
 :mod:`.mtrec`              MTRec's models with their AUC, NCIS and satisfaction (:mod:`.mtrec_beta`: its β)
 :mod:`.one_pass`           SRSUPM one pass per user against per window, on validation data

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..run_folder import COLD_START_FILE
+from .model_seeds import model_seed_configs
 
 __all__ = ["MODELS", "BASES", "cold_start_configs", "measure_cold_start", "cold_start_report"]
 
@@ -30,14 +31,7 @@ BASES = {"synthetic": {"dataset": "synthetic", "backbone": "sasrec", "max_len": 
 
 def cold_start_configs(dataset: str, seeds, runs: str | Path, models=None, **common) -> list[dict]:
     """One TrainConfig dict per (model, seed), seeds outermost, with its out_dir below ``runs``."""
-    if dataset not in BASES:
-        raise ValueError(f"cold start: no base protocol for dataset {dataset!r}; known: {list(BASES)}")
-    models = list(MODELS) if models is None else list(models)
-    unknown = [m for m in models if m not in MODELS]
-    if unknown:
-        raise ValueError(f"cold start: unknown model(s) {unknown}; the models are {list(MODELS)}")
-    return [{**BASES[dataset], "seed": seed, **MODELS[m], **common,
-             "out_dir": str(Path(runs) / dataset / m / f"seed{seed}")} for seed in seeds for m in models]
+    return model_seed_configs("cold start", BASES, MODELS, dataset, seeds, runs, models, **common)
 
 
 def measure_cold_start(folder: Path, n_negatives: int = 100) -> Path | None:

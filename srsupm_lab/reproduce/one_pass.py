@@ -32,6 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from .decisive import ARMS, PROTOCOL
+from .model_seeds import model_seed_configs
 
 __all__ = ["MODELS", "BASES", "PAIRS", "one_pass_configs", "one_pass_table", "one_pass_report"]
 
@@ -51,14 +52,7 @@ PAIRS = [("srsupm-window", "srsupm-window-start"), ("srsupm-window-start", "srsu
 
 def one_pass_configs(dataset: str, seeds, runs: str | Path, models=None, **common) -> list[dict]:
     """One TrainConfig dict per (model, seed), seeds outermost, with its out_dir below ``runs``."""
-    if dataset not in BASES:
-        raise ValueError(f"one-pass: no base protocol for dataset {dataset!r}; known: {list(BASES)}")
-    models = list(MODELS) if models is None else list(models)
-    unknown = [m for m in models if m not in MODELS]
-    if unknown:
-        raise ValueError(f"one-pass: unknown model(s) {unknown}; the models are {list(MODELS)}")
-    return [{**BASES[dataset], "seed": seed, "progress": False, "resume": True, **MODELS[m], **common,
-             "out_dir": str(Path(runs) / dataset / m / f"seed{seed}")} for seed in seeds for m in models]
+    return model_seed_configs("one-pass", BASES, MODELS, dataset, seeds, runs, models, **common)
 
 
 def one_pass_table(runs: str | Path) -> pd.DataFrame:
