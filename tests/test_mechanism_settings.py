@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -378,12 +379,22 @@ def test_decisive_arms_are_the_issues_five_and_the_report_pairs_finished_seeds(t
     ctrl, eng = (configs[a]["method_options"] for a in ("sasrec+control", "sasrec+srsupm-engaged"))
     assert not (ctrl["pmsid"] or ctrl["pmsim"] or ctrl["pmi"]) and ctrl["reg_form"] == eng["reg_form"]
     assert configs["sasrec+srsupm-paper"]["preset"] == "paper"
+    sports = decisive.arm_configs([2], tmp_path, ["sasrec"], "sports")[0]        # the same protocol on another dataset
+    assert sports["dataset"] == "sports" and Path(sports["out_dir"]) == tmp_path / "sports" / "sasrec" / "seed2"
+    assert {k: v for k, v in sports.items() if k not in ("dataset", "out_dir", "seed")} == {
+        k: v for k, v in configs["sasrec"].items() if k not in ("dataset", "out_dir", "seed")}
     # a report from two tiny finished arms (the protocol swapped for a tiny synthetic one)
-    tiny = dict(dataset="synthetic", dataset_options=TINY_WORLD, epochs=1, max_len=6, dim=16, device="cpu")
-    decisive.run_decisive([1], tmp_path, arms=["sasrec", "sasrec-bce"], **tiny)
-    md = decisive.decisive_report(tmp_path, tmp_path / "rep", n_boot=50)
+    tiny = dict(dataset_options=TINY_WORLD, epochs=1, max_len=6, dim=16, device="cpu")
+    decisive.run_decisive([1], tmp_path, arms=["sasrec", "sasrec-bce"], dataset="synthetic", **tiny)
+    assert (tmp_path / "synthetic" / "sasrec-bce" / "seed1" / "results.json").is_file()
+    with pytest.raises(FileNotFoundError, match="no finished run below .*beauty"):     # none on Beauty: nothing written
+        decisive.decisive_report(tmp_path, tmp_path / "rep", n_boot=50)
+    assert not (tmp_path / "rep").exists()
+    md = decisive.decisive_report(tmp_path, tmp_path / "rep", n_boot=50, dataset="synthetic")
+    assert md.name == "decisive_synthetic.md"
     text = md.read_text()
     assert "(a) sasrec" in text and "(b) sasrec-bce" in text and "(e) sasrec+srsupm-engaged seed 1" in text
+    assert "no Table 1 cell" in text and "--dataset synthetic" in text
     import pandas as pd
-    sig = pd.read_csv(tmp_path / "rep" / "significance.csv")
+    sig = pd.read_csv(tmp_path / "rep" / "significance_synthetic.csv")
     assert set(sig["model_b"]) == {"(b) sasrec-bce"} and set(sig["metric"]) == {"recall@10", "ndcg@10"}

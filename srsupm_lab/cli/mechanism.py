@@ -50,8 +50,9 @@ def cmd_decisive(args) -> int:
 
     if not args.report_only:
         extra = {} if args.lr is None else {"lr": args.lr}
-        run_decisive(args.seeds, args.runs, args.arms, device=args.device, data_root=args.data_root, **extra)
-    print(f"report: {decisive_report(args.runs, args.report)}")
+        run_decisive(args.seeds, args.runs, args.arms, args.dataset, device=args.device, data_root=args.data_root,
+                     **extra)
+    print(f"report: {decisive_report(args.runs, args.report, dataset=args.dataset)}")
     return 0
 
 
@@ -181,6 +182,8 @@ def add_mechanism_commands(sub) -> None:
                                           "BCE), the control, SRSUPM literal and engaged (srsupm_lab.reproduce.decisive)")
     dec.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default: 1 2 3)")
     dec.add_argument("--arms", nargs="+", default=None, help="arm names (default: all five, seed by seed)")
+    dec.add_argument("--dataset", default="beauty", help="the dataset (default: beauty, the paper's decisive case; "
+                                                        "another's report files are suffixed _<dataset>)")
     _experiment_options(dec, "runs/decisive", "reports/decisive", "arms.csv, significance.csv and decisive.md")
     dec.add_argument("--lr", type=float, default=None,
                      help="another learning rate for every arm (default: the paper's 0.01); use its own --runs folder")

@@ -22,6 +22,12 @@ comparisons that tell these apart; every row comes from the run folders, so the 
     python -m srsupm_lab decisive --report-only --runs runs/decisive --report reports/decisive
 
 regenerates it, and the same command without ``--report-only`` runs or resumes what is missing.
+
+The protocol is the paper's on any dataset it names (``--dataset sports``: the same arms and settings,
+runs in ``RUNS/sports/<arm>/seed<k>``, the report's files suffixed ``_sports`` so that one report folder
+holds both; the paper's Table 1 values of that dataset beside them, :func:`srsupm_lab.methods.srsupm.paper.paper_value`).
+The engaged setting stays the one chosen on Beauty's validation users: on another dataset it is a
+transfer, not a new choice.
 """
 from __future__ import annotations
 
@@ -31,9 +37,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..methods.srsupm.options import PAPER_READINGS
+from ..methods.srsupm.paper import paper_value
 from ..methods.srsupm.screening import SETTINGS
 
-__all__ = ["PROTOCOL", "ENGAGED_SETTING", "ARMS", "arm_configs", "run_decisive", "arms_table", "comparisons",
+__all__ = ["PROTOCOL", "ENGAGED_SETTING", "ARMS", "report_names", "arm_configs", "run_decisive", "arms_table", "comparisons",
            "decisive_report"]
 
 #: §5.1 of the paper, on Beauty with SASRec
@@ -61,40 +68,45 @@ LETTERS = dict(zip(ARMS, "abcde"))
 PAIRS = [("sasrec", "sasrec-bce"), ("sasrec", "sasrec+control"), ("sasrec", "sasrec+srsupm-paper"),
          ("sasrec", "sasrec+srsupm-engaged"), ("sasrec+control", "sasrec+srsupm-engaged"),
          ("sasrec+srsupm-paper", "sasrec+srsupm-engaged")]
-PAPER_SASREC = {"recall@10": 0.0860, "ndcg@10": 0.0419}              # Table 1, Beauty
-PAPER_SRSUPM = {"recall@10": 0.1042, "ndcg@10": 0.0517}
+
+def report_names(dataset: str = "beauty") -> dict[str, str]:
+    """The report's file names for ``dataset``: ``arms.csv``, ``significance.csv``, ``decisive.md`` on Beauty,
+    suffixed ``_<dataset>`` on any other (so one report folder holds the datasets side by side)."""
+    suffix = "" if dataset == "beauty" else f"_{dataset}"
+    return {"arms": f"arms{suffix}.csv", "significance": f"significance{suffix}.csv", "md": f"decisive{suffix}.md"}
 
 
-def arm_configs(seeds, runs: str | Path, arms=None, **common) -> list[dict]:
-    """One TrainConfig dict per (arm, seed), seeds outermost (every arm of seed 1 before seed 2)."""
+def arm_configs(seeds, runs: str | Path, arms=None, dataset: str = "beauty", **common) -> list[dict]:
+    """One TrainConfig dict per (arm, seed) on ``dataset``, seeds outermost (every arm of seed 1 before seed 2)."""
     arms = list(ARMS) if arms is None else list(arms)
     unknown = [a for a in arms if a not in ARMS]
     if unknown:
         raise ValueError(f"decisive: unknown arm(s) {unknown}; the arms are {list(ARMS)}")
-    return [{**PROTOCOL, "seed": seed, "progress": False, "resume": True, **ARMS[arm], **common,
-             "out_dir": str(Path(runs) / "beauty" / arm / f"seed{seed}")} for seed in seeds for arm in arms]
+    return [{**PROTOCOL, "dataset": dataset, "seed": seed, "progress": False, "resume": True, **ARMS[arm], **common,
+             "out_dir": str(Path(runs) / dataset / arm / f"seed{seed}")} for seed in seeds for arm in arms]
 
 
-def run_decisive(seeds, runs: str | Path, arms=None, **common) -> None:
+def run_decisive(seeds, runs: str | Path, arms=None, dataset: str = "beauty", **common) -> None:
     """Train (or resume, or reuse) every run of :func:`arm_configs`."""
     from ..experiment import run_experiment
-    for config in arm_configs(seeds, runs, arms, **common):
+    for config in arm_configs(seeds, runs, arms, dataset, **common):
         print(f"decisive: {config['out_dir']}", flush=True)
         run_experiment(config)
 
 
-def _finished(runs: Path, arm: str) -> dict[int, Path]:
+def _finished(runs: Path, arm: str, dataset: str = "beauty") -> dict[int, Path]:
     out = {}
-    for path in sorted((runs / "beauty" / arm).glob("seed*/results.json")):
+    for path in sorted((runs / dataset / arm).glob("seed*/results.json")):
         out[int(json.loads(path.read_text(encoding="utf-8"))["config"]["seed"])] = path.parent
     return out
 
 
-def arms_table(runs: str | Path) -> pd.DataFrame:
-    """One row per (arm, finished seed): epochs, best epoch, stopped early, validation and test metrics."""
+def arms_table(runs: str | Path, dataset: str = "beauty") -> pd.DataFrame:
+    """One row per (arm, finished seed) on ``dataset``: epochs, best epoch, stopped early, validation and test
+    metrics."""
     rows = []
     for arm in ARMS:
-        for seed, folder in _finished(Path(runs), arm).items():
+        for seed, folder in _finished(Path(runs), arm, dataset).items():
             res = json.loads((folder / "results.json").read_text(encoding="utf-8"))
             test = next(r for r in res["test"] if str(r.get("level")) == "all")
             rows.append({"arm": f"({LETTERS[arm]}) {arm}", "seed": seed, "lr": res["config"]["lr"],
@@ -105,12 +117,13 @@ def arms_table(runs: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def comparisons(runs: str | Path, n_boot: int = 2000) -> pd.DataFrame:
-    """The paired comparisons of :data:`PAIRS` on the seeds both arms finished (pooled over those seeds)."""
+def comparisons(runs: str | Path, n_boot: int = 2000, dataset: str = "beauty") -> pd.DataFrame:
+    """The paired comparisons of :data:`PAIRS` on ``dataset``, on the seeds both arms finished (pooled over those
+    seeds)."""
     from ..analysis.significance import compare_runs
     runs, rows = Path(runs), []
     for a, b in PAIRS:
-        fa, fb = _finished(runs, a), _finished(runs, b)
+        fa, fb = _finished(runs, a, dataset), _finished(runs, b, dataset)
         seeds = sorted(set(fa) & set(fb))
         if not seeds:
             continue
@@ -121,28 +134,35 @@ def comparisons(runs: str | Path, n_boot: int = 2000) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def decisive_report(runs: str | Path, report_dir: str | Path, n_boot: int = 2000) -> Path:
-    """``arms.csv``, ``significance.csv`` and ``decisive.md`` in ``report_dir``; returns the markdown path."""
+def decisive_report(runs: str | Path, report_dir: str | Path, n_boot: int = 2000, dataset: str = "beauty") -> Path:
+    """The arms' table, their paired comparisons and the markdown that shows both, for ``dataset``, in
+    ``report_dir`` (:func:`report_names`: ``arms.csv``, ``significance.csv``, ``decisive.md`` on Beauty);
+    returns the markdown path."""
     from ..atomic import atomic_write
-    arms = arms_table(runs)
+    arms = arms_table(runs, dataset)
     if arms.empty:
-        raise FileNotFoundError(f"decisive: no finished run below {runs}; the report in {report_dir} is left as it is")
-    sig = comparisons(runs, n_boot)
-    report_dir = Path(report_dir)
-    atomic_write(report_dir / "arms.csv", lambda tmp: arms.to_csv(tmp, index=False, float_format="%.6g"))
-    atomic_write(report_dir / "significance.csv", lambda tmp: sig.to_csv(tmp, index=False, float_format="%.6g"))
+        raise FileNotFoundError(f"decisive: no finished run below {Path(runs) / dataset}; the report in {report_dir} "
+                                f"is left as it is")
+    sig = comparisons(runs, n_boot, dataset)
+    report_dir, names = Path(report_dir), report_names(dataset)
+    atomic_write(report_dir / names["arms"], lambda tmp: arms.to_csv(tmp, index=False, float_format="%.6g"))
+    atomic_write(report_dir / names["significance"], lambda tmp: sig.to_csv(tmp, index=False, float_format="%.6g"))
     lrs = sorted(set(arms["lr"]))
     where = "the paper's protocol" if lrs == [PROTOCOL["lr"]] else f"lr {', '.join(f'{x:g}' for x in lrs)}"
     lr_flag = "" if lrs == [PROTOCOL["lr"]] else f"--lr {lrs[0]:g} "
+    ds_flag = "" if dataset == "beauty" else f"--dataset {dataset} "
     paper_lr = "" if not lr_flag else f" (the paper: {PROTOCOL['lr']:g})"
-    lines = [f"# The decisive experiment (Beauty, SASRec, {where})", "",
+    cells = {s: [paper_value(dataset, "sasrec", s, m) for m in ("recall@10", "ndcg@10")] for s in (False, True)}
+    paper = ("The paper has no Table 1 cell for this dataset." if None in cells[False] + cells[True] else
+             f"The paper: SASRec {cells[False][0]:.4f} / {cells[False][1]:.4f}, +SRSUPM {cells[True][0]:.4f} / "
+             f"{cells[True][1]:.4f} (Recall@10 / NDCG@10).")
+    lines = [f"# The decisive experiment ({dataset.capitalize()}, SASRec, {where})", "",
              f"lr {', '.join(f'{x:g}' for x in lrs)}{paper_lr}, batch {PROTOCOL['batch_size']}, "
              f"d {PROTOCOL['dim']}, L {PROTOCOL['max_len']}, early "
              f"stopping on validation Recall@10 with patience {PROTOCOL['patience']}, at most {PROTOCOL['epochs']} "
-             f"epochs; the engaged arm uses the screening's `{ENGAGED_SETTING}`. The paper: SASRec "
-             f"{PAPER_SASREC['recall@10']:.4f} / {PAPER_SASREC['ndcg@10']:.4f}, +SRSUPM {PAPER_SRSUPM['recall@10']:.4f} "
-             f"/ {PAPER_SRSUPM['ndcg@10']:.4f} (Recall@10 / NDCG@10). Regenerate: `python -m srsupm_lab decisive "
-             f"{lr_flag}--report-only --runs {runs} --report {report_dir}`.", "", "## Finished runs", ""]
+             f"epochs; the engaged arm uses the screening's `{ENGAGED_SETTING}` (chosen on Beauty). {paper} "
+             f"Regenerate: `python -m srsupm_lab decisive {ds_flag}{lr_flag}--report-only --runs {runs} "
+             f"--report {report_dir}`.", "", "## Finished runs", ""]
     lines.append(arms.to_markdown(index=False, floatfmt=".4f"))
     summary = arms.groupby("arm", sort=False)[["test_recall@10", "test_ndcg@10"]].agg(["mean", "std", "count"])
     summary.columns = [f"{m} {s}" for m, s in summary.columns]
@@ -152,9 +172,9 @@ def decisive_report(runs: str | Path, report_dir: str | Path, n_boot: int = 2000
     shown = ["model_a", "model_b", "seeds", "metric", "a", "b", "gain", "relative", "ci_low", "ci_high", "p_value"]
     lines.append("None yet." if sig.empty else sig[shown].to_markdown(index=False, floatfmt=".4f"))
     missing = [f"({LETTERS[arm]}) {arm} seed {s}" for arm in ARMS for s in (1, 2, 3)
-               if s not in _finished(Path(runs), arm)]
+               if s not in _finished(Path(runs), arm, dataset)]
     lines += ["", "## Not finished", "", ", ".join(missing) if missing else "Nothing: every arm has seeds 1-3."]
-    md = report_dir / "decisive.md"
+    md = report_dir / names["md"]
     atomic_write(md, lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8"))
     return md
 

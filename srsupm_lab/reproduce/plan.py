@@ -79,7 +79,8 @@ def _as_specs(configs: list[dict], runs: Path) -> list[RunSpec]:
 def _decisive(o: dict, runs: Path) -> list[RunSpec]:
     from .decisive import arm_configs
     extra = {k: o[k] for k in ("lr", "data_root", "device", "epochs") if k in o}
-    return _as_specs(arm_configs(o.get("seeds", [1, 2, 3]), runs, o.get("arms"), **extra), runs)
+    return _as_specs([c for ds in o.get("datasets", ["beauty"])
+                      for c in arm_configs(o.get("seeds", [1, 2, 3]), runs, o.get("arms"), ds, **extra)], runs)
 
 
 def _screening(o: dict, runs: Path) -> list[RunSpec]:
@@ -102,7 +103,7 @@ def _decisive_report(g: "PlannedGrid") -> list[Path]:
     from ..run_folder import COLD_START_FILE
     from .cold_start import cold_start_report
     from .decisive import decisive_report
-    written = [decisive_report(g.runs, g.reports)]
+    written = [decisive_report(g.runs, g.reports, dataset=ds) for ds in g.options.get("datasets", ["beauty"])]
     if any(Path(g.runs).glob(f"*/*/seed*/{COLD_START_FILE}")):
         written.append(cold_start_report(g.runs, g.reports))
     return written
