@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..run_folder import COLD_START_FILE
+from .decisive import PROTOCOL
 from .model_seeds import model_seed_configs
 
 __all__ = ["MODELS", "BASES", "cold_start_configs", "measure_cold_start", "cold_start_report"]
@@ -24,9 +25,11 @@ __all__ = ["MODELS", "BASES", "cold_start_configs", "measure_cold_start", "cold_
 #: model folder name -> the config fields that make it (on top of the dataset's base)
 MODELS = {"sasrec": {"method": "none"}, "sasrec+profiles": {"method": "profiles"},
           "sasrec+srsupm": {"method": "srsupm"}}
-#: the training protocol per dataset: the demo's budget on the synthetic world; lr 0.001 on Beauty
+#: the training protocol per dataset: the demo's budget on the synthetic world; on Beauty the decisive
+#: experiment's protocol at lr 0.001 (:data:`.decisive.PROTOCOL`, the paper's batch 128), the one the MTRec
+#: grid trains on too, so SASRec alone and +SRSUPM are the same runs as the decisive arms (a) and (e)
 BASES = {"synthetic": {"dataset": "synthetic", "backbone": "sasrec", "max_len": 20, "epochs": 20, "patience": 3},
-         "beauty": {"dataset": "beauty", "backbone": "sasrec", "max_len": 50, "epochs": 200, "patience": 10}}
+         "beauty": {**PROTOCOL, "lr": 0.001}}
 
 
 def cold_start_configs(dataset: str, seeds, runs: str | Path, models=None, **common) -> list[dict]:

@@ -121,7 +121,7 @@ def _oracle_gap_report(g: "PlannedGrid") -> list[Path]:
 
 def _cold_start(o: dict, runs: Path) -> list[RunSpec]:
     from .cold_start import cold_start_configs
-    extra = {k: o[k] for k in ("device", "epochs", "lr", "data_root") if k in o}
+    extra = {**{k: o[k] for k in ("device", "epochs", "lr", "data_root") if k in o}, **o.get("set", {})}
     return _as_specs([c for ds in o.get("datasets", ["synthetic"])
                       for c in cold_start_configs(ds, o.get("seeds", [1, 2, 3]), runs, o.get("arms"), **extra)], runs)
 
