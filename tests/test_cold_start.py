@@ -81,3 +81,22 @@ def test_the_cold_start_experiment_reports_from_its_run_folders(tmp_path, one_th
     (folder / "checkpoint.pt").unlink()                                  # a folder kept without its checkpoint
     cold_start_report(tmp_path / "runs", tmp_path / "rep2", n_boot=50)
     assert (tmp_path / "rep2" / "cold_start.csv").read_text() == (tmp_path / "rep" / "cold_start.csv").read_text()
+
+
+def test_cold_start_on_beauty_trains_the_decisive_arms_and_a_grid_can_set_a_field(tmp_path):
+    from srsupm_lab.config import TrainConfig
+    from srsupm_lab.reproduce.cold_start import cold_start_configs
+    from srsupm_lab.reproduce.decisive import arm_configs
+    from srsupm_lab.run_folder import config_differences
+    from srsupm_lab.reproduce.plan import load_plan
+
+    ours = cold_start_configs("beauty", [3], tmp_path, ["sasrec", "sasrec+srsupm"])
+    theirs = arm_configs([3], tmp_path, ["sasrec", "sasrec+srsupm-engaged"], lr=0.001)
+    for a, b in zip(ours, theirs):                     # the same run (the engaged arm's folder has another name)
+        a, b = TrainConfig(**a).to_dict(), TrainConfig(**b).to_dict()
+        assert config_differences(a, b) == {} and a["batch_size"] == 128 and a["lr"] == 0.001
+    plan = tmp_path / "plan.toml"
+    plan.write_text('[[grid]]\nname = "b"\ngrid = "cold-start"\ndatasets = ["beauty"]\narms = ["sasrec"]\n'
+                    'seeds = [1]\nset = { batch_size = 256 }\nruns = "r"\nreports = "p"\n', encoding="utf-8")
+    (grid,) = load_plan(plan)
+    assert [s.overrides["batch_size"] for s in grid.specs()] == [256]
