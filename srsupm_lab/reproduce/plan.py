@@ -27,7 +27,8 @@ the grid's name.
 The experiments of the mechanism study (:data:`EXPERIMENTS`: ``decisive``, ``screening``,
 ``oracle-gap``) fix their own protocol in their modules; of ``[defaults]`` they take only
 ``engine``, ``jobs`` and ``device``, and of their own table ``seeds``, ``datasets``, ``epochs``,
-``lr``, ``arms`` (decisive's arms, cold-start's and one-pass's models), ``models`` (mtrec's), ``settings`` and ``data_root``;
+``lr``, ``arms`` (decisive's arms, cold-start's and one-pass's models), ``models`` (mtrec's), ``settings`` and ``data_root``
+(cold-start takes ``set`` too: a field that departs from its protocol, as a batch size);
 ``cold-start`` (:mod:`.cold_start`) measures every model through its users' first k items, ``mtrec``
 (:mod:`.mtrec`) the backbones alone, +MTRec and +IRL with their AUC, NCIS and satisfaction, ``one-pass``
 (:mod:`.one_pass`) SRSUPM trained one pass per user against per window, on validation data. The one
