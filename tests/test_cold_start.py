@@ -100,3 +100,11 @@ def test_cold_start_on_beauty_trains_the_decisive_arms_and_a_grid_can_set_a_fiel
                     'seeds = [1]\nset = { batch_size = 256 }\nruns = "r"\nreports = "p"\n', encoding="utf-8")
     (grid,) = load_plan(plan)
     assert [s.overrides["batch_size"] for s in grid.specs()] == [256]
+    plan.write_text('[[grid]]\nname = "d"\ngrid = "decisive"\narms = ["sasrec"]\nseeds = [1]\nlr = 0.001\n'
+                    'set = { batch_size = 64 }\nruns = "r"\nreports = "p"\n', encoding="utf-8")
+    (grid,) = load_plan(plan)                          # every experiment kind reads its set the same way
+    assert [(s.overrides["batch_size"], s.overrides["lr"]) for s in grid.specs()] == [(64, 0.001)]
+    plan.write_text(plan.read_text(encoding="utf-8").replace("batch_size = 64", "lr = 0.01"), encoding="utf-8")
+    (grid,) = load_plan(plan)
+    with pytest.raises(ValueError, match=r"\['lr'\] given both"):
+        grid.specs()

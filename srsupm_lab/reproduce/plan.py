@@ -27,8 +27,8 @@ the grid's name.
 The experiments of the mechanism study (:data:`EXPERIMENTS`: ``decisive``, ``screening``,
 ``oracle-gap``) fix their own protocol in their modules; of ``[defaults]`` they take only
 ``engine``, ``jobs`` and ``device``, and of their own table ``seeds``, ``datasets``, ``epochs``,
-``lr``, ``arms`` (decisive's arms, cold-start's and one-pass's models), ``models`` (mtrec's), ``settings`` and ``data_root``
-(cold-start takes ``set`` too: a field that departs from its protocol, as a batch size);
+``lr``, ``arms`` (decisive's arms, cold-start's and one-pass's models), ``models`` (mtrec's), ``settings``, ``data_root``
+and ``set`` (a field that departs from the protocol, as a batch size; the defaults' ``set`` does not reach them);
 ``cold-start`` (:mod:`.cold_start`) measures every model through its users' first k items, ``mtrec``
 (:mod:`.mtrec`) the backbones alone, +MTRec and +IRL with their AUC, NCIS and satisfaction, ``one-pass``
 (:mod:`.one_pass`) SRSUPM trained one pass per user against per window, on validation data. The one
@@ -77,16 +77,22 @@ def _as_specs(configs: list[dict], runs: Path) -> list[RunSpec]:
     return out
 
 
+def _overrides(o: dict, keys: tuple) -> dict:
+    """What an experiment's table changes in its protocol: the named ``keys`` it gives, then its ``set`` (a key
+    in both raises, as :func:`common_settings` says)."""
+    return common_settings({k: o[k] for k in keys if k in o}, o.get("set", {}))
+
+
 def _decisive(o: dict, runs: Path) -> list[RunSpec]:
     from .decisive import arm_configs
-    extra = {k: o[k] for k in ("lr", "data_root", "device", "epochs") if k in o}
+    extra = _overrides(o, ("lr", "data_root", "device", "epochs"))
     return _as_specs([c for ds in o.get("datasets", ["beauty"])
                       for c in arm_configs(o.get("seeds", [1, 2, 3]), runs, o.get("arms"), ds, **extra)], runs)
 
 
 def _screening(o: dict, runs: Path) -> list[RunSpec]:
     from ..methods.srsupm.screening import screening_configs
-    extra = {k: o[k] for k in ("device",) if k in o}
+    extra = _overrides(o, ("device",))
     return _as_specs([c for ds in o.get("datasets", ["synthetic"]) for seed in o.get("seeds", [1])
                       for c in screening_configs(ds, o.get("epochs", 10), seed, runs, o.get("settings"), **extra)],
                      runs)
@@ -94,7 +100,7 @@ def _screening(o: dict, runs: Path) -> list[RunSpec]:
 
 def _oracle_gap(o: dict, runs: Path) -> list[RunSpec]:
     from .oracle_gap import gap_configs
-    extra = {k: o[k] for k in ("device",) if k in o}
+    extra = _overrides(o, ("device",))
     return _as_specs(gap_configs(o.get("seeds", [1, 2, 3]), runs, **extra), runs)
 
 
@@ -122,7 +128,7 @@ def _oracle_gap_report(g: "PlannedGrid") -> list[Path]:
 
 def _cold_start(o: dict, runs: Path) -> list[RunSpec]:
     from .cold_start import cold_start_configs
-    extra = {**{k: o[k] for k in ("device", "epochs", "lr", "data_root") if k in o}, **o.get("set", {})}
+    extra = _overrides(o, ("device", "epochs", "lr", "data_root"))
     return _as_specs([c for ds in o.get("datasets", ["synthetic"])
                       for c in cold_start_configs(ds, o.get("seeds", [1, 2, 3]), runs, o.get("arms"), **extra)], runs)
 
@@ -134,7 +140,7 @@ def _cold_start_report(g: "PlannedGrid") -> list[Path]:
 
 def _one_pass(o: dict, runs: Path) -> list[RunSpec]:
     from .one_pass import one_pass_configs
-    extra = {k: o[k] for k in ("device", "epochs", "data_root") if k in o}
+    extra = _overrides(o, ("device", "epochs", "data_root"))
     return _as_specs([c for ds in o.get("datasets", ["synthetic"])
                       for c in one_pass_configs(ds, o.get("seeds", [1, 2, 3]), runs, o.get("arms"), **extra)], runs)
 
@@ -146,7 +152,7 @@ def _one_pass_report(g: "PlannedGrid") -> list[Path]:
 
 def _mtrec(o: dict, runs: Path) -> list[RunSpec]:
     from .mtrec import mtrec_configs
-    extra = {k: o[k] for k in ("device", "epochs", "lr", "data_root") if k in o}
+    extra = _overrides(o, ("device", "epochs", "lr", "data_root"))
     return _as_specs([c for ds in o.get("datasets", ["synthetic-clickbait"])
                       for c in mtrec_configs(ds, o.get("seeds", [1, 2, 3]), runs, o.get("models"), o.get("beta"),
                                              **extra)], runs)
@@ -159,7 +165,7 @@ def _mtrec_report(g: "PlannedGrid") -> list[Path]:
 
 def _mtrec_beta(o: dict, runs: Path) -> list[RunSpec]:
     from .mtrec_beta import BETAS, beta_configs
-    extra = {k: o[k] for k in ("device", "epochs", "lr", "data_root") if k in o}
+    extra = _overrides(o, ("device", "epochs", "lr", "data_root"))
     return _as_specs([c for ds in o.get("datasets", ["synthetic-clickbait"])
                       for c in beta_configs(ds, o.get("seeds", [1, 2, 3]), runs, o.get("models", ["sasrec+mtrec"]),
                                             o.get("betas", BETAS), **extra)], runs)
