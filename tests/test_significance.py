@@ -154,3 +154,27 @@ def test_validation_ranks_compare_two_settings_without_test_data(tmp_path):
     pd.testing.assert_frame_equal(table, compare_runs(tmp_path / "a", tmp_path / "b", split="valid", n_boot=50))
     with pytest.raises(ValueError, match="split must be one of"):
         user_ranks(tmp_path / "a", split="train")
+
+
+def test_every_comparison_carries_the_interval_over_seeds_too():
+    """Two seeds of B that disagree: the seed-aware interval is wider than the user-level one, and with one
+    run a side it is the user-level bootstrap again (the same width up to resampling noise)."""
+    rng = np.random.default_rng(7)
+    U = 400
+    a = np.stack([rng.integers(0, 30, U), rng.integers(0, 30, U)])
+    b = np.stack([np.where(rng.random(U) < 0.4, 0, a[0]), np.where(rng.random(U) < 0.4, 29, a[1])])
+    row = paired_bootstrap(a, b, ks=(10,), n_boot=2000).set_index("metric").loc["recall@10"]
+    assert row["seeds_a"] == 2 and row["seeds_b"] == 2
+    assert row["seed_ci_high"] - row["seed_ci_low"] > 1.5 * (row["ci_high"] - row["ci_low"])
+    one = paired_bootstrap(a[0], b[0], ks=(10,), n_boot=4000).set_index("metric").loc["recall@10"]
+    assert one["seed_ci_high"] - one["seed_ci_low"] == pytest.approx(one["ci_high"] - one["ci_low"], rel=0.1)
+
+
+def test_values_carry_the_interval_over_seeds_too():
+    from srsupm_lab.analysis.significance import paired_bootstrap_values
+    rng = np.random.default_rng(8)
+    va = {"auc": rng.random((3, 200))}
+    vb = {"auc": rng.random((2, 200)) + 0.05}
+    row = paired_bootstrap_values(va, vb, n_boot=500).iloc[0]
+    assert row["seeds_a"] == 3 and row["seeds_b"] == 2
+    assert row["seed_ci_low"] <= row["gain"] <= row["seed_ci_high"]

@@ -11,9 +11,11 @@ the share of resampled gains on the other side of zero (doubled) is a two-sided 
 Several seeds: with the ranks of S runs per model (one per training seed, the same users), each
 user's metric is first averaged over that model's runs, then the users are resampled as above.
 The gain is then the mean of the per-seed gains, and its interval is narrower than one seed's
-because each model's training noise is averaged over its seeds. It still resamples users only:
-with the few seeds of a reproduction, the spread between seeds is reported beside it (mean ± sd),
-not folded into the interval.
+because each model's training noise is averaged over its seeds. That interval resamples users
+only; every table also carries the seed-aware one beside it (``seed_ci_low``, ``seed_ci_high``,
+``seed_p_value``): the two-level bootstrap of :mod:`srsupm_lab.analysis.seed_uncertainty`, which
+resamples each model's runs as well as the users, so a gain that one lucky seed carries is not
+read as established.
 
 Everything is vectorised: the resamples are drawn as a ``(n_boot, U)`` index matrix in chunks,
 so memory stays bounded for large user sets.
@@ -80,14 +82,33 @@ def paired_bootstrap(ranks_a, ranks_b, ks: Sequence[int] = (10, 20), n_boot: int
     Returns
     -------
     DataFrame, one row per metric: ``a``, ``b`` (means), ``gain`` (b − a), ``relative`` (gain / a),
-    ``ci_low``, ``ci_high`` (percentile interval of the gain), ``p_value`` (two-sided), ``users``.
+    ``ci_low``, ``ci_high`` (percentile interval of the gain), ``p_value`` (two-sided), ``users``, then
+    ``seeds_a``, ``seeds_b`` and the interval over runs and users: ``seed_ci_low``, ``seed_ci_high``,
+    ``seed_p_value`` (module docstring).
     """
     a, b = _as_ranks(ranks_a, "ranks_a"), _as_ranks(ranks_b, "ranks_b")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"paired_bootstrap: the two runs must rank the same users, got {a.shape[1]} and {b.shape[1]}")
     names = metric_names(ks)
     ma, mb = _user_metrics(a, ks), _user_metrics(b, ks)
-    return _bootstrap([ma[m] for m in names], [mb[m] for m in names], names, n_boot, seed, chunk, confidence)
+    table = _bootstrap([ma[m] for m in names], [mb[m] for m in names], names, n_boot, seed, chunk, confidence)
+    ra, rb = metrics_from_ranks(a.reshape(-1), ks), metrics_from_ranks(b.reshape(-1), ks)
+    return _with_seed_interval(table, {m: ra[m].double().reshape(a.shape) for m in names},
+                               {m: rb[m].double().reshape(b.shape) for m in names}, n_boot, seed, chunk, confidence)
+
+
+def _with_seed_interval(table: pd.DataFrame, runs_a: dict, runs_b: dict, n_boot: int, seed: int, chunk: int,
+                        confidence: float) -> pd.DataFrame:
+    """``table`` with the two-level (runs and users) bootstrap's interval and p-value beside the user-level
+    ones; ``runs_a``/``runs_b``: ``{metric: (S, U)}`` per-run, per-user values."""
+    from .seed_uncertainty import seed_user_bootstrap_values
+    two = seed_user_bootstrap_values(runs_a, runs_b, n_boot=n_boot, seed=seed, chunk=chunk, confidence=confidence)
+    out = table.copy()
+    out["seeds_a"], out["seeds_b"] = two["seeds_a"].to_numpy(), two["seeds_b"].to_numpy()
+    out["seed_ci_low"] = two["seed_user_ci_low"].to_numpy()
+    out["seed_ci_high"] = two["seed_user_ci_high"].to_numpy()
+    out["seed_p_value"] = two["seed_user_p_value"].to_numpy()
+    return out
 
 
 def _bootstrap(ma: list, mb: list, names: list, n_boot, seed: int, chunk: int, confidence: float) -> pd.DataFrame:
@@ -131,17 +152,19 @@ def paired_bootstrap_values(values_a: dict, values_b: dict, n_boot: int = 2000, 
                          f"{sorted(values_b)}")
     names = list(values_a)
 
-    def mean_over_runs(value, name):
+    def runs(value, name):
         t = torch.as_tensor(np.array(value, dtype=np.float64))
         if t.dim() not in (1, 2) or t.numel() == 0 or bool(torch.isnan(t).any()):
             raise ValueError(f"paired_bootstrap_values: {name} must be a non-empty 1-D or 2-D array without NaN")
-        return t.reshape(-1, t.shape[-1]).mean(dim=0)
+        return t.reshape(-1, t.shape[-1])                                   # (S, U)
 
-    ma = [mean_over_runs(values_a[m], m) for m in names]
-    mb = [mean_over_runs(values_b[m], m) for m in names]
-    if any(x.shape != y.shape for x, y in zip(ma, mb)):
+    ra = {m: runs(values_a[m], m) for m in names}
+    rb = {m: runs(values_b[m], m) for m in names}
+    if any(ra[m].shape[1] != rb[m].shape[1] for m in names):
         raise ValueError("paired_bootstrap_values: the two sides must hold the same users")
-    return _bootstrap(ma, mb, names, n_boot, seed, chunk, confidence)
+    table = _bootstrap([ra[m].mean(dim=0) for m in names], [rb[m].mean(dim=0) for m in names], names, n_boot,
+                       seed, chunk, confidence)
+    return _with_seed_interval(table, ra, rb, n_boot, seed, chunk, confidence)
 
 
 def compare_runs(run_a, run_b, device="cpu", split: str = "test", **options) -> pd.DataFrame:
