@@ -274,6 +274,25 @@ def test_response_probability_forms():
     z = math.exp(1.0) + math.exp(2.0) + 1.0
     ref = torch.tensor([[math.exp(2.0) / z, 1.0 / z]])
     assert torch.allclose(response_probability(scores, items, "softmax"), ref)
+    listwise = response_probability(scores, items, "listwise")             # softmax over the candidates 2, 3
+    assert torch.allclose(listwise, torch.tensor([[math.exp(2.0) / (math.exp(2.0) + 1.0), 1.0 / (math.exp(2.0) + 1.0)]]))
+
+
+def test_listwise_alignment_ignores_a_per_user_shift_and_the_sigmoid_does_not():
+    """The failed positive control's cause: with r_P − r_N > 0 for every candidate, raising every score lowers
+    the sigmoid form's L_align; the listwise form is unchanged by it, and only reordering lowers it."""
+    scores = torch.tensor([[0.0, 0.5, -0.2, 0.1], [0.0, 1.0, 0.3, -0.4]])
+    items = torch.tensor([[1, 2, 3], [1, 2, 3]])
+    rewards = torch.tensor([[[0.9, 0.0], [0.2, 0.0], [0.5, 0.0]]] * 2)    # every r_P − r_N > 0
+    shift = torch.tensor([[0.0], [3.0]])                                   # user 2's scores all raised
+    for form, moves in (("sigmoid", True), ("listwise", False)):
+        before = float(align_loss(response_probability(scores, items, form), rewards))
+        after = float(align_loss(response_probability(scores + shift, items, form), rewards))
+        assert (after < before - 1e-6) is moves
+    better = scores.clone()
+    better[:, 1] += 1.0                                                    # the best candidate raised alone
+    assert float(align_loss(response_probability(better, items, "listwise"), rewards)) < \
+        float(align_loss(response_probability(scores, items, "listwise"), rewards))
 
 
 def test_zscore_only_rescales_the_alignment_gradient():

@@ -167,7 +167,25 @@ def test_oracle_rewards_are_the_true_satisfaction_looked_up_by_brute_force(world
     assert float(z.rewards.mean()) == pytest.approx(0.0, abs=1e-5)
 
 
+def test_the_oracle_with_an_outside_option_values_a_skip_at_the_motivations_mean(world):
+    ds, split = world
+    model, _ = _build(ds, split, reward="oracle", oracle_outside="mean")
+    mot, table = ds.meta["motivation"], ds.meta["satisfaction_table"]
+    users = split.train.users.tolist()
+    for m in range(0, len(split.train), 7):
+        u = users[m]
+        t = users[:m].count(u) + 1
+        catalogue = [table[mot[u][t]][i] for i in range(1, len(table[mot[u][t]]))]   # column 0 is padding
+        assert model.rewards[m, :, 1].tolist() == pytest.approx([sum(catalogue) / len(catalogue)] * 3, abs=1e-6)
+    bait = torch.as_tensor(ds.meta["clickbait"])[model.negatives]                      # (M, K) negatives' truth
+    advantage = model.rewards[:, 1:, 0] - model.rewards[:, 1:, 1]                      # r_P − r_N of negatives
+    assert float(advantage[bait].max()) < 0 < float(advantage[~bait].max())
+
+
 def test_bad_readings_and_an_oracle_without_truth_are_one_line_errors():
+    with pytest.raises(ValueError, match="oracle_outside") as err:
+        TrainConfig(method="mtrec", method_options={"oracle_outside": "mean"})
+    assert "\n" not in str(err.value)
     for bad in ({"temperature": 0.0}, {"state": "concat"}, {"terminal": "drop"}, {"reward_batch_size": 0}):
         with pytest.raises(ValueError) as err:
             TrainConfig(method="mtrec", method_options=bad)

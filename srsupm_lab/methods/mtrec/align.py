@@ -12,7 +12,12 @@ defines it from the scores ``s_i = <h, e_i>`` (the paper does not say; mtrec_met
 * ``"sigmoid"`` (default): ``F = σ(s_i)``, the score read as the logit of a positive response,
   as in BCE-with-sampled-negatives training (SASRec's own recipe);
 * ``"softmax"``: ``F = softmax_i(s)`` over the items ``1..N``, the CE model's probability that
-  ``i`` is the next item (small for every item when N is large, so L_align is weaker).
+  ``i`` is the next item (small for every item when N is large, so L_align is weaker);
+* ``"listwise"``: ``F = softmax_c(s)`` over the window's own candidates (the target and its
+  negatives). Adding one constant to every score of a user leaves it unchanged, so L_align can
+  only be lowered by ordering the candidates, not by raising the level of all scores: under a
+  softmax-trained recommender the level of ``s`` is free, and with ``"sigmoid"`` a reward whose
+  ``r_P − r_N`` is positive for every candidate is served by raising every score.
 
 Normalising ``r*`` (the paper does not say): ``"none"`` or ``"zscore"`` (default): one mean and
 one standard deviation over every entry of the training set's ``r*`` (both actions, all
@@ -24,7 +29,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-RESPONSES = ("sigmoid", "softmax")
+RESPONSES = ("sigmoid", "softmax", "listwise")
 NORMALISATIONS = ("none", "zscore")
 #: the weight of L_align (the paper does not say)
 BETA = 1.0
@@ -36,6 +41,8 @@ def response_probability(scores: torch.Tensor, items: torch.Tensor, form: str = 
         raise ValueError(f"response_probability: form must be one of {RESPONSES}, got {form!r}")
     if form == "sigmoid":
         return torch.sigmoid(scores.gather(1, items))                           # (B, C)
+    if form == "listwise":
+        return torch.softmax(scores.gather(1, items), dim=1)                    # (B, C), rows sum to 1
     log_p = F.log_softmax(scores[:, 1:], dim=1)                                  # (B, N), padding left out
     return log_p.gather(1, items - 1).exp()                                      # (B, C)
 

@@ -23,7 +23,13 @@ realised satisfaction (``meta["satisfaction"]`` at the window's step,
 :func:`~srsupm_lab.data.satisfaction_world.window_satisfaction`); for a sampled negative ``j``, never
 taken, its expected satisfaction ``satisfaction_table[m, j]`` at the window's true motivation ``m``;
 ``r*(s_c, a_N) = 0`` (a skip satisfies nothing, in that world's story). Any other dataset is refused
-in one line.
+in one line. Then ``r_P − r_N > 0`` for every candidate, clickbait too, and with ``F = σ(score)`` the
+alignment is served by raising every score: that oracle cannot move what it should (a positive
+control that fails). The working control: ``oracle_outside="mean"`` gives the skip the value of an
+outside option, ``r*(s_c, a_N) = `` the mean satisfaction of the catalogue at the window's
+motivation, so ``r_P − r_N`` is negative for items worse than a random one (clickbait); and
+``response="listwise"`` (:func:`~srsupm_lab.methods.mtrec.align.response_probability`) makes the
+term invariant to a per-user shift of the scores.
 
 Every reading the paper leaves open is an option below (the paper does not say any but N = 10 and
 α = 0.5; docs/mtrec_method.md §7 lists them); β and the reward model's budget are not yet chosen on
@@ -48,6 +54,8 @@ __all__ = ["MTRecMethod", "MTRecOptions", "MTRecRecommender", "REWARDS"]
 #: how the mental reward is learned: MTRec's distributional QR-IQL, IQ-Learn with one atom (the "IRL" ablation),
 #: or not learned: the true satisfaction of a world that records it (the upper bound)
 REWARDS = ("qr_iql", "irl", "oracle")
+#: the oracle's value of a skip: nothing, or the mean satisfaction of the catalogue at the motivation
+ORACLE_OUTSIDE = ("zero", "mean")
 
 
 @dataclass
@@ -87,7 +95,12 @@ class MTRecOptions(MethodOptions):
     n_negatives: int = option(1, "sampled negatives (skipped items, a_N) per window, fixed once")
     beta: float = option(1.0, "stage 2: weight β of L_align (the paper does not say)")
     normalise: str = option("zscore", "r* before L_align: z-scored over the training set | none", NORMALISATIONS)
-    response: str = option("sigmoid", "F(i|h) for L_align: sigmoid of the score | softmax over items", RESPONSES)
+    response: str = option("sigmoid", "F(i|h) for L_align: sigmoid of the score | softmax over items | listwise "
+                                      "(softmax over the window's candidates: invariant to a per-user score shift)",
+                           RESPONSES)
+    oracle_outside: str = option("zero", "reward=oracle: the skip's value r*(s, a_N): zero | mean (the catalogue's "
+                                         "mean satisfaction at the window's motivation, an outside option)",
+                                 ORACLE_OUTSIDE)
 
     def check(self) -> None:
         for name in ("n_quantiles", "reward_epochs", "n_negatives", "reward_batch_size"):
@@ -100,6 +113,8 @@ class MTRecOptions(MethodOptions):
                 self.fail(name, "must be > 0")
         if self.beta < 0:
             self.fail("beta", "must be >= 0")
+        if self.oracle_outside != "zero" and self.reward != "oracle":
+            self.fail("oracle_outside", f"applies to reward='oracle' only (reward is {self.reward!r})")
 
 
 class MTRecRecommender(BackboneRecommender):
@@ -126,7 +141,7 @@ class MTRecRecommender(BackboneRecommender):
         negatives = sample_negatives(train.targets, self.n_items, o["n_negatives"], generator=g)   # (M, K)
         r = None                                                                        # r* (M, 1 + K, 2)
         if o["reward"] == "oracle":
-            r = oracle_rewards(self._dataset[0], train, negatives)
+            r = oracle_rewards(self._dataset[0], train, negatives, outside=o["oracle_outside"])
         elif self._reward_backbone:
             nxt = next_window_index(train.inputs, train.targets, train.users)
             windows, nxt, negatives = train.to(device), nxt.to(device), negatives.to(device)
@@ -161,14 +176,20 @@ class MTRecRecommender(BackboneRecommender):
         return rec + self.options["beta"] * align, {"rec": rec.detach(), "align": align.detach()}
 
 
-def oracle_rewards(dataset, windows, negatives: torch.Tensor) -> torch.Tensor:
+def oracle_rewards(dataset, windows, negatives: torch.Tensor, outside: str = "zero") -> torch.Tensor:
     """The oracle's ``r* [M, 1 + K, 2]`` (module doc): ``[:, 0, a_P]`` the target's realised satisfaction,
-    ``[:, k, a_P]`` the expected satisfaction of negative ``k`` at the window's motivation, ``[..., a_N] = 0``."""
+    ``[:, k, a_P]`` the expected satisfaction of negative ``k`` at the window's motivation; ``[..., a_N]`` 0
+    (``outside="zero"``) or the mean of ``satisfaction_table[m, 1:]`` at the window's motivation ``m`` ("mean")."""
     from ...data.satisfaction_world import window_satisfaction
+    if outside not in ORACLE_OUTSIDE:
+        raise ValueError(f"oracle_rewards: outside must be one of {ORACLE_OUTSIDE}, got {outside!r}")
     truth = window_satisfaction(dataset, windows)                                    # (M,) each
     table = torch.as_tensor(dataset.meta["satisfaction_table"], dtype=torch.float64)  # (n_motivations, N+1)
     taken = torch.cat([truth["satisfaction"][:, None], table[truth["motivation"][:, None], negatives.cpu()]], 1)
-    return torch.stack([taken, torch.zeros_like(taken)], dim=-1)                     # (M, 1 + K, 2)
+    skip = torch.zeros_like(taken)                                                   # (M, 1 + K)
+    if outside == "mean":
+        skip = skip + table[:, 1:].mean(dim=1)[truth["motivation"]][:, None]          # column 0 is padding
+    return torch.stack([taken, skip], dim=-1)                                        # (M, 1 + K, 2)
 
 
 class MTRecMethod(Method):
