@@ -28,26 +28,33 @@ def question_names(results) -> list[str]:
     return [name for name in results.test_files]
 
 
-def grade_folder(name: str, folder: Path) -> pd.DataFrame:
-    """One row per notebook of ``folder``: points per question, total and the maximum."""
-    from otter.api import grade_submission        # imported here: Otter takes seconds to import
+def grade_folder(name: str, folder: Path, autograder: Path | None = None) -> pd.DataFrame:
+    """One row per notebook of ``folder``: points per question, total and the maximum.
 
+    ``autograder``: an Otter autograder zip already built from ``name``'s source (by
+    ``build.run_otter_assign``); by default it is rebuilt here.
+    """
     source_path(name)
     notebooks = sorted(Path(folder).glob("*.ipynb"))
     if not notebooks:
         raise SystemExit(f"assignments/grade.py: no submitted notebook (*.ipynb) in {folder}")
-    rows = []
+    if autograder is not None:
+        return pd.DataFrame([grade_notebook(notebook, autograder) for notebook in notebooks])
     with tempfile.TemporaryDirectory() as tmp:
         _, autograder, _ = run_otter_assign(name, Path(tmp))
-        for notebook in notebooks:
-            with contextlib.redirect_stdout(io.StringIO()):
-                results = grade_submission(str(notebook), str(autograder), quiet=True)
-            questions = question_names(results)
-            row = {"submission": notebook.stem}
-            row.update({q: float(results.get_score(q)) for q in questions})
-            row["total"], row["max_total"] = float(results.total), float(results.possible)
-            rows.append(row)
-    return pd.DataFrame(rows)
+        return pd.DataFrame([grade_notebook(notebook, autograder) for notebook in notebooks])
+
+
+def grade_notebook(notebook: Path, autograder: Path) -> dict:
+    """One row of the table: the notebook's name, its points per question, total and maximum."""
+    from otter.api import grade_submission        # imported here: Otter takes seconds to import
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        results = grade_submission(str(notebook), str(autograder), quiet=True)
+    row = {"submission": Path(notebook).stem}
+    row.update({q: float(results.get_score(q)) for q in question_names(results)})
+    row["total"], row["max_total"] = float(results.total), float(results.possible)
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:

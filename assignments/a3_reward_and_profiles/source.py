@@ -272,6 +272,9 @@ points: 1
 """ # END TEST CONFIG
 # the vectorizer MOTE fits (scikit-learn's TfidfVectorizer, raw counts, smoothed idf, L2 rows)
 from sklearn.feature_extraction.text import TfidfVectorizer
+from srsupm_lab.data.item_text import dataset_item_texts
+texts = dataset_item_texts(sl.load_dataset("synthetic"), "synthetic")[1:]  # 500 item texts
+vocabulary, X = tfidf_matrix(texts)
 reference = TfidfVectorizer(tokenizer=tokenize, lowercase=False, token_pattern=None, dtype=np.float64)
 R = reference.fit_transform(texts).toarray()
 assert list(vocabulary) == list(reference.get_feature_names_out())
