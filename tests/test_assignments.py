@@ -122,8 +122,8 @@ def _expected(name: str) -> pd.DataFrame:
     rows = {"correct": points,
             "partly": {q: (p if q in PARTLY[name] else 0.0) for q, p in points.items()},
             "blank": dict.fromkeys(points, 0.0)}
-    table = pd.DataFrame([{"submission": s, **row, "total": sum(row.values()), "max_total": sum(points.values())}
-                          for s, row in rows.items()])
+    table = pd.DataFrame([{"submission": s, **row, "total": sum(row.values()), "max_total": sum(points.values()),
+                           "error": ""} for s, row in rows.items()])
     return table.sort_values("submission", ignore_index=True)
 
 
@@ -131,11 +131,15 @@ def test_grade_command_scores_three_submissions(generated, tmp_path, monkeypatch
     """`python assignments/grade.py a1_encoders FOLDER --out grades.csv`, end to end."""
     name = "a1_encoders"
     _submissions(name, generated, tmp_path / "submitted")
+    (tmp_path / "submitted" / "broken.ipynb").write_text("not a notebook")    # gets a row, stops nothing
     monkeypatch.chdir(tmp_path)
     assert grade.main([name, "submitted", "--out", "grades.csv"]) == 0
-    table = pd.read_csv(tmp_path / "grades.csv")
-    pd.testing.assert_frame_equal(table.sort_values("submission", ignore_index=True), _expected(name),
-                                  check_dtype=False)
+    table = pd.read_csv(tmp_path / "grades.csv", keep_default_na=False).set_index("submission")
+    broken = table.loc["broken"]
+    assert broken["error"].startswith("broken.ipynb: not graded")
+    assert broken[list(POINTS[name]) + ["total"]].tolist() == [0.0] * (len(POINTS[name]) + 1)
+    assert broken["max_total"] == sum(POINTS[name].values())
+    pd.testing.assert_frame_equal(table.drop(index="broken").reset_index(), _expected(name), check_dtype=False)
 
 
 @pytest.mark.parametrize("name", ["a2_motivation_shift", "a3_reward_and_profiles"])
