@@ -35,9 +35,6 @@ nb_execution_mode = "off"
 nb_merge_streams = True
 myst_enable_extensions = ["colon_fence", "deflist", "dollarmath", "amsmath", "substitution"]
 myst_heading_anchors = 3
-# lessons and notebooks start at a level-1 title and may jump a level; notebooks' widget outputs need
-# their JavaScript, which the page loads from a CDN
-suppress_warnings = ["myst.header", "mystnb.unknown_mime_type"]
 
 # references: BibTeX, author-year in the text
 bibtex_bibfiles = ["references.bib"]

@@ -76,6 +76,48 @@ def _png_outputs(notebook: Path) -> int:
                for out in cell.get("outputs", []))
 
 
+def _course_site():
+    sys.path.insert(0, str(SITE / "_ext"))
+    try:
+        import course_site
+    finally:
+        sys.path.remove(str(SITE / "_ext"))
+    return course_site
+
+
+def test_the_hint_reader_on_a_known_checker(tmp_path):
+    source = tmp_path / "checks.py"
+    source.write_text(
+        "def check_x(answer, k):\n"
+        "    if answer < 0:\n        hint = 'never negative.'\n"
+        "    elif answer > k:\n        hint = f'a hit is a rank below {k}: rank {k + 1} is out.'\n"
+        "    else:\n        hint = ('one ' 'two') + f' three {k}'\n"
+        "    hints = {1: 'a dict hint.', 2: 'never negative.'}\n"
+        "def helper():\n    hint = 'not a checker'\n")
+    assert _course_site().checker_hints(source) == {"check_x": [
+        "never negative.", "a hit is a rank below k: rank … is out.", "one two three k", "a dict hint."]}
+    lesson = tmp_path / "03_lesson.md"
+    lesson.write_text("**Exercise 3.1.** Do it.\n```\nchecks.check_x(answer, 5)\n```\n"
+                      "**Exercise 3.2.** Again.\nchecks.check_y(answer)\n")
+    assert _course_site().checker_exercises([lesson]) == {"check_x": ("03_lesson", "3.1"),
+                                                          "check_y": ("03_lesson", "3.2")}
+
+
+def test_a_page_gets_its_references_unless_it_cites_on_its_own():
+    course_site = _course_site()
+    plain = {"cells": [{"cell_type": "markdown", "source": ["# A lesson"]}], "metadata": {}}
+    added = json.loads(course_site._with_references(json.dumps(plain).encode(), ["kang2018sasrec"], depth=1))
+    assert len(added["cells"]) == 2 and "{footcite:t}`kang2018sasrec`" in added["cells"][-1]["source"]
+    assert "(../references.md)" in added["cells"][-1]["source"]
+    own = {"cells": [{"cell_type": "markdown", "source": ["```{bibliography}\n```"]}], "metadata": {}}
+    data = json.dumps(own).encode()
+    assert course_site._with_references(data, ["kang2018sasrec"], depth=1) == data
+    reading = course_site.reading_list(SITE)
+    keys = set(re.findall(r"^@\w+\{([^,]+),", (SITE / "references.bib").read_text(encoding="utf-8"), flags=re.M))
+    cited = {k for folder in reading.values() for ks in folder.values() for k in ks}
+    assert cited <= keys, f"reading.toml names keys references.bib lacks: {cited - keys}"
+
+
 def test_there_are_lessons_and_notebooks_to_publish():
     assert len(LESSONS) >= 8 and len(NOTEBOOKS) >= 9
 

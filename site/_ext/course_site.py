@@ -30,7 +30,6 @@ from __future__ import annotations
 import ast
 import json
 import re
-import shutil
 import stat
 import tomllib
 from pathlib import Path
@@ -110,16 +109,6 @@ def stage(srcdir: Path) -> list[str]:
     return [str(p.relative_to(srcdir)) for p in wanted]
 
 
-def unstage(srcdir: Path) -> None:
-    """Remove the copies and the generated pages (``python tools/build_site.py --clean``)."""
-    for name in (*STAGED_FOLDERS, GENERATED):
-        folder = Path(srcdir) / name
-        if folder.is_dir():
-            for p in folder.rglob("*"):
-                p.chmod(stat.S_IWUSR | stat.S_IRUSR | stat.S_IXUSR)
-            shutil.rmtree(folder)
-
-
 # --------------------------------------------------------------------- misconceptions from the hints
 def _text(node: ast.AST) -> str | None:
     """A string literal, an f-string (a plain name kept, other expressions as "…") or their sum."""
@@ -147,11 +136,11 @@ def checker_hints(checks_py: Path) -> dict[str, list[str]]:
         if not (isinstance(fn, ast.FunctionDef) and fn.name.startswith("check_")):
             continue
         hints: list[str] = []
-        for node in ast.walk(fn):
-            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in ("hint", "hints")
-                                                    for t in node.targets):
-                values = node.value.values if isinstance(node.value, ast.Dict) else [node.value]
-                hints += [t for v in values if (t := _text(v))]
+        assigns = [node for node in ast.walk(fn) if isinstance(node, ast.Assign)
+                   and any(isinstance(t, ast.Name) and t.id in ("hint", "hints") for t in node.targets)]
+        for node in sorted(assigns, key=lambda n: (n.lineno, n.col_offset)):   # in the order of the source
+            values = node.value.values if isinstance(node.value, ast.Dict) else [node.value]
+            hints += [t for v in values if (t := _text(v))]
         if hints:
             out[fn.name] = list(dict.fromkeys(h.strip() for h in hints))
     return out
