@@ -129,7 +129,7 @@ def test_every_lesson_and_notebook_has_a_page_with_launch_links_and_references(s
     path = f"{source.parent.name}/{source.name}"
     assert f'https://mybinder.org/v2/gh/{org_repo}/main?urlpath=lab/tree/{path}"' in html
     assert f'https://colab.research.google.com/github/{org_repo}/blob/main/{path}"' in html
-    assert 'id="references"' in html, "no References section"
+    assert 'id="references"' in html, "no References section: list the page's papers in site/reading.toml"
     index = (site / "index.html").read_text(encoding="utf-8")
     assert f'href="{source.parent.name}/{source.stem}.html"' in index, "not in the index's navigation"
 
