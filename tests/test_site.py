@@ -9,8 +9,8 @@ warnings as errors), then:
 * the pages show the committed outputs: as many figures as the notebook stores PNG outputs, and a
   stored text output verbatim (nothing is executed: the build starts no kernel);
 * the glossary defines the course's acronyms, the syllabus covers 13–14 weeks, the instructor
-  guide holds the checkers' hints (read here from ``tutorials/checks.py`` with a regular
-  expression, independently of the site's AST reader) and the lessons' timing section;
+  guide holds the checkers' hints (read here from the checkers' module with a regular expression,
+  independently of the site's AST reader) and the lessons' timing section;
 * in a real browser (headless Chromium driven by Playwright, as ``tests/test_browser_explorer.py``;
   skipped where either is missing): from the index, the navigation leads to a lesson whose figure
   is drawn.
@@ -93,9 +93,11 @@ def test_the_hint_reader_on_a_known_checker(tmp_path):
         "    elif answer > k:\n        hint = f'a hit is a rank below {k}: rank {k + 1} is out.'\n"
         "    else:\n        hint = ('one ' 'two') + f' three {k}'\n"
         "    hints = {1: 'a dict hint.', 2: 'never negative.'}\n"
+        "    return _wrong('x', 'said in the call.')\n"
         "def helper():\n    hint = 'not a checker'\n")
     assert _course_site().checker_hints(source) == {"check_x": [
-        "never negative.", "a hit is a rank below k: rank … is out.", "one two three k", "a dict hint."]}
+        "never negative.", "a hit is a rank below k: rank … is out.", "one two three k", "a dict hint.",
+        "said in the call."]}
     lesson = tmp_path / "03_lesson.md"
     lesson.write_text("**Exercise 3.1.** Do it.\n```\nchecks.check_x(answer, 5)\n```\n"
                       "**Exercise 3.2.** Again.\nchecks.check_y(answer)\n")
@@ -176,8 +178,10 @@ def test_the_syllabus_maps_13_to_14_weeks_onto_the_map(site):
 
 
 def _hints_by_regex() -> list[str]:
-    """Plain (not f-) string hints of tutorials/checks.py, read with a regular expression."""
-    source = (ROOT / "tutorials" / "checks.py").read_text(encoding="utf-8")
+    """Plain (not f-) string hints of the lessons' checkers, read with a regular expression."""
+    checks = next(p for p in (ROOT / "srsupm_lab" / "course" / "checks.py", ROOT / "tutorials" / "checks.py")
+                  if p.exists())
+    source = checks.read_text(encoding="utf-8")
     return re.findall(r'^\s+hint = "([^"{}\\]+)"$', source, flags=re.M)
 
 
