@@ -1,8 +1,11 @@
-"""The documentation cites only what the repository holds.
+"""The documentation cites only what the repository holds, and README stays a one-minute read.
 
-* every repository path cited in README.md, docs/, notebooks/README.md and the tutorials' text
-  (inline code and code blocks: `srsupm_lab/pmsa.py`, `reports/README.md`, ...) is a file or
-  folder tracked in the repository;
+* every repository path cited in README.md, docs/, notebooks/README.md, the tutorials' text and the
+  course site's pages (inline code and code blocks: `srsupm_lab/pmsa.py`, `reports/README.md`, ...)
+  is a file or folder tracked in the repository;
+* README.md is at most 150 lines, shows its two commands first, states that the SRSUPM paper is
+  withdrawn, and points to the course site and `docs/running.md`; every `python -m srsupm_lab`
+  command it or `docs/running.md` shows exists (its `--help` runs);
 * every ``module.function`` / ``Class.method`` docs/method.md names exists in the package;
 * the settings docs/method.md lists as the paper's open choices are settings of the package, and
   every open choice the package has (``config.CHOICES``) is documented with all its values.
@@ -18,10 +21,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "site"
+#: the site's own pages (its folders tutorials/, notebooks/, docs/ hold build-time copies, not pages)
+SITE_PAGES = sorted(SITE.glob("*.md"))
 DOCS = sorted({ROOT / "README.md", ROOT / "notebooks" / "README.md", *(ROOT / "docs").glob("*.md"),
-               *(ROOT / "tutorials").glob("*.md")})
+               *(ROOT / "tutorials").glob("*.md"), *SITE_PAGES})
 #: first path components that name repository content (run outputs such as runs/ are not)
-TOP = ("srsupm_lab", "notebooks", "tutorials", "reports", "tests", "benchmarks", "tools", "docs", "data", ".ci")
+TOP = ("srsupm_lab", "notebooks", "tutorials", "reports", "tests", "benchmarks", "tools", "docs", "data", ".ci",
+       "site")
 ROOT_FILES = ("README.md", "install.sh", "environment.yml", "pyproject.toml")
 METHOD = ROOT / "docs" / "method.md"
 
@@ -51,6 +58,8 @@ def cited_paths(text: str) -> set[str]:
         word = word.strip("\"'(),;:").split("::")[0]
         if any(c in word for c in "<>*{}$…|=") or "..." in word or "://" in word or "NN" in word:
             continue                                              # a pattern, a placeholder or a URL
+        if "/_build" in word:
+            continue                                              # what a build writes (site/_build/html)
         word = word.rstrip("/").removeprefix("./")
         if word in ROOT_FILES or (word.split("/")[0] in TOP and "/" in word):
             out.add(word)
@@ -63,13 +72,14 @@ def test_path_extraction_on_a_known_text():
             "`reports/runs/beauty/*/seed1/results.json` `https://x.org/a/b` `./install.sh` `notebooks/NN_name.py`")
     assert cited_paths(text) == {"srsupm_lab/pmsa.py", "docs/method.md", "tools/execute_notebook.py",
                                  "notebooks/04_train.py", "install.sh"}
+    assert cited_paths("`site/conf.py` and `site/_build/html/index.html`") == {"site/conf.py"}
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_cited_repository_paths_exist(doc):
     tracked = _tracked()
     missing = sorted(p for p in cited_paths(doc.read_text(encoding="utf-8"))
-                     if p not in tracked and f"{p}.ipynb" not in tracked)
+                     if p not in tracked and f"{p}.ipynb" not in tracked and f"{p}.md" not in tracked)  # or a page name
     assert not missing, f"{doc.relative_to(ROOT)} cites paths the repository does not hold: {missing}"
 
 
@@ -79,6 +89,60 @@ def test_no_document_sends_readers_outside_the_repository_for_the_method():
         assert "shared/docs" not in text and "in the shared folder" not in text, doc.relative_to(ROOT)
     assert "docs/method.md" in (ROOT / "README.md").read_text(encoding="utf-8")
     assert "docs/method.md" in (ROOT / "tutorials" / "README.md").read_text(encoding="utf-8")
+
+
+# ----------------------------------------------------------------------------------------- README
+README = ROOT / "README.md"
+RUNNING = ROOT / "docs" / "running.md"
+TEST_COMMAND = "python -m pytest -n 2 --dist loadfile --nbval-lax --nbval-current-env tests notebooks tutorials"
+INSTALL_COMMAND = "./install.sh && python -m srsupm_lab demo"
+
+
+def test_readme_is_a_one_minute_read_with_its_two_commands_first():
+    text = README.read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 150, f"README.md has {len(text.splitlines())} lines (at most 150)"
+    blocks = re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.M | re.S)
+    assert [b.strip() for b in blocks[:2]] == [INSTALL_COMMAND, TEST_COMMAND], blocks[:2]
+    first_section = text.split("\n## ")[1]                        # the one after the title's paragraph
+    assert first_section.startswith("Two commands") and TEST_COMMAND in first_section
+
+
+def test_readme_states_the_srsupm_withdrawal_and_points_to_the_site_and_the_details():
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    assert "2602.08667" in text and "withdrawn" in text and "17 Apr 2026" in text
+    assert "python -m sphinx -b html site site/_build/html" in text
+    assert "docs/running.md" in text and RUNNING.exists()
+
+
+def _srsupm_commands(text: str) -> set[str]:
+    """The sub-commands of ``python -m srsupm_lab`` that a text shows (code spans and blocks)."""
+    found = set()
+    for line in re.findall(r"^```[^\n]*\n(.*?)^```", text, flags=re.M | re.S) + re.findall(r"`([^`\n]+)`", text):
+        for m in re.finditer(r"-m srsupm_lab\s+([a-z][a-z-]*)", line):
+            found.add(m.group(1))
+    return found
+
+
+def test_command_finder_on_a_known_text():
+    text = "`python -m srsupm_lab demo`\n```bash\npython -m srsupm_lab train --x 1\npython -m srsupm_lab --help\n```"
+    assert _srsupm_commands(text) == {"demo", "train"}
+
+
+@pytest.mark.parametrize("doc", [README, RUNNING], ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_command_a_document_shows_runs_help(doc, capsys):
+    from srsupm_lab.__main__ import main
+    commands = _srsupm_commands(doc.read_text(encoding="utf-8"))
+    assert commands, f"{doc.name} shows no srsupm_lab command"
+    failing = {}
+    for command in sorted(commands):
+        try:
+            code = main([command, "--help"])
+        except SystemExit as stop:
+            code = stop.code
+        out = capsys.readouterr().out
+        if code not in (0, None) or "usage:" not in out:
+            failing[command] = code
+    assert not failing, f"{doc.name} shows commands whose --help fails: {failing}"
 
 
 def _find_class(name: str):

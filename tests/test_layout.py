@@ -1,4 +1,5 @@
-"""The package's layout: a small root, small modules, and methods that live in their own folders.
+"""The package's layout: a small root, small modules, methods that live in their own folders, and a
+course site that commits its own pages only.
 
 A new method must not need edits across the package: no module outside ``srsupm_lab/methods/``
 compares anything with a method's name or reads one of SRSUPM's options (it asks the method
@@ -22,6 +23,28 @@ KNOWN_SRSUPM_READERS: set = set()
 
 def _modules():
     return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_the_course_site_commits_its_own_pages_and_no_copies():
+    """site/ holds the site's sources; the lessons, notebooks and docs it renders are copied in at build
+    time (site/_ext/course_site.py) into git-ignored folders, so no second copy is ever committed."""
+    import subprocess
+    import sys
+    sys.path.insert(0, str(ROOT / "site" / "_ext"))
+    try:
+        from course_site import GENERATED, STAGED_FOLDERS
+    finally:
+        sys.path.remove(str(ROOT / "site" / "_ext"))
+    try:
+        tracked = subprocess.run(["git", "ls-files", "site"], cwd=ROOT, capture_output=True, text=True,
+                                 check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("git is not available")
+    assert "site/conf.py" in tracked and "site/index.md" in tracked
+    copies = [f for f in tracked if f.split("/")[1] in (*STAGED_FOLDERS, GENERATED, "_build")]
+    assert not copies, f"site/ commits build-time copies or outputs: {copies}"
+    ignored = (ROOT / "site" / ".gitignore").read_text(encoding="utf-8").split()
+    assert {f"/{name}/" for name in (*STAGED_FOLDERS, GENERATED, "_build")} <= set(ignored)
 
 
 def test_the_root_holds_at_most_15_modules():
