@@ -27,7 +27,8 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
-import notebook_provenance as provenance
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # notebook_provenance lies beside this file
+import notebook_provenance as provenance  # noqa: E402
 
 FORMATS = {".py": "ipynb,py:percent", ".md": "ipynb,md:myst"}
 
@@ -41,6 +42,9 @@ def execute(text_path: Path, timeout: int = 900) -> Path:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     env_backend = os.environ.setdefault("MPLBACKEND", "Agg")
     ipynb = text_path.with_suffix(".ipynb")
+    if (text_path.parent / "runs").is_dir():
+        print(f"note: {text_path.parent / 'runs'} exists; a notebook that finds its run folder there reuses it "
+              f"(remove it to train from today's code)", file=sys.stderr)
     before = provenance.provenance(ipynb, nb=nb)   # the code this run will import, hashed before it starts
     t0 = time.perf_counter()
     # store_widget_state (nbclient's default, said here on purpose): the widget models go into the
