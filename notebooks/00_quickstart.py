@@ -14,6 +14,12 @@
 # The world is kept small (`users`, `max_len`, `dim`, a few `epochs`) so the notebook runs
 # quickly; these are short demonstration runs, not the paper's setting, and their numbers say
 # little about which model is better. `04_train` runs a full experiment.
+#
+# **SRSUPM's status.** The SRSUPM paper (arXiv 2602.08667) has been withdrawn: after v1 (9 Feb 2026)
+# and v2 (12 Mar 2026), its v3 (17 Apr 2026) is a withdrawal by its first author. The lab treats it
+# as a studied, withdrawn proposal whose ideas (shift levels, one branch per level, matching) are
+# still worth examining. Its evidence so far (`reports/README.md`): on Beauty at lr 0.001, SRSUPM
+# beats neither SASRec nor a capacity control (the same extra head without the mechanism).
 
 # %%
 # %matplotlib inline
@@ -130,13 +136,21 @@ plt.show()
 # ## 5. Compare the test tables
 # Overall first, then per PMSA level of the test window (paper Fig. 7): the bars are per level,
 # the dashed lines the overall value of each model, and the tick labels count the test users in
-# each level. With a few epochs on a small world the differences are noise-sized, and SRSUPM,
-# which fits more losses and more parameters, usually trails the bare backbone this early; the
-# paper's comparison uses the full setting (`04_train`, `06_analysis`).
+# each level. With a few epochs, one seed and a few hundred test users the differences are
+# noise-sized, whichever way they point (the sentence under the table is printed from its numbers);
+# `06_analysis` shows how to test a gap, and the lab's full-setting evidence is in `reports/README.md`.
 
 # %%
 overall = pd.DataFrame({name: r["test_table"].set_index("level").loc["all"] for name, r in runs.items()}).T
 overall.drop(columns="users").style.format("{:.4f}")
+
+# %%
+alone, plugged = runs                                   # the backbone alone, then +SRSUPM (the loop's order)
+for metric in ("recall@10", "ndcg@10"):
+    a, b = overall.loc[alone, metric], overall.loc[plugged, metric]
+    side = "above" if b > a else "below" if b < a else "level with"
+    print(f"{metric}: {plugged} {b:.4f} is {side} {alone} {a:.4f} ({(b - a) / a:+.1%}), "
+          f"one seed, {int(overall.loc[alone, 'users'])} test users")
 
 # %%
 tables = {name: r["test_table"] for name, r in runs.items()}
@@ -160,6 +174,8 @@ per_level.round(4)
 # | `04_train` | the experiment notebook (papermill): one full run, results on disk |
 # | `05_matching` | similar-window groups, confidence sampling, the two views, Fig. 8 densities |
 # | `06_analysis` | saved results beside the paper's figures and tables |
+# | `07_motivation_profiles` | motivation profiles from item text, and cold start (M-LLM³Rec's idea) |
+# | `08_mental_reward` | MTRec's mental reward on a world where a click is not satisfaction |
 #
 # ## 7. Results
 # The overall test metrics of both runs, written to `out_dir/summary.json` (each run's own files

@@ -12,7 +12,7 @@
 # 5. a short training of each backbone alone on the synthetic world, with the test table.
 #
 # Everything comes from `srsupm_lab`; the notebook defines no model. The default run takes about
-# a minute on a CPU.
+# 15 s on a CPU (`reports/bench_notebooks_2026-12-01.txt`: 11.5 s beside one busy process).
 
 # %%
 # %matplotlib inline
@@ -152,8 +152,9 @@ print(pd.DataFrame(rows).T.to_string())
 # (`train_users` users, same generator) with
 # `run_experiment` and tested with full ranking (method.md §10): ties against the model, seen
 # items masked, per PMSA level of the test window. The numbers are a demonstration of the
-# pipeline, not converged results; `04_train` runs one model properly. BERT4Rec learns from its
-# cloze task as well and needs more epochs than the others to catch up.
+# pipeline, not converged results; `04_train` runs one model properly. BERT4Rec trains on its cloze
+# task alone, as published (a masked item predicted from both sides; `next_item_loss=True` adds the
+# next-item loss), a task unlike the test's next-item ranking, so a few epochs say even less about it.
 
 # %%
 world = {"n_users": train_users} if dataset == "synthetic" and train_users else {}
@@ -180,10 +181,23 @@ plt.show()
 
 # %% [markdown]
 # The per-level bars are the backbone side of the paper's Fig. 7. After so few epochs they are
-# noisy (the end levels hold few test users), but for the attention encoders the complete-shift
-# level (PMSD = 1, the target shares no category with the window) is clearly the hardest: an
-# encoder that follows the window's categories has little to go on there. That gap is what
-# SRSUPM's shift branches aim at (`03_shift_information`, `04_train`).
+# noisy (the end levels hold few test users). Below, per backbone, the hardest level among those
+# with at least 20 test users, and whether it is the complete-shift level `K−1` (PMSD = 1, the
+# target shares no category with the window), where an encoder that follows the window's
+# categories has little to go on. That level is what SRSUPM's shift branches aim at
+# (`03_shift_information`, `04_train`).
+
+# %%
+complete = str(config.K - 1)                                   # the complete-shift level
+for name, r in results.items():
+    levels = r["test_table"][(r["test_table"]["level"].astype(str) != "all") & (r["test_table"]["users"] >= 20)]
+    hardest = levels.loc[levels["recall@10"].astype(float).idxmin()]
+    at_complete = levels[levels["level"].astype(str) == complete]["recall@10"]
+    note = ("it is the complete-shift level" if str(hardest["level"]) == complete else
+            f"the complete-shift level {complete} scores {float(at_complete.iloc[0]):.3f}" if len(at_complete) else
+            f"level {complete} has under 20 test users")
+    print(f"{name:>9}: hardest level {hardest['level']} (Recall@10 {float(hardest['recall@10']):.3f}, "
+          f"{int(hardest['users'])} users; all {float(r['test_table'].iloc[0]['recall@10']):.3f}); {note}")
 #
 # ## 6. Results
 # The comparison table, written to `out_dir/backbones.csv` with each backbone's learning history.

@@ -14,8 +14,15 @@
 #    collapse into one?
 # 5. one user at a time, with the model explorer widget.
 #
-# The defaults train two small models for a few epochs on a CPU (about a minute in all); the
-# numbers are those of a short run, not of a converged one. `04_train` runs the full experiment.
+# The defaults train two small models for a few epochs on a CPU (about 15 s in all,
+# `reports/bench_notebooks_2026-12-01.txt`); the numbers are those of a short run, not of a converged
+# one. `04_train` runs the full experiment.
+#
+# **SRSUPM's status.** The SRSUPM paper (arXiv 2602.08667) has been withdrawn: after v1 (9 Feb 2026)
+# and v2 (12 Mar 2026), its v3 (17 Apr 2026) is a withdrawal by its first author. The lab studies it
+# as a withdrawn proposal whose ideas are still worth examining; its evidence (`reports/README.md`):
+# on Beauty at lr 0.001 SRSUPM beats neither SASRec nor a capacity control, and its mechanism adds
+# nothing beyond its extra head. This notebook shows what the mechanism does inside, not that it helps.
 
 # %%
 # %matplotlib inline
@@ -133,18 +140,28 @@ pd.DataFrame({name: analysis.diagonal_dominance(t) for name, t in heat.items()})
 
 # %% [markdown]
 # Read the table with the level counts of section 1 in mind. `diagonal_weighted` is the mean α
-# at a window's own level, what L_PMSID raises (chance: `uniform`). With the default unit scale
-# the level structure shows: in every row the own level's cell is far above the same column in
-# the model without PMSID, and the rarer levels (0, 2, 4) hold a visible share of α on their own
-# branch. But with the paper's even bins most windows sit in one level (K−2), so favouring that
-# branch for everyone is the cheapest way to lower L_PMSID: its column is the darkest in every
-# row and `argmax_on_diagonal` stays at 1/K. With the paper-literal 1/√d scale (the parameter
-# `level_temperature="fixed"`) the same heatmap is one flat colour: the logits
-# are too small for L_PMSID to move α within a short run (reports/README.md, "The mechanism").
+# at a window's own level, what L_PMSID raises (chance: `uniform`). Below, per level (row), α at the
+# own level with and without PMSID, and the branch that takes the most α in that row. With the
+# paper's even bins most windows sit in one level (K−2), so favouring that branch for everyone is
+# the cheapest way to lower L_PMSID; `argmax_on_diagonal` counts the rows whose largest α is the own
+# level's. With the paper-literal 1/√d scale (`level_temperature="fixed"`) the lab found the logits
+# too small for L_PMSID to move α within a short run (`reports/README.md`, "The mechanism").
+
+# %%
+with_p, without_p = heat["SRSUPM"], heat["w/o PMSID"]
+rows = pd.DataFrame({"α own, SRSUPM": np.diag(with_p.to_numpy()), "α own, w/o PMSID": np.diag(without_p.to_numpy()),
+                     "fullest branch, SRSUPM": with_p.to_numpy().argmax(axis=1)},
+                    index=pd.Index(range(K), name="level"))
+print(rows.round(3).to_string())
+higher = int((rows["α own, SRSUPM"] > rows["α own, w/o PMSID"]).sum())
+ratio = rows["α own, SRSUPM"] / rows["α own, w/o PMSID"]
+print(f"α at the own level is higher with PMSID in {higher} of {K} levels "
+      f"(ratio {ratio.min():.2f} to {ratio.max():.2f}); the fullest branch is the own level in "
+      f"{int((rows['fullest branch, SRSUPM'] == rows.index).sum())} of {K} rows")
 
 # %% [markdown]
 # How much does α actually *know* about the level? L_PMSID mixes two things: the scale of the
-# logits ⟨e_v, ẑ_k⟩/√d and what they say. `diagnostics.level_information` separates them: it
+# logits ⟨e_v, ẑ_k⟩·s (s = 1 with the default unit scale) and what they say. `diagnostics.level_information` separates them: it
 # rescales the logits (a scale s and one bias per level, fitted by L-BFGS) and reports the
 # loss it then reaches (`calibrated`) beside the entropy of the level frequencies (`entropy`,
 # what knowing only how common each level is scores). Their difference, `information`, is the
@@ -174,11 +191,16 @@ collapse = pd.DataFrame({name: {k: v for k, v in d.items() if k != "similarity"}
 collapse.round(3)
 
 # %% [markdown]
-# With PMSID the branches point in clearly different directions (lower cosine, larger spread)
-# and α is more peaked; without it they stay close to one another, so the mixture of Eqs. 19–22
-# has little to choose from. The weight γ of L_reg (§6, a parameter above) works against the
-# separation: it pulls adjacent branches together, and at the paper's γ a short run keeps the
-# branches close even with PMSID.
+# Branches that stay close to one another (cosine near 1, small spread) give the mixture of
+# Eqs. 19–22 little to choose from. The printout says which way this run went. The weight γ of
+# L_reg (§6, a parameter above) works against the separation: it pulls adjacent branches together.
+
+# %%
+a, b = collapse["SRSUPM"], collapse["w/o PMSID"]
+print(f"branch cosine {a['cosine']:.3f} with PMSID, {b['cosine']:.3f} without "
+      f"({'more' if a['cosine'] < b['cosine'] else 'less'} distinct with PMSID); spread {a['spread']:.3f} against "
+      f"{b['spread']:.3f}; α entropy / log K {a['alpha_entropy']:.3f} against {b['alpha_entropy']:.3f} "
+      f"({'more' if a['alpha_entropy'] < b['alpha_entropy'] else 'less'} peaked with PMSID)")
 
 # %% [markdown]
 # ## 5. One user at a time: the model explorer

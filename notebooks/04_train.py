@@ -33,13 +33,19 @@
 # With `progress = False` the trainer prints one line per epoch (loss parts, validation
 # Recall@10, seconds, time left); `--log-output` shows those lines in the terminal as they come.
 #
-# **How long.** SASRec + SRSUPM on Beauty (131,413 training windows, batch 256) took about
-# **220 s per epoch on one CPU core** (training and validation; `reports/runs/beauty/sasrec+srsupm/seed1/results.json`,
-# 1 thread) and trains at about **9 s per epoch on one GPU** (an H200, `reports/gpu/bench_train_gpu.txt`;
-# 111 s per epoch with 2 CPU threads in `reports/bench_train_beauty.txt`). The backbone alone is
-# about 4× faster. So `-p epochs 1` takes about 4–5 minutes on a CPU (one epoch, plus loading,
-# PMSA and the test), and the default budget of up to 200 epochs with early stopping (patience
-# 10) is a job for a GPU: at most about half an hour there, many hours on a CPU.
+# **How long.** SASRec + SRSUPM on Beauty (131,413 training windows, batch 256) trains at about
+# **93 s per epoch on one CPU thread**, plus about 7 s per validation pass; SASRec alone at about
+# 35 s, **2.7× faster** (`reports/bench_step_floor_2026-12-05.txt`, the CPU-seconds clock); and at
+# about **9 s per epoch on one GPU** (an H200, `reports/gpu/bench_train_gpu.txt`). So `-p epochs 1`
+# takes about two minutes on a CPU (one epoch, plus loading, PMSA and the test), and the default
+# budget of up to 200 epochs with early stopping (patience 10) is a job for a GPU: the lab's +SRSUPM
+# runs on Beauty stopped after 39–59 epochs (the decisive experiment in `reports/README.md`), which
+# at 93 s an epoch is one to two hours on one CPU thread and under ten minutes on a GPU.
+#
+# **SRSUPM's status.** The SRSUPM paper (arXiv 2602.08667) has been withdrawn: after v1 (9 Feb 2026)
+# and v2 (12 Mar 2026), its v3 (17 Apr 2026) is a withdrawal by its first author. The lab studies it
+# as a withdrawn proposal whose ideas are still worth examining; its evidence (`reports/README.md`):
+# on Beauty at lr 0.001, SRSUPM beats neither SASRec nor a capacity control.
 #
 # The defaults train SASRec + SRSUPM briefly on a small synthetic world on a CPU in well under a minute.
 # With real data the defaults switch to the paper's L = 50 and up to 200 epochs (early stopping).
@@ -105,7 +111,9 @@ config = TrainConfig(
     method_options=method_options, K=K, bins=bins, noise_p=noise_p, epochs=epochs, patience=patience,
     batch_size=batch_size, lr=lr, seed=seed, device=device, out_dir=out_dir, resume=resume, progress=progress,
 )
-pd.Series(config.to_dict(), name="value").to_frame()
+settings = config.to_dict()
+options = settings.pop("method_options")                   # one row per option of the method, resolved
+pd.Series({**settings, **{f"method_options.{k}": v for k, v in options.items()}}, name="value").to_frame()
 
 # %% [markdown]
 # ## 2. Train and test
@@ -153,8 +161,9 @@ test_table.style.format({c: "{:.4f}" for c in test_table.columns if "@" in c})
 
 # %% [markdown]
 # ## 5. Beside the paper
-# For Beauty, Sports and Yelp the paper's Table 1 reports the same metrics; the synthetic world
-# has no published counterpart.
+# For Beauty, Sports and Yelp the paper's Table 1 (of the withdrawn paper) reports the same metrics;
+# the synthetic world has no published counterpart. The lab did not reproduce Table 1's gain
+# (`reports/README.md`).
 
 # %%
 overall = test_table[test_table["level"] == "all"].iloc[0]

@@ -7,13 +7,21 @@
 # 1. the similar-window groups N(u) (Eq. 11): how big they are, how many windows have no partner;
 # 2. confidence-aware sampling (Eqs. 12–14): partners are drawn in proportion to the
 #    confidence cache c(u') = α_level(u');
-# 3. the two views (Eq. 15): the augmented view (a second pass with fresh dropout) and the
-#    supervised view (the sampled partner), both basic views g = Σ_k ẑ_k;
+# 3. the two views (Eq. 15): the augmented view (by default dropout on the window's basic view, no
+#    second encoder pass; `augmentation="encoder_dropout"` makes it a second pass with fresh dropout)
+#    and the supervised view (the sampled partner), both from basic views g = Σ_k ẑ_k;
 # 4. the InfoNCE loss on them (Eqs. 16–18);
 # 5. the paper's Fig. 8: densities of the L2 distances between basic views of windows sharing
 #    target and level vs. sharing the target only, for a model trained with and without PMSIM.
 #
-# The defaults train two small models for a few epochs on a CPU (under a minute in all).
+# The defaults train two small models for a few epochs on a CPU (about 20 s in all,
+# `reports/bench_notebooks_2026-12-01.txt`).
+#
+# **SRSUPM's status.** The SRSUPM paper (arXiv 2602.08667) has been withdrawn: after v1 (9 Feb 2026)
+# and v2 (12 Mar 2026), its v3 (17 Apr 2026) is a withdrawal by its first author. The lab studies it
+# as a withdrawn proposal whose ideas are still worth examining; its evidence (`reports/README.md`):
+# on Beauty at lr 0.001 SRSUPM beats neither SASRec nor a capacity control, and PMSIM did not
+# separate the views there (section 5).
 
 # %%
 # %matplotlib inline
@@ -143,16 +151,27 @@ pd.DataFrame({name: {"largest |observed − expected|": float((o - e).abs().max(
                      "largest expected": float(e.max())} for name, (o, e) in shares.items()}).round(4)
 
 # %% [markdown]
-# A short run leaves the trained cache close to 1/K, so the draw is nearly uniform within the
-# group; with an uneven cache written by hand (and the trained one put back afterwards) the
-# shares follow c(u') just as closely: the sampler does what Eq. 14 says, whatever the cache holds.
+# Both panels test the sampler, not the model: with the trained cache and with an uneven cache
+# written by hand (the trained one put back afterwards), the observed shares should follow
+# c(u') / Σ c within a few binomial standard errors, whatever the cache holds.
+
+# %%
+e = shares["trained cache"][1]
+print(f"trained cache: mean {float(conf.mean()):.3f} (1/K = {1 / K:.3f}); in group {g} the expected shares span "
+      f"{float(e.min()):.4f} to {float(e.max()):.4f} (largest / smallest: {float(e.max() / e.min()):.0f}) "
+      f"(uniform would be {1 / others.numel():.4f} each)")
+for name, (o, e) in shares.items():
+    worst = float((o - e).abs().max())
+    print(f"{name}: largest |observed − expected| {worst:.4f}, "
+          f"{'within' if worst <= 3 * np.sqrt(0.25 / draws) else 'beyond'} 3 binomial s.e. ({3 * np.sqrt(0.25 / draws):.4f})")
 
 # %% [markdown]
 # ## 4. The two views and InfoNCE (Eqs. 15–18)
 # For a batch of windows: the **basic view** g = Σ_k ẑ_k (eval mode, `model.basic_view`), the
-# **augmented view** (the same window again in training mode: fresh dropout in the backbone and
-# SIC), and the **supervised view** (the basic view of a sampled partner, also with dropout, as in
-# training). InfoNCE asks each augmented view to pick its own supervised view among the batch
+# **augmented view** (the default `augmentation="view_dropout"`: dropout at rate `dropout` on the
+# training-mode basic view itself, one encoder pass; `"encoder_dropout"` runs the window through the
+# encoder a second time with fresh dropout), and the **supervised view** (the basic view of a sampled
+# partner, in training mode, as in training). InfoNCE asks each augmented view to pick its own supervised view among the batch
 # (cosine similarity / τ, in-batch negatives).
 
 # %%
@@ -180,11 +199,16 @@ print(f"chance level of InfoNCE with {g_aug.shape[0]} in-batch candidates: log B
 views.round(4)
 
 # %% [markdown]
-# The augmented view stays close to the basic view (dropout perturbs little); a partner of the
-# same group is closer than a random window, and the InfoNCE of true partners is below the one
-# of shuffled partners. With cosine similarities in [−1, 1] each logit moves by at most 2/τ, so
-# at τ = 1 the loss cannot go far below log B — which is why the weight λ2 and τ matter (the
-# package's default τ = 0.5 was chosen on validation data, `reports/screening/`).
+# The printout below reads the table. With cosine similarities in [−1, 1] each logit moves by at
+# most 2/τ, so at τ = 1 the loss cannot go far below log B — which is why the weight λ2 and τ
+# matter (the package's default τ = 0.5 was chosen on validation data, `reports/screening/`).
+
+# %%
+c = views["cosine"]
+print(f"cosine basic vs augmented {c.iloc[0]:.3f}; partner {c.iloc[1]:.3f} "
+      f"{'above' if c.iloc[1] > c.iloc[2] else 'not above'} a random window's {c.iloc[2]:.3f}; InfoNCE of true partners "
+      f"{views['InfoNCE'].iloc[1]:.3f} {'below' if views['InfoNCE'].iloc[1] < views['InfoNCE'].iloc[2] else 'not below'} "
+      f"shuffled partners' {views['InfoNCE'].iloc[2]:.3f} (log B = {np.log(g_aug.shape[0]):.3f})")
 
 # %% [markdown]
 # ## 5. View distances (paper Fig. 8)
@@ -211,14 +235,19 @@ pd.DataFrame({name: {"same-target pairs": d["total_pairs"], "same level": len(d[
                      "separation": analysis.separation(d)} for name, d in dist.items()}).round(3)
 
 # %% [markdown]
-# Compare the separation of the two trained models with the untrained baseline. In the paper
-# (Fig. 8, real data, full training) PMSIM moves the same-level curve clearly to the left of the
-# target-only curve. In a short run on the synthetic world the two trained models separate the
-# pairs about equally (PMSIM adds nothing visible yet), both somewhat more than the untrained
-# one: part of the gap comes from the inputs themselves, part from the recommendation loss.
-# Real data does not change the picture here: on Beauty, after 20 epochs of SASRec+SRSUPM, the
+# Compare the separation of the two trained models with the untrained baseline (printed below).
+# In the paper (Fig. 8, real data, full training) PMSIM moves the same-level curve clearly to the
+# left of the target-only curve. Part of any gap comes from the inputs themselves (the untrained
+# model), part from the recommendation loss (the model without PMSIM). On real data the lab found
+# no effect of PMSIM: on Beauty, after 20 epochs of SASRec+SRSUPM, the
 # separation was .625 with PMSIM and .627 without (`reports/README.md`, `reports/fig8.csv`).
 # Raise `epochs` and `lambda2` to see how far PMSIM alone can move it.
+
+# %%
+sep = {name: analysis.separation(d) for name, d in dist.items()}
+print(f"separation: SRSUPM {sep['SRSUPM']:.3f}, w/o PMSIM {sep['w/o PMSIM']:.3f} "
+      f"(PMSIM {sep['SRSUPM'] - sep['w/o PMSIM']:+.3f}), untrained {sep['untrained']:.3f} "
+      f"(one seed; 06_analysis shows how to test a difference over seeds)")
 
 # %% [markdown]
 # ## 6. Results

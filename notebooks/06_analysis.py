@@ -4,7 +4,7 @@
 # Reads finished runs (`results.json`, `test_levels.csv`) from `runs_dir` and shows Table 1 next
 # to the paper's values, the per-level gains of Fig. 7 and the report tables of
 # `srsupm_lab.reproduce.write_reports`. With the defaults it first runs a tiny Table 1 grid on
-# the synthetic world (inline engine, about 30 s) so it works without data. For the real grid:
+# the synthetic world (inline engine, a few seconds) so it works without data. For the real grid:
 # `python -m srsupm_lab reproduce --grid table1 ...`, then `-p runs_dir runs/reproduce -p run_tiny_grid False`.
 
 # %%
@@ -66,7 +66,8 @@ first = df.sort_values("seed").groupby("srsupm").first()
 base = load_results(Path(runs_dir) / first.loc[False, "run"])["test_table"]
 plug = load_results(Path(runs_dir) / first.loc[True, "run"])["test_table"]
 gains = analysis.level_gain_table(base, plug, names=(backbone, f"{backbone}+srsupm"))
-analysis_plots.plot_level_gain(gains, "recall@10")
+fig, ax = plt.subplots(figsize=(6.5, 3.6), layout="constrained")
+analysis_plots.plot_level_gain(gains, "recall@10", ax=ax)
 plt.show()
 gains[gains["metric"] == "recall@10"]
 
@@ -79,7 +80,7 @@ gains[gains["metric"] == "recall@10"]
 # p-value. An interval that straddles 0 says the runs cannot tell the two models apart. After
 # the seeds of a pair comes a row pooled over them (seed `1+2`): each user's metric is first
 # averaged over the model's seeds, which averages away part of the training noise, then the users
-# are resampled. Its gain is the mean of the seeds' gains; its interval is narrower than one seed's.
+# are resampled. Its gain is the mean of the seeds' gains; its interval is usually narrower than one seed's.
 
 # %%
 sig = R.significance_report(df, runs_dir, n_boot=1000)
@@ -88,7 +89,11 @@ sig.style.format({c: "{:+.4f}" for c in ("gain", "ci_low", "ci_high")} | {"a": "
 
 # %% [markdown]
 # ## 5. The published numbers
-# Table 1 of the paper (R@10 / R@20 / N@10 / N@20) for the three real datasets.
+# Table 1 of the paper (R@10 / R@20 / N@10 / N@20) for the three real datasets. The paper (arXiv
+# 2602.08667) has been withdrawn: after v1 (9 Feb 2026) and v2 (12 Mar 2026), its v3 (17 Apr 2026) is a
+# withdrawal by its first author. Its ideas are still worth examining, and its table is what a
+# reproduction is measured against; the lab's own evidence (`reports/README.md`) is that on Beauty at
+# lr 0.001 SRSUPM beats neither SASRec nor a capacity control, and Table 1's gain is not reproduced.
 
 # %%
 # NBVAL_CHECK_OUTPUT
