@@ -86,6 +86,9 @@ def export_onnx(run, path, batch: int = 4) -> Path:
     """Write ``run``'s scorer (a :class:`~srsupm_lab.serve.recommend.ServedRun`) to ``path`` as ONNX (module doc);
     the file is written to a temporary name, then moved into place."""
     _need("onnx"), _need("onnxscript")
+    if tuple(int(x) for x in torch.__version__.split(".")[:2]) < (2, 6):
+        raise ImportError(f"the ONNX export needs torch 2.6 or later (its dynamo exporter); this is torch "
+                          f"{torch.__version__}")
     from ..atomic import atomic_write
     path = Path(path)
     model = run.model.to("cpu").eval()
