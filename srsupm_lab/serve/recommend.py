@@ -48,7 +48,7 @@ def top_k_unseen(scores: torch.Tensor, seen: torch.Tensor | None, k: int) -> tup
     """``(values [B, k], items [B, k])``: the best ``k`` of ``scores [B, N+1]`` outside column 0 (padding)
     and outside ``seen [B, H]`` (0-padded item ids; None keeps every item). A row with fewer than ``k``
     rankable items ends in ``-inf`` values."""
-    s = scores.float().nan_to_num(nan=float("-inf")).clone()                 # (B, N+1)
+    s = scores.float().nan_to_num(nan=float("-inf"), neginf=float("-inf"))  # (B, N+1), a copy
     s[:, 0] = float("-inf")
     if seen is not None and seen.numel():
         s.scatter_(1, seen.to(s.device), float("-inf"))                        # seen items leave the ranking
