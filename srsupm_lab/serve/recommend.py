@@ -83,6 +83,7 @@ class ServedRun:
         """Each item's name (index = item index) where the labels are words, else None."""
         if self._names is False:
             self._names = self.maps.item_names()
+            self._name_array = None if self._names is None else np.asarray(self._names, dtype=object)
         return self._names
 
     # ------------------------------------------------------------------ the model's one call
@@ -173,7 +174,7 @@ class ServedRun:
             warnings.warn(f"recommend: left out {note}", UnknownIdWarning, stacklevel=2)
         tables = list(self._chunks(r.flat, r.start, r.rows, r.user_index, r.label, k, exclude_seen, batch_size,
                                    index))
-        table = pd.concat(tables, ignore_index=True)
+        table = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
         table.attrs.update(unknown_users=r.unknown_users, unknown_items=r.unknown_items)
         return table
 
@@ -192,7 +193,8 @@ class ServedRun:
                                     self.maps.users[part], k, exclude_seen, batch_size, index)
 
     def _chunks(self, flat, start, rows, user_index, label, k, exclude_seen, batch_size, index):
-        names = self.item_names()
+        self.item_names()
+        names = self._name_array                                     # (N+1,) object, or None
         for lo in range(0, len(rows), batch_size):
             part = rows[lo:lo + batch_size]
             inputs = torch.from_numpy(padded_rows(flat, start, part, self.max_len))           # (B, L)
@@ -212,11 +214,11 @@ class ServedRun:
             ok = np.isfinite(values)                                                           # rankable ones
             row, col = np.nonzero(ok)
             item = items[row, col]
-            table = pd.DataFrame({"user": np.asarray(label)[lo:lo + batch_size][row], "rank": col + 1,
-                                  "item": self.maps.items[item - 1], "score": values[row, col]})
+            columns = {"user": np.asarray(label)[lo:lo + batch_size][row], "rank": col + 1,
+                       "item": self.maps.items[item - 1], "score": values[row, col]}
             if names is not None:
-                table["name"] = np.asarray(names, dtype=object)[item]
-            yield table
+                columns["name"] = names[item]
+            yield pd.DataFrame(columns, copy=False)
 
 
 class _Request(NamedTuple):
