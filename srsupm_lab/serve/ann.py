@@ -8,8 +8,8 @@ system), trading a little recall for speed. :class:`ItemIndex` wraps two faiss i
 
 * ``"hnsw"``: a navigable small-world graph (``IndexHNSWFlat``; ``M`` links a node, ``ef`` the
   breadth of a search);
-* ``"ivf"``: an inverted file (``IndexIVFFlat``): k-means cells of the items (``nlist``), a query
-  scans its ``nprobe`` nearest cells.
+* ``"ivf"``: an inverted file (``IndexIVFFlat``): k-means cells of the items (``nlist``, fitted on at
+  most 64 items a cell), a query scans its ``nprobe`` nearest cells.
 
 Seen items are removed after the search (it fetches ``k`` plus the longest history, then drops
 them), so the result is what :func:`srsupm_lab.serve.recommend.top_k_unseen` gives on the exact
@@ -65,7 +65,8 @@ class ItemIndex:
             nlist = nlist or max(1, int(4 * np.sqrt(n)))                       # the usual 4·sqrt(N) cells
             self.index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
             self.index.cp.seed = seed
-            self.index.train(E)
+            sample = E if n <= 64 * nlist else E[np.random.default_rng(seed).choice(n, 64 * nlist, replace=False)]
+            self.index.train(sample)                                            # k-means on 64 items a cell
             self.index.nprobe = nprobe
         self.index.add(E)
 
