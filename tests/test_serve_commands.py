@@ -158,3 +158,22 @@ def test_the_service_answers_bad_json_routes_and_methods_in_one_line(service):
                                 ("/recommend?colour=red", {}, 400)]:
         got, answer = _call(service + url, **kwargs)
         assert got == status and "\n" not in answer["error"], (url, answer)
+
+
+def test_the_serve_command_answers_on_loopback_until_stopped(run_folder):
+    import os
+    import re
+    import subprocess
+    import sys
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "srsupm_lab", "serve", str(run_folder), "--port", "0", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        port = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        assert port, (line, proc.stderr.read() if proc.poll() is not None else "")
+        status, health = _call(f"http://127.0.0.1:{port.group(1)}/health")
+        assert status == 200 and health["status"] == "ok"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
