@@ -233,7 +233,8 @@ def test_a_folder_without_weights_is_one_line(tmp_path):
 
 # ----------------------------------------------------------------------------- every family
 @pytest.mark.parametrize("backbone,method", [("gru4rec", "none"), ("caser", "none"), ("bert4rec", "none"),
-                                             ("lightsans", "none"), ("sasrec", "srsupm")])
+                                             ("lightsans", "none"), ("sasrec", "srsupm"), ("gru4rec", "mtrec"),
+                                             ("sasrec", "profiles")])
 def test_every_family_serves_evaluations_scores_without_its_dataset(tmp_path, backbone, method):
     from srsupm_lab.serve import load_run
     out = train_world(tmp_path, backbone=backbone, method=method, epochs=1)
