@@ -112,7 +112,7 @@ def main(argv=None) -> int:
                       [("hnsw", {"M": 32, "ef_construction": 200}, [{"ef": 32}, {"ef": 64}, {"ef": 128}]),
                        ("ivf", {"nlist": 440}, [{"nprobe": 8}, {"nprobe": 32}])], args.repeats, args.chunk)
     E, h = clustered(args.items, 64, args.clusters, args.queries, seed=0, spread=args.spread)
-    settings = {"ivf": ("ivf", {"nlist": 1024}, [{"nprobe": 4}, {"nprobe": 8}, {"nprobe": 16}, {"nprobe": 32}]),
+    settings = {"ivf": ("ivf", {"nlist": 1024}, [{"nprobe": n} for n in (4, 16, 64, 128, 256)]),
                 "hnsw": ("hnsw", {"M": 16, "ef_construction": 80}, [{"ef": 32}, {"ef": 64}, {"ef": 128}])}
     rows += bench(f"synthetic {args.items:,} s={args.spread:g}", E, h, [settings[k] for k in args.million_kinds], args.repeats,
                   args.chunk)

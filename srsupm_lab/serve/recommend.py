@@ -125,6 +125,9 @@ class ServedRun:
         self._added[u] = np.concatenate([self._added.get(u, np.zeros(0, np.int64)), known])
         return len(known)
 
+    def _has_added(self, index: np.ndarray) -> bool:
+        return bool(self._added) and bool(np.isin(index, np.fromiter(self._added, dtype=np.int64)).any())
+
     # ------------------------------------------------------------------ requests
     def _rows(self, users, histories) -> "_Request":
         """The CSR rows a request is scored from, its user indices and labels, and what it did not know."""
@@ -138,7 +141,7 @@ class ServedRun:
             if index is None:
                 raise ValueError("recommend: give users (raw user ids) or histories (lists of raw item ids)")
             label = self.maps.users[index]
-            if not any(int(u) in self._added for u in index):        # the stored state: rows of the maps
+            if not self._has_added(index):                          # the stored state: rows of the maps
                 return _Request(self.maps.history_flat, self.maps.history_start, index, index, label,
                                 unknown_users, [], 0)
             rows = [np.concatenate([self.maps.history(int(u)), self._added.get(int(u), np.zeros(0, np.int64))])
@@ -185,7 +188,7 @@ class ServedRun:
         every = np.arange(self.n_users, dtype=np.int64)
         for lo in range(0, self.n_users, batch_size):
             part = every[lo:lo + batch_size]
-            if any(int(u) in self._added for u in part):
+            if self._has_added(part):
                 yield self.recommend(users=self.maps.users[part].tolist(), k=k, exclude_seen=exclude_seen,
                                      batch_size=batch_size, index=index)
                 continue
