@@ -348,6 +348,8 @@ def main(argv=None) -> int:
                      help="make the checks of a real run, then list the runs and which are done; run nothing")
     rep.set_defaults(func=cmd_reproduce)
     add_mechanism_commands(sub)
+    from .cli.serving import add_serving_commands
+    add_serving_commands(sub)                          # recommend, export, serve
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -59,6 +59,7 @@ from .methods import get_method
 from .run_folder import (DERIVED_FILES, RANKS_FILE, VALID_RANKS_FILE, check_out_dir, csv_writer, json_writer,
                          load_results, start_run_files, stored_config, write_csv)
 from .run_lock import run_lock
+from .serve.id_maps import write_id_maps
 from .threads import apply_thread_policy, step_work
 from .trainer import Trainer, count_parameters, resolve_device, seed_everything
 
@@ -265,6 +266,7 @@ def _run(config: TrainConfig, out: Path | None, overwrite: bool, writer: bool) -
         trainer.verify_resume()               # a checkpoint to continue from is readable and this run's ...
         if writer:
             start_run_files(out, config, overwrite)     # ... before anything in out_dir changes
+            write_id_maps(out, ds)                      # raw ids <-> indices: the folder serves alone
     fit = trainer.fit()
     t_end = time.perf_counter()
 
