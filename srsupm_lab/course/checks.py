@@ -1,15 +1,27 @@
-"""Exercise checkers for the srsupm_lab tutorials (the students' copy: it holds no model answer).
+"""Exercise checkers of the lessons in ``tutorials/`` (the students' copy: it holds no model answer).
 
-Every checker takes the student's ``answer`` first, then the inputs of the exercise. ``None``
-prints "not answered yet"; a right answer prints "correct: ..."; a wrong one raises an
-AssertionError with a **hint**: what kind of mistake it looks like (a property the answer breaks,
-or a common slip such as a 1-based rank), never the expected value.
+A lesson imports them as ``from srsupm_lab.course import checks``, so a lesson copied alone to a hub or
+opened in a hosted notebook service finds them wherever the package is installed.
+
+Every checker takes the student's ``answer`` first, then the inputs of the exercise, and prints ONE
+line:
+
+* ``None``: "not answered yet" (returns None);
+* a right answer: "correct: ..." (returns True);
+* a wrong one: "✗ <what>: not right yet. Hint: <hint>" (returns False). The hint says what kind
+  of mistake it looks like (a property the answer breaks, or a common slip such as a 1-based
+  rank), never the expected value.
+
+A wrong answer prints a line and returns False rather than raising: a notebook then shows the hint
+alone, not under a traceback, "run all" goes on to the next exercise, and a grader reads the
+returned value. (:func:`require` turns a False into an error where a script must stop.)
 
 Where the right value comes from: the package's own implementation of the paper (``srsupm_lab``:
-``pmsa.pmsd``, ``evaluate.target_ranks``, ``pmsid.shift_distribution``, ...), or an experiment on a
-real model (the causal positions). The checkers hold no worked solution; the hand-written
-float64 references a teacher can read live in ``solutions/references.py`` with the solutions, and
-the test suite checks that the two agree (``tests/test_tutorial_checks.py``).
+``pmsa.pmsd``, ``evaluate.target_ranks``, ``pmsid.shift_distribution`` at SRSUPM's default level
+scale, ...), or an experiment on a real model (the causal positions). The checkers hold no worked
+solution; the hand-written float64 references a teacher can read live in
+``tutorials/solutions/references.py``, and the test suite checks that the two agree
+(``tests/test_tutorial_checks.py``).
 
 Teachers: set ``SRSUPM_TEACHER=1`` in the environment and a wrong answer shows the expected value
 as well.
@@ -18,19 +30,44 @@ Only fixed strings are printed, so a check cell's output is the same on every ma
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
+from statistics import NormalDist
 
 import numpy as np
 import torch
 
 NOT_YET = "not answered yet"
+WRONG_MARK = "✗"
 TEACHER_FLAG = "SRSUPM_TEACHER"
 
 
 def teacher_mode() -> bool:
     """True when ``SRSUPM_TEACHER`` is set (to anything but "" or "0"): failures show the expected value."""
     return os.environ.get(TEACHER_FLAG, "") not in ("", "0")
+
+
+class _Rejected(Exception):
+    """A wrong answer, carrying its one-line message (caught by :func:`_checker`)."""
+
+
+def _checker(check):
+    """Turn a checker's rejection into one printed line and a False return value."""
+    @functools.wraps(check)
+    def run(answer, *args, **kwargs):
+        try:
+            return check(answer, *args, **kwargs)
+        except _Rejected as rejected:
+            print(f"{WRONG_MARK} {rejected}")
+            return False
+    return run
+
+
+def require(result) -> None:
+    """Raise where a checker returned False (for scripts and graders that must stop on a wrong answer)."""
+    if result is False:
+        raise AssertionError("the answer was not right (the checker's hint is printed above)")
 
 
 def _pending(answer) -> bool:
@@ -40,15 +77,16 @@ def _pending(answer) -> bool:
     return False
 
 
-def _ok(what: str) -> None:
+def _ok(what: str) -> bool:
     print(f"correct: {what}")
+    return True
 
 
-def _wrong(what: str, hint: str, expected=None) -> None:
+def _wrong(what: str, hint: str, expected=None):
     message = f"{what}: not right yet. Hint: {hint}"
     if teacher_mode() and expected is not None:
         message += f" [teacher: expected {expected}]"
-    raise AssertionError(message)
+    raise _Rejected(message)
 
 
 def _as_list(x):
@@ -66,9 +104,9 @@ def _number(answer, what: str) -> float:
     try:
         a = float(answer)
     except (TypeError, ValueError):
-        _wrong(what, f"the answer should be one number, got {type(answer).__name__}")
+        return _wrong(what, f"the answer should be one number, got {type(answer).__name__}")
     if not math.isfinite(a):
-        _wrong(what, "the answer is not a finite number (a division by zero, or a log of 0?)")
+        return _wrong(what, "the answer is not a finite number (a division by zero, or a log of 0?)")
     return a
 
 
@@ -80,13 +118,14 @@ def _int(answer, what: str) -> int:
     try:
         value = float(answer)
     except (TypeError, ValueError):
-        _wrong(what, f"the answer should be a whole number, got {type(answer).__name__}")
+        return _wrong(what, f"the answer should be a whole number, got {type(answer).__name__}")
     if not value.is_integer():
-        _wrong(what, "the answer should be a whole number (a count)")
+        return _wrong(what, "the answer should be a whole number (a count)")
     return int(value)
 
 
 # ----------------------------------------------------------------------------- lesson 01
+@_checker
 def check_training_windows(answer, sequence) -> None:
     """Ex 1.1: the number of training windows one user gives (the package's leave-one-out split)."""
     import warnings
@@ -108,9 +147,10 @@ def check_training_windows(answer, sequence) -> None:
                 "last two are held out (validation, test).")
     else:
         hint = "too few. Every item that has a history and is not held out for validation or test is a target."
-    _wrong("training windows", hint, expected)
+    return _wrong("training windows", hint, expected)
 
 
+@_checker
 def check_rank(answer, scores, target, history) -> None:
     """Ex 1.2: 0-based rank of the target, ties against the model, seen items removed."""
     from srsupm_lab.evaluate import target_ranks
@@ -138,9 +178,10 @@ def check_rank(answer, scores, target, history) -> None:
         else:
             hint = ("count the unseen items (not padding 0, not the target) whose score is at least the "
                     "target's.")
-    _wrong("rank", hint, expected)
+    return _wrong("rank", hint, expected)
 
 
+@_checker
 def check_ndcg(answer, ranks, k: int = 10) -> None:
     """Ex 1.3: mean NDCG@k over users from 0-based ranks."""
     from srsupm_lab.evaluate import metrics_from_ranks
@@ -165,7 +206,7 @@ def check_ndcg(answer, ranks, k: int = 10) -> None:
         hint = f"a hit is a rank below {k} (0-based): rank {k} itself is outside the top {k}."
     else:
         hint = f"per user: 1/log2(rank + 2) when rank < {k}, else 0; then the mean over all users."
-    _wrong(f"NDCG@{k}", hint, f"{expected:.6f}")
+    return _wrong(f"NDCG@{k}", hint, f"{expected:.6f}")
 
 
 # ----------------------------------------------------------------------------- lesson 02
@@ -183,6 +224,7 @@ def _changed_positions(j: int, length: int) -> set[int]:
     return {int(t) for t in torch.nonzero(diff > 1e-12).flatten()}
 
 
+@_checker
 def check_causal_positions(answer, j: int, length: int) -> None:
     """Ex 2.1: positions of a causal encoder whose output changes when the item at ``j`` changes."""
     if _pending(answer):
@@ -203,21 +245,17 @@ def check_causal_positions(answer, j: int, length: int) -> None:
         hint = "the item at position j is also seen by position j itself."
     else:
         hint = "every later position sees the item at j too (through the recurrence or the attention)."
-    _wrong("causal positions", hint, sorted(expected))
+    return _wrong("causal positions", hint, sorted(expected))
 
 
-def check_gru4rec_parameters(answer, n_items: int, dim: int, hidden: int) -> None:
-    """Ex 2.2: parameters of GRU4Rec, compared with the package's model of that size."""
+def _gru4rec_count(n_items: int, dim: int, hidden: int) -> int:
     from srsupm_lab.backbones import build_backbone
 
-    if _pending(answer):
-        return
     model = build_backbone("gru4rec", int(n_items), dim=int(dim), hidden_size=int(hidden))
-    expected = sum(p.numel() for p in model.parameters())
-    got = _int(answer, "parameters")
-    if got == expected:
-        return _ok(f"{expected} parameters")
-    gap = got - expected
+    return sum(p.numel() for p in model.parameters())
+
+
+def _gru4rec_hint(gap: int, dim: int, hidden: int) -> str:
     hints = {
         -dim: "one piece of d parameters is missing: the item table's padding row (id 0), or the dense layer's bias.",
         dim: "the item table has n_items + 1 rows (padding included), not more.",
@@ -227,11 +265,43 @@ def check_gru4rec_parameters(answer, n_items: int, dim: int, hidden: int) -> Non
         -2 * hidden * dim - 2 * hidden * hidden: "a GRU has three gates, not one: each has input and recurrent weights.",
         hidden * dim + hidden * hidden: "a GRU has three gates (an LSTM has four).",
     }
-    hint = hints.get(gap, "count, part by part: the item table (padding row included), the GRU (three gates, "
-                          "each with input and recurrent weights, no bias) and the dense layer (weights and bias).")
-    _wrong("parameters", hint, expected)
+    return hints.get(gap, "count, part by part: the item table (padding row included), the GRU (three gates, each "
+                          "with input and recurrent weights, no bias) and the dense layer (weights and bias).")
 
 
+#: the sizes a counting function given as the answer of exercise 2.2 is tried on, after the lesson's own
+GRU4REC_TRIAL_SIZES = ((37, 5, 11), (1000, 64, 32), (12, 3, 3))
+
+
+@_checker
+def check_gru4rec_parameters(answer, n_items: int, dim: int, hidden: int) -> None:
+    """Ex 2.2: parameters of GRU4Rec, compared with the package's model of that size.
+
+    ``answer`` is a count, or a function ``(n_items, dim, hidden) -> count``: a function is tried on
+    the lesson's size and on :data:`GRU4REC_TRIAL_SIZES`, so a formula that fits one size by chance
+    does not pass.
+    """
+    if _pending(answer):
+        return
+    sizes = [(int(n_items), int(dim), int(hidden))] + (list(GRU4REC_TRIAL_SIZES) if callable(answer) else [])
+    for size in sizes:
+        expected = _gru4rec_count(*size)
+        if callable(answer):
+            try:
+                value = answer(*size)
+            except Exception as error:                                  # a student's function may fail anywhere
+                return _wrong("parameters", f"your function failed on (n_items, d, hidden) = {size}: "
+                                            f"{type(error).__name__}: {error}")
+            got = _int(value, "parameters")
+        else:
+            got = _int(answer, "parameters")
+        if got != expected:
+            where = f" (at n_items, d, hidden = {size})" if callable(answer) else ""
+            return _wrong("parameters", _gru4rec_hint(got - expected, size[1], size[2]) + where, expected)
+    return _ok(f"{'the formula, on ' + str(len(sizes)) + ' sizes' if callable(answer) else str(expected) + ' parameters'}")
+
+
+@_checker
 def check_dot_score(answer, h, e) -> None:
     """Ex 2.3: the score <h_u, e_i>."""
     if _pending(answer):
@@ -250,10 +320,11 @@ def check_dot_score(answer, h, e) -> None:
         hint = "no 1/√d scaling in this score."
     else:
         hint = "the score is Σ_j h_j · e_j over the d coordinates (use the user vector h and the item row e)."
-    _wrong("score", hint, f"{expected:.6f}")
+    return _wrong("score", hint, f"{expected:.6f}")
 
 
 # ----------------------------------------------------------------------------- lesson 03
+@_checker
 def check_pmsd(answer, window_label_sets, target_label_set) -> None:
     """Ex 3.1: PMSD of one window (Eq. 2)."""
     from srsupm_lab import pmsa
@@ -275,9 +346,10 @@ def check_pmsd(answer, window_label_sets, target_label_set) -> None:
         hint = "C_S is the union of the categories of every item in the window, not of the last item only."
     else:
         hint = "build C_S as a union over the window's items, C(v) from the target, then 1 − |∩| / |∪| (Eq. 2)."
-    _wrong("PMSD", hint, f"{expected:.6f}")
+    return _wrong("PMSD", hint, f"{expected:.6f}")
 
 
+@_checker
 def check_levels(answer, values, K: int) -> None:
     """Ex 3.2: shift levels of a few PMSD values (Eq. 3)."""
     from srsupm_lab import pmsa
@@ -302,11 +374,16 @@ def check_levels(answer, values, K: int) -> None:
     else:
         hint = (f"entries {wrong} are off. Inside (0, 1) the K − 2 middle levels cut the interval evenly, each "
                 f"1/(K − 2) wide, left end included.")
-    _wrong("levels", hint, expected)
+    return _wrong("levels", hint, expected)
 
 
-def check_share(answer, flags) -> None:
-    """Ex 3.3: a share (the fraction of True among the flags)."""
+@_checker
+def check_share(answer, flags, other_direction=None) -> None:
+    """Ex 3.3: a share (the fraction of True among ``flags``).
+
+    ``other_direction`` (optional flags) is the share a student would compute by conditioning the other
+    way round (recall instead of precision): matching it gets a hint that says so.
+    """
     if _pending(answer):
         return
     f = np.asarray(_as_list(flags), dtype=bool)
@@ -315,87 +392,152 @@ def check_share(answer, flags) -> None:
     if _near(got, expected, rel=1e-6):
         return _ok(f"share = {expected:.4f}")
     if not 0.0 <= got <= 1.0:
-        hint = "a share is a fraction in [0, 1]: divide the count by the number of true switches."
+        hint = "a share is a fraction in [0, 1]: divide the count by the size of the group you condition on."
     elif _near(got, 1.0 - expected, rel=1e-6):
-        hint = "that is the complement: the share of the true switches that are NOT at the top level."
+        hint = "that is the complement: the share of the group where the condition does NOT hold."
+    elif other_direction is not None and _near(got, float(np.asarray(_as_list(other_direction), dtype=bool).mean()),
+                                               rel=1e-6):
+        hint = ("that conditions the other way round: the question fixes the group first (the windows PMSA puts "
+                "at the top level) and asks which share of THEM is a true switch.")
     else:
-        hint = "among the windows whose target is a true switch, the fraction that PMSA puts at the top level."
-    _wrong("share", hint, f"{expected:.6f}")
+        hint = "select the group the question conditions on, then the fraction of it where the condition holds."
+    return _wrong("share", hint, f"{expected:.6f}")
 
 
 # ----------------------------------------------------------------------------- lesson 04
-def check_alpha(answer, Z, e_v) -> None:
-    """Ex 4.1: the shift distribution α of one window (Eq. 9)."""
+def default_level_scales(dim: int) -> dict[str, float]:
+    """The scales of α (Eq. 9) and β (Eq. 19) an ``SRSUPM`` built with today's defaults starts with.
+
+    Read from :class:`~srsupm_lab.methods.srsupm.options.SRSUPMOptions` (``level_temperature``), so
+    the checkers agree with the model a lesson trains: ``"unit"`` gives 1, ``"fixed"`` (the paper's
+    literal reading) and ``"learned"`` (at initialisation) 1/√d.
+    """
+    from srsupm_lab.methods.srsupm.options import SRSUPMOptions
+    from srsupm_lab.methods.srsupm.temperature import LevelTemperatures
+
+    return LevelTemperatures(int(dim), SRSUPMOptions.defaults()["level_temperature"]).scales()
+
+
+def _scale_words(scale: float, dim: int) -> str:
+    return "1 (no division)" if scale == 1.0 else ("1/√d" if abs(scale * math.sqrt(dim) - 1) < 1e-9 else f"{scale:g}")
+
+
+def _other_scale(scale: float, dim: int) -> tuple[float, str]:
+    """The scale a student following the other reading would use, and the hint that names the slip."""
+    if scale == 1.0:
+        return 1.0 / math.sqrt(dim), ("the model's default level scale is 1 (level_temperature='unit'): do not "
+                                     "divide the logits by √d (that is the paper's literal 'fixed' reading).")
+    return 1.0, f"the model's default level scale is {_scale_words(scale, dim)}: scale the logits before the softmax."
+
+
+@_checker
+def check_alpha(answer, Z, e_v, scale: float | None = None) -> None:
+    """Ex 4.1: the shift distribution α of one window (Eq. 9), at SRSUPM's default level scale unless given."""
     from srsupm_lab.methods.srsupm import pmsid
 
     if _pending(answer):
         return
     Zt, et = _t64(Z), _t64(e_v)
-    expected = pmsid.shift_distribution(Zt[None], et[None])[0]
+    d = Zt.shape[-1]
+    scale = default_level_scales(d)["alpha"] if scale is None else float(scale)
+    expected = pmsid.shift_distribution(Zt[None], et[None], scale=scale)[0]
     try:
         got = _t64(answer).flatten()
     except (TypeError, ValueError):
         return _wrong("α", "the answer should be K numbers, one per level")
     if got.shape == expected.shape and torch.allclose(got, expected, atol=1e-4, rtol=0):
         return _ok("α")
+    other, other_hint = _other_scale(scale, d)
     if got.shape != expected.shape:
         hint = f"α has one entry per level: {expected.numel()} entries."
     elif bool((got < 0).any()) or abs(float(got.sum()) - 1.0) > 1e-3:
         hint = "α is a softmax over the levels: entries in [0, 1] that sum to 1."
-    elif torch.allclose(got, pmsid.shift_distribution(Zt[None], et[None], scale=1.0)[0], atol=1e-4, rtol=0):
-        hint = "the logits ⟨ẑ_k, e_v⟩ are divided by √d before the softmax (Eq. 9)."
+    elif torch.allclose(got, pmsid.shift_distribution(Zt[None], et[None], scale=other)[0], atol=1e-4, rtol=0):
+        hint = other_hint
     else:
-        hint = "one logit per level, ⟨ẑ_k, e_v⟩ / √d with e_v the target's embedding, then a softmax over k."
-    _wrong("α", hint, [round(float(a), 5) for a in expected])
+        hint = (f"one logit per level, ⟨ẑ_k, e_v⟩ × {_scale_words(scale, d)} with e_v the target's embedding, "
+                f"then a softmax over k.")
+    return _wrong("α", hint, [round(float(a), 5) for a in expected])
 
 
-def check_mixed_score(answer, Z, e_i) -> None:
-    """Ex 4.2: the mixed score s_{u,i} = Σ_k β_k <ẑ_k, e_i> (Eqs. 19–22)."""
+@_checker
+def check_mixed_score(answer, Z, e_i, scale: float | None = None) -> None:
+    """Ex 4.2: the mixed score s_{u,i} = Σ_k β_k <ẑ_k, e_i> (Eqs. 19–22), at SRSUPM's default scale unless given."""
     from srsupm_lab.methods.srsupm import prediction
 
     if _pending(answer):
         return
     Zt, et = _t64(Z), _t64(e_i)
-    expected = float(prediction.mixed_scores(Zt[None], et[None])[0, 0])
+    d = Zt.shape[-1]
+    scale = default_level_scales(d)["beta"] if scale is None else float(scale)
+    expected = float(prediction.mixed_scores(Zt[None], et[None], scale=scale)[0, 0])
     got = _number(answer, "mixed score")
     if _near(got, expected, rel=1e-4):
         return _ok("mixed score")
+    other, other_hint = _other_scale(scale, d)
     dots = Zt @ et
     if _near(got, float(dots.mean()), rel=1e-4):
-        hint = "that is mean pooling; the mixture weights each branch by β_k = softmax_k(⟨ẑ_k, e_i⟩ / √d)."
-    elif _near(got, float(prediction.mixed_scores(Zt[None], et[None], scale=1.0)[0, 0]), rel=1e-4):
-        hint = "the weights β_k come from the logits divided by √d (Eq. 20)."
+        hint = "that is mean pooling; the mixture weights each branch by β_k = softmax_k of the scaled ⟨ẑ_k, e_i⟩."
+    elif _near(got, float(prediction.mixed_scores(Zt[None], et[None], scale=other)[0, 0]), rel=1e-4):
+        hint = other_hint
     elif _near(got, float(dots.max()), rel=1e-4):
         hint = "not the best branch alone: every branch contributes, weighted by β_k."
+    elif _near(got, float(torch.softmax(dots * scale, 0).sum()), rel=1e-4):
+        hint = "the weights β_k sum to 1: weight each branch's score ⟨ẑ_k, e_i⟩ by its β_k, then sum."
     else:
-        hint = "score each branch ⟨ẑ_k, e_i⟩, weight the K scores by their softmax (scaled by 1/√d), and sum."
-    _wrong("mixed score", hint, f"{expected:.6f}")
+        hint = (f"score each branch ⟨ẑ_k, e_i⟩, weight the K scores by their softmax (logits × "
+                f"{_scale_words(scale, d)}), and sum.")
+    return _wrong("mixed score", hint, f"{expected:.6f}")
 
 
-def check_reg(answer, Z) -> None:
-    """Ex 4.3: the shift-consistency term (Eq. 10) of one window."""
+def default_reg_form() -> str:
+    """The form of L_reg (Eq. 10) an ``SRSUPM`` trains with today's defaults (``SRSUPMOptions.reg_form``)."""
+    from srsupm_lab.methods.srsupm.options import SRSUPMOptions
+
+    return SRSUPMOptions.defaults()["reg_form"]
+
+
+@_checker
+def check_reg(answer, Z, form: str | None = None) -> None:
+    """Ex 4.3: the shift-consistency term (Eq. 10) of one window, in the form the model trains unless given."""
     from srsupm_lab.methods.srsupm import pmsid
 
     if _pending(answer):
         return
     Zt = _t64(Z)
-    expected = float(pmsid.consistency_regulariser(Zt[None]))
+    form = default_reg_form() if form is None else form
+    expected = float(pmsid.consistency_regulariser(Zt[None], form))
     got = _number(answer, "L_reg")
     if _near(got, expected, rel=1e-4):
         return _ok("L_reg")
+    other = {f: float(pmsid.consistency_regulariser(Zt[None], f)) for f in pmsid.REG_FORMS if f != form}
+    slip = next((f for f, v in other.items() if _near(got, v, rel=1e-4)), None)
+    normalised = form.startswith("normalised")
     gaps = (Zt[1:] - Zt[:-1]).pow(2).sum(dim=1)
     if got < 0:
         hint = "L_reg is a mean of squared distances, never negative."
-    elif _near(got, float(gaps.sum()), rel=1e-4):
+    elif slip is not None and slip.startswith("raw") and normalised:
+        hint = "the model trains the normalised form: scale every ẑ_k to unit length before taking the gaps."
+    elif slip is not None and slip.startswith("normalised") and not normalised:
+        hint = "this form uses the raw ẑ_k, not unit-length ones."
+    elif slip is not None and slip.endswith("sum") and form.endswith("mean"):
         hint = "average over the K − 1 adjacent pairs instead of summing them."
-    elif _near(got, float(gaps.sqrt().mean()), rel=1e-4):
+    elif slip is not None and slip.endswith("mean") and form.endswith("sum"):
+        hint = "sum over the K − 1 adjacent pairs instead of averaging them."
+    elif _near(got, float(gaps.sqrt().mean()), rel=1e-4) or \
+            _near(got, float((torch.nn.functional.normalize(Zt, dim=1).diff(dim=0)).norm(dim=1).mean()), rel=1e-4):
         hint = "the distances are squared (squared L2 norm of ẑ_{k+1} − ẑ_k)."
+    elif normalised and got > 4.0:
+        hint = "with unit-length ẑ_k every squared gap lies in [0, 4]: normalise each ẑ_k first."
     else:
-        hint = "for each adjacent pair of levels, the squared L2 distance of their representations; then the mean."
-    _wrong("L_reg", hint, f"{expected:.6f}")
+        hint = ("for each adjacent pair of levels, the squared L2 distance of their representations "
+                f"({'each scaled to unit length first, ' if normalised else ''}the form '{form}'); then the "
+                f"{'mean' if form.endswith('mean') else 'sum'}.")
+    return _wrong("L_reg", hint, f"{expected:.6f}")
 
 
 # ----------------------------------------------------------------------------- lesson 05
+@_checker
 def check_group_size(answer, targets, levels, window: int) -> None:
     """Ex 5.1: |N(u)| (Eq. 11): the other training windows with the same target and level."""
     from srsupm_lab.methods.srsupm import pmsim
@@ -418,9 +560,10 @@ def check_group_size(answer, targets, levels, window: int) -> None:
         hint = "a partner shares the target AND the shift level, not just one of them."
     else:
         hint = "count every other training window (any user) with the same target item and the same level."
-    _wrong("|N(u)|", hint, expected)
+    return _wrong("|N(u)|", hint, expected)
 
 
+@_checker
 def check_sampling_probabilities(answer, confidences, own: int) -> None:
     """Ex 5.2: P(u' = j) = c_j / Σ_{N(u)} c over the group without ``own`` (Eq. 14)."""
     if _pending(answer):
@@ -446,9 +589,10 @@ def check_sampling_probabilities(answer, confidences, own: int) -> None:
         hint = "not uniform: a partner is drawn in proportion to its confidence c_j."
     else:
         hint = "divide each partner's confidence by the sum of the partners' confidences (the anchor's left out)."
-    _wrong("sampling probabilities", hint, [round(float(p), 5) for p in expected])
+    return _wrong("sampling probabilities", hint, [round(float(p), 5) for p in expected])
 
 
+@_checker
 def check_info_nce(answer, anchor, positive, tau: float) -> None:
     """Ex 5.3: InfoNCE (Eqs. 16–18) with cosine similarity."""
     from srsupm_lab.methods.srsupm import pmsim
@@ -474,10 +618,49 @@ def check_info_nce(answer, anchor, positive, tau: float) -> None:
     else:
         hint = ("row b of the anchors must pick row b of the positives among all positives: cosine / τ, "
                 "a log-softmax over the row, minus its diagonal entry, averaged over rows.")
-    _wrong("InfoNCE", hint, f"{expected:.6f}")
+    return _wrong("InfoNCE", hint, f"{expected:.6f}")
+
+
+@_checker
+def check_match_probability(answer, anchor, positive, tau: float, row: int) -> None:
+    """Ex 5.3: the probability InfoNCE gives anchor ``row`` of picking its own positive (Eqs. 16–18).
+
+    ``softmax_j(cos(anchor_row, positive_j) / τ)`` at ``j = row``: the term whose −log is that row's
+    share of L_PMSIM (the package's ``pmsim.info_nce`` averages it over the rows).
+    """
+    from srsupm_lab.methods.srsupm import pmsim
+
+    if _pending(answer):
+        return
+    A, P = _t64(anchor), _t64(positive)
+    row, tau = int(row), float(tau)
+    keep = torch.zeros(A.shape[0], dtype=torch.bool)
+    keep[row] = True                                                          # only this anchor enters the mean
+    expected = float(torch.exp(-pmsim.info_nce(A, P, tau, keep=keep)))       # the package's loss of that row
+    cos = torch.nn.functional.normalize(A, dim=1) @ torch.nn.functional.normalize(P, dim=1).t()     # (B, B)
+    got = _number(answer, "match probability")
+    if _near(got, expected, rel=1e-4):
+        return _ok("probability of the right match")
+    dot = A @ P.t()
+    if not 0.0 <= got <= 1.0:
+        hint = ("a probability lies in [0, 1]: that looks like a loss or a logit; take the softmax entry (exp of "
+                "minus the row's cross-entropy).")
+    elif _near(got, float(torch.softmax(dot[row] / tau, dim=0)[row]), rel=1e-4):
+        hint = "the similarity is the cosine: normalise both views before the inner product."
+    elif tau != 1.0 and _near(got, float(torch.softmax(cos[row], dim=0)[row]), rel=1e-4):
+        hint = "divide the similarities by the temperature τ before the softmax."
+    elif _near(got, float(torch.softmax(cos[:, row] / tau, dim=0)[row]), rel=1e-4):
+        hint = "the softmax runs over the positives for one anchor (a row of the similarity matrix), not a column."
+    elif _near(got, float(torch.exp(-pmsim.info_nce(A, P, tau))), rel=1e-4):
+        hint = "that is exp(−L) of the whole batch; the question is about one anchor's row only."
+    else:
+        hint = ("cosine of the anchor with every positive, divided by τ, a softmax over the positives; the entry "
+                "of its own positive.")
+    return _wrong("match probability", hint, f"{expected:.6f}")
 
 
 # ----------------------------------------------------------------------------- lesson 06
+@_checker
 def check_recall_from_ranks(answer, ranks, k: int = 10) -> None:
     """Ex 6.1: Recall@k from 0-based ranks."""
     from srsupm_lab.evaluate import metrics_from_ranks
@@ -495,46 +678,92 @@ def check_recall_from_ranks(answer, ranks, k: int = 10) -> None:
         hint = f"ranks are 0-based: a hit is rank < {k}, so rank {k} is the eleventh place."
     else:
         hint = f"the share of users whose target has rank < {k}."
-    _wrong(f"Recall@{k}", hint, f"{expected:.6f}")
+    return _wrong(f"Recall@{k}", hint, f"{expected:.6f}")
 
 
+@_checker
 def check_interval(answer, per_user_values, level: float = 0.95) -> None:
-    """Ex 6.2: a confidence interval for a mean over users.
+    """Ex 6.2: a ``level`` (95 %) confidence interval for a mean over users.
 
-    A bootstrap interval is random, so it is judged by properties: it must contain the sample mean,
-    and each end must lie within 25 % of the width of the normal approximation ``mean ± z·sd/√n``
-    from that approximation's end.
+    A bootstrap interval is random, so it is judged against the normal approximation
+    ``mean ± z·se`` (``se = sd/√n``, ``z`` the level's normal quantile): it must contain the
+    sample mean and each end must lie within ``0.25·se`` of that approximation's end. That is
+    about three Monte-Carlo standard errors of a percentile bootstrap with 1,000 resamples (the
+    2.5 % quantile of the resampled means moves by about 0.085·se), and less than the gap to the
+    ends of a 90 % (0.32·se) or 99 % (0.62·se) interval, so only the asked level passes.
     """
     if _pending(answer):
         return
     x = _t64(per_user_values)
     n = x.numel()
-    mean, sd = float(x.mean()), float(x.std(unbiased=True))
-    z = {0.9: 1.6449, 0.95: 1.96, 0.99: 2.5758}[level]
-    lo_ref, hi_ref = mean - z * sd / math.sqrt(n), mean + z * sd / math.sqrt(n)
+    mean, se = float(x.mean()), float(x.std(unbiased=True)) / math.sqrt(n)
+    normal = NormalDist()
+    z = normal.inv_cdf(0.5 + level / 2)
+    lo_ref, hi_ref = mean - z * se, mean + z * se
     try:
         lo, hi = (float(v) for v in answer)
     except (TypeError, ValueError):
         return _wrong("interval", "the answer should be a pair (low, high)")
-    width = hi_ref - lo_ref
-    if lo <= mean <= hi and abs(lo - lo_ref) <= 0.25 * width and abs(hi - hi_ref) <= 0.25 * width:
-        return _ok(f"{int(level * 100)} % interval")
+    tolerance = 0.25 * se
+    if lo <= mean <= hi and abs(lo - lo_ref) <= tolerance and abs(hi - hi_ref) <= tolerance:
+        return _ok(f"{level * 100:g} % interval")
+    half = (hi - lo) / 2
+    covered = 2 * normal.cdf(half / se) - 1 if se > 0 and half > 0 else None   # what a normal interval that wide covers
+    lower = f"{(1 - level) / 2 * 100:g} %"
+    upper = f"{(1 + level) / 2 * 100:g} %"
     if lo > hi:
         hint = "give (low, high) with low ≤ high."
     elif not lo <= mean <= hi:
         hint = "an interval for the mean must contain the sample mean of the per-user values."
-    elif hi - lo < 0.5 * width:
-        hint = ("much narrower than the spread of a mean over n users: resample n users with replacement each "
-                "time, take the mean of each resample, and the 2.5 % and 97.5 % quantiles of those means.")
-    elif hi - lo > 1.5 * width:
+    elif half > 3 * z * se:
         hint = ("much wider than the spread of a mean: the quantiles are of the resampled MEANS, not of the "
                 "per-user values themselves.")
+    elif half < 0.3 * z * se:
+        hint = ("much narrower than the spread of a mean over n users: resample n users with replacement each "
+                f"time, take the mean of each resample, and the {lower} and {upper} quantiles of those means.")
+    elif covered is not None and abs(covered - level) > 0.02 and abs(half - z * se) > tolerance:
+        hint = (f"that interval is as wide as a {round(covered * 100):g} % interval, not a {level * 100:g} % one: "
+                f"take the {lower} and {upper} quantiles of the resampled means.")
     else:
-        hint = f"it is off-centre: use the {(1 - level) / 2:.3g} and {1 - (1 - level) / 2:.3g} quantiles of the " \
-               f"resampled means."
-    _wrong("interval", hint, f"about ({lo_ref:.4f}, {hi_ref:.4f}) (normal approximation)")
+        hint = f"it is off-centre: use the {lower} and {upper} quantiles of the resampled means."
+    return _wrong("interval", hint, f"about ({lo_ref:.4f}, {hi_ref:.4f}) (normal approximation)")
 
 
+@_checker
+def check_discordant_share(answer, ranks_a, ranks_b, k: int = 10) -> None:
+    """Ex 6.3: the share of users on whom two models disagree at k (one hits, the other misses)."""
+    from srsupm_lab.evaluate import metrics_from_ranks
+
+    if _pending(answer):
+        return
+    a = torch.as_tensor(np.asarray(_as_list(ranks_a), dtype=np.int64))
+    b = torch.as_tensor(np.asarray(_as_list(ranks_b), dtype=np.int64))
+    if a.shape != b.shape:
+        raise ValueError(f"check_discordant_share: the two rank lists must cover the same users, got "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    ha, hb = (metrics_from_ranks(r, ks=(k,))[f"recall@{k}"].double() for r in (a, b))   # per-user 0/1
+    expected = float((ha != hb).double().mean())
+    got = _number(answer, "discordant share")
+    if _near(got, expected, rel=1e-6):
+        return _ok("share of users the two models disagree on")
+    if not 0.0 <= got <= 1.0:
+        hint = "a share of users lies in [0, 1]: divide the count by the number of users."
+    elif _near(got, abs(float((hb - ha).mean())), rel=1e-6):
+        hint = ("that is the net difference of the two Recall@k; count instead the users where exactly one of the "
+                "two models hits (wins of B and wins of A both count).")
+    elif _near(got, float(((hb == 1) & (ha == 0)).double().mean()), rel=1e-6) or \
+            _near(got, float(((ha == 1) & (hb == 0)).double().mean()), rel=1e-6):
+        hint = "count both kinds of disagreement: B hits and A misses, and A hits and B misses."
+    elif _near(got, float((ha == hb).double().mean()), rel=1e-6):
+        hint = "that is the share where they agree; the question is the share where they disagree."
+    elif _near(got, float(((a <= k) != (b <= k)).double().mean()), rel=1e-6):
+        hint = f"ranks are 0-based: a hit is rank < {k}."
+    else:
+        hint = f"per user, hit@{k} of A and of B (rank < {k}); the share of users where the two differ."
+    return _wrong("discordant share", hint, f"{expected:.6f}")
+
+
+@_checker
 def check_paired_difference(answer, ranks_a, ranks_b, k: int = 10) -> None:
     """Ex 6.3: mean over users of Recall@k(B) − Recall@k(A), user by user."""
     from srsupm_lab.evaluate import metrics_from_ranks
@@ -555,7 +784,7 @@ def check_paired_difference(answer, ranks_a, ranks_b, k: int = 10) -> None:
         hint = "a difference of two shares lies in [−1, 1]: average over users."
     else:
         hint = f"per user, hit@{k} under B minus hit@{k} under A (1 or 0 each), then the mean over users."
-    _wrong("paired difference", hint, f"{expected:.6f}")
+    return _wrong("paired difference", hint, f"{expected:.6f}")
 
 
 # ----------------------------------------------------------------------------- lesson 07
@@ -571,6 +800,7 @@ def _lse_rows(q: torch.Tensor) -> torch.Tensor:
     return torch.logsumexp(q, dim=1)
 
 
+@_checker
 def check_soft_values(answer, q_table) -> None:
     """Ex 7.1: V*(s) = log Σ_a exp Q(s, a) for every state (row) of a Q table ``[S, 2]``."""
     if _pending(answer):
@@ -601,9 +831,10 @@ def check_soft_values(answer, q_table) -> None:
         hint = "a log-sum-exp is never below its largest term: V*(s) ≥ max_a Q(s, a) on every row."
     else:
         hint = "per row: exponentiate both Q values, add them, take the natural log."
-    _wrong("V*", hint, [round(float(v), 5) for v in expected])
+    return _wrong("V*", hint, [round(float(v), 5) for v in expected])
 
 
+@_checker
 def check_rewards(answer, q_taken, q_next, terminal, gamma: float) -> None:
     """Ex 7.2: r*(s, a) = Q(s, a) − γ V*(s') per transition, V*(s') = 0 where ``terminal``."""
     if _pending(answer):
@@ -641,9 +872,10 @@ def check_rewards(answer, q_taken, q_next, terminal, gamma: float) -> None:
     else:
         hint = ("per transition: the taken action's Q(s, a), minus γ times the soft value of the next state "
                 "(log Σ exp of its Q row), with V*(s') = 0 where the transition is terminal.")
-    _wrong("r*", hint, [round(float(v), 5) for v in expected])
+    return _wrong("r*", hint, [round(float(v), 5) for v in expected])
 
 
+@_checker
 def check_pinball_sum(answer, atoms, target: float) -> None:
     """Ex 7.3: Σ_j p_τj(y − λ_j) with the midpoint levels τ_j = (2j − 1)/(2N) of the N heads."""
     from srsupm_lab.methods.mtrec import pinball, quantile_levels
@@ -675,10 +907,11 @@ def check_pinball_sum(answer, atoms, target: float) -> None:
         hint = "that treats every head as the median (τ = 1/2); head j has its own level τ_j."
     else:
         hint = "for each head: u = y − λ_j, τ_j = (2j − 1)/(2N), loss u·(τ_j − 1[u < 0]); then the sum."
-    _wrong("QR loss", hint, f"{expected:.6f}")
+    return _wrong("QR loss", hint, f"{expected:.6f}")
 
 
 # ----------------------------------------------------------------------------- lesson 08
+@_checker
 def check_tfidf_weight(answer, corpus, text_index: int, term: str) -> None:
     """Ex 8.1: the TF-IDF weight of ``term`` in ``corpus[text_index]`` (MOTE's vectorizer, L2-normalised row)."""
     from srsupm_lab.methods.profiles import TfidfSvdEncoder, tokenize
@@ -721,9 +954,10 @@ def check_tfidf_weight(answer, corpus, text_index: int, term: str) -> None:
     else:
         hint = ("tokenize the text, count each term (tf), weight it by idf = ln((1 + n) / (1 + df)) + 1 with df "
                 "the number of texts holding it, then divide the term's tf·idf by the norm of the whole row.")
-    _wrong("TF-IDF weight", hint, f"{expected:.6f}")
+    return _wrong("TF-IDF weight", hint, f"{expected:.6f}")
 
 
+@_checker
 def check_compatibility(answer, window, traits, masses, item: int, decay: float) -> None:
     """Ex 8.2: cos(m, t_item), m = normalise(Σ_j decay^k_j · mass · t) over the window's items (MAR's motivation)."""
     from srsupm_lab.backbones import build_backbone
@@ -761,9 +995,10 @@ def check_compatibility(answer, window, traits, masses, item: int, decay: float)
     else:
         hint = ("m = Σ_j decay^k_j · mass_j · t_j over the window (k_j = steps back from the newest item), "
                 "normalised; then the cosine of m with the item's trait.")
-    _wrong("compatibility", hint, f"{expected:.6f}")
+    return _wrong("compatibility", hint, f"{expected:.6f}")
 
 
+@_checker
 def check_first_items_window(answer, sequence, k: int, max_len: int) -> None:
     """Ex 8.3: the input row a cold-start user is scored from: her first k items, left-padded to max_len."""
     import warnings
@@ -804,4 +1039,4 @@ def check_first_items_window(answer, sequence, k: int, max_len: int) -> None:
         hint = "exactly k of her items are kept; the rest of the row is padding (0)."
     else:
         hint = "take the first k items of her sequence, oldest first, and put max_len − k zeros in front."
-    _wrong("window", hint, expected)
+    return _wrong("window", hint, expected)
