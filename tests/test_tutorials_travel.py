@@ -15,8 +15,8 @@ def test_lesson_6_runs_from_a_copy_of_tutorials_outside_the_repository(tmp_path,
     papermill = pytest.importorskip("papermill")
     handout = tmp_path / "hub" / "tutorials"
     handout.mkdir(parents=True)
-    for name in (LESSON, "checks.py"):                                 # what a student is given
-        shutil.copy(ROOT / "tutorials" / name, handout / name)
+    shutil.copy(ROOT / "tutorials" / LESSON, handout / LESSON)          # what a student is given: the lesson
+    assert not (handout / "checks.py").exists()                         # its checkers come with the package
     assert not (handout.parent / "reports").exists() and not (handout / "reports").exists()
     monkeypatch.delenv("SRSUPM_DATA", raising=False)
     monkeypatch.setenv("MPLBACKEND", "Agg")
