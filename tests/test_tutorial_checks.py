@@ -65,13 +65,17 @@ def _cases(seed):
         (checks.check_share, (flags,), refs.share(flags), int(flags.sum()), "[0, 1]"),
         (checks.check_share, (flags[:120], flags[60:]), refs.share(flags[:120]), refs.share(flags[60:]),
          "other way round"),
-        (checks.check_alpha, (torch.tensor(Z), torch.tensor(e)), refs.alpha(Z, e),
+        (checks.check_alpha, (torch.tensor(Z), torch.tensor(e), refs.LEVEL_SCALE), refs.alpha(Z, e),
          refs.alpha(Z, e, scale=1 / np.sqrt(d)), "√d"),
-        (checks.check_mixed_score, (Z, e), refs.mixed_score(Z, e), refs.mixed_score(Z, e, scale=1 / np.sqrt(d)),
-         "√d"),
-        (checks.check_mixed_score, (Z, e), refs.mixed_score(Z, e), float((Z @ e).mean()), "mean pooling"),
-        (checks.check_reg, (Z,), refs.reg(Z), refs.reg(Z, form="raw_mean"), "unit length"),
-        (checks.check_reg, (Z,), refs.reg(Z), refs.reg(Z) * 4, "average"),
+        (checks.check_alpha, (Z, e, 1 / np.sqrt(d)), refs.alpha(Z, e, scale=1 / np.sqrt(d)), refs.alpha(Z, e),
+         "scale the logits"),
+        (checks.check_mixed_score, (Z, e, refs.LEVEL_SCALE), refs.mixed_score(Z, e),
+         refs.mixed_score(Z, e, scale=1 / np.sqrt(d)), "√d"),
+        (checks.check_mixed_score, (Z, e, refs.LEVEL_SCALE), refs.mixed_score(Z, e), float((Z @ e).mean()),
+         "mean pooling"),
+        (checks.check_reg, (Z, refs.REG_FORM), refs.reg(Z), refs.reg(Z, form="raw_mean"), "unit length"),
+        (checks.check_reg, (Z, refs.REG_FORM), refs.reg(Z), refs.reg(Z) * 4, "average"),
+        (checks.check_reg, (Z, "raw_mean"), refs.reg(Z, form="raw_mean"), refs.reg(Z, form="raw_sum"), "average"),
         (checks.check_group_size, (targets, levels, 17), refs.group_size(targets, levels, 17),
          refs.group_size(targets, levels, 17) + 1, "OTHER"),
         (checks.check_sampling_probabilities, (conf, 0), refs.sampling_probabilities(conf, 0),
@@ -196,6 +200,6 @@ def test_none_is_not_answered_yet(capsys):
 
 def test_the_handout_holds_no_hand_computed_reference():
     """checks.py defines no reference_* helpers and never imports the teachers' references."""
-    text = (ROOT / "srsupm_lab" / "course" / "checks.py").read_text()
+    text = "".join(p.read_text() for p in (ROOT / "srsupm_lab" / "course" / "checks").glob("*.py"))
     assert "references" not in re.findall(r"^\s*(?:from|import)\s+(\S+)", text, flags=re.M)
     assert "expected about" not in text and "math.fsum" not in text
