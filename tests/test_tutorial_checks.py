@@ -1,6 +1,6 @@
-"""The lesson checkers (tutorials/checks.py, issue 19): right answers pass, wrong ones get a hint and
-never the expected value, teachers see the value with SRSUPM_TEACHER=1, and the package values the
-checkers use agree with the hand-written references kept with the solutions."""
+"""The lesson checkers (srsupm_lab/course/checks.py): right answers pass, a wrong one gets ONE line with
+a hint and never the expected value, teachers see the value with SRSUPM_TEACHER=1, and the package
+values the checkers use agree with the hand-written references kept with the solutions."""
 import importlib.util
 import re
 from pathlib import Path
@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from srsupm_lab.course import checks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,7 +21,6 @@ def _module(name, path):
     return mod
 
 
-checks = _module("tutorial_checks", ROOT / "tutorials" / "checks.py")
 refs = _module("tutorial_references", ROOT / "tutorials" / "solutions" / "references.py")
 
 
@@ -62,21 +63,34 @@ def _cases(seed):
          1 - refs.pmsd(window, tgt_labels), "one minus"),
         (checks.check_levels, (values, 6), refs.levels(values, 6), [1, 4, *refs.levels(values, 6)[2:]], "exact"),
         (checks.check_share, (flags,), refs.share(flags), int(flags.sum()), "[0, 1]"),
-        (checks.check_alpha, (torch.tensor(Z), torch.tensor(e)), refs.alpha(Z, e),
-         np.exp(Z @ e) / np.exp(Z @ e).sum(), "√d"),
-        (checks.check_mixed_score, (Z, e), refs.mixed_score(Z, e), float((Z @ e).mean()), "mean pooling"),
-        (checks.check_reg, (Z,), refs.reg(Z), refs.reg(Z) * 4, "average"),
+        (checks.check_share, (flags[:120], flags[60:]), refs.share(flags[:120]), refs.share(flags[60:]),
+         "other way round"),
+        (checks.check_alpha, (torch.tensor(Z), torch.tensor(e), refs.LEVEL_SCALE), refs.alpha(Z, e),
+         refs.alpha(Z, e, scale=1 / np.sqrt(d)), "√d"),
+        (checks.check_alpha, (Z, e, 1 / np.sqrt(d)), refs.alpha(Z, e, scale=1 / np.sqrt(d)), refs.alpha(Z, e),
+         "scale the logits"),
+        (checks.check_mixed_score, (Z, e, refs.LEVEL_SCALE), refs.mixed_score(Z, e),
+         refs.mixed_score(Z, e, scale=1 / np.sqrt(d)), "√d"),
+        (checks.check_mixed_score, (Z, e, refs.LEVEL_SCALE), refs.mixed_score(Z, e), float((Z @ e).mean()),
+         "mean pooling"),
+        (checks.check_reg, (Z, refs.REG_FORM), refs.reg(Z), refs.reg(Z, form="raw_mean"), "unit length"),
+        (checks.check_reg, (Z, refs.REG_FORM), refs.reg(Z), refs.reg(Z) * 4, "average"),
+        (checks.check_reg, (Z, "raw_mean"), refs.reg(Z, form="raw_mean"), refs.reg(Z, form="raw_sum"), "average"),
         (checks.check_group_size, (targets, levels, 17), refs.group_size(targets, levels, 17),
          refs.group_size(targets, levels, 17) + 1, "OTHER"),
         (checks.check_sampling_probabilities, (conf, 0), refs.sampling_probabilities(conf, 0),
          (conf / conf.sum()).tolist(), "never its own partner"),
         (checks.check_info_nce, (A, P, 0.5), refs.info_nce(A, P, 0.5), refs.info_nce(A, P, 0.5) * 6, "average"),
+        (checks.check_match_probability, (A, P, 0.5, 2), refs.match_probability(A, P, 0.5, 2),
+         refs.match_probability(A, P, 1.0, 2), "temperature"),
         (checks.check_recall_from_ranks, (ranks, 10), refs.recall_from_ranks(ranks, 10),
          float((ranks <= 10).mean()), "0-based"),
         (checks.check_interval, (per_user, 0.95), refs.interval(per_user, 0.95),
          (per_user.mean() - 0.001, per_user.mean() + 0.001), "narrower"),
         (checks.check_paired_difference, (ranks, ranks_b, 10), refs.paired_difference(ranks, ranks_b, 10),
          -refs.paired_difference(ranks, ranks_b, 10), "order"),
+        (checks.check_discordant_share, (ranks, ranks_b, 10), refs.discordant_share(ranks, ranks_b, 10),
+         abs(refs.paired_difference(ranks, ranks_b, 10)), "net difference"),
     ]
     return cases + _cases_07_08(rng)
 
@@ -130,7 +144,7 @@ def _renderings(value) -> list[str]:
     return [re.escape(f"{v:.{n}f}") for n in (3, 4, 5, 6)]
 
 
-IDS = [c[0].__name__ for c in _cases(0)]
+IDS = [f"{c[0].__name__}-{i}" for i, c in enumerate(_cases(0))]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -138,26 +152,44 @@ IDS = [c[0].__name__ for c in _cases(0)]
 def test_the_reference_answer_passes(index, seed, capsys):
     """The package value each checker uses agrees with the hand-written reference (random inputs)."""
     checker, inputs, reference, _, _ = _cases(seed)[index]
-    checker(reference, *inputs)
+    assert checker(reference, *inputs) is True
     assert capsys.readouterr().out.startswith("correct"), checker.__name__
 
 
 @pytest.mark.parametrize("index", range(len(IDS)), ids=IDS)
-def test_a_wrong_answer_gets_a_hint_not_the_value(index, monkeypatch):
+def test_a_wrong_answer_gets_one_line_with_a_hint_not_the_value(index, monkeypatch, capsys):
     # seed 4: inputs where every slip differs from the right value (with seed 3 PMSD is 0.5 = 1 − PMSD)
     checker, inputs, reference, wrong, phrase = _cases(4)[index]
     assert not np.array_equal(np.asarray(sorted(wrong) if isinstance(wrong, set) else wrong, dtype=float),
                               np.asarray(sorted(reference) if isinstance(reference, set) else reference, dtype=float))
-    with pytest.raises(AssertionError) as err:
-        checker(wrong, *inputs)
-    message = str(err.value)
+    assert checker(wrong, *inputs) is False                          # no exception: the hint is the output
+    message = capsys.readouterr().out
+    assert message.count("\n") == 1 and message.startswith(checks.WRONG_MARK + " "), message
     assert "Hint:" in message and phrase in message, message
     assert "expected" not in message, message
     for pattern in _renderings(reference):
         assert not re.search(pattern, message), f"the message gives the value away ({pattern}): {message}"
     monkeypatch.setenv("SRSUPM_TEACHER", "1")                         # a teacher sees the value too
-    with pytest.raises(AssertionError, match=r"\[teacher: expected "):
-        checker(wrong, *inputs)
+    assert checker(wrong, *inputs) is False
+    assert "[teacher: expected " in capsys.readouterr().out
+
+
+def test_require_stops_a_script_on_a_wrong_answer(capsys):
+    checks.require(checks.check_pmsd(None, [[1, 2]], [1, 2]))        # not answered yet: nothing to stop
+    with pytest.raises(AssertionError, match="hint is printed above"):
+        checks.require(checks.check_pmsd(0.25, [[1, 2]], [1, 2]))
+    checks.require(checks.check_pmsd(0.0, [[1, 2]], [1, 2]))
+
+
+def test_a_counting_function_is_tried_on_several_sizes(capsys):
+    """Ex 2.2 takes a function: a formula right at the lesson's size only (a constant) does not pass."""
+    by_hand = refs.gru4rec_parameters
+    assert checks.check_gru4rec_parameters(by_hand, 40, 6, 12) is True
+    constant = by_hand(40, 6, 12)
+    assert checks.check_gru4rec_parameters(lambda n, d, h: constant, 40, 6, 12) is False
+    no_padding = lambda n, d, h: by_hand(n, d, h) - d                  # noqa: E731
+    assert checks.check_gru4rec_parameters(no_padding, 40, 6, 12) is False
+    assert "padding row" in capsys.readouterr().out
 
 
 def test_none_is_not_answered_yet(capsys):
@@ -168,6 +200,6 @@ def test_none_is_not_answered_yet(capsys):
 
 def test_the_handout_holds_no_hand_computed_reference():
     """checks.py defines no reference_* helpers and never imports the teachers' references."""
-    text = (ROOT / "tutorials" / "checks.py").read_text()
+    text = "".join(p.read_text() for p in (ROOT / "srsupm_lab" / "course" / "checks").glob("*.py"))
     assert "references" not in re.findall(r"^\s*(?:from|import)\s+(\S+)", text, flags=re.M)
     assert "expected about" not in text and "math.fsum" not in text

@@ -1,7 +1,7 @@
 """Independent references for the tutorial exercises (teachers only: not part of the handout).
 
 Each function computes, by hand from the definition (plain Python sets and loops, ``math`` in
-float64, brute force), the value the matching checker in ``tutorials/checks.py`` expects; the
+float64, brute force), the value the matching checker in ``srsupm_lab/course/checks.py`` expects; the
 argument lists are the checkers' without ``answer``. The checkers take their expected values from
 the package, and ``tests/test_tutorial_checks.py`` checks on random inputs that both agree, so a
 bug in the package cannot make a checker accept a wrong answer unnoticed.
@@ -102,27 +102,41 @@ def share(flags) -> float:
 
 
 # ----------------------------------------------------------------------------- lesson 04
-def alpha(Z, e_v) -> list[float]:
-    """Ex 4.1: float64 softmax over levels of <ẑ_k, e_v> / √d (Eq. 9)."""
+#: SRSUPM's default level scale (``level_temperature="unit"``: the logits of α and β are plain dot
+#: products) and L_reg form (``reg_form="normalised_mean"``), written out here rather than read from
+#: the package, so that a change of the defaults shows up as a disagreement with the lessons' text
+LEVEL_SCALE = 1.0
+REG_FORM = "normalised_mean"
+
+
+def _dot(a, b) -> float:
+    return math.fsum(x * y for x, y in zip(a, b))
+
+
+def alpha(Z, e_v, scale: float = LEVEL_SCALE) -> list[float]:
+    """Ex 4.1: float64 softmax over levels of <ẑ_k, e_v> · scale (Eq. 9; scale 1 by default, 1/√d in the paper)."""
     rows = [[float(x) for x in row] for row in _as_list(Z)]
     e = [float(x) for x in _as_list(e_v)]
-    return _softmax64([math.fsum(a * b for a, b in zip(row, e)) / math.sqrt(len(e)) for row in rows])
+    return _softmax64([_dot(row, e) * scale for row in rows])
 
 
-def mixed_score(Z, e_i) -> float:
-    """Ex 4.2: Σ_k β_k <ẑ_k, e_i>, β = softmax_k(<ẑ_k, e_i> / √d) (Eqs. 19–22)."""
+def mixed_score(Z, e_i, scale: float = LEVEL_SCALE) -> float:
+    """Ex 4.2: Σ_k β_k <ẑ_k, e_i>, β = softmax_k(<ẑ_k, e_i> · scale) (Eqs. 19–22)."""
     rows = [[float(x) for x in row] for row in _as_list(Z)]
     e = [float(x) for x in _as_list(e_i)]
-    dots = [math.fsum(a * b for a, b in zip(row, e)) for row in rows]
-    beta = _softmax64([x / math.sqrt(len(e)) for x in dots])
+    dots = [_dot(row, e) for row in rows]
+    beta = _softmax64([x * scale for x in dots])
     return math.fsum(b * x for b, x in zip(beta, dots))
 
 
-def reg(Z) -> float:
-    """Ex 4.3: mean over adjacent levels of the squared L2 gap (Eq. 10)."""
+def reg(Z, form: str = REG_FORM) -> float:
+    """Ex 4.3: the squared L2 gaps between adjacent levels (Eq. 10), each ẑ_k first scaled to unit
+    length for the ``normalised_*`` forms, then averaged (``*_mean``) or summed (``*_sum``)."""
     rows = [[float(x) for x in row] for row in _as_list(Z)]
+    if form.startswith("normalised"):
+        rows = [[x / math.sqrt(_dot(row, row)) for x in row] for row in rows]
     gaps = [math.fsum((a - b) ** 2 for a, b in zip(rows[k], rows[k + 1])) for k in range(len(rows) - 1)]
-    return math.fsum(gaps) / len(gaps)
+    return math.fsum(gaps) / (1 if form.endswith("sum") else len(gaps))
 
 
 # ----------------------------------------------------------------------------- lesson 05
@@ -156,6 +170,16 @@ def info_nce(anchor, positive, tau: float) -> float:
     return math.fsum(losses) / len(losses)
 
 
+def match_probability(anchor, positive, tau: float, row: int) -> float:
+    """Ex 5.3: exp(cos(a_row, p_row)/τ) / Σ_j exp(cos(a_row, p_j)/τ), cosines in float64."""
+    A = [[float(x) for x in r] for r in _as_list(anchor)]
+    P = [[float(x) for x in r] for r in _as_list(positive)]
+
+    def cos(a, b):
+        return _dot(a, b) / math.sqrt(_dot(a, a) * _dot(b, b))
+    return _softmax64([cos(A[int(row)], p) / tau for p in P])[int(row)]
+
+
 # ----------------------------------------------------------------------------- lesson 06
 def recall_from_ranks(ranks, k: int = 10) -> float:
     """Ex 6.1: the share of users with rank < k."""
@@ -165,12 +189,20 @@ def recall_from_ranks(ranks, k: int = 10) -> float:
 
 def interval(per_user_values, level: float = 0.95) -> tuple[float, float]:
     """Ex 6.2: the normal approximation mean ± z·sd/√n the checker compares a bootstrap interval with."""
+    from statistics import NormalDist
+
     x = [float(v) for v in _as_list(per_user_values)]
     n = len(x)
     mean = math.fsum(x) / n
     sd = math.sqrt(math.fsum((v - mean) ** 2 for v in x) / (n - 1))
-    z = {0.9: 1.6449, 0.95: 1.96, 0.99: 2.5758}[level]
+    z = NormalDist().inv_cdf(0.5 + level / 2)
     return mean - z * sd / math.sqrt(n), mean + z * sd / math.sqrt(n)
+
+
+def discordant_share(ranks_a, ranks_b, k: int = 10) -> float:
+    """Ex 6.3: the share of users where exactly one of the two models has its target at rank < k."""
+    a, b = [int(r) for r in _as_list(ranks_a)], [int(r) for r in _as_list(ranks_b)]
+    return sum(1 for x, y in zip(a, b) if (x < k) != (y < k)) / len(a)
 
 
 def paired_difference(ranks_a, ranks_b, k: int = 10) -> float:
