@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .engagement import ENGAGED, is_engaged
-from .options import PAPER_READINGS
-from ...run_folder import upgrade_stored_config
+from ..methods.srsupm.engagement import ENGAGED, is_engaged
+from ..methods.srsupm.options import PAPER_READINGS
+from ..run_folder import upgrade_stored_config
 
 __all__ = ["SETTINGS", "BASES", "screening_configs", "run_screening", "screening_table", "choose"]
 
@@ -81,7 +81,7 @@ def screening_configs(dataset: str, epochs: int, seed: int, runs: str | Path, na
 
 def run_screening(dataset: str, epochs: int, seed: int, runs: str | Path, names=None, **common) -> None:
     """Train every screened setting in turn (a finished run folder is reused, an unfinished one resumed)."""
-    from ...experiment import run_experiment
+    from ..experiment import run_experiment
     for config in screening_configs(dataset, epochs, seed, runs, names, **common):
         print(f"screening {config['out_dir']}", flush=True)
         run_experiment(config)
@@ -142,7 +142,7 @@ def choose(table: pd.DataFrame) -> str | None:
 
 def write_report(runs: str | Path, report_dir: str | Path, dataset: str) -> Path:
     """``screening_<dataset>.csv`` and ``.md`` in ``report_dir`` from the run folders; returns the CSV path."""
-    from ...atomic import atomic_write
+    from ..atomic import atomic_write
     table = screening_table(runs, dataset)
     if table.empty:
         raise FileNotFoundError(f"screening: no finished {dataset} screening run below {runs}")
