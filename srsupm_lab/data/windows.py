@@ -33,6 +33,13 @@ class Windows:
               knows and a recommender does not; for the synthetic world, 1 where the user's
               motivation switched just before the target (``meta["switch"]``), else 0. Only an
               oracle model reads it (:mod:`srsupm_lab.methods.srsupm.oracle`).
+    times, behaviours : LongTensor [M, L] or None: the time and the behaviour type of each input event,
+              aligned with ``inputs`` (0 under padding), for a model that requires them; no loader
+              fills them yet.
+    long_history : LongTensor [M, H] or None: the items before the window, for a long-sequence model.
+
+    The fields are the columns of a batch (:data:`srsupm_lab.protocol.COLUMNS`, same names): the
+    trainer and evaluation pass a model the ones it ``requires``.
     """
 
     inputs: torch.Tensor
@@ -40,6 +47,9 @@ class Windows:
     users: torch.Tensor
     history: torch.Tensor | None = None
     context: torch.Tensor | None = None
+    times: torch.Tensor | None = None
+    behaviours: torch.Tensor | None = None
+    long_history: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.targets.shape[0])
