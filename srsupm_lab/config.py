@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .options import coerce, kind_problem
+from .families.options import coerce, kind_problem
 
 __all__ = ["TrainConfig", "BINS", "PRESETS", "PRESET_WARNINGS", "CHOICES", "FIELD_KINDS", "sectioned", "settings_for",
            "method_option_names", "preset_values"]
@@ -310,8 +310,8 @@ def preset_values(name: str, changes: dict) -> dict:
 
 
 def _methods():
-    """The method registry (:mod:`srsupm_lab.registry`, below the methods: a method loads on first use)."""
-    from . import registry
+    """The method registry (:mod:`srsupm_lab.families.registry`, below the methods: a method loads on first use)."""
+    from .families import registry
     return registry
 
 

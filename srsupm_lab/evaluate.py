@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from . import distributed as ddp
-from .protocol import scoring_batch
+from .families.protocol import scoring_batch
 
 __all__ = ["rank_metrics", "target_ranks", "metrics_from_ranks", "evaluate", "metric_names"]
 
@@ -125,7 +125,7 @@ def evaluate(model, windows, levels: torch.Tensor | None = None, mask_history: b
 
     Parameters
     ----------
-    model : follows the Recommender protocol (:mod:`srsupm_lab.protocol`: ``model.score(batch) -> [B, N+1]``,
+    model : follows the Recommender protocol (:mod:`srsupm_lab.families.protocol`: ``model.score(batch) -> [B, N+1]``,
         the batch holding every column of ``windows`` but the targets and the history).
         Put in eval mode for the call; its previous mode is restored afterwards. No autocast:
         scores are computed in the model's own precision (bf16 would create ties).

@@ -56,7 +56,7 @@ def window_count(dataset) -> int:
 def _terms(config, n_items: int, n_users: int, n_windows: int | None) -> list[tuple[str, str, int, bool]]:
     """``(name, formula, bytes, on_host)`` of every large allocation of a run of ``config``."""
     from .backbones import BACKBONES
-    from .registry import get_method
+    from .families.registry import get_method
 
     opts = config.backbone_options if isinstance(config.backbone_options, dict) else {}
     shape = BACKBONES[config.backbone].memory_shape(opts)                  # the family says (Backbone.memory_shape)

@@ -81,7 +81,7 @@ def upgrade_stored_config(stored: dict) -> dict:
     ``augmentation`` option) trained the next-item loss too: their ``backbone_options`` gain
     ``next_item_loss=True``.
     """
-    from .registry import get_method
+    from .families.registry import get_method
     out = sectioned(stored)
     older = "augmentation" not in stored and "method_options" not in stored   # stored before those options
     out = {**stored_defaults(), **out}
@@ -141,7 +141,7 @@ def config_differences(stored: dict, now: dict) -> dict:
     Ignored: what may change between a run and its resumption (``RESUMABLE_CHANGES`` and the method's
     ``speed_options``). Both configs are read as their runs ran (:func:`upgrade_stored_config`).
     """
-    from .registry import get_method
+    from .families.registry import get_method
     stored, now = upgrade_stored_config(stored), upgrade_stored_config(now)
     ignore = set(RESUMABLE_CHANGES) | {"out_dir", "method_options"}
     diff = {k: (stored.get(k), now.get(k)) for k in sorted(set(stored) | set(now))

@@ -1,15 +1,15 @@
 """Training loop: batches, early stopping, checkpoints, exact resume (method.md §10–11).
 
 One :class:`Trainer` trains any model that follows the Recommender protocol
-(:mod:`srsupm_lab.protocol`: ``model.loss(batch) -> (loss, parts)``, ``model.score(batch)``):
+(:mod:`srsupm_lab.families.protocol`: ``model.loss(batch) -> (loss, parts)``, ``model.score(batch)``):
 
 * the training windows move to the device once; an epoch is a ``torch.randperm`` cut into
   index slices (no DataLoader, no per-sample Python). A model may supply its own training
   tensors (``model.training_data(train)``: one-pass rows of prefixes, :mod:`srsupm_lab.data.prefix_rows`);
   with a ``[R, L]`` target matrix a batch is a run of rows holding about ``batch_size`` targets;
 * Adam; bf16 autocast on CUDA only (evaluation always runs without autocast);
-* a batch (:class:`~srsupm_lab.protocol.Batch`) holds the windows' items, targets, users and row
-  indices, and the columns the model ``requires`` (levels, context, ...), checked once up front;
+* a batch (:class:`~srsupm_lab.families.protocol.Batch`) holds the windows' items, targets, users, row indices
+  and the columns the model ``requires`` (levels, context, ...), checked once up front;
 * early stopping on validation Recall@10 with a patience (paper: 10); the best state is kept
   and the test windows are evaluated with it, overall and per PMSA level when levels are given;
 * after every epoch a checkpoint is written atomically (temporary file + ``os.replace``):
@@ -41,8 +41,9 @@ from .atomic import atomic_write, remove_stale_temps
 from .checkpoints import (CHECKPOINT_VERSION, cache_buffers, check_checkpoint, load_cache_buffers, read_checkpoint,
                           data_sha256, rng_state, set_rng_state)
 from .config import PRESETS
+from .data.windows import batch_slices
 from .evaluate import evaluate, metric_names
-from .protocol import Batch, check_requires, part
+from .families.protocol import Batch, check_requires, part
 
 __all__ = ["Trainer", "FitResult", "batch_slices", "resolve_device", "seed_everything", "count_parameters"]
 
@@ -88,27 +89,6 @@ def _cpu_state(model: torch.nn.Module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
-def batch_slices(targets: torch.Tensor, perm: torch.Tensor, batch_size: int) -> list[slice]:
-    """Slices of ``perm`` that make the epoch's batches.
-
-    ``targets [M]`` (one per window): slices of ``batch_size`` rows. ``targets [R, L]`` (one-pass
-    rows, 0 = no target): runs of rows holding about ``batch_size`` targets each; a batch ends at
-    the first row that brings the epoch's running count of targets to a multiple of
-    ``batch_size``, so every batch but the last holds ``batch_size - L + 1`` to
-    ``batch_size + L - 1`` targets and the epoch has as many batches as with windows (one fewer
-    where a row alone crosses two multiples). One device sync.
-    """
-    m = perm.shape[0]
-    if targets.dim() == 1:
-        return [slice(start, start + batch_size) for start in range(0, m, batch_size)]
-    counts = (targets[perm] != 0).sum(dim=1).cumsum(dim=0).cpu()           # (R,) targets up to each row
-    total = int(counts[-1])
-    marks = torch.arange(batch_size, total, batch_size)                     # (n_batches - 1,)
-    ends = (torch.searchsorted(counts, marks) + 1).unique().tolist()        # a row closes each batch
-    bounds = [0] + [e for e in ends if e < m] + [m]
-    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-
-
 def _diagnostics_postfix(row: dict, columns: dict[str, str]) -> dict:
     """The progress bar's short summary of the diagnostics the model shows (``progress_columns``: name -> label)."""
     return {short: f"{row['eng_' + k]:.3f}" for k, short in columns.items() if "eng_" + k in row}
@@ -151,7 +131,7 @@ class Trainer:
 
     Parameters
     ----------
-    model : Recommender (:mod:`srsupm_lab.protocol`: ``loss``, ``score``; optional ``prepare(train, levels)``,
+    model : Recommender (:mod:`srsupm_lab.families.protocol`: ``loss``, ``score``; optional ``prepare(train, levels)``,
         ``training_data``, ``epoch_diagnostics``); the columns it ``requires`` are checked against the data here.
     train, valid, test : Windows (``test`` optional). Valid/test need ``history`` when
         ``mask_history`` is True.
@@ -162,9 +142,8 @@ class Trainer:
     resume : continue from ``checkpoint`` when it exists (otherwise start fresh).
     monitor : validation metric for early stopping and model selection.
 
-    Defaults follow the paper's protocol, the config's preset ``paper`` (method.md §11; ``PRESETS["paper"]``):
-    Adam, lr 0.01, batch 128, patience 10, at most 200 epochs. A :class:`~srsupm_lab.config.TrainConfig` run
-    passes its own values (its defaults: lr 0.001, batch 256).
+    Defaults: the paper's protocol, read from the config's preset ``paper`` (method.md §11): Adam, lr 0.01,
+    batch 128, patience 10, at most 200 epochs (a TrainConfig run passes its own: lr 0.001, batch 256).
     """
 
     def __init__(self, model, train, valid, test=None, *, train_levels=None, valid_levels=None, test_levels=None,
@@ -191,9 +170,8 @@ class Trainer:
                 raise ValueError(f"Trainer: train_levels must be [M]={len(train)}, got {tuple(train_levels.shape)}")
         if resume and checkpoint is None:
             raise ValueError("Trainer: resume=True needs a checkpoint path")
-        held = {name for name in ("inputs", "targets", "users", "history", "context", "times", "behaviours",
-                                  "long_history") if getattr(train, name, None) is not None}
-        check_requires(model, held | {"index"} | ({"levels"} if train_levels is not None else set()), "Trainer")
+        held = {*Batch.of(train), "index", *(["levels"] if train_levels is not None else [])}
+        check_requires(model, held, "Trainer")                              # one line naming what is missing
 
         self.device = resolve_device(device)
         self.distributed = ddp.init_from_env(self.device.type)              # torchrun with WORLD_SIZE > 1
@@ -318,8 +296,7 @@ class Trainer:
 
     def _training_data(self) -> dict:
         """The tensors an epoch batches over, on the device: the model's own (``training_data``) or the windows'."""
-        hook = part(self.model, "training_data")
-        own = hook(self.train) if hook is not None else None
+        own = (part(self.model, "training_data") or (lambda train: None))(self.train)
         if own is not None:
             if self.distributed:
                 raise ValueError("Trainer: one-pass rows (training_data) are not sharded across processes; "

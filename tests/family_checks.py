@@ -132,8 +132,8 @@ def check_method(name: str, **changes) -> None:
     from srsupm_lab.config import TrainConfig
     from srsupm_lab.evaluate import evaluate
     from srsupm_lab.experiment import build_model, prepare_data
-    from srsupm_lab.protocol import Batch, check_requires, part, scoring_batch
-    from srsupm_lab.registry import get_method
+    from srsupm_lab.families.protocol import Batch, check_requires, part, scoring_batch
+    from srsupm_lab.families.registry import get_method
 
     method = get_method(name)
     config = TrainConfig(**{**METHOD_WORLD, "method": name, **changes})

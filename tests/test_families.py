@@ -22,7 +22,7 @@ from srsupm_lab.backbones import Backbone, register_backbone, unregister_backbon
 from srsupm_lab.cli.train import add_train_arguments, train_from_args
 from srsupm_lab.experiment import run_experiment
 from srsupm_lab.methods import Method, method_names, register, unregister
-from srsupm_lab.protocol import Recommender
+from srsupm_lab.families.protocol import Recommender
 
 
 @pytest.mark.parametrize("name", method_names())

@@ -182,7 +182,7 @@ def test_no_module_reaches_into_another_modules_private_names():
 #: the modules below the methods: the shared machinery every family plugs into (prefixes of module names)
 BELOW_METHODS = ("srsupm_lab.config", "srsupm_lab.run_folder", "srsupm_lab.trainer", "srsupm_lab.evaluate",
                  "srsupm_lab.data", "srsupm_lab.backbones", "srsupm_lab.checkpoints", "srsupm_lab.pmsa",
-                 "srsupm_lab.memory", "srsupm_lab.protocol", "srsupm_lab.registry", "srsupm_lab.atomic",
+                 "srsupm_lab.memory", "srsupm_lab.families", "srsupm_lab.atomic",
                  "srsupm_lab.threads", "srsupm_lab.distributed", "srsupm_lab.run_lock")
 #: what lies above the methods: a method never imports these (its experiments live up there, beside the others)
 ABOVE_METHODS = ("srsupm_lab.analysis", "srsupm_lab.experiment", "srsupm_lab.reproduce", "srsupm_lab.cli",

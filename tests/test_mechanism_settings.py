@@ -228,8 +228,9 @@ def test_headless_run_prints_one_line_per_epoch_and_records_engagement(capsys):
 def test_screening_ranks_on_validation_and_chooses_only_an_engaged_winner(tmp_path):
     import pandas as pd
 
-    from srsupm_lab.reproduce import screening
-    screening.run_screening("synthetic", 1, 1, tmp_path, names=["backbone", "paper", "unit+sharp+normreg"],
+    from srsupm_lab.methods.srsupm import screening
+    from srsupm_lab.reproduce.screening import run_screening
+    run_screening("synthetic", 1, 1, tmp_path, names=["backbone", "paper", "unit+sharp+normreg"],
                             dataset_options=TINY_WORLD, max_len=8, dim=16, device="cpu")
     table = screening.screening_table(tmp_path)
     assert list(table["setting"]) != [] and set(table["setting"]) == {"backbone", "paper", "unit+sharp+normreg"}
@@ -264,7 +265,7 @@ def test_windows_carry_the_generators_switch_at_each_target_step():
 
 def test_shift_oracle_starts_as_its_backbone_and_reads_the_truth():
     from srsupm_lab.methods.srsupm.oracle import ShiftOracle, gap_closed
-    from srsupm_lab.protocol import Batch
+    from srsupm_lab.families.protocol import Batch
     torch.manual_seed(0)
     bb = build_backbone("gru4rec", n_items=30, dim=8, max_len=5)
     oracle = ShiftOracle(bb).eval()

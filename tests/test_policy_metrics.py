@@ -10,7 +10,7 @@ from torch import nn
 from srsupm_lab.analysis.policy_metrics import (full_auc, ncis, policy_metrics, policy_summary, popularity,
                                                 trajectory_rows)
 from srsupm_lab.data import SequenceDataset, leave_one_out
-from srsupm_lab.protocol import Recommender
+from srsupm_lab.families.protocol import Recommender
 
 N = 8
 SEQS = [[1, 2, 3, 4, 5, 6], [2, 3, 2, 7], [5, 1, 8], [4, 4], [6, 7, 1, 2, 3]]       # user 3 is dropped (2 items)

@@ -1,9 +1,9 @@
-"""The Recommender protocol and its Batch (srsupm_lab/protocol.py), on hand-built models."""
+"""The Recommender protocol and its Batch (srsupm_lab/families/protocol.py), on hand-built models."""
 import pytest
 import torch
 
 from srsupm_lab.data.windows import Windows
-from srsupm_lab.protocol import Batch, Recommender, as_batch, check_requires, part, scoring_batch
+from srsupm_lab.families.protocol import Batch, Recommender, as_batch, check_requires, part, scoring_batch
 
 
 class Table(Recommender):

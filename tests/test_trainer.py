@@ -19,7 +19,7 @@ from srsupm_lab.methods.none import BackboneRecommender
 from srsupm_lab.methods.srsupm.model import SRSUPM
 from srsupm_lab.cli.train import add_train_arguments, config_from_args, train_from_args
 from srsupm_lab.trainer import Trainer
-from srsupm_lab.protocol import Recommender
+from srsupm_lab.families.protocol import Recommender
 
 N_ITEMS, MAX_LEN = 40, 8
 TIMING = ["train_seconds", "eval_seconds"]

@@ -26,7 +26,7 @@ import torch
 
 from ..data.windows import Windows
 from ..evaluate import metric_names, metrics_from_ranks, target_ranks
-from ..protocol import scoring_batch
+from ..families.protocol import scoring_batch
 
 __all__ = ["first_items_windows", "sampled_ranks", "cold_start_ranks", "cold_start_table", "COLD_KS", "PROTOCOLS"]
 

@@ -44,7 +44,7 @@ import pandas as pd
 import torch
 
 from ..evaluate import target_ranks
-from ..protocol import Batch
+from ..families.protocol import Batch
 from .cold_start import sampled_ranks
 
 __all__ = ["NCIS_CAP", "NCIS_STEPS", "full_auc", "popularity", "trajectory_rows", "trajectory_log_weights",

@@ -114,7 +114,7 @@ class Backbone(nn.Module):
     ``memory_shape``    its layers, heads, attention maps and user table for the memory estimate
     """
 
-    #: the batch columns the backbone reads beyond item ids (``srsupm_lab.protocol.COLUMNS``)
+    #: the batch columns the backbone reads beyond item ids (``srsupm_lab.families.protocol.COLUMNS``)
     requires: frozenset[str] = frozenset()
     #: the encoder's work grows with the window width and leading padding changes nothing, so
     #: batches are encoded in groups of similar length (:mod:`.length_groups`); Caser reads only

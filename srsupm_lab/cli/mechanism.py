@@ -5,7 +5,7 @@ Each command runs (or resumes) one declared experiment and writes its report fro
 or with ``--report-only`` writes the report again without training:
 
 * ``diagnose RUN`` — the engagement of a run folder (:mod:`srsupm_lab.analysis.diagnose`);
-* ``screen`` — the paper's open readings ranked on validation Recall@10 (:mod:`srsupm_lab.reproduce.screening`);
+* ``screen`` — the paper's open readings ranked on validation Recall@10 (:mod:`srsupm_lab.methods.srsupm.screening`);
 * ``oracle-gap`` — backbone, SRSUPM and the oracle on the synthetic world (:mod:`srsupm_lab.reproduce.oracle_gap`);
 * ``decisive`` — the five arms on Beauty at the paper's protocol (:mod:`srsupm_lab.reproduce.decisive`);
 * ``cold-start RUN``, ``policy-metrics RUN`` — a run folder through its users' first k items
@@ -26,7 +26,8 @@ def _experiment_options(parser, runs: str, report: str, files: str) -> None:
 
 def cmd_screen(args) -> int:
     """Run (or resume) the screening grid, then write its validation-only report."""
-    from ..reproduce.screening import run_screening, write_report
+    from ..methods.srsupm.screening import write_report
+    from ..reproduce.screening import run_screening
 
     if not args.report_only:
         run_screening(args.dataset, args.epochs, args.seed, args.runs, args.settings, device=args.device)
@@ -165,12 +166,12 @@ def add_mechanism_commands(sub) -> None:
     rs.add_argument("--report", default="reports/mtrec", help="where the csv and md go (default: reports/mtrec)")
     rs.set_defaults(func=cmd_reward_satisfaction)
     scr = sub.add_parser("screen", help="train the screened readings of the paper's open choices for a short "
-                                        "budget and rank them on validation Recall@10 (srsupm_lab.reproduce.screening)")
+                                        "budget and rank them on validation Recall@10 (srsupm_lab.methods.srsupm.screening)")
     scr.add_argument("--dataset", default="synthetic", help="synthetic | beauty (default: synthetic)")
     scr.add_argument("--epochs", type=int, default=10, help="epochs per setting (default: 10)")
     scr.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     scr.add_argument("--settings", nargs="+", default=None,
-                     help="names among srsupm_lab.reproduce.screening.SETTINGS and 'backbone' (default: all, no backbone)")
+                     help="names among srsupm_lab.methods.srsupm.screening.SETTINGS and 'backbone' (default: all, no backbone)")
     _experiment_options(scr, "runs/screen", "reports", "screening_<dataset>.csv/.md")
     scr.set_defaults(func=cmd_screen)
     gap = sub.add_parser("oracle-gap", help="backbone, SRSUPM and the oracle told the true shifts on the synthetic "

@@ -12,15 +12,15 @@ name          what                                                    where
               by distributional inverse RL (QR-IQL)
 ============  ======================================================  ========================================
 
-``get_method(name)`` returns the :class:`~srsupm_lab.registry.Method`; ``register(cls)`` adds a
+``get_method(name)`` returns the :class:`~srsupm_lab.families.registry.Method`; ``register(cls)`` adds a
 method of your own (CONTRIBUTING.md, "A new method"). The registry lives below the methods
-(:mod:`srsupm_lab.registry`, so the config reads it without importing this package); methods load on
+(:mod:`srsupm_lab.families.registry`, so the config reads it without importing this package); methods load on
 first use, so reading the registry imports no model code.
 """
 from __future__ import annotations
 
-from ..options import MethodOptions, option
-from ..registry import Method, all_options, flat_switches, get_method, method_names, register, unregister
+from ..families.options import MethodOptions, option
+from ..families.registry import Method, all_options, flat_switches, get_method, method_names, register, unregister
 
 __all__ = ["Method", "MethodOptions", "option", "get_method", "method_names", "register", "unregister", "all_options",
            "flat_switches"]

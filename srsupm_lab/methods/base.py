@@ -1,16 +1,16 @@
 """What every method of the lab provides, gathered for the methods (method.md, "Methods").
 
-The method interface (:class:`~srsupm_lab.registry.Method`) and the typed options
-(:class:`~srsupm_lab.options.MethodOptions`, :func:`~srsupm_lab.options.option`) live below the methods,
+The method interface (:class:`~srsupm_lab.families.registry.Method`) and the typed options
+(:class:`~srsupm_lab.families.options.MethodOptions`, :func:`~srsupm_lab.families.options.option`) live below the methods,
 so that the config and the run folders read them without importing this package; they are
 re-exported here for the methods. The model a method builds follows
-:class:`~srsupm_lab.protocol.Recommender`. :func:`check_prefixes_exact` is the one-pass check the
+:class:`~srsupm_lab.families.protocol.Recommender`. :func:`check_prefixes_exact` is the one-pass check the
 methods that train on one-pass rows share.
 """
 from __future__ import annotations
 
-from ..options import MethodOptions, NoOptions, option
-from ..registry import Method
+from ..families.options import MethodOptions, NoOptions, option
+from ..families.registry import Method
 
 __all__ = ["Method", "MethodOptions", "NoOptions", "option", "check_prefixes_exact"]
 

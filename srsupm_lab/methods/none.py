@@ -1,6 +1,6 @@
 """The method ``none``: a backbone used alone, score ``<h_u, e_i>`` over all items (method.md §2, §9).
 
-:class:`BackboneRecommender` follows the Recommender protocol (:mod:`srsupm_lab.protocol`):
+:class:`BackboneRecommender` follows the Recommender protocol (:mod:`srsupm_lab.families.protocol`):
 ``score(batch) -> [B, N+1]`` (column 0 = padding, to be ignored) and
 ``loss(batch) -> (total, {"rec": ..., "aux": ...})``. The loss is the softmax cross-entropy over
 items ``1..N`` (the padding column is sliced off, no ``-inf`` masking), plus the backbone's own
@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from ..backbones.base import Backbone
 from ..backbones.prefixes import check_one_pass_backbone, prefix_encodings, prefix_parts, target_cells
-from ..protocol import Batch, Recommender
+from ..families.protocol import Batch, Recommender
 from .base import Method, check_prefixes_exact
 
 __all__ = ["BackboneRecommender", "BackboneAlone", "LOSSES"]

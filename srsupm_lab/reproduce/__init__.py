@@ -26,7 +26,7 @@ One job per module, and the imports follow the data one way:
 
 What runs for the SRSUPM paper, and how its reports select runs, is SRSUPM's own:
 :mod:`srsupm_lab.methods.srsupm.grids` (Tables 1, 3, 4, Fig. 3; run names),
-:mod:`~srsupm_lab.methods.srsupm.frame` (the columns and masks), :mod:`~srsupm_lab.reproduce.screening`
+:mod:`~srsupm_lab.methods.srsupm.frame` (the columns and masks), :mod:`~srsupm_lab.methods.srsupm.screening`
 and :mod:`~srsupm_lab.methods.srsupm.timing` (Table 2); this package gathers their names.
 
     grids ──▶ engines (+ workers) ──▶ run folders ──▶ collect

@@ -12,7 +12,7 @@ on validation Recall@10 with patience 10, at most 200 epochs), seeds 1–3, pair
   L_reg, mean-pooled, no PMSID, no PMSIM, no mixture (the engaged arm's other settings);
 * ``sasrec+srsupm-paper`` (d) — SRSUPM at its most literal reading (the ``paper`` preset, ``PAPER_READINGS``);
 * ``sasrec+srsupm-engaged`` (e) — SRSUPM with the setting chosen on validation by the screening
-  (:data:`ENGAGED_SETTING`, :mod:`srsupm_lab.reproduce.screening`).
+  (:data:`ENGAGED_SETTING`, :mod:`srsupm_lab.methods.srsupm.screening`).
 
 Each explanation predicts a pattern: *weaker baselines in the paper* — (b) near the paper's
 SASRec (.0860) while the others tie; *extra capacity* — (c) ≈ (e), both above (a); *the
@@ -38,7 +38,7 @@ import pandas as pd
 
 from ..methods.srsupm.options import PAPER_READINGS
 from ..methods.srsupm.paper import paper_value
-from .screening import SETTINGS
+from ..methods.srsupm.screening import SETTINGS
 
 __all__ = ["PROTOCOL", "ENGAGED_SETTING", "ARMS", "report_names", "arm_configs", "run_decisive", "arms_table", "comparisons",
            "decisive_report"]

@@ -91,7 +91,7 @@ def _decisive(o: dict, runs: Path) -> list[RunSpec]:
 
 
 def _screening(o: dict, runs: Path) -> list[RunSpec]:
-    from .screening import screening_configs
+    from ..methods.srsupm.screening import screening_configs
     extra = _overrides(o, ("device",))
     return _as_specs([c for ds in o.get("datasets", ["synthetic"]) for seed in o.get("seeds", [1])
                       for c in screening_configs(ds, o.get("epochs", 10), seed, runs, o.get("settings"), **extra)],
@@ -117,7 +117,7 @@ def _decisive_report(g: "PlannedGrid") -> list[Path]:
 
 
 def _screening_report(g: "PlannedGrid") -> list[Path]:
-    from .screening import write_report
+    from ..methods.srsupm.screening import write_report
     return [write_report(g.runs, g.reports, ds) for ds in g.options.get("datasets", ["synthetic"])]
 
 

@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...backbones.base import Backbone
-from ...protocol import Batch, Recommender, as_batch, part
+from ...families.protocol import Batch, Recommender, as_batch, part
 from .mope import DEFAULT_DECAY
 
 GATES = ("user", "scalar")

@@ -41,7 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...backbones.base import dropout
-from ...protocol import Batch, Recommender, part
+from ...families.protocol import Batch, Recommender, part
 from ...backbones.prefixes import check_one_pass_backbone, prefix_encodings, prefix_parts, target_cells
 from .one_pass import one_pass_windows
 from .options import AUGMENTATIONS, SRSUPMOptions, unused_weight_error
@@ -57,7 +57,7 @@ DEFAULT_LAMBDA2 = _D["lambda2"]
 
 
 class SRSUPM(Recommender):
-    """Plug-in model following the Recommender protocol (``loss``, ``score``, ``prepare``; :mod:`srsupm_lab.protocol`).
+    """Plug-in model following the Recommender protocol (``loss``, ``score``, ``prepare``; :mod:`srsupm_lab.families.protocol`).
 
     Parameters
     ----------

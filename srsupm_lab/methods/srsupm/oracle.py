@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...backbones.base import Backbone
-from ...protocol import Batch, Recommender
+from ...families.protocol import Batch, Recommender
 from ..base import Method
 
 __all__ = ["ShiftOracle", "OracleMethod", "gap_closed"]

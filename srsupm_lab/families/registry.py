@@ -6,10 +6,10 @@ config, the trainer's caller, the CLI, the run folders and the grids reach a met
 :class:`Method`, never by its name:
 
 =======================  ==========================================================================
-``Method.Options``       a :class:`~srsupm_lab.options.MethodOptions` dataclass: every option, its default, its help
+``Method.Options``       a :class:`~srsupm_lab.families.options.MethodOptions` dataclass: every option, its default, its help
 ``Method.requires``      the columns its batches must hold beyond items and targets (``{"levels"}``:
                          PMSA runs for it; ``{"context"}``: the world's ground truth), checked once
-``Method.build``         the model (a :class:`~srsupm_lab.protocol.Recommender`)
+``Method.build``         the model (a :class:`~srsupm_lab.families.protocol.Recommender`)
 ``Method.check``         checks across the config's sections (dataset, loss, one-pass batching)
 ``Method.label``         the model's name in results (``SRSUPM+sasrec``)
 ``Method.work_factor``   how many user representations a step scores (the thread policy's K)
@@ -45,7 +45,7 @@ class Method:
     #: one line: what the method is, and where it comes from
     summary: ClassVar[str] = ""
     Options: ClassVar[type[MethodOptions]] = NoOptions
-    #: the columns of a batch the model reads beyond items, targets and row indices (``srsupm_lab.protocol.COLUMNS``)
+    #: the columns of a batch the model reads beyond items, targets and row indices (``srsupm_lab.families.protocol.COLUMNS``)
     requires: ClassVar[frozenset[str]] = frozenset()
     #: values of the config's ``loss`` the method trains with (its first one is what it needs by default)
     losses: ClassVar[tuple[str, ...]] = ("ce",)
@@ -80,7 +80,7 @@ class Method:
 
     def build(self, backbone, config, dataset):
         """The model over ``backbone`` for ``config`` and its ``dataset`` (a SequenceDataset: item text, the
-        training part of the sequences), a :class:`~srsupm_lab.protocol.Recommender`."""
+        training part of the sequences), a :class:`~srsupm_lab.families.protocol.Recommender`."""
         raise NotImplementedError(f"method {self.name!r} does not build a model")
 
     def label(self, backbone: str) -> str:
