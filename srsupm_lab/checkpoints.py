@@ -114,7 +114,7 @@ DATA_HASH_KEYS = {"windows_sha256": "the training windows", "levels_sha256": "th
 
 
 def tensor_sha256(*tensors: torch.Tensor) -> str:
-    """sha256 (hex) of integer tensors' content, e.g. the training windows: cheap (~30 ms for 130k x 50).
+    """sha256 (hex) of integer tensors' content, e.g. the training windows: cheap next to an epoch.
 
     For each tensor in turn: its shape as text (``str(tuple(t.shape))``, e.g. ``"(130000, 50)"``,
     ASCII), then its values as contiguous little-endian int64 bytes (on the CPU; bool and any

@@ -17,11 +17,11 @@ reads into the new shape (:func:`sectioned`).
 from __future__ import annotations
 
 import json
-import math
-import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from .families.options import coerce, kind_problem
 
 __all__ = ["TrainConfig", "BINS", "PRESETS", "PRESET_WARNINGS", "CHOICES", "FIELD_KINDS", "sectioned", "settings_for",
            "method_option_names", "preset_values"]
@@ -87,7 +87,7 @@ class TrainConfig:
     dim: int = 64                        # d
     method: str = "none"                 # plugged onto the backbone: none | srsupm | oracle (srsupm_lab.methods)
     method_options: dict = field(default_factory=dict)     # the method's options (its Options class; resolved)
-    K: int = 5                           # PMSA levels: the per-level tables, SRSUPM's branches
+    K: int = 5                           # PMSA levels, for a method that asks for them (SRSUPM's branches)
     bins: str = "even"                   # PMSA level bins: "even" (paper) or "quantile" (from training windows)
     loss: str = "ce"                     # next-item loss: "ce" (full cross-entropy) | "bce" (one sampled negative)
     one_pass: bool = False               # causal backbones (GRU4Rec; SASRec positions=from_start): one encoder
@@ -121,28 +121,10 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.{name}: {what}, got {getattr(self, name)!r}")
 
         for f in fields(self):
-            value = getattr(self, f.name)
-            kind = FIELD_KINDS[f.name]
-            if kind == "opt_str" and isinstance(value, os.PathLike):
-                value = os.fspath(value)
-                setattr(self, f.name, value)
-            if kind == "bool" and not isinstance(value, bool):
-                fail(f.name, "must be True or False")
-            if kind in ("int", "pos_int") and (isinstance(value, bool) or not isinstance(value, int)):
-                fail(f.name, "must be an integer")
-            if kind == "pos_int" and value < 1:
-                fail(f.name, "must be a positive integer")
-            if kind == "float":
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                    fail(f.name, "must be a finite number")
-                setattr(self, f.name, float(value))
-            if kind == "str" and not isinstance(value, str):
-                fail(f.name, "must be a string")
-            if kind == "opt_pos_int" and value is not None and (
-                    isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                fail(f.name, "must be a positive integer or None")
-            if kind == "opt_str" and value is not None and not isinstance(value, str):
-                fail(f.name, "must be a string or None")
+            problem = kind_problem(getattr(self, f.name), FIELD_KINDS[f.name])
+            if problem:
+                fail(f.name, problem)
+            setattr(self, f.name, coerce(getattr(self, f.name), FIELD_KINDS[f.name]))
 
         known = _known_datasets()
         if self.dataset.lower() not in known:
@@ -156,10 +138,6 @@ class TrainConfig:
         backbones = tuple(_backbones())
         if self.backbone not in backbones:
             fail("backbone", f"must be one of {list(backbones)}")
-        if not isinstance(self.backbone_options, dict) or not all(isinstance(k, str) for k in self.backbone_options):
-            fail("backbone_options", "must be a dict of option name -> value")
-        if not isinstance(self.dataset_options, dict) or not all(isinstance(k, str) for k in self.dataset_options):
-            fail("dataset_options", "must be a dict of option name -> value")
         from .data.satisfaction_world import SYNTHETIC_WORLDS
         if self.dataset_options and self.dataset.lower() not in SYNTHETIC_WORLDS and not _interaction_file(self.dataset):
             fail("dataset_options", f"only apply to the generated worlds (synthetic, synthetic-clickbait) and to "
@@ -171,8 +149,6 @@ class TrainConfig:
                 fail(name, f"must be one of {list(allowed)}")
         if self.preset is not None and self.preset not in PRESETS:
             fail("preset", f"must be one of {list(PRESETS)} or None")
-        if self.K < 3:
-            fail("K", "must be at least 3 (no-shift, complete-shift and at least one partial level)")
         if not 0.0 <= self.noise_p <= 1.0:
             fail("noise_p", "must lie in [0, 1]")
         if self.weight_decay < 0:
@@ -181,9 +157,10 @@ class TrainConfig:
             fail("lr", "must be > 0")
         if self.seed < 0:
             fail("seed", "must be >= 0")
-        if not isinstance(self.method_options, dict) or not all(isinstance(k, str) for k in self.method_options):
-            fail("method_options", "must be a dict of option name -> value")
         method = _methods().get_method(self.method)                   # an unknown name: one line
+        if method.wants_levels and self.K < 3:                        # PMSA runs for this method only
+            fail("K", f"must be at least 3 for method {self.method!r}, which trains on PMSA levels (no-shift, "
+                      f"complete-shift and at least one partial level)")
         self.method_options = method.options(self.method_options).to_dict()   # checked, defaults filled
         method.check(self)
         if self.device != "auto" and self.device.split(":")[0] not in ("cpu", "cuda", "mps"):
@@ -333,9 +310,9 @@ def preset_values(name: str, changes: dict) -> dict:
 
 
 def _methods():
-    """The method registry (imported late: methods import torch)."""
-    from . import methods
-    return methods
+    """The method registry (:mod:`srsupm_lab.families.registry`, below the methods: a method loads on first use)."""
+    from .families import registry
+    return registry
 
 
 # the type class of every field, used by validate() and by the CLI

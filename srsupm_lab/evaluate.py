@@ -16,7 +16,8 @@ Two layers:
 * :func:`rank_metrics` — the pure core on a score matrix; any device, float32/bf16 input
   (compared in float32);
 * :func:`evaluate` — batches a :class:`~srsupm_lab.data.windows.Windows` through
-  ``model.score`` and returns a tidy table, overall and per PMSA level (paper Fig. 7).
+  ``model.score(batch)`` and returns a tidy table, overall and per PMSA level when levels are given
+  (paper Fig. 7).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import pandas as pd
 import torch
 
 from . import distributed as ddp
+from .families.protocol import scoring_batch
 
 __all__ = ["rank_metrics", "target_ranks", "metrics_from_ranks", "evaluate", "metric_names"]
 
@@ -123,7 +125,8 @@ def evaluate(model, windows, levels: torch.Tensor | None = None, mask_history: b
 
     Parameters
     ----------
-    model : follows the Recommender protocol (``model.score(inputs, users) -> [B, N+1]``).
+    model : follows the Recommender protocol (:mod:`srsupm_lab.families.protocol`: ``model.score(batch) -> [B, N+1]``,
+        the batch holding every column of ``windows`` but the targets and the history).
         Put in eval mode for the call; its previous mode is restored afterwards. No autocast:
         scores are computed in the model's own precision (bf16 would create ties).
     windows : Windows with ``history`` when ``mask_history`` is True.
@@ -161,10 +164,7 @@ def evaluate(model, windows, levels: torch.Tensor | None = None, mask_history: b
         ranks = [torch.zeros(0, dtype=torch.long)]
         for start in range(lo, hi, batch_size):
             part = windows.subset(slice(start, min(start + batch_size, hi))).to(device)
-            if getattr(model, "uses_context", False):                                         # an oracle
-                scores = model.score(part.inputs, part.users, part.context)                   # (B, N+1)
-            else:
-                scores = model.score(part.inputs, part.users)                                 # (B, N+1)
+            scores = model.score(scoring_batch(part))                                         # (B, N+1)
             ranks.append(target_ranks(scores, part.targets, part.history if mask_history else None).cpu())
         ranks = torch.cat(ranks)                                                              # (hi - lo,)
     finally:

@@ -1,7 +1,11 @@
 """One call from a :class:`TrainConfig` to saved results (method.md §1, §10–§11; the CLI ``train``).
 
-    load_dataset ──▶ drop_labels (noise_p > 0) ──▶ leave_one_out ──▶ pmsa.assess
+    load_dataset ──▶ leave_one_out ──▶ [drop_labels (noise_p > 0) ──▶ pmsa.assess: a method that asks for levels]
         ──▶ build_backbone (+ the method) ──▶ Trainer.fit ──▶ valid/test tables ──▶ out_dir
+
+Levels on request: PMSA runs only for a method whose ``requires`` holds ``"levels"`` (SRSUPM), or when a
+caller asks (``prepare_data(config, levels=True)``: an analysis by level of any run); a run without
+levels has tables of all users only and no level in its ranks.
 
 Labels. Label noise (paper §5.6.2) corrupts the **training supervision only**: the PMSA levels of
 the training windows (which feed L_PMSID and the PMSIM groups) come from the noisy labels. The
@@ -73,35 +77,44 @@ def _records(table: pd.DataFrame | None) -> list[dict] | None:
 
 # ----------------------------------------------------------------------------- building blocks
 class PreparedData(NamedTuple):
-    """What one config's data stage produces: the dataset, its split and the PMSA levels."""
+    """What one config's data stage produces: the dataset, its split and, when asked for, the PMSA levels."""
     dataset: object
     split: object
-    edges: object                 # "even" or the quantile cut points
-    train_levels: torch.Tensor    # from the (possibly noisy) training labels
-    valid_levels: torch.Tensor    # from the clean labels
-    test_levels: torch.Tensor     # from the clean labels
+    edges: object                        # "even" or the quantile cut points (None without levels)
+    train_levels: torch.Tensor | None    # from the (possibly noisy) training labels
+    valid_levels: torch.Tensor | None    # from the clean labels
+    test_levels: torch.Tensor | None     # from the clean labels
 
 
-def prepare_data(config: TrainConfig) -> PreparedData:
-    """Load the dataset, split it leave-one-out and assess the PMSA level of every window (see the module doc)."""
+def prepare_data(config: TrainConfig, levels: bool | None = None) -> PreparedData:
+    """Load the dataset, split it leave-one-out and, for a method that asks for levels (``levels=None``) or
+    when ``levels`` is True, assess the PMSA level of every window (see the module doc)."""
     from .data import leave_one_out, load_dataset
     ds = load_dataset(config.dataset, root=config.data_root, labels=config.labels, **config.dataset_options)
     from .memory import check_memory, window_count      # sizes beyond memory: one line, before windows and model
     check_memory(config, ds.n_items, ds.n_users, window_count(ds))
     split = leave_one_out(ds, max_len=config.max_len)
+    if not (get_method(config.method).wants_levels if levels is None else levels):
+        return PreparedData(ds, split, None, None, None, None)
+    return PreparedData(ds, split, *assess_levels(config, ds, split))
+
+
+def assess_levels(config: TrainConfig, ds, split) -> tuple:
+    """``(edges, train_levels, valid_levels, test_levels)``: PMSA (paper §4.1) of every window of ``split``, the
+    training windows' from the labels with noise ``config.noise_p``, the others' from the clean labels."""
+    pmsa.check_K(config.K)
     train_labels = pmsa.drop_labels(ds.item_labels, config.noise_p, seed=config.seed) if config.noise_p > 0 \
         else ds.item_labels
     train_pmsd, train_levels = pmsa.assess(split.train.inputs, split.train.targets, train_labels, config.K, config.bins)
     edges = "even" if config.bins == "even" else pmsa.level_edges(config.K, config.bins, train_pmsd.numpy())
     _, valid_levels = pmsa.assess(split.valid.inputs, split.valid.targets, ds.item_labels, config.K, edges)
     _, test_levels = pmsa.assess(split.test.inputs, split.test.targets, ds.item_labels, config.K, edges)
-    return PreparedData(ds, split, edges, train_levels, valid_levels, test_levels)
+    return edges, train_levels, valid_levels, test_levels
 
 
 def build_model(config: TrainConfig, ds) -> tuple[torch.nn.Module, torch.nn.Module]:
     """``(model, backbone)``: the backbone with the config's method plugged on (:mod:`srsupm_lab.methods`)."""
     from .backbones import build_backbone
-    from .methods import get_method
     backbone = build_backbone(config.backbone, ds.n_items, n_users=ds.n_users, dim=config.dim,
                               max_len=config.max_len, **config.backbone_options)
     backbone.length_groups = config.length_groups                           # speed only: the same model
@@ -116,10 +129,11 @@ class TrainedRun(NamedTuple):
     best_epoch: int
 
 
-def load_trained(out_dir, device="cpu") -> TrainedRun:
+def load_trained(out_dir, device="cpu", levels: bool | None = None) -> TrainedRun:
     """Rebuild a run from ``out_dir`` (``config.json`` + ``checkpoint.pt``) with its **best** weights.
 
-    The data, split and levels are recomputed from the config (they are deterministic), so the
+    The data, split and levels (``levels``: as :func:`prepare_data`) are recomputed from the config (they
+    are deterministic), so the
     model can be scored, analysed (``srsupm_lab.analysis.shift``) or compared user by user
     (:func:`user_ranks`) after the run, in another session or on another machine. Weights that do
     not fit the model ``config.json`` describes (an edited config) are one ``ValueError`` naming the
@@ -132,7 +146,7 @@ def load_trained(out_dir, device="cpu") -> TrainedRun:
                                     f"has not finished its first epoch)")
     config = stored_config(out)
     seed_everything(config.seed)
-    data = prepare_data(config)
+    data = prepare_data(config, levels)
     model, _ = build_model(config, data.dataset)
     ck = read_checkpoint(out / "checkpoint.pt")                      # a truncated file: one line naming it
     try:                                     # weights of another model (config.json edited): one line naming both
@@ -150,8 +164,10 @@ def can_measure(out_dir, stored: str) -> bool:
     return (out / stored).exists() or (out / "checkpoint.pt").exists()
 
 
-def _ranks_table(users: torch.Tensor, levels: torch.Tensor, ranks: torch.Tensor) -> pd.DataFrame:
-    return pd.DataFrame({"user": users.numpy(), "level": levels.numpy(), "rank": ranks.numpy()})
+def _ranks_table(users: torch.Tensor, levels: torch.Tensor | None, ranks: torch.Tensor) -> pd.DataFrame:
+    """``user, level, rank`` per user; ``level`` is empty for a run without levels."""
+    level = pd.array([pd.NA] * len(users), dtype="Int64") if levels is None else levels.numpy()
+    return pd.DataFrame({"user": users.numpy(), "level": level, "rank": ranks.numpy()})
 
 
 def user_ranks(out_dir, device="cpu", batch_size: int = 1024, split: str = "test") -> pd.DataFrame:
@@ -211,8 +227,8 @@ def _environment(device: torch.device) -> dict:
     return env
 
 
-def _level_counts(levels: torch.Tensor, K: int) -> list[int]:
-    return torch.bincount(levels, minlength=K).tolist()
+def _level_counts(levels: torch.Tensor | None, K: int) -> list[int] | None:
+    return None if levels is None else torch.bincount(levels, minlength=K).tolist()
 
 
 def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
@@ -246,7 +262,7 @@ def _run(config: TrainConfig, out: Path | None, overwrite: bool, writer: bool) -
     device = resolve_device(config.device)
 
     seed_everything(config.seed)
-    prepared = prepare_data(config)                                    # data -> PMSA
+    prepared = prepare_data(config)                                    # data (-> PMSA, when asked for)
     ds, split, edges = prepared.dataset, prepared.split, prepared.edges
     method = get_method(config.method)
     apply_thread_policy(step_work(config.batch_size, ds.n_items, config.dim, config.max_len,
@@ -285,8 +301,9 @@ def _run(config: TrainConfig, out: Path | None, overwrite: bool, writer: bool) -
                  "dropped_users": split.dropped_users,
                  "train_level_counts": _level_counts(train_levels, config.K),
                  "test_level_counts": _level_counts(test_levels, config.K),
-                 "level_edges": None if isinstance(edges, str) else [float(e) for e in edges],
-                 "test_levels_from": "clean labels", "train_levels_from": f"labels with noise p={config.noise_p}"},
+                 "level_edges": None if edges is None or isinstance(edges, str) else [float(e) for e in edges],
+                 **({} if train_levels is None else {"test_levels_from": "clean labels",
+                                                     "train_levels_from": f"labels with noise p={config.noise_p}"})},
         "timings": {"data_seconds": t_data - t_start, "train_seconds": fit.train_seconds,
                     "total_seconds_this_session": t_end - t_start,
                     "seconds_per_epoch": fit.train_seconds / max(fit.epochs_run, 1)},

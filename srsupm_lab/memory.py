@@ -12,10 +12,10 @@ It is called by :func:`srsupm_lab.experiment.prepare_data` right after the datas
 the training windows (``windows × L`` integers) are built and before the model is.
 
 The estimate (float32 weights, int64 windows; "×4" after a weight = the weight, its gradient and
-Adam's two moments): the item table ``N×d`` (``N`` = items + padding), Caser's user table ``U×d``,
+Adam's two moments): the item table ``N×d`` (``N`` = items + padding), the user table ``U×d`` of a backbone that embeds users (Caser),
 the positional table ``L×d``, the layers' ``d×d`` weights, the backbone's activations kept for the
 backward pass ``B×L×d×layers`` (×8 tensors), the attention scores ``B×heads×L×L×layers``
-(SASRec, BERT4Rec), a method's branch weights ``K×d×d`` (×2 matrices) and scores ``B×K×N`` (K =
+(a backbone with ``attention_maps``: SASRec, BERT4Rec), a method's branch weights ``K×d×d`` (×2 matrices) and scores ``B×K×N`` (K =
 ``Method.work_factor``: SRSUPM's K, 1 for a backbone alone), evaluation's ``eval_batch_size×K×N``
 scores and the training, validation and test windows ``windows×L`` (×3 while they are built).
 It is meant to catch sizes that are off by orders of magnitude, not to budget a run to the
@@ -39,8 +39,6 @@ __all__ = ["check_memory", "estimate_memory", "available_memory", "window_count"
 _F32, _I64 = 4, 8
 _ADAM = 4                          # a trained weight: itself, its gradient and Adam's two moments
 _ACTIVATIONS = 8                   # tensors of B×L×d kept per layer for the backward pass (about)
-_ATTENTION = ("sasrec", "bert4rec")                 # backbones that hold B×heads×L×L attention scores
-_DEFAULT_LAYERS = {"gru4rec": 1}                    # n_layers when backbone_options does not set it
 #: config fields whose size the estimate scales with, in the order they are blamed on a tie
 SIZE_FIELDS = ("dim", "max_len", "K", "batch_size", "eval_batch_size")
 
@@ -57,26 +55,25 @@ def window_count(dataset) -> int:
 
 def _terms(config, n_items: int, n_users: int, n_windows: int | None) -> list[tuple[str, str, int, bool]]:
     """``(name, formula, bytes, on_host)`` of every large allocation of a run of ``config``."""
-    from .methods import get_method
+    from .backbones import BACKBONES
+    from .families.registry import get_method
 
     opts = config.backbone_options if isinstance(config.backbone_options, dict) else {}
-    layers = opts.get("n_layers", _DEFAULT_LAYERS.get(config.backbone, 2))
-    heads = opts.get("n_heads", 2)
-    layers = layers if isinstance(layers, int) and layers > 0 else 1
-    heads = heads if isinstance(heads, int) and heads > 0 else 1
+    shape = BACKBONES[config.backbone].memory_shape(opts)                  # the family says (Backbone.memory_shape)
+    layers, heads = shape["layers"], shape["heads"]
     N, U, d, L = n_items + 1, n_users, config.dim, config.max_len
     # a batch holds at most every window, an evaluation batch at most every user
     B = config.batch_size if n_windows is None else max(1, min(config.batch_size, n_windows))
     E = max(1, min(config.eval_batch_size, n_users))
     K = get_method(config.method).work_factor(config)
     out = [("item table", f"{N}×{d}×{_F32} B×{_ADAM}", N * d * _F32 * _ADAM, False)]
-    if config.backbone == "caser":
+    if shape["user_table"]:
         out.append(("user table", f"{U}×{d}×{_F32} B×{_ADAM}", U * d * _F32 * _ADAM, False))
     out += [("positional table", f"{L}×{d}×{_F32} B×{_ADAM}", L * d * _F32 * _ADAM, False),
             ("layer weights", f"{layers}×4×{d}×{d}×{_F32} B×{_ADAM}", layers * 4 * d * d * _F32 * _ADAM, False),
             ("activations", f"{B}×{L}×{d}×{layers} layers×{_F32} B×{_ACTIVATIONS}",
              B * L * d * layers * _F32 * _ACTIVATIONS, False)]
-    if config.backbone in _ATTENTION:
+    if shape["attention_maps"]:
         out.append(("attention scores", f"{B}×{heads}×{L}×{L}×{layers} layers×{_F32} B",
                     B * heads * L * L * layers * _F32, False))
     if K > 1:

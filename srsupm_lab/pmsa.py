@@ -24,7 +24,12 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-__all__ = ["pmsd", "shift_level", "level_edges", "assess", "drop_labels", "label_bitsets"]
+__all__ = ["pmsd", "shift_level", "level_edges", "assess", "drop_labels", "label_bitsets", "check_K"]
+
+
+def check_K(K) -> int:
+    """``K`` as an int, or one line saying it must be an integer >= 3 (PMSA's levels, Eq. 3)."""
+    return _check_K(K)
 
 
 def _check_K(K) -> int:

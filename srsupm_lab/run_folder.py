@@ -77,13 +77,13 @@ def upgrade_stored_config(stored: dict) -> dict:
     run ran: a field's default or ``LEGACY_VALUES`` entry, a method option's ``Method.legacy_values`` entry
     or default (:func:`srsupm_lab.config.sectioned` reads the flat shape).
 
-    BERT4Rec runs stored before the cloze-only default (2026-12-01, the same change that added
-    ``augmentation``) trained the next-item loss too: their ``backbone_options`` gain
+    BERT4Rec runs stored before the cloze-only default (the same change added SRSUPM's
+    ``augmentation`` option) trained the next-item loss too: their ``backbone_options`` gain
     ``next_item_loss=True``.
     """
-    from .methods import get_method
+    from .families.registry import get_method
     out = sectioned(stored)
-    older = "augmentation" not in stored and "method_options" not in stored   # before 2026-12-01's options
+    older = "augmentation" not in stored and "method_options" not in stored   # stored before those options
     out = {**stored_defaults(), **out}
     method = get_method(out["method"])
     given = dict(out.get("method_options") or {})
@@ -141,7 +141,7 @@ def config_differences(stored: dict, now: dict) -> dict:
     Ignored: what may change between a run and its resumption (``RESUMABLE_CHANGES`` and the method's
     ``speed_options``). Both configs are read as their runs ran (:func:`upgrade_stored_config`).
     """
-    from .methods import get_method
+    from .families.registry import get_method
     stored, now = upgrade_stored_config(stored), upgrade_stored_config(now)
     ignore = set(RESUMABLE_CHANGES) | {"out_dir", "method_options"}
     diff = {k: (stored.get(k), now.get(k)) for k in sorted(set(stored) | set(now))

@@ -1,15 +1,17 @@
 """Training loop: batches, early stopping, checkpoints, exact resume (method.md §10–11).
 
 One :class:`Trainer` trains any model that follows the Recommender protocol
-(``model.loss(batch) -> (loss, parts)``, ``model.score(inputs, users)``):
+(:mod:`srsupm_lab.families.protocol`: ``model.loss(batch) -> (loss, parts)``, ``model.score(batch)``):
 
 * the training windows move to the device once; an epoch is a ``torch.randperm`` cut into
   index slices (no DataLoader, no per-sample Python). A model may supply its own training
   tensors (``model.training_data(train)``: one-pass rows of prefixes, :mod:`srsupm_lab.data.prefix_rows`);
   with a ``[R, L]`` target matrix a batch is a run of rows holding about ``batch_size`` targets;
 * Adam; bf16 autocast on CUDA only (evaluation always runs without autocast);
+* a batch (:class:`~srsupm_lab.families.protocol.Batch`) holds the windows' items, targets, users, row indices
+  and the columns the model ``requires`` (levels, context, ...), checked once up front;
 * early stopping on validation Recall@10 with a patience (paper: 10); the best state is kept
-  and the test windows are evaluated with it, overall and per PMSA level;
+  and the test windows are evaluated with it, overall and per PMSA level when levels are given;
 * after every epoch a checkpoint is written atomically (temporary file + ``os.replace``):
   model, optimiser, epoch, best metric/state, patience counter, history, every RNG state and the
   model's training-time caches (non-persistent float buffers such as the PMSIM confidence),
@@ -38,7 +40,10 @@ from . import distributed as ddp
 from .atomic import atomic_write, remove_stale_temps
 from .checkpoints import (CHECKPOINT_VERSION, cache_buffers, check_checkpoint, load_cache_buffers, read_checkpoint,
                           data_sha256, rng_state, set_rng_state)
+from .config import PRESETS
+from .data.windows import batch_slices
 from .evaluate import evaluate, metric_names
+from .families.protocol import Batch, check_requires, part
 
 __all__ = ["Trainer", "FitResult", "batch_slices", "resolve_device", "seed_everything", "count_parameters"]
 
@@ -84,38 +89,16 @@ def _cpu_state(model: torch.nn.Module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
-def batch_slices(targets: torch.Tensor, perm: torch.Tensor, batch_size: int) -> list[slice]:
-    """Slices of ``perm`` that make the epoch's batches.
-
-    ``targets [M]`` (one per window): slices of ``batch_size`` rows. ``targets [R, L]`` (one-pass
-    rows, 0 = no target): runs of rows holding about ``batch_size`` targets each; a batch ends at
-    the first row that brings the epoch's running count of targets to a multiple of
-    ``batch_size``, so every batch but the last holds ``batch_size - L + 1`` to
-    ``batch_size + L - 1`` targets and the epoch has as many batches as with windows (one fewer
-    where a row alone crosses two multiples). One device sync.
-    """
-    m = perm.shape[0]
-    if targets.dim() == 1:
-        return [slice(start, start + batch_size) for start in range(0, m, batch_size)]
-    counts = (targets[perm] != 0).sum(dim=1).cumsum(dim=0).cpu()           # (R,) targets up to each row
-    total = int(counts[-1])
-    marks = torch.arange(batch_size, total, batch_size)                     # (n_batches - 1,)
-    ends = (torch.searchsorted(counts, marks) + 1).unique().tolist()        # a row closes each batch
-    bounds = [0] + [e for e in ends if e < m] + [m]
-    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+def _diagnostics_postfix(row: dict, columns: dict[str, str]) -> dict:
+    """The progress bar's short summary of the diagnostics the model shows (``progress_columns``: name -> label)."""
+    return {short: f"{row['eng_' + k]:.3f}" for k, short in columns.items() if "eng_" + k in row}
 
 
-def _engagement_postfix(row: dict) -> dict:
-    """The progress bar's short engagement summary: α's level information share, β entropy, branch cosine."""
-    keys = {"eng_alpha_info_share": "α info", "eng_beta_entropy": "β H", "eng_branch_cosine": "cos"}
-    return {short: f"{row[k]:.3f}" for k, short in keys.items() if k in row}
-
-
-def _epoch_line(row: dict, state: dict, epochs: int, monitor: str) -> str:
-    """One line per epoch for headless runs (bars off): loss parts, validation, engagement, time, ETA."""
+def _epoch_line(row: dict, state: dict, epochs: int, monitor: str, columns: dict[str, str]) -> str:
+    """One line per epoch for headless runs (bars off): loss parts, validation, the model's diagnostics, time, ETA."""
     epoch = row["epoch"]
     parts = " ".join(f"{k[5:]} {row[k]:.4f}" for k in row if k.startswith("loss_"))
-    eng = " ".join(f"{short} {value}" for short, value in _engagement_postfix(row).items())
+    eng = " ".join(f"{short} {value}" for short, value in _diagnostics_postfix(row, columns).items())
     seconds = row["train_seconds"] + row["eval_seconds"]
     left = epochs - epoch
     eta = "" if state["stopped_early"] or left == 0 else \
@@ -148,21 +131,25 @@ class Trainer:
 
     Parameters
     ----------
-    model : Recommender (``loss``, ``score``; optional ``prepare(train, levels)``).
+    model : Recommender (:mod:`srsupm_lab.families.protocol`: ``loss``, ``score``; optional ``prepare(train, levels)``,
+        ``training_data``, ``epoch_diagnostics``); the columns it ``requires`` are checked against the data here.
     train, valid, test : Windows (``test`` optional). Valid/test need ``history`` when
         ``mask_history`` is True.
-    train_levels : LongTensor [M] or None — PMSA level of each training window (``batch["levels"]``).
+    train_levels : LongTensor [M] or None — PMSA level of each training window (``batch["levels"]``), for a
+        model that requires levels.
     valid_levels, test_levels : LongTensor or None — for the per-level tables at the end.
     checkpoint : path of the checkpoint file, or None for no checkpoint (and no resume).
     resume : continue from ``checkpoint`` when it exists (otherwise start fresh).
     monitor : validation metric for early stopping and model selection.
 
-    Defaults follow the paper's setting (method.md §11): Adam, lr 0.01, batch 128, patience 10.
+    Defaults: the paper's protocol, read from the config's preset ``paper`` (method.md §11): Adam, lr 0.01,
+    batch 128, patience 10, at most 200 epochs (a TrainConfig run passes its own: lr 0.001, batch 256).
     """
 
     def __init__(self, model, train, valid, test=None, *, train_levels=None, valid_levels=None, test_levels=None,
-                 epochs: int = 200, batch_size: int = 128, lr: float = 0.01, weight_decay: float = 0.0,
-                 patience: int = 10, seed: int = 42, device="auto", eval_batch_size: int = 1024,
+                 epochs: int = PRESETS["paper"]["epochs"], batch_size: int = PRESETS["paper"]["batch_size"],
+                 lr: float = PRESETS["paper"]["lr"], weight_decay: float = 0.0,
+                 patience: int = PRESETS["paper"]["patience"], seed: int = 42, device="auto", eval_batch_size: int = 1024,
                  mask_history: bool = True, ks: Sequence[int] = (10, 20), monitor: str = "recall@10",
                  checkpoint: str | os.PathLike | None = None, resume: bool = False, progress: bool = True):
         for name, value in dict(epochs=epochs, batch_size=batch_size, patience=patience,
@@ -183,6 +170,8 @@ class Trainer:
                 raise ValueError(f"Trainer: train_levels must be [M]={len(train)}, got {tuple(train_levels.shape)}")
         if resume and checkpoint is None:
             raise ValueError("Trainer: resume=True needs a checkpoint path")
+        held = {*Batch.of(train), "index", *(["levels"] if train_levels is not None else [])}
+        check_requires(model, held, "Trainer")                              # one line naming what is missing
 
         self.device = resolve_device(device)
         self.distributed = ddp.init_from_env(self.device.type)              # torchrun with WORLD_SIZE > 1
@@ -204,9 +193,11 @@ class Trainer:
     def _fingerprint(self) -> dict:
         fp = {"batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay, "seed": self.seed,
               "n_train": len(self.train), "monitor": self.monitor, "mask_history": self.mask_history}
-        fp["one_pass"] = bool(getattr(self.model, "one_pass", False))       # absent in older checkpoints: False
+        fp["one_pass"] = bool(part(self.model, "one_pass"))                 # absent in older checkpoints: False
         if getattr(self, "_data_hashes", None) is None:                     # the data's content, hashed once
             self._data_hashes = data_sha256(self.train, self.train_levels)
+            if self.train_levels is None:                                   # a run without levels: an older
+                self._data_hashes.pop("levels_sha256")                      # checkpoint's levels are not its data
         return {**fp, **self._data_hashes}                                  # absent in older ones: not checked
 
     def _save(self, state: dict) -> None:
@@ -261,7 +252,7 @@ class Trainer:
                    disable=not self.progress)
         for part in bar:
             idx, weight = ddp.shard(perm[part])                            # (B,) global batch, or this rank's share
-            batch = {name: t[idx] for name, t in data.items()}
+            batch = Batch({name: t[idx] for name, t in data.items()})
             batch["index"] = idx
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.amp):
                 loss, loss_parts = self._loss(batch)
@@ -293,19 +284,19 @@ class Trainer:
         Measured on the validation windows and a fixed training batch (the same rows every epoch); the
         model must leave every training state (RNG, caches, mode) as it was.
         """
-        if not callable(getattr(self.model, "epoch_diagnostics", None)) or self.valid_levels is None \
-                or not ddp.is_main():
+        measure = part(self.model, "epoch_diagnostics")
+        if measure is None or self.valid_levels is None or not ddp.is_main():
             return {}
         g = torch.Generator().manual_seed(1)                               # a fixed sample of training rows
         rows = torch.randperm(data["targets"].shape[0], generator=g)[:self.batch_size].sort().values.to(self.device)
-        batch = {name: t[rows] for name, t in data.items()}
+        batch = Batch({name: t[rows] for name, t in data.items()})
         batch["index"] = rows
-        values = self.model.epoch_diagnostics(self.valid, self.valid_levels, batch)
+        values = measure(self.valid, self.valid_levels, batch)
         return {f"eng_{k}": v for k, v in values.items()}
 
     def _training_data(self) -> dict:
         """The tensors an epoch batches over, on the device: the model's own (``training_data``) or the windows'."""
-        own = self.model.training_data(self.train) if callable(getattr(self.model, "training_data", None)) else None
+        own = (part(self.model, "training_data") or (lambda train: None))(self.train)
         if own is not None:
             if self.distributed:
                 raise ValueError("Trainer: one-pass rows (training_data) are not sharded across processes; "
@@ -315,8 +306,8 @@ class Trainer:
         data = {"inputs": train.inputs, "targets": train.targets, "users": train.users}
         if self.train_levels is not None:
             data["levels"] = self.train_levels.to(self.device)
-        if getattr(train, "context", None) is not None and getattr(self.model, "uses_context", False):
-            data["context"] = train.context                                # ground truth, for an oracle only
+        for name in sorted(part(self.model, "requires") - set(data) - {"index"}):
+            data[name] = getattr(train, name)                               # e.g. an oracle's ground truth (checked)
         return data
 
     def _validate(self) -> dict:
@@ -329,8 +320,9 @@ class Trainer:
         if self.checkpoint is None or not (self.resume and self.checkpoint.exists()):
             seed_everything(self.seed)
         data = self._training_data()
-        if hasattr(self.model, "prepare"):
-            self.model.prepare(self.train, self.train_levels)
+        prepare = part(self.model, "prepare")
+        if prepare is not None:
+            prepare(self.train, self.train_levels)
             self.model.to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         if self.distributed:                       # DDP averages gradients; it hooks forward(), hence LossModule
@@ -367,11 +359,12 @@ class Trainer:
                 state["bad_epochs"] += 1
                 state["stopped_early"] = state["bad_epochs"] >= self.patience
             state["epoch"] = epoch
+            columns = part(self.model, "progress_columns")
             epochs_bar.set_postfix({self.monitor: f"{score:.4f}", "best": f"{state['best_metric']:.4f}",
-                                    **_engagement_postfix(row)})
+                                    **_diagnostics_postfix(row, columns)})
             self._save(state)
             if not self.progress and ddp.is_main():
-                print(_epoch_line(row, state, self.epochs, self.monitor), flush=True)
+                print(_epoch_line(row, state, self.epochs, self.monitor, columns), flush=True)
         epochs_bar.close()
         return self._finish(state)
 

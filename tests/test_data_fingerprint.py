@@ -1,4 +1,5 @@
-"""A checkpoint knows the data it was trained on (srsupm_lab.checkpoints: ``windows_sha256``, ``levels_sha256``).
+"""A checkpoint knows the data it was trained on (srsupm_lab.checkpoints: ``windows_sha256``, and ``levels_sha256``
+for a method that trains on PMSA levels).
 
 ``--resume`` on data that changed since the checkpoint (same counts, other sequences or labels)
 is refused with one line saying which changed, before anything in the run folder changes; a
@@ -142,11 +143,12 @@ def test_changed_sequences_are_refused_naming_the_windows(trained):
 
 
 def test_changed_labels_are_refused_naming_the_levels(trained, capsys):
-    data, out = trained
+    data, out = trained[0], trained[1].parent / "srsupm"               # a method that trains on PMSA levels
+    run_experiment(config(data, out, method="srsupm", K=3))
     swap_labels(data / "Toy_item2categories.json")
     before = snapshot(out)
-    args = ["train", "--dataset", str(data), "--backbone", "gru4rec", "--dim", "8", "--max-len", "6",
-            "--device", "cpu", "--no-progress", "--epochs", "2", "--resume", "--out", str(out)]
+    args = ["train", "--dataset", str(data), "--backbone", "gru4rec", "--dim", "8", "--max-len", "6", "--method",
+            "srsupm", "--K", "3", "--device", "cpu", "--no-progress", "--epochs", "2", "--resume", "--out", str(out)]
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "Traceback" not in err, err
@@ -154,8 +156,14 @@ def test_changed_labels_are_refused_naming_the_levels(trained, capsys):
                           f"levels (from the labels) changed (sha256 "), err
     assert "windows" not in err
     assert snapshot(out) == before
-    res = run_experiment(config(data, out, epochs=2), overwrite=True)
+    res = run_experiment(config(data, out, method="srsupm", K=3, epochs=2), overwrite=True)
     assert res["epochs_run"] == 2                                          # starting over is allowed
+
+
+def test_changed_labels_leave_a_run_without_levels_resumable(trained):
+    data, out = trained                                                    # method none reads no labels
+    swap_labels(data / "Toy_item2categories.json")
+    assert run_experiment(config(data, out, epochs=2, resume=True))["epochs_run"] == 2
 
 
 def test_an_unchanged_run_resumes(trained):
@@ -167,9 +175,10 @@ def test_a_checkpoint_without_the_hashes_still_resumes(trained):
     data, out = trained
     ck = torch.load(out / "checkpoint.pt", weights_only=True)
     for key in DATA_HASH_KEYS:
-        del ck["fingerprint"][key]
+        ck["fingerprint"].pop(key, None)                                   # a run without levels has no levels hash
     torch.save(ck, out / "checkpoint.pt")
     swap_first_items(data / "Toy.txt")                                      # cannot be checked: accepted
     res = run_experiment(config(data, out, epochs=2, resume=True))
     assert res["epochs_run"] == 2
-    assert set(DATA_HASH_KEYS) <= set(torch.load(out / "checkpoint.pt", weights_only=True)["fingerprint"])
+    stored = torch.load(out / "checkpoint.pt", weights_only=True)["fingerprint"]
+    assert "windows_sha256" in stored and "levels_sha256" not in stored    # a run without levels hashes none

@@ -176,3 +176,45 @@ def test_no_module_reaches_into_another_modules_private_names():
     assert not bad, "private names used across modules (make them public where they live):\n" + "\n".join(bad)
     stale = KNOWN_PRIVATE - {(i, m, n) for i, m, n, _ in uses}
     assert not stale, f"these are public now: drop them from KNOWN_PRIVATE: {sorted(stale)}"
+
+
+# ----------------------------------------------------------------------------- layers
+#: the modules below the methods: the shared machinery every family plugs into (prefixes of module names)
+BELOW_METHODS = ("srsupm_lab.config", "srsupm_lab.run_folder", "srsupm_lab.trainer", "srsupm_lab.evaluate",
+                 "srsupm_lab.data", "srsupm_lab.backbones", "srsupm_lab.checkpoints", "srsupm_lab.pmsa",
+                 "srsupm_lab.memory", "srsupm_lab.families", "srsupm_lab.atomic",
+                 "srsupm_lab.threads", "srsupm_lab.distributed", "srsupm_lab.run_lock")
+#: what lies above the methods: a method never imports these (its experiments live up there, beside the others)
+ABOVE_METHODS = ("srsupm_lab.analysis", "srsupm_lab.experiment", "srsupm_lab.reproduce", "srsupm_lab.cli",
+                 "srsupm_lab.__main__", "srsupm_lab.widgets")
+
+
+def _within(name: str, prefixes) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    bad = []
+    for name, targets in graph.items():
+        for target in sorted(targets):
+            if _within(name, BELOW_METHODS) and _within(target, ("srsupm_lab.methods",)):
+                bad.append(f"{name} (below the methods) imports {target}")
+            if _within(name, ("srsupm_lab.methods",)) and _within(target, ABOVE_METHODS):
+                bad.append(f"{name} (a method) imports {target}, which lies above the methods")
+    return bad
+
+
+def test_the_layer_check_sees_a_hand_built_violation():
+    graph = {"srsupm_lab.trainer": {"srsupm_lab.methods.none"}, "srsupm_lab.methods.x": {"srsupm_lab.analysis.shift"},
+             "srsupm_lab.experiment": {"srsupm_lab.methods"}, "srsupm_lab.methods.y": {"srsupm_lab.backbones"}}
+    assert _layer_violations(graph) == [
+        "srsupm_lab.trainer (below the methods) imports srsupm_lab.methods.none",
+        "srsupm_lab.methods.x (a method) imports srsupm_lab.analysis.shift, which lies above the methods"]
+
+
+def test_imports_run_one_direction_through_the_methods():
+    """Below the methods (config, run folders, trainer, evaluation, data, backbones, checkpoints, PMSA) nothing
+    imports ``srsupm_lab.methods``; no method imports analysis, experiment, reproduce or the CLI. Function-level
+    imports count (the graph reads every import at any depth)."""
+    bad = _layer_violations(_graph())
+    assert not bad, "imports against the layers:\n" + "\n".join(bad)

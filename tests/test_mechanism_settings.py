@@ -229,7 +229,8 @@ def test_screening_ranks_on_validation_and_chooses_only_an_engaged_winner(tmp_pa
     import pandas as pd
 
     from srsupm_lab.methods.srsupm import screening
-    screening.run_screening("synthetic", 1, 1, tmp_path, names=["backbone", "paper", "unit+sharp+normreg"],
+    from srsupm_lab.reproduce.screening import run_screening
+    run_screening("synthetic", 1, 1, tmp_path, names=["backbone", "paper", "unit+sharp+normreg"],
                             dataset_options=TINY_WORLD, max_len=8, dim=16, device="cpu")
     table = screening.screening_table(tmp_path)
     assert list(table["setting"]) != [] and set(table["setting"]) == {"backbone", "paper", "unit+sharp+normreg"}
@@ -264,20 +265,22 @@ def test_windows_carry_the_generators_switch_at_each_target_step():
 
 def test_shift_oracle_starts_as_its_backbone_and_reads_the_truth():
     from srsupm_lab.methods.srsupm.oracle import ShiftOracle, gap_closed
+    from srsupm_lab.families.protocol import Batch
     torch.manual_seed(0)
     bb = build_backbone("gru4rec", n_items=30, dim=8, max_len=5)
     oracle = ShiftOracle(bb).eval()
     inputs, users = torch.randint(1, 31, (4, 5)), torch.arange(4)
     context = torch.tensor([0, 1, 1, 0])
-    torch.testing.assert_close(oracle.score(inputs, users, context), BackboneRecommender(bb).eval().score(inputs, users))
+    told = Batch(inputs=inputs, users=users, context=context)
+    torch.testing.assert_close(oracle.score(told), BackboneRecommender(bb).eval().score(inputs, users))
     with torch.no_grad():
         oracle.shift.weight[1] = 1.0
-    moved = oracle.score(inputs, users, context) - BackboneRecommender(bb).eval().score(inputs, users)
+    moved = oracle.score(told) - BackboneRecommender(bb).eval().score(inputs, users)
     E = bb.item_table()
     torch.testing.assert_close(moved[1], E.sum(1), rtol=1e-5, atol=1e-5)        # ⟨1, e_i⟩ on switched rows only
     assert float(moved[0].abs().max()) == 0.0
     with pytest.raises(ValueError, match="ground truth"):
-        oracle.score(inputs, users, None)
+        oracle.score(inputs, users)
     assert gap_closed(0.40, 0.43, 0.50) == pytest.approx(0.3) and math.isnan(gap_closed(0.5, 0.4, 0.5))
     with pytest.raises(ValueError, match="switches of methods"):
         TrainConfig.from_dict({"dataset": "synthetic", "oracle": True, "srsupm": True})    # the flat shape: one method

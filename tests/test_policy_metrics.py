@@ -10,6 +10,7 @@ from torch import nn
 from srsupm_lab.analysis.policy_metrics import (full_auc, ncis, policy_metrics, policy_summary, popularity,
                                                 trajectory_rows)
 from srsupm_lab.data import SequenceDataset, leave_one_out
+from srsupm_lab.families.protocol import Recommender
 
 N = 8
 SEQS = [[1, 2, 3, 4, 5, 6], [2, 3, 2, 7], [5, 1, 8], [4, 4], [6, 7, 1, 2, 3]]       # user 3 is dropped (2 items)
@@ -19,7 +20,7 @@ BAIT = np.array([False, True, False, False, True, False, False, True, False])
 SATISFACTION = [np.round(np.random.default_rng(u + 1).random(len(s)), 3) for u, s in enumerate(SEQS)]
 
 
-class TableModel(nn.Module):
+class TableModel(Recommender):
     """score(u, window) = a[u, i] + b[last item of the window, i]: a hand-readable recommender."""
 
     def __init__(self, seed):
@@ -28,8 +29,8 @@ class TableModel(nn.Module):
         self.a = nn.Parameter(torch.randn(len(SEQS), N + 1, generator=g))
         self.b = nn.Parameter(torch.randn(N + 1, N + 1, generator=g))
 
-    def score(self, inputs, users):
-        return self.a[users] + self.b[inputs[:, -1]]
+    def score_all(self, batch):
+        return self.a[batch["users"]] + self.b[batch["inputs"][:, -1]]
 
     def by_hand(self, user, prefix):
         last = prefix[-1] if prefix else 0

@@ -19,6 +19,7 @@ from srsupm_lab.methods.none import BackboneRecommender
 from srsupm_lab.methods.srsupm.model import SRSUPM
 from srsupm_lab.cli.train import add_train_arguments, config_from_args, train_from_args
 from srsupm_lab.trainer import Trainer
+from srsupm_lab.families.protocol import Recommender
 
 N_ITEMS, MAX_LEN = 40, 8
 TIMING = ["train_seconds", "eval_seconds"]
@@ -129,7 +130,7 @@ def test_resume_after_a_crash_mid_epoch(tmp_path, cycle_data):
     pd.testing.assert_frame_equal(full.test, resumed.test)
 
 
-class Constant(torch.nn.Module):
+class Constant(Recommender):
     """Scores every item equally (metrics 0) while its parameter keeps moving."""
 
     def __init__(self):
@@ -141,8 +142,8 @@ class Constant(torch.nn.Module):
         loss = (self.w - 1.0).pow(2).sum() + 0.0 * batch["inputs"].float().sum()
         return loss, {"square": loss.detach()}
 
-    def score(self, inputs, users):
-        return self.w.expand(inputs.shape[0], N_ITEMS + 1) * 0.0
+    def score_all(self, batch):
+        return self.w.expand(batch["inputs"].shape[0], N_ITEMS + 1) * 0.0
 
 
 def test_early_stopping_keeps_the_best_state(tmp_path, cycle_data):
@@ -212,8 +213,9 @@ def test_config_validation():
         TrainConfig(backbone="transformer")
     with pytest.raises(ValueError, match="beauty"):
         TrainConfig(dataset="no-such-data")
-    with pytest.raises(ValueError, match="K"):
-        TrainConfig(K=2)
+    with pytest.raises(ValueError, match="K: must be at least 3 for method 'srsupm'"):
+        TrainConfig(method="srsupm", K=2)
+    assert TrainConfig(method="none", K=1).K == 1                # no levels asked for: any K
     with pytest.raises(ValueError, match="noise_p"):
         TrainConfig(noise_p=1.5)
     with pytest.raises(ValueError, match="batch_size"):

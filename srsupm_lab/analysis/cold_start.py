@@ -26,6 +26,7 @@ import torch
 
 from ..data.windows import Windows
 from ..evaluate import metric_names, metrics_from_ranks, target_ranks
+from ..families.protocol import scoring_batch
 
 __all__ = ["first_items_windows", "sampled_ranks", "cold_start_ranks", "cold_start_table", "COLD_KS", "PROTOCOLS"]
 
@@ -89,11 +90,7 @@ def cold_start_ranks(model, dataset, split, ks: Sequence = COLD_KS, max_len: int
             g = torch.Generator().manual_seed(seed)
             for start in range(0, len(windows), batch_size):
                 part = windows.subset(slice(start, start + batch_size))
-                if getattr(model, "uses_context", False):
-                    scores = model.score(part.inputs.to(device), part.users.to(device), part.context.to(device))
-                else:
-                    scores = model.score(part.inputs.to(device), part.users.to(device))
-                scores = scores.cpu()
+                scores = model.score(scoring_batch(part.to(device))).cpu()                 # (B, N+1)
                 full = target_ranks(scores, part.targets, part.history)
                 sampled = sampled_ranks(scores, part.targets, part.history, n_negatives, g)
                 users = part.users.numpy()

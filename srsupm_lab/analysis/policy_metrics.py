@@ -44,6 +44,7 @@ import pandas as pd
 import torch
 
 from ..evaluate import target_ranks
+from ..families.protocol import Batch
 from .cold_start import sampled_ranks
 
 __all__ = ["NCIS_CAP", "NCIS_STEPS", "full_auc", "popularity", "trajectory_rows", "trajectory_log_weights",
@@ -103,9 +104,10 @@ def trajectory_rows(dataset, users, steps: int, max_len: int) -> dict:
 
 
 def _score(model, inputs: torch.Tensor, users: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
-    if getattr(model, "uses_context", False):
-        return model.score(inputs, users, context)
-    return model.score(inputs, users)
+    batch = Batch(inputs=inputs, users=users)
+    if context is not None:
+        batch["context"] = context                                  # an oracle reads it; others ignore it
+    return model.score(batch)
 
 
 @torch.no_grad()

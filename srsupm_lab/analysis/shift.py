@@ -31,6 +31,8 @@ import pandas as pd
 import torch
 from scipy import stats
 
+from ..methods.srsupm.branch_stats import check_levels
+
 __all__ = ["shift_distributions", "mean_shift_matrix", "mean_shift_distribution", "diagonal_dominance",
            "basic_views", "shift_representations", "pair_distances", "view_distances", "separation",
            "gaussian_kde", "level_gain_table", "check_levels", "SAME_LEVEL", "TARGET_ONLY"]
@@ -85,16 +87,6 @@ def basic_views(model, windows, batch_size: int = 1024) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- Fig. 6
-def check_levels(levels, M: int, K: int) -> torch.Tensor:
-    """``levels`` as an (M,) long tensor on the CPU, each in 0..K−1 (raises with the shape or range otherwise)."""
-    lv = torch.as_tensor(levels).long().cpu()
-    if lv.shape != (M,):
-        raise ValueError(f"levels must have shape ({M},) (one PMSA level per window), got {tuple(lv.shape)}")
-    if M and (int(lv.min()) < 0 or int(lv.max()) >= K):
-        raise ValueError(f"levels must lie in 0..{K - 1}, got {int(lv.min())}..{int(lv.max())}")
-    return lv
-
-
 def mean_shift_matrix(alpha, levels, K: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Mean shift distribution per PMSA level (paper Fig. 6; method.md §5).
 

@@ -22,20 +22,8 @@ so memory stays bounded for large user sets.
 
 Why not :func:`scipy.stats.bootstrap`: it does the same job (``paired=True`` on the two models'
 per-user metrics, or one sample of the per-user differences, which is the same resampling;
-``vectorized``, percentile interval), but it is slower on the sizes the reports use. Beauty's
-22,363 paired test users, four metrics, median of three interleaved repeats on one thread
-(2-core x86_64 CPU shared with other jobs, 2026-12-01; ``benchmarks/bench_bootstrap.py``):
-
-==========  ===============  ==============================  =========================
-resamples   this module      SciPy, one sample of the        SciPy, ``paired=True``
-                             differences
-==========  ===============  ==============================  =========================
-1,000       1.9 s            3.0 s                           4.9 s
-2,000       3.9 s            5.0 s                           9.1 s
-10,000      21.2 s           25.7 s                          56.4 s
-==========  ===============  ==============================  =========================
-
-It also keeps the reports' intervals and p-values reproducible from the committed run folders
+``vectorized``, percentile interval), but it is slower on the sizes the reports use (Beauty's paired
+test users, four metrics: ``benchmarks/bench_bootstrap.py`` prints the table of both). It also keeps the reports' intervals and p-values reproducible from the committed run folders
 (the resamples come from torch's generator, seeded).
 """
 from __future__ import annotations

@@ -51,9 +51,9 @@ def init_normal(module: nn.Module, std: float = 0.02) -> None:
 class Dropout(nn.Module):
     """Inverted dropout, the same distribution as ``nn.Dropout``, faster on the CPU.
 
-    On the CPU torch draws dropout masks with ``bernoulli_``, about 2.5x slower than drawing
-    uniforms and comparing them with ``p`` (measured here: 16 ms vs 6 ms for a 1.3M-element
-    attention map, about a third of a SASRec training step). On other devices it defers to
+    On the CPU torch draws dropout masks with ``bernoulli_``, several times slower than drawing
+    uniforms and comparing them with ``p``, and a SASRec training step draws masks over whole
+    attention maps (``benchmarks/bench_train.py`` times the step). On other devices it defers to
     ``F.dropout`` (fused kernels). Each element is kept with probability ``1 - p`` and scaled
     by ``1 / (1 - p)``; evaluation mode is the identity.
     """
@@ -101,11 +101,21 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Ten
 class Backbone(nn.Module):
     """Base class: the shared item table, input checks and the default (absent) auxiliary loss.
 
-    Subclasses implement :meth:`encode`. ``needs_users`` marks backbones that embed users
-    (Caser); they receive ``n_users`` and require ``user_ids`` at every call.
+    Subclasses implement :meth:`encode`. What a family declares, each with its default here (the
+    shared layer reads these attributes, never a list of names):
+
+    ``requires``        the batch columns it reads beyond item ids: ``{"users"}`` for a backbone that
+                        embeds users (Caser: it receives ``n_users`` and needs ``user_ids`` at every call)
+    ``group_by_length`` batches are encoded in groups of similar window length (:mod:`.length_groups`)
+    ``causal_prefixes`` column t of ``sequence_output`` encodes the prefix ending at t (one-pass rows)
+    ``prefixes_exact``  the same, read from the options before a backbone is built (the config's check)
+    ``next_item_loss``  whether the next-item loss is part of the objective beside ``auxiliary_loss``
+    ``attention_maps``  whether it holds ``B×heads×L×L`` attention scores (the memory estimate)
+    ``memory_shape``    its layers, heads, attention maps and user table for the memory estimate
     """
 
-    needs_users: bool = False
+    #: the batch columns the backbone reads beyond item ids (``srsupm_lab.families.protocol.COLUMNS``)
+    requires: frozenset[str] = frozenset()
     #: the encoder's work grows with the window width and leading padding changes nothing, so
     #: batches are encoded in groups of similar length (:mod:`.length_groups`); Caser reads only
     #: its last few columns and keeps this False
@@ -115,12 +125,34 @@ class Backbone(nn.Module):
     #: training window at once (:mod:`srsupm_lab.data.prefix_rows`). GRU4Rec always; SASRec with
     #: ``positions="from_start"``; the others never.
     causal_prefixes: bool = False
+    #: the next-item loss is part of the objective (BERT4Rec as published trains on its cloze loss alone)
+    next_item_loss: bool = True
+    #: holds ``B×heads×L×L`` attention scores per layer (full self-attention)
+    attention_maps: bool = False
 
     @classmethod
     def prefixes_exact(cls, options: dict) -> bool:
         """Whether this backbone built with keyword ``options`` has ``causal_prefixes`` (read by the
         config before any backbone is built)."""
         return cls.causal_prefixes is True
+
+    @classmethod
+    def memory_shape(cls, options: dict) -> dict:
+        """``{"layers", "heads", "attention_maps", "user_table"}`` of this backbone built with ``options`` (for
+        :mod:`srsupm_lab.memory`): ``n_layers`` / ``n_heads`` as given, else the constructor's default, else 2;
+        a value that is no positive integer counts as 1 (the config's checks come later)."""
+        defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
+                    if p.default is not inspect.Parameter.empty}
+        shape = {}
+        for key, name in (("layers", "n_layers"), ("heads", "n_heads")):
+            value = options.get(name, defaults.get(name, 2))
+            shape[key] = value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1
+        return {**shape, "attention_maps": cls.attention_maps, "user_table": "users" in cls.requires}
+
+    @property
+    def needs_users(self) -> bool:
+        """Whether the backbone embeds users (``"users"`` in ``requires``)."""
+        return "users" in self.requires
 
     def __init__(self, n_items: int, dim: int, max_len: int, extra_rows: int = 0):
         super().__init__()
@@ -196,7 +228,8 @@ class Backbone(nn.Module):
         if item_seq.dim() != 2 or item_seq.shape[0] == 0 or not 1 <= item_seq.shape[1] <= self.max_len:
             raise ValueError(f"{where}: item_seq must have shape [B>=1, L] with 1 <= L <= max_len="
                              f"{self.max_len}, got {tuple(item_seq.shape)}")
-        if self.needs_users:
+        users = "users" in self.requires
+        if users:
             if user_ids is None:
                 raise ValueError(f"{where}: this backbone embeds users, pass user_ids [B]")
             if user_ids.dtype != torch.long or tuple(user_ids.shape) != (item_seq.shape[0],):
@@ -210,7 +243,7 @@ class Backbone(nn.Module):
             ~real[:, -1].all(),                                             # most recent item missing
             (real[:, :-1] & ~real[:, 1:]).any(),                            # padding after an item
         ]
-        if self.needs_users:
+        if users:
             flags.append(((user_ids < 0) | (user_ids >= self.n_users)).any())
         bad = torch.stack(flags).tolist()                                   # one device sync
         if bad[0]:
@@ -225,6 +258,6 @@ class Backbone(nn.Module):
             row = int((real[:, :-1] & ~real[:, 1:]).any(dim=1).nonzero()[0, 0])
             raise ValueError(f"{where}: row {row} has padding after an item; windows must be "
                              f"left-padded (padding only at the front)")
-        if self.needs_users and bad[3]:
+        if users and bad[3]:
             raise ValueError(f"{where}: user ids must lie in 0..n_users-1={self.n_users - 1}, found "
                              f"values in {int(user_ids.min())}..{int(user_ids.max())}")

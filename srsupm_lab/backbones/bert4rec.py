@@ -15,9 +15,9 @@ returns rows ``0..n_items`` only).
   cross-entropy over all items at the masked positions.
 
 - **Training objective**: as published (Sun et al.; RecBole) the cloze task alone
-  (``next_item_loss=False``, the default since 2026-12-01). ``next_item_loss=True`` adds the
-  next-item cross-entropy at the appended [MASK] (the package's objective before that date, kept
-  as an option); the SRSUPM plug-in always trains its own next-item loss and adds the cloze task.
+  (``next_item_loss=False``, the default). ``next_item_loss=True`` adds the
+  next-item cross-entropy at the appended [MASK] (the package's earlier objective, kept as an
+  option; run folders stored before the change read as it: ``run_folder.upgrade_stored_config``); the SRSUPM plug-in always trains its own next-item loss and adds the cloze task.
 
 Defaults follow RecBole's BERT4Rec (dropout 0.2, mask ratio 0.2). RecBole's version has no
 output projection or bias; neither does this one (scores are ``<h, e_i>`` like every backbone).

@@ -25,7 +25,7 @@ from .base import Backbone, Dropout, check_positive_int, check_probability
 class Caser(Backbone):
     """Horizontal + vertical convolutions over the last ``caser_len`` items, fused with the user."""
 
-    needs_users = True
+    requires = frozenset({"users"})   # a user embedding: n_users, and user ids at every call
     group_by_length = False   # only the last caser_len columns are read: nothing to trim
 
     def __init__(self, n_items: int, n_users: int, dim: int = 64, max_len: int = 50, *,

@@ -42,7 +42,7 @@ def check_one_pass_backbone(backbone, who: str) -> None:
     """One-line ValueError (naming ``who``) unless ``backbone`` can train one pass per user: causal prefixes,
     and no auxiliary loss a one-pass batch would leave out."""
     from .base import Backbone
-    if not getattr(backbone, "causal_prefixes", False):
+    if not (isinstance(backbone, Backbone) and backbone.causal_prefixes):
         raise ValueError(f"{who}: one_pass needs a backbone whose outputs are its prefixes' encodings (GRU4Rec, or "
                          f"SASRec with positions='from_start'); {type(backbone).__name__} with these options is not")
     if type(backbone).auxiliary_loss is not Backbone.auxiliary_loss:

@@ -105,6 +105,7 @@ class SASRec(Backbone):
     """
 
     extra_rows = 0
+    attention_maps = True     # B×heads×L×L scores per layer (the memory estimate)
     #: the attention is causal (BERT4Rec, bidirectional, sets this False)
     causal = True
 

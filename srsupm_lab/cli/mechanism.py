@@ -26,7 +26,8 @@ def _experiment_options(parser, runs: str, report: str, files: str) -> None:
 
 def cmd_screen(args) -> int:
     """Run (or resume) the screening grid, then write its validation-only report."""
-    from ..methods.srsupm.screening import run_screening, write_report
+    from ..methods.srsupm.screening import write_report
+    from ..reproduce.screening import run_screening
 
     if not args.report_only:
         run_screening(args.dataset, args.epochs, args.seed, args.runs, args.settings, device=args.device)

@@ -8,6 +8,9 @@ array of all interactions: no Python loop over users or windows.
 
 Users with fewer than 3 interactions cannot give a training, a validation and a test target;
 they are **dropped**, counted in ``Split.dropped_users`` and reported with a warning.
+
+:func:`batch_slices` cuts an epoch's permutation of windows (or of one-pass rows of prefixes) into
+the trainer's batches.
 """
 from __future__ import annotations
 
@@ -33,6 +36,13 @@ class Windows:
               knows and a recommender does not; for the synthetic world, 1 where the user's
               motivation switched just before the target (``meta["switch"]``), else 0. Only an
               oracle model reads it (:mod:`srsupm_lab.methods.srsupm.oracle`).
+    times, behaviours : LongTensor [M, L] or None: the time and the behaviour type of each input event,
+              aligned with ``inputs`` (0 under padding), for a model that requires them; no loader
+              fills them yet.
+    long_history : LongTensor [M, H] or None: the items before the window, for a long-sequence model.
+
+    The fields are the columns of a batch (:data:`srsupm_lab.families.protocol.COLUMNS`, same names): the
+    trainer and evaluation pass a model the ones it ``requires``.
     """
 
     inputs: torch.Tensor
@@ -40,6 +50,9 @@ class Windows:
     users: torch.Tensor
     history: torch.Tensor | None = None
     context: torch.Tensor | None = None
+    times: torch.Tensor | None = None
+    behaviours: torch.Tensor | None = None
+    long_history: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.targets.shape[0])
@@ -170,3 +183,24 @@ def target_steps(windows: Windows, ds: SequenceDataset) -> torch.Tensor:
                          f"{ds.name!r}: windows must come from leave_one_out of this dataset (a user's training "
                          f"windows together, in time order)")
     return torch.from_numpy(steps)
+
+
+def batch_slices(targets: torch.Tensor, perm: torch.Tensor, batch_size: int) -> list[slice]:
+    """Slices of ``perm`` that make the epoch's batches.
+
+    ``targets [M]`` (one per window): slices of ``batch_size`` rows. ``targets [R, L]`` (one-pass
+    rows, 0 = no target): runs of rows holding about ``batch_size`` targets each; a batch ends at
+    the first row that brings the epoch's running count of targets to a multiple of
+    ``batch_size``, so every batch but the last holds ``batch_size - L + 1`` to
+    ``batch_size + L - 1`` targets and the epoch has as many batches as with windows (one fewer
+    where a row alone crosses two multiples). One device sync.
+    """
+    m = perm.shape[0]
+    if targets.dim() == 1:
+        return [slice(start, start + batch_size) for start in range(0, m, batch_size)]
+    counts = (targets[perm] != 0).sum(dim=1).cumsum(dim=0).cpu()           # (R,) targets up to each row
+    total = int(counts[-1])
+    marks = torch.arange(batch_size, total, batch_size)                     # (n_batches - 1,)
+    ends = (torch.searchsorted(counts, marks) + 1).unique().tolist()        # a row closes each batch
+    bounds = [0] + [e for e in ends if e < m] + [m]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]

@@ -1,7 +1,7 @@
 """The method ``none``: a backbone used alone, score ``<h_u, e_i>`` over all items (method.md §2, §9).
 
-:class:`BackboneRecommender` follows the Recommender protocol shared with SRSUPM:
-``score(inputs [B, L], users [B]) -> [B, N+1]`` (column 0 = padding, to be ignored) and
+:class:`BackboneRecommender` follows the Recommender protocol (:mod:`srsupm_lab.families.protocol`):
+``score(batch) -> [B, N+1]`` (column 0 = padding, to be ignored) and
 ``loss(batch) -> (total, {"rec": ..., "aux": ...})``. The loss is the softmax cross-entropy over
 items ``1..N`` (the padding column is sliced off, no ``-inf`` masking), plus the backbone's own
 auxiliary loss when it has one (BERT4Rec's cloze task; the ``"aux"`` entry is present only then).
@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from ..backbones.base import Backbone
 from ..backbones.prefixes import check_one_pass_backbone, prefix_encodings, prefix_parts, target_cells
+from ..families.protocol import Batch, Recommender
 from .base import Method, check_prefixes_exact
 
 __all__ = ["BackboneRecommender", "BackboneAlone", "LOSSES"]
@@ -37,7 +36,7 @@ __all__ = ["BackboneRecommender", "BackboneAlone", "LOSSES"]
 LOSSES = ("ce", "bce")
 
 
-class BackboneRecommender(nn.Module):
+class BackboneRecommender(Recommender):
     """The plain sequential recommender: ``s_{u,i} = <Enc(S_u), e_i>``; ``loss`` is ``"ce"`` or ``"bce"``."""
 
     def __init__(self, backbone: Backbone, loss: str = "ce", one_pass: bool = False):
@@ -50,6 +49,7 @@ class BackboneRecommender(nn.Module):
         if one_pass:
             check_one_pass_backbone(backbone, "BackboneRecommender")
         self.backbone = backbone
+        self.requires = type(self).requires | backbone.requires             # Caser reads users
         self.n_items = backbone.n_items
         self.loss_type = loss
         self.one_pass = bool(one_pass)
@@ -83,9 +83,9 @@ class BackboneRecommender(nn.Module):
             row = int((set_ & (inputs == 0)).any(dim=1).nonzero()[0, 0])
             raise ValueError(f"{where}: row {row} has a target at a padding column")
 
-    def score(self, inputs: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+    def score_all(self, batch: Batch) -> torch.Tensor:
         """Scores of every item, ``[B, N+1]``; column 0 (padding) carries no meaning."""
-        h = self.backbone.encode(inputs, users)                             # (B, d)
+        h = self.backbone.encode(batch["inputs"], batch.get("users"))       # (B, d)
         return h @ self.backbone.item_table().T                             # (B, N+1)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -110,7 +110,7 @@ class BackboneRecommender(nn.Module):
             raise ValueError(f"BackboneRecommender.loss: targets must be item ids in 1..{self.n_items}, "
                              f"found values in {int(targets.min())}..{int(targets.max())}")
         aux = self.backbone.auxiliary_loss(inputs, targets, users)
-        if aux is not None and not getattr(self.backbone, "next_item_loss", True):   # BERT4Rec as published
+        if aux is not None and not self.backbone.next_item_loss:           # BERT4Rec as published
             return aux, {"aux": aux.detach()}
         rec = self._rec_loss(self.backbone.encode(inputs, users), targets)
         parts = {"rec": rec.detach()}

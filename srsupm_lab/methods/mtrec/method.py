@@ -16,7 +16,7 @@ Two stages, not alternating (mtrec.md §3):
    ``L_align = −mean(F(c)·r*(s_c, a_P) + (1 − F(c))·r*(s_c, a_N))`` with ``F = σ(score)``
    (:func:`~srsupm_lab.methods.mtrec.align.align_loss`; ``r*`` z-scored over the training set).
 
-**The oracle** (the upper bound issue 31 asks for; the paper has none): on a world that records the
+**The oracle** (an upper bound; the paper has none): on a world that records the
 true satisfaction (``synthetic-clickbait``, :mod:`srsupm_lab.data.satisfaction_world`),
 ``r*(s_c, a_P)`` is the satisfaction of taking candidate ``c``: for the target, the interaction's
 realised satisfaction (``meta["satisfaction"]`` at the window's step,

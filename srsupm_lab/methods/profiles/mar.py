@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...backbones.base import Backbone
+from ...families.protocol import Batch, Recommender, as_batch, part
 from .mope import DEFAULT_DECAY
 
 GATES = ("user", "scalar")
@@ -57,7 +58,7 @@ def recency_weights(length: int, decay: float, device=None, dtype=torch.float32)
     return decay ** torch.arange(length - 1, -1, -1, device=device, dtype=dtype)
 
 
-class MotivationAlignedRecommender(nn.Module):
+class MotivationAlignedRecommender(Recommender):
     """``s = <h, e> + g * <A m, B t>`` over a Backbone; see the module doc."""
 
     def __init__(self, backbone: Backbone, traits, masses=None, *, decay: float = DEFAULT_DECAY, rank: int | None = None,
@@ -88,6 +89,7 @@ class MotivationAlignedRecommender(nn.Module):
         traits[0] = 0.0
         masses = torch.where(traits.norm(dim=1) > 0, masses, torch.zeros_like(masses))   # no trait, no weight
         self.backbone = backbone
+        self.requires = type(self).requires | part(backbone, "requires")        # Caser reads users
         self.n_items = backbone.n_items
         self.decay = float(decay)
         self.gate_kind = gate
@@ -133,10 +135,18 @@ class MotivationAlignedRecommender(nn.Module):
         return F.normalize(motivation.to(self.traits), dim=1)
 
     # ------------------------------------------------------------------ Recommender protocol
-    def score(self, inputs: torch.Tensor, users: torch.Tensor | None = None,
-              motivation: torch.Tensor | None = None) -> torch.Tensor:
-        """Scores of every item ``[B, N+1]`` (column 0 = padding); ``motivation [B, d_t]`` overrides ``m``."""
-        h = self.backbone.encode(inputs, users)                                     # (B, d)
+    def score(self, batch, items: torch.Tensor | None = None, motivation: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores of every item ``[B, N+1]`` (column 0 = padding), or of the candidates ``items [B, C]``;
+        ``motivation [B, d_t]`` overrides ``m``."""
+        batch, items = as_batch(batch, items)
+        if motivation is not None:
+            batch = Batch(batch, motivation=motivation)
+        return self.score_items(batch, items)
+
+    def score_all(self, batch: Batch) -> torch.Tensor:
+        """Scores of every item ``[B, N+1]``; a ``motivation`` entry of the batch overrides ``m``."""
+        inputs, motivation = batch["inputs"], batch.get("motivation")
+        h = self.backbone.encode(inputs, batch.get("users"))                        # (B, d)
         m = self.motivation(inputs) if motivation is None else self._check_motivation(motivation, inputs.shape[0])
         return self._scores(h, m)
 
@@ -153,7 +163,7 @@ class MotivationAlignedRecommender(nn.Module):
         if self.backbone.check_inputs and not bool(((targets >= 1) & (targets <= self.n_items)).all()):
             raise ValueError(f"{where}: targets must be item ids in 1..{self.n_items}, "
                              f"found values in {int(targets.min())}..{int(targets.max())}")
-        logits = self.score(inputs, users)[:, 1:]                                   # (B, N)
+        logits = self.score_all(Batch(inputs=inputs, users=users))[:, 1:]          # (B, N)
         rec = F.cross_entropy(logits, targets - 1)
         aux = self.backbone.auxiliary_loss(inputs, targets, users)
         if aux is None:

@@ -31,7 +31,7 @@ import math
 
 import torch
 
-from ...analysis.branches import branch_similarity, level_information
+from .branch_stats import branch_similarity, level_information
 
 __all__ = ["measure", "gradient_shares", "beta_entropy", "branch_cosine", "validation_sample", "ENGAGED",
            "is_engaged"]

@@ -20,6 +20,7 @@ class SRSUPMMethod(Method):
     flat_switch = "srsupm"
     summary = "SRSUPM: shift branches supervised by PMSA, PMSID, PMSIM, the per-item mixture (paper §4)"
     Options = SRSUPMOptions
+    requires = frozenset({"levels"})                                   # PMSA runs for it (paper §4.1)
     presets = {"paper": PAPER_READINGS}
     speed_options = ("fused_mixture",)
     legacy_values = LEGACY_VALUES

@@ -41,6 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...backbones.base import dropout
+from ...families.protocol import Batch, Recommender, part
 from ...backbones.prefixes import check_one_pass_backbone, prefix_encodings, prefix_parts, target_cells
 from .one_pass import one_pass_windows
 from .options import AUGMENTATIONS, SRSUPMOptions, unused_weight_error
@@ -55,8 +56,8 @@ DEFAULT_LAMBDA1 = _D["lambda1"]
 DEFAULT_LAMBDA2 = _D["lambda2"]
 
 
-class SRSUPM(nn.Module):
-    """Plug-in model following the Recommender protocol (``loss``, ``score``, ``prepare``).
+class SRSUPM(Recommender):
+    """Plug-in model following the Recommender protocol (``loss``, ``score``, ``prepare``; :mod:`srsupm_lab.families.protocol`).
 
     Parameters
     ----------
@@ -97,6 +98,10 @@ class SRSUPM(nn.Module):
         and ``"keep"`` without (module doc, **Choice**).
     """
 
+    requires = frozenset({"levels"})                # PMSA levels: L_PMSID's labels, PMSIM's groups
+    #: the engagement numbers the trainer shows each epoch (:mod:`.engagement`)
+    progress_columns = {"alpha_info_share": "α info", "beta_entropy": "β H", "branch_cosine": "cos"}
+
     def __init__(self, backbone: nn.Module, K: int = 5, lambda1: float = DEFAULT_LAMBDA1,
                  lambda2: float = DEFAULT_LAMBDA2, gamma: float = _D["gamma"], tau: float = _D["tau"],
                  dropout: float = 0.1, pmsid: bool = True, pmsim: bool = True, pmi: bool = True, priors: bool = True,
@@ -126,6 +131,7 @@ class SRSUPM(nn.Module):
             if error:
                 raise ValueError(f"SRSUPM: {error}")
         self.backbone = backbone
+        self.requires = type(self).requires | part(backbone, "requires")        # Caser reads users
         self.n_items, self.dim, self.K = int(backbone.n_items), int(backbone.dim), K
         self.lambda1 = float(lambda1) if pmsid else 0.0
         self.lambda2 = float(lambda2) if pmsim else 0.0
@@ -350,9 +356,9 @@ class SRSUPM(nn.Module):
         """The weight of each loss term in Eq. 24 (``rec`` and BERT4Rec's ``aux`` weigh 1)."""
         return {"rec": 1.0, "pmsid": self.lambda1, "pmsim": self.lambda2, "reg": self.gamma, "aux": 1.0}
 
-    def score(self, inputs: torch.Tensor, users: torch.Tensor) -> torch.Tensor:
+    def score_all(self, batch: Batch) -> torch.Tensor:
         """Full-ranking scores (B, N+1); column 0 (padding) is -inf."""
-        s = self._predict(self._shift(inputs, users))                             # (B, N)
+        s = self._predict(self._shift(batch["inputs"], batch.get("users")))      # (B, N)
         return F.pad(s, (1, 0), value=float("-inf"))                              # (B, N+1)
 
     def epoch_diagnostics(self, valid, valid_levels, batch: dict | None) -> dict[str, float]:

@@ -23,21 +23,23 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...backbones.base import Backbone
+from ...families.protocol import Batch, Recommender
 from ..base import Method
 
 __all__ = ["ShiftOracle", "OracleMethod", "gap_closed"]
 
 
-class ShiftOracle(nn.Module):
+class ShiftOracle(Recommender):
     """A backbone whose user vector is shifted by a learned vector per true shift state (module doc)."""
 
-    uses_context = True                            # evaluate() and the trainer pass Windows.context
+    requires = frozenset({"context"})              # the batch carries Windows.context
 
     def __init__(self, backbone: Backbone, states: int = 2):
         super().__init__()
         if not isinstance(backbone, Backbone):
             raise TypeError(f"ShiftOracle needs a Backbone, got {type(backbone).__name__}")
         self.backbone, self.n_items = backbone, backbone.n_items
+        self.requires = type(self).requires | backbone.requires                    # Caser reads users
         d = backbone.dim
         self.shift = nn.Embedding(states, d)                       # s_c
         self.transform = nn.Parameter(torch.zeros(states, d, d))   # W_c
@@ -51,17 +53,17 @@ class ShiftOracle(nn.Module):
             raise ValueError(f"ShiftOracle: context must have shape ({B},), got {tuple(context.shape)}")
         return context.long()
 
-    def score(self, inputs: torch.Tensor, users: torch.Tensor | None = None,
-              context: torch.Tensor | None = None) -> torch.Tensor:
-        """Scores of every item, ``[B, N+1]`` (column 0 is padding)."""
-        c = self._check(context, inputs.shape[0])
-        h = self.backbone.encode(inputs, users)                                    # (B, d)
+    def score_all(self, batch: Batch) -> torch.Tensor:
+        """Scores of every item, ``[B, N+1]`` (column 0 is padding), told the batch's ``context``."""
+        inputs = batch["inputs"]
+        c = self._check(batch.get("context"), inputs.shape[0])
+        h = self.backbone.encode(inputs, batch.get("users"))                       # (B, d)
         h = h + torch.einsum("bd,bed->be", h, self.transform[c]) + self.shift(c)   # (B, d)
         return h @ self.backbone.item_table().T                                    # (B, N+1)
 
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Cross-entropy over items 1..N at the target, with the true shift given."""
-        logits = self.score(batch["inputs"], batch["users"], batch.get("context"))[:, 1:]
+        logits = self.score_all(batch)[:, 1:]
         rec = F.cross_entropy(logits, batch["targets"] - 1)
         return rec, {"rec": rec.detach()}
 
@@ -71,6 +73,7 @@ class OracleMethod(Method):
 
     name = "oracle"
     flat_switch = "oracle"
+    requires = frozenset({"context"})
     summary = "the backbone told the synthetic world's true motivation shift (an upper bound, not a recommender)"
 
     def check(self, config) -> None:

@@ -24,7 +24,7 @@ one elementwise pass over the logits and two matmuls, chunk by chunk of items (t
 :func:`mixed_cross_entropy` is ``F.cross_entropy(mixed_scores(...), targets)`` (L_rec, Eq. 24) in the
 same chunks: its backward forms ``∂L/∂s = (softmax(s) − onehot)/B`` chunk by chunk and feeds it
 straight to the mixture's, instead of materialising the (B, N) log-probabilities and gradient
-(one thread, B 256 × K 5 × 12,101 items, CPU time: 113-132 ms against 121-138 ms, 3 runs, load ~7).
+(``benchmarks/bench_mixture.py`` times both).
 """
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ def _check(Z: torch.Tensor, E: torch.Tensor, who: str) -> None:
 
 
 #: On the CPU, mixed_scores works on chunks of items (blocks of users with fused=True) whose
-#: (K, B, cols) float32 intermediates fit in about this many bytes (a core's L2 cache): 4x faster than
-#: one pass over a whole evaluation batch (measured: 120 ms vs 523 ms for 1024 users x K=5 x 12,101
-#: items on 2 cores); 0.5 to 2 MiB gave the same training step, 4 and 8 MiB 7 % and 15 % slower.
+#: (K, B, cols) float32 intermediates fit in about this many bytes (a core's L2 cache): several times
+#: faster than one pass over a whole evaluation batch; smaller blocks give the same training step, larger
+#: ones a slower one (``benchmarks/bench_mixture.py``).
 CPU_BLOCK_BYTES = 2 ** 21
 
 
@@ -53,9 +53,8 @@ def mixed_scores(Z: torch.Tensor, E: torch.Tensor, scale: float | torch.Tensor |
     paper) unless given (a float or a 0-dim tensor, see :mod:`srsupm_lab.methods.srsupm.temperature`). On the CPU
     the items are processed in chunks whose (K, B, cols) logits fit in ``CPU_BLOCK_BYTES`` (a core's
     L2 cache), so that the K-wise softmax and the sum run in cache (:class:`MixtureGrad` when
-    gradients are needed, the same forward keeping nothing otherwise). One thread, load ~7, CPU time:
-    44 ms for 256 users × K = 5 × 12,101 items against 62 ms for the previous blocks of users, and
-    197 against 253 ms for 1,024 users (a bare (B·K, d) × (d, N) matmul: 43 and 173 ms).
+    gradients are needed, the same forward keeping nothing otherwise); ``benchmarks/bench_mixture.py``
+    times it against blocks of users and a bare (B·K, d) × (d, N) matmul.
 
     ``fused=True`` computes blocks of users with the ``torch.compile``d kernel (module docstring): the
     same scores up to float rounding, for inference under ``torch.no_grad()`` (training keeps the
@@ -144,10 +143,8 @@ class MixtureGrad(torch.autograd.Function):
     Backward, per chunk: ``∂L/∂l = g β (1 + c (l − s))`` by three in-place passes over ``c (l − s)``,
     then ``∂L/∂Ẑ`` accumulated by one matmul and the chunk's rows of ``∂L/∂E`` written by another (each
     item row belongs to one chunk: no (N, d) accumulation), and ``∂L/∂c = Σ g β l (l − s)`` for a
-    learned scale. No host syncs. One thread of the 2-core CPU beside the lead's training runs (load
-    ~7), CPU time, B = 256 × K = 5 × N = 12,101 × d = 64, forward + backward of the mixture and the
-    cross-entropy over it: 117 ms against 154 ms for the previous blocks-of-users version (medians
-    of 7, alternating; the three matmuls alone take ~48 ms). ``tests/test_prediction.py`` and
+    learned scale. No host syncs (``benchmarks/bench_mixture.py`` times forward + backward against the
+    blocks-of-users version and the three matmuls alone). ``tests/test_prediction.py`` and
     ``tests/test_srsupm.py`` check it against a float64 autograd recomputation, finite differences,
     and under bf16 autocast. On a GPU the backward runs under the forward's autocast state
     (``custom_fwd``/``custom_bwd``), as autograd's own would.

@@ -3,8 +3,9 @@
 The paper fixes SRSUPM's equations but not several of their constants and forms (the scale of the
 α/β logits, InfoNCE's similarity and τ, L_reg's form, the augmented view, singleton groups,
 false negatives). :data:`SETTINGS` names a handful of combinations, from the most literal
-reading (``paper``) to ones built to make each part do its job; :func:`run_screening` trains each
-for a short budget (resumable run folders), and :func:`screening_table` ranks them by
+reading (``paper``) to ones built to make each part do its job; :func:`screening_configs` gives their
+run configs, :func:`srsupm_lab.reproduce.screening.run_screening` (above the methods, beside the other
+experiments) trains each for a short budget (resumable run folders), and :func:`screening_table` ranks them by
 **validation** Recall@10 with the engagement numbers of their last epoch beside
 (:mod:`srsupm_lab.methods.srsupm.engagement`). Test metrics are never read here: :func:`screening_table` drops
 them, so a default cannot be chosen on test data by accident.
@@ -77,14 +78,6 @@ def screening_configs(dataset: str, epochs: int, seed: int, runs: str | Path, na
         mech = {"method": "none"} if name == "backbone" else {"method": "srsupm", "method_options": SETTINGS[name]}
         out.append({**base, **mech, "out_dir": str(Path(runs) / dataset / name / f"seed{seed}")})
     return out
-
-
-def run_screening(dataset: str, epochs: int, seed: int, runs: str | Path, names=None, **common) -> None:
-    """Train every screened setting in turn (a finished run folder is reused, an unfinished one resumed)."""
-    from ...experiment import run_experiment
-    for config in screening_configs(dataset, epochs, seed, runs, names, **common):
-        print(f"screening {config['out_dir']}", flush=True)
-        run_experiment(config)
 
 
 def _row(folder: Path) -> dict | None:
