@@ -13,7 +13,33 @@ or with ``--report-only`` writes the report again without training:
 """
 from __future__ import annotations
 
-__all__ = ["add_mechanism_commands"]
+__all__ = ["add_mechanism_commands", "add_diagnose_command", "add_cold_start_command", "add_policy_metrics_command",
+           "add_reward_satisfaction_command", "add_screen_command", "add_oracle_gap_command", "add_decisive_command"]
+
+
+def _require_positive(option: str, value, integer: bool = True) -> None:
+    """One line for an option that must be a positive (finite) number: ``--negatives 0`` would sample nothing
+    and score every user 1.0."""
+    import math
+    if integer:
+        values = value if isinstance(value, list) else [value]
+        bad = [v for v in values if v < 1]
+        if bad:
+            raise ValueError(f"{option} must be a positive integer, got {bad[0]}")
+    elif not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{option} must be a positive finite number, got {value!r}")
+
+
+def _csv_target(path, option: str) -> None:
+    """``--out`` must name a file to write: not a folder, and in a folder that exists (checked before the work)."""
+    from pathlib import Path
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(f"{option} {target}: is a folder; give the path of a CSV file to write")
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"{option} {target}: the folder {target.parent} does not exist")
 
 
 def _experiment_options(parser, runs: str, report: str, files: str) -> None:
@@ -60,7 +86,9 @@ def cmd_decisive(args) -> int:
 def cmd_diagnose(args) -> int:
     """Print a run folder's diagnostics (srsupm_lab.analysis.diagnose)."""
     from ..analysis.diagnose import diagnose
+    from ..run_check import check_run
 
+    check_run(args.run)                      # its data is the data it trained on, before anything is read
     result = diagnose(args.run, device=args.device)
     if result["now"] is None:
         print(f"{args.run} (method {result['method']}) keeps no checkpoint.pt: its best weights cannot be measured "
@@ -84,9 +112,12 @@ def cmd_cold_start(args) -> int:
     """Print (and with --out write) a run folder's cold-start table (srsupm_lab.analysis.cold_start)."""
     from ..analysis.cold_start import cold_start_ranks, cold_start_table
     from ..atomic import atomic_write
-    from ..experiment import load_trained
+    from ..run_check import load_checked
 
-    run = load_trained(args.run, device=args.device)
+    _require_positive("cold-start --negatives", args.negatives)
+    _require_positive("cold-start --ks", args.ks)
+    _csv_target(args.out, "cold-start --out")
+    run = load_checked(args.run, device=args.device)
     ranks = cold_start_ranks(run.model, run.data.dataset, run.data.split, ks=args.ks, n_negatives=args.negatives,
                              seed=args.seed)
     table = cold_start_table(ranks)
@@ -104,12 +135,17 @@ def cmd_policy_metrics(args) -> int:
 
     from ..analysis.policy_metrics import policy_summary
     from ..atomic import atomic_write
-    from ..reproduce.mtrec import measure_policy
-    from ..run_folder import POLICY_FILE
+    from ..reproduce.mtrec import measure_policy, policy_file
+    from ..run_check import check_run
 
+    _require_positive("policy-metrics --negatives", args.negatives)
+    _require_positive("policy-metrics --cap", args.cap, integer=False)
+    _csv_target(args.out, "policy-metrics --out")
+    check_run(args.run)                      # before its cache is read or anything is written into the folder
     path = measure_policy(args.run, n_negatives=args.negatives)
     if path is None:
-        raise FileNotFoundError(f"{args.run}: not a finished run with its checkpoint.pt (nor its {POLICY_FILE})")
+        raise FileNotFoundError(f"{args.run}: not a finished run with its checkpoint.pt (nor its "
+                                f"{policy_file(args.negatives)})")
     table = pd.read_csv(path)
     print(f"Policy metrics of {args.run} (MTRec §5: AUC and NCIS, trained − untrained; cap {args.cap:g}), "
           f"{path.name}:")
@@ -135,36 +171,56 @@ def cmd_reward_satisfaction(args) -> int:
 
 
 def add_mechanism_commands(sub) -> None:
-    """Add the mechanism study's commands to the ``python -m srsupm_lab`` subparsers ``sub``."""
-    from ..analysis.policy_metrics import NCIS_CAP
+    """Add every command of this module to the ``python -m srsupm_lab`` subparsers ``sub``."""
+    for add in (add_diagnose_command, add_cold_start_command, add_policy_metrics_command,
+                add_reward_satisfaction_command, add_screen_command, add_oracle_gap_command, add_decisive_command):
+        add(sub)
+
+
+def add_diagnose_command(sub) -> None:
     diag = sub.add_parser("diagnose", help="a run folder's method diagnostics (SRSUPM: is its mechanism engaged? α, "
                                            "β, branches, PMSIM and gradient shares) and its history")
     diag.add_argument("run", help="a run folder (config.json + checkpoint.pt)")
     diag.add_argument("--device", default="cpu", help="where to score the validation windows (default: cpu)")
     diag.set_defaults(func=cmd_diagnose)
+
+
+def add_cold_start_command(sub) -> None:
     cold = sub.add_parser("cold-start", help="a run folder's test users seen through their first k items only: "
                                              "full ranking and the sampled-100 protocol side by side")
     cold.add_argument("run", help="a run folder (config.json + checkpoint.pt)")
     cold.add_argument("--ks", nargs="+", type=int, default=[1, 2, 3, 5], help="history lengths k")
-    cold.add_argument("--negatives", type=int, default=100, help="sampled items per user (the sampled protocol)")
+    cold.add_argument("--negatives", type=int, default=100,
+                      help="sampled items per user (the sampled protocol)")
     cold.add_argument("--seed", type=int, default=0, help="seed of the sampled items")
     cold.add_argument("--out", default=None, help="write the per-user ranks (k, protocol, user, rank) to this CSV")
     cold.add_argument("--device", default="cpu", help="where to score (default: cpu)")
     cold.set_defaults(func=cmd_cold_start)
-    pol = sub.add_parser("policy-metrics", help="a finished run folder's AUC (full candidates and 100 sampled "
+
+
+def add_policy_metrics_command(sub) -> None:
+    from ..analysis.policy_metrics import NCIS_CAP
+    pol = sub.add_parser("policy-metrics", help="a finished run folder's AUC (full candidates and sampled "
                                                 "negatives), NCIS against its untrained model and satisfaction@10 "
-                                                "(MTRec's Table 1 metrics; kept in the folder's policy_metrics.csv)")
+                                                "(MTRec's Table 1 metrics; kept in the folder, one file per "
+                                                "--negatives)")
     pol.add_argument("run", help="a finished run folder (results.json + checkpoint.pt, or its policy_metrics.csv)")
     pol.add_argument("--negatives", type=int, default=100, help="sampled negatives of the sampled AUC")
     pol.add_argument("--cap", type=float, default=NCIS_CAP, help="the cap of a user's NCIS weight")
     pol.add_argument("--out", default=None, help="write the per-user values to this CSV")
     pol.set_defaults(func=cmd_policy_metrics)
+
+
+def add_reward_satisfaction_command(sub) -> None:
     rs = sub.add_parser("reward-satisfaction", help="MTRec's and IRL's learned rewards, a click model and an oracle "
                                                     "against the true satisfaction of the clickbait world (Spearman)")
     rs.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="worlds and fits (default: 1 2 3)")
     rs.add_argument("--backbones", nargs="+", default=["sasrec", "gru4rec"], help="(default: sasrec gru4rec)")
     rs.add_argument("--report", default="reports/mtrec", help="where the csv and md go (default: reports/mtrec)")
     rs.set_defaults(func=cmd_reward_satisfaction)
+
+
+def add_screen_command(sub) -> None:
     scr = sub.add_parser("screen", help="train the screened readings of the paper's open choices for a short "
                                         "budget and rank them on validation Recall@10 (srsupm_lab.methods.srsupm.screening)")
     scr.add_argument("--dataset", default="synthetic", help="synthetic | beauty (default: synthetic)")
@@ -174,11 +230,17 @@ def add_mechanism_commands(sub) -> None:
                      help="names among srsupm_lab.methods.srsupm.screening.SETTINGS and 'backbone' (default: all, no backbone)")
     _experiment_options(scr, "runs/screen", "reports", "screening_<dataset>.csv/.md")
     scr.set_defaults(func=cmd_screen)
+
+
+def add_oracle_gap_command(sub) -> None:
     gap = sub.add_parser("oracle-gap", help="backbone, SRSUPM and the oracle told the true shifts on the synthetic "
                                             "world, over seeds: how much of the gap SRSUPM closes (srsupm_lab.reproduce.oracle_gap)")
     gap.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default: 1 2 3)")
     _experiment_options(gap, "runs/oracle-gap", "reports", "synthetic_oracle.csv/.md")
     gap.set_defaults(func=cmd_oracle_gap)
+
+
+def add_decisive_command(sub) -> None:
     dec = sub.add_parser("decisive", help="the decisive experiment on Beauty at the paper's protocol: SASRec (CE, "
                                           "BCE), the control, SRSUPM literal and engaged (srsupm_lab.reproduce.decisive)")
     dec.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3], help="seeds (default: 1 2 3)")

@@ -21,7 +21,7 @@ from ..config import FIELD_KINDS, TrainConfig
 from ..experiment import run_experiment
 from ..run_folder import read_json_file
 
-__all__ = ["key_value", "add_train_arguments", "config_from_args", "train_from_args"]
+__all__ = ["key_value", "add_train_arguments", "config_from_args", "train_from_args", "add_command"]
 
 
 _TYPES = {"int": int, "pos_int": int, "opt_pos_int": int, "float": float, "str": str, "opt_str": str}
@@ -87,8 +87,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
                                 default=argparse.SUPPRESS, help=help_text)
         else:
             parser.add_argument(*flags, dest=name, type=_TYPES[kind], default=argparse.SUPPRESS, help=help_text)
-    for switch, method in flat_switches().items():
-        parser.add_argument(f"--{switch}", dest="method", action="store_const", const=method,
+    for switch, method in flat_switches().items():          # its own dest: a clash with --method is refused
+        parser.add_argument(f"--{switch}", dest=_SWITCH_DEST + switch, action="store_const", const=method,
                             default=argparse.SUPPRESS, help=f"shorthand for --method {method}")
     config_flags = {a for action in parser._actions for a in action.option_strings}
     seen: dict[str, str] = {}
@@ -114,6 +114,31 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 #: the argparse ``dest`` prefix of a method option's own flag
 _OPTION_DEST = "method_option__"
+#: the argparse ``dest`` prefix of a method's shorthand (``--srsupm``)
+_SWITCH_DEST = "method_switch__"
+
+
+def _method_from_switches(args: argparse.Namespace) -> str | None:
+    """The method the shorthands name (``--srsupm``); two that disagree, or one that disagrees with
+    ``--method``, are one line."""
+    switched = {k[len(_SWITCH_DEST):]: v for k, v in vars(args).items() if k.startswith(_SWITCH_DEST)}
+    chosen = set(switched.values()) | ({args.method} if hasattr(args, "method") else set())
+    if len(chosen) > 1:
+        given = [f"--{k}" for k in switched] + ([f"--method {args.method}"] if hasattr(args, "method") else [])
+        raise ValueError(f"train: {' and '.join(given)} name different methods; give one")
+    return next(iter(chosen), None)
+
+
+def _method_options(args: argparse.Namespace) -> dict:
+    """``--method-option KEY=VALUE`` and the options' own flags (``--lambda1``) as one dict; a key given both
+    ways is one line (as ``reproduce`` refuses an option given both as itself and with ``--set``)."""
+    listed = dict(getattr(args, "method_options", []) or [])
+    flagged = {k[len(_OPTION_DEST):]: v for k, v in vars(args).items() if k.startswith(_OPTION_DEST)}
+    clash = sorted(set(listed) & set(flagged))
+    if clash:
+        flags = ", ".join(f"--{k.replace('_', '-')}" for k in clash)
+        raise ValueError(f"train: {clash} given both as {flags} and with --method-option; give each once")
+    return {**listed, **flagged}
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -128,24 +153,56 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         unknown = sorted(set(values) - {f.name for f in fields(TrainConfig)})
         if unknown:
             raise KeyError(f"{path}: unknown key(s) {unknown}; valid keys are {[f.name for f in fields(TrainConfig)]}")
+    method = _method_from_switches(args)
+    options = _method_options(args)
     for name in (f.name for f in fields(TrainConfig)):
-        if hasattr(args, name):
+        if name == "method_options":
+            if options:
+                values[name] = {**values.get(name, {}), **options}
+        elif name == "method":
+            if method is not None:
+                values[name] = method
+        elif hasattr(args, name):
             value = getattr(args, name)
             values[name] = {**values.get(name, {}), **dict(value)} if FIELD_KINDS[name] == "dict" else value
-    flagged = {k[len(_OPTION_DEST):]: v for k, v in vars(args).items() if k.startswith(_OPTION_DEST)}
-    if flagged:
-        values["method_options"] = {**values.get("method_options", {}), **flagged}
     preset = values.get("preset")
     if preset:
         values = preset_values(preset, values)
     return TrainConfig.from_dict(values)
 
 
+def _check_resume(config: TrainConfig) -> None:
+    """``--resume`` continues a run: into a folder that does not exist or holds nothing (a typo in ``--out``)
+    it would start a new run from scratch, so it is one line instead."""
+    if not config.resume or not config.out_dir:
+        return
+    out = Path(config.out_dir)
+    if not out.exists():
+        raise FileNotFoundError(f"train --resume: {out} does not exist, so there is no run to continue; check --out, "
+                                f"or leave out --resume to start a new run there")
+    if out.is_dir() and not any(out.iterdir()):
+        raise FileNotFoundError(f"train --resume: {out} is empty, so there is no run to continue; check --out, "
+                                f"or leave out --resume to start a new run there")
+
+
 def train_from_args(args: argparse.Namespace) -> dict:
     """The CLI ``train`` command: run the experiment, print a summary, return the results dict."""
     config = config_from_args(args)
+    _check_resume(config)
     results = run_experiment(config, overwrite=bool(getattr(args, "overwrite", False)))
     print(f"{results['model']} on {results['data']['name']}: best epoch {results['best_epoch']} "
           f"of {results['epochs_run']}" + (f"; files in {config.out_dir}" if config.out_dir else ""))
     print(results["test_table"].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
     return results
+
+
+def add_command(sub) -> None:
+    """Add ``train`` to the ``python -m srsupm_lab`` subparsers ``sub``."""
+    train = sub.add_parser(
+        "train", help="train one model (every hyper-parameter is an option)",
+        description="One experiment: data, PMSA, the backbone (+ SRSUPM), training with early stopping on "
+                    "validation Recall@10, full-ranking test of the best checkpoint. Every TrainConfig field is "
+                    "an option; options given here override --config FILE, which overrides the defaults "
+                    "(srsupm_lab/config.py). Results go to --out; --resume continues the run there.")
+    add_train_arguments(train)
+    train.set_defaults(func=lambda a: (train_from_args(a), 0)[1])

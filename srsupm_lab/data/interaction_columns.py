@@ -11,7 +11,9 @@ that every bad value is reported with its place in the source:
   stored, and turns pandas' errors (not UTF-8, empty file, a line with too many fields) into one
   line naming the place;
 * :func:`require_columns` and :func:`resolve_time_column`: the named columns are there;
-* :func:`id_column`: ids as text (integers as their decimal text; floats, booleans refused);
+* :func:`id_column`: ids as text (integers as their exact decimal text, uint64 above 2**63 included;
+  floats, booleans and ids holding a control character such as NUL refused);
+* :func:`check_header`: a header that names a column twice is refused (pandas would rename the second);
 * :func:`time_column`: numbers, or dates and times (ISO 8601 or ``time_format``) in UTC;
 * :func:`is_missing` (an empty cell or one of :data:`MISSING_MARKERS`) and :func:`label_cell`
   (the label names of one cell);
@@ -23,16 +25,19 @@ The rules themselves (ids are strings, what a time may be, ...) are those of the
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["MISSING_MARKERS", "TIME_COLUMNS", "RowPlace", "duplicate_rows", "first_true", "id_column", "is_missing",
+__all__ = ["MISSING_MARKERS", "TIME_COLUMNS", "RowPlace", "check_header", "duplicate_rows", "first_true", "id_column", "is_missing",
            "label_cell", "plain_value", "read_table", "require_columns", "resolve_time_column", "time_column"]
 
 #: cell texts that mean "no value" (besides an empty or blank cell)
 MISSING_MARKERS = frozenset({"NA", "N/A", "NaN", "nan", "null", "NULL", "None", "<NA>"})
+#: characters an id may not hold: C0 controls (NUL, ...), DEL
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: the time column's default names, the first found is taken
 TIME_COLUMNS = ("timestamp", "time")
 
@@ -150,6 +155,7 @@ def read_table(path: Path, sep: str | None = None) -> tuple[pd.DataFrame, RowPla
             msg = str(err).strip().splitlines()[0] if str(err).strip() else ""
             raise ValueError(f"{path}: not a readable Parquet file ({type(err).__name__}: {msg[:120]})") from None
         df.columns = [str(c).strip() for c in df.columns]
+        check_header(df.columns, str(path))
         where = RowPlace(str(path), "parquet", path)
         where.n_rows = len(df)
         return df.reset_index(drop=True), where
@@ -167,12 +173,33 @@ def read_table(path: Path, sep: str | None = None) -> tuple[pd.DataFrame, RowPla
     except pd.errors.ParserError as err:
         raise ValueError(_bad_record_line(path, sep, str(err).strip().splitlines()[-1])) from None
     df.columns = [str(c).strip() for c in df.columns]
+    check_header(_raw_header(path, sep), f"{path}:1")
     where = RowPlace(str(path), "csv", path, sep)
     where.n_rows = len(df)
     if len(df) == 0:
         raise ValueError(f"{path}:2: no data rows after the header (line 1: {sep.join(df.columns)!r}); "
                          f"the {kind} file holds no interaction")
     return df, where
+
+
+def _raw_header(path: Path, sep: str) -> list[str]:
+    """The header's names as written (pandas renames a repeated name ``item.1``), blanks stripped."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for rec in csv.reader(fh, delimiter=sep):
+            if rec and not (len(rec) == 1 and not rec[0].strip()):
+                return [c.strip() for c in rec]
+    return []
+
+
+def check_header(names, where: str) -> None:
+    """One line when the header names a column twice: which of the two would be read is a guess."""
+    names = [str(c).strip() for c in names]
+    seen: dict[str, int] = {}
+    for j, name in enumerate(names, 1):
+        if name in seen:
+            raise ValueError(f"{where}: the header names the column {name!r} twice (fields {seen[name]} and {j}); "
+                             f"give every column its own name")
+        seen[name] = j
 
 
 # ---------------------------------------------------------------- columns
@@ -225,7 +252,8 @@ def id_column(series: pd.Series, col: str, role: str, where: RowPlace) -> np.nda
                          f"(got {plain_value(series.iloc[0])!r})")
     if pd.api.types.is_integer_dtype(dtype):
         _refuse_missing(series, col, role, where)
-        return np.array([str(v) for v in series.astype("int64").tolist()], dtype=object)
+        # tolist() gives exact Python ints (a uint64 above 2**63 stays positive; astype int64 would wrap it)
+        return np.array([str(int(v)) for v in series.tolist()], dtype=object)
     if pd.api.types.is_float_dtype(dtype):
         _refuse_missing(series, col, role, where)
         raise ValueError(f"{where.row(0)}: column {col!r} holds floats (got {plain_value(series.iloc[0])!r}); "
@@ -238,6 +266,11 @@ def id_column(series: pd.Series, col: str, role: str, where: RowPlace) -> np.nda
             text = v.strip()
             if not text or text in MISSING_MARKERS:
                 raise _missing_error(where, pos, col, role, v)
+            if _CONTROL.search(text):
+                char = _CONTROL.search(text).group()
+                raise ValueError(f"{where.row(pos)}: column {col!r}: the {role} id {text!r} holds the control "
+                                 f"character {char!r} (a NUL byte or another invisible character would make an id "
+                                 f"no one can type); clean the file")
             out[pos] = text
         elif isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
             out[pos] = str(int(v))

@@ -22,7 +22,9 @@ the same choices as the shipped datasets (data/README.md, "Your own data"):
   keeps repeated interactions (``duplicates="keep"``), or all but the first dropped
   (``"drop"``), or refused (``"error"``); when there are any, one warning gives their count;
 * **k-core**: iteratively, every user and every item keeps at least ``k`` interactions
-  (``k=5``, the S3-Rec release; ``k=None`` or ``1`` turns the filter off);
+  (``k=5``, the S3-Rec release; ``k=None`` or ``1`` turns the filter off); what it dropped is never
+  silent: a warning gives the users, items and interactions before and after, and
+  ``ds.meta["kcore_counts"]`` keeps them (:mod:`srsupm_lab.data.kcore`);
 * **order**: each user's interactions by time, ties kept in file order (a stable sort);
 * **ids 1..n**: users in order of first appearance in the file (``sequences[u]`` is user
   ``u + 1``), items ``1..n`` in order of first appearance along the users' time-ordered
@@ -51,9 +53,10 @@ import numpy as np
 import pandas as pd
 
 from .dataset import SequenceDataset
-from .interaction_columns import (RowPlace, duplicate_rows, first_true, id_column, label_cell, read_table,
+from .interaction_columns import (RowPlace, check_header, duplicate_rows, first_true, id_column, label_cell, read_table,
                                   require_columns, resolve_time_column, time_column)
-from .preprocess import build_dataset, kcore_filter
+from .kcore import filter_reported
+from .preprocess import build_dataset
 
 __all__ = ["INTERACTION_SUFFIXES", "dataset_from_frame", "read_interactions", "read_item_labels"]
 
@@ -188,8 +191,9 @@ def _build(df: pd.DataFrame, where: RowPlace, *, user: str, item: str, time: str
             table = table[~dup]
 
     n_rows, n_users, n_items = len(table), table["user"].nunique(), table["item"].nunique()
+    counts = None
     if k is not None and k > 1:
-        kept = kcore_filter(table, k=int(k))
+        kept, counts = filter_reported(table, int(k), where.source)
         if len(kept) == 0:
             most_u = int(table.groupby("user").size().max())
             most_i = int(table.groupby("item").size().max())
@@ -210,6 +214,7 @@ def _build(df: pd.DataFrame, where: RowPlace, *, user: str, item: str, time: str
         columns={"user": user, "item": item, "time": time, "labels": label_column},
         label_sep=label_sep, rows_read=int(len(df)), duplicates=n_dup, duplicates_action=duplicates,
         rows_before_kcore=n_rows, users_before_kcore=int(n_users), items_before_kcore=int(n_items),
+        kcore_counts=counts,
     )
     return ds
 
@@ -252,6 +257,7 @@ def dataset_from_frame(df: pd.DataFrame, *, user: str = "user", item: str = "ite
     where.n_rows = len(df)
     frame = df.reset_index(drop=True)
     frame.columns = [str(c) for c in frame.columns]
+    check_header(frame.columns, "DataFrame")
     return _build(frame, where, user=user, item=item, time=time, label_column=label_column, item_labels=item_labels,
                   label_sep=label_sep, k=k, duplicates=duplicates, time_format=time_format, name=name)
 

@@ -360,7 +360,8 @@ def read_movielens_atomic(folder) -> SequenceDataset:
     with fewer fields than its header. **Two spellings of one id** (``"012"``, ``"12"``) are refused naming
     both lines (as integers they would merge, as RecBole tokens stay two). **Exact duplicate interactions**
     (same user, item, timestamp) are kept, as RecBole does, with one ``UserWarning`` giving their count."""
-    from .preprocess import build_dataset, kcore_filter
+    from .kcore import filter_reported
+    from .preprocess import build_dataset
 
     folder = Path(folder)
     inter, item = folder / "ml-100k.inter", folder / "ml-100k.item"
@@ -394,7 +395,7 @@ def read_movielens_atomic(folder) -> SequenceDataset:
         warnings.warn(f"{inter}: {int(repeats.sum())} exact duplicate interaction(s) (same user_id, item_id and "
                       f"timestamp; line {inter_lines[row]} repeats line {inter_lines[first]}) are kept", stacklevel=2)
     genres = dict(zip(item_ids.tolist(), items["class"].str.split().tolist()))
-    df = kcore_filter(df, k=5)
+    df, counts = filter_reported(df, 5, str(inter))
     ds = build_dataset(df, genres, name="ml-100k")
-    ds.meta["source"] = str(folder)
+    ds.meta.update(source=str(folder), kcore=5, kcore_counts=counts)
     return ds

@@ -87,58 +87,16 @@ def build_dataset(
     ``id2user`` (list, index ``u`` -> raw id of ``sequences[u]``), ``item2id`` (raw -> item id
     ``1..n``) and ``id2item`` (list, index = item id, entry 0 is ``None`` for padding).
     """
-    _require_columns(df, [user, item, time], "build_dataset")
-    if len(df) == 0:
-        raise ValueError(f"build_dataset({name!r}): the interaction table is empty (nothing left after filtering?)")
-    for col in (user, item, time):
-        if df[col].isna().any():
-            rows = np.flatnonzero(df[col].isna().to_numpy())[:5].tolist()
-            raise ValueError(f"build_dataset({name!r}): column {col!r} has missing values (row positions {rows}...)")
-    if isinstance(min_label_items, bool) or not isinstance(min_label_items, (int, np.integer)) or min_label_items < 1:
-        raise ValueError(f"build_dataset: min_label_items must be a positive integer, got {min_label_items!r}")
-
-    # --- time order: users by first appearance, then (time, row) inside each user ---------
-    user_code, user_raw = pd.factorize(df[user], sort=False)            # (rows,), first-appearance order
-    try:
-        time_rank, _ = pd.factorize(df[time], sort=True)                # (rows,), rank of the time value
-    except TypeError:                                                   # e.g. numbers mixed with text
-        kinds = sorted({type(v).__name__ for v in df[time].tolist()})
-        raise ValueError(f"build_dataset({name!r}): column {time!r} mixes values that cannot be ordered "
-                         f"({', '.join(kinds)})") from None
-    row = np.arange(len(df), dtype=np.int64)                            # (rows,), raw file order
-    order = np.lexsort((row, time_rank, user_code))                     # last key sorts first
-    items_sorted = df[item].to_numpy()[order]                           # (rows,) raw item ids
-
-    # --- item ids: first appearance along the user-ordered, time-sorted stream -------------
-    item_code, item_raw = pd.factorize(items_sorted, sort=False)        # (rows,) 0-based
+    _check_table(df, name, user, item, time, min_label_items)
+    user_code, user_raw, items_sorted = _time_order(df, name, user, item, time)
+    item_code, item_raw = pd.factorize(items_sorted, sort=False)        # (rows,) 0-based, first appearance
     flat = item_code.astype(np.int64) + 1                               # (rows,) ids 1..n
     counts = np.bincount(user_code, minlength=len(user_raw))            # (n_users,)
     sequences = np.split(flat, np.cumsum(counts)[:-1])
 
-    # --- labels --------------------------------------------------------------------------
     raw_items = item_raw.tolist()
-    names_per_item: list[list[str]] = []
-    for raw in raw_items:
-        labels = item_labels.get(raw, ())
-        if labels is None:
-            labels = ()
-        if isinstance(labels, (str, bytes)):
-            raise ValueError(f"build_dataset({name!r}): labels of item {raw!r} must be an iterable of names, "
-                             f"got the single string {labels!r} (wrap it in a list)")
-        if isinstance(labels, Mapping) or not isinstance(labels, Iterable):
-            raise ValueError(f"build_dataset({name!r}): labels of item {raw!r} must be a list of names, "
-                             f"got {type(labels).__name__} {labels!r:.80}")
-        labels = list(dict.fromkeys(labels))
-        bad = [x for x in labels if not isinstance(x, str)]
-        if bad:
-            raise ValueError(f"build_dataset({name!r}): labels of item {raw!r} must be str, got {bad[:3]!r}")
-        names_per_item.append(labels)
-
-    label_count = pd.Series([x for labels in names_per_item for x in labels], dtype=object).value_counts()
-    label_names = sorted(label_count.index[label_count >= min_label_items].tolist())
-    label_id = {x: j for j, x in enumerate(label_names)}
-    item_label_sets = [frozenset()] + [frozenset(label_id[x] for x in labels if x in label_id)
-                                       for labels in names_per_item]
+    names_per_item = [_item_label_names(item_labels.get(raw, ()), raw, name) for raw in raw_items]
+    label_names, item_label_sets = _label_ids(names_per_item, min_label_items)
     n_empty = sum(1 for s in item_label_sets[1:] if not s)
     if n_empty:
         warnings.warn(f"build_dataset({name!r}): {n_empty} of {len(raw_items)} items have no label "
@@ -154,3 +112,58 @@ def build_dataset(
         "min_label_items": int(min_label_items),
     }
     return SequenceDataset(name, sequences, item_label_sets, label_names, meta)
+
+
+def _check_table(df: pd.DataFrame, name: str, user: str, item: str, time: str, min_label_items) -> None:
+    """The columns are there, the table is not empty, no id or time is missing, ``min_label_items`` is valid."""
+    _require_columns(df, [user, item, time], "build_dataset")
+    if len(df) == 0:
+        raise ValueError(f"build_dataset({name!r}): the interaction table is empty (nothing left after filtering?)")
+    for col in (user, item, time):
+        if df[col].isna().any():
+            rows = np.flatnonzero(df[col].isna().to_numpy())[:5].tolist()
+            raise ValueError(f"build_dataset({name!r}): column {col!r} has missing values (row positions {rows}...)")
+    if isinstance(min_label_items, bool) or not isinstance(min_label_items, (int, np.integer)) or min_label_items < 1:
+        raise ValueError(f"build_dataset: min_label_items must be a positive integer, got {min_label_items!r}")
+
+
+def _time_order(df: pd.DataFrame, name: str, user: str, item: str, time: str) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+    """Users by first appearance, then (time, row) inside each user: ``(user code of every row, raw users in
+    order of first appearance, raw items in that time order)``."""
+    user_code, user_raw = pd.factorize(df[user], sort=False)            # (rows,), first-appearance order
+    try:
+        time_rank, _ = pd.factorize(df[time], sort=True)                # (rows,), rank of the time value
+    except TypeError:                                                   # e.g. numbers mixed with text
+        kinds = sorted({type(v).__name__ for v in df[time].tolist()})
+        raise ValueError(f"build_dataset({name!r}): column {time!r} mixes values that cannot be ordered "
+                         f"({', '.join(kinds)})") from None
+    row = np.arange(len(df), dtype=np.int64)                            # (rows,), raw file order
+    order = np.lexsort((row, time_rank, user_code))                     # last key sorts first
+    return user_code, user_raw, df[item].to_numpy()[order]
+
+
+def _item_label_names(labels, raw, name: str) -> list[str]:
+    """One item's label names, checked (a list of str; a lone string or a mapping is an error naming the item)."""
+    if labels is None:
+        labels = ()
+    if isinstance(labels, (str, bytes)):
+        raise ValueError(f"build_dataset({name!r}): labels of item {raw!r} must be an iterable of names, "
+                         f"got the single string {labels!r} (wrap it in a list)")
+    if isinstance(labels, Mapping) or not isinstance(labels, Iterable):
+        raise ValueError(f"build_dataset({name!r}): labels of item {raw!r} must be a list of names, "
+                         f"got {type(labels).__name__} {labels!r:.80}")
+    labels = list(dict.fromkeys(labels))
+    bad = [x for x in labels if not isinstance(x, str)]
+    if bad:
+        raise ValueError(f"build_dataset({name!r}): labels of item {raw!r} must be str, got {bad[:3]!r}")
+    return labels
+
+
+def _label_ids(names_per_item: list[list[str]], min_label_items: int) -> tuple[list[str], list[frozenset]]:
+    """Label ids: the sorted distinct names carried by at least ``min_label_items`` items -> ``0..n-1``;
+    ``(label names, label-id set per item id with the empty padding set first)``."""
+    label_count = pd.Series([x for labels in names_per_item for x in labels], dtype=object).value_counts()
+    label_names = sorted(label_count.index[label_count >= min_label_items].tolist())
+    label_id = {x: j for j, x in enumerate(label_names)}
+    return label_names, [frozenset()] + [frozenset(label_id[x] for x in labels if x in label_id)
+                                         for labels in names_per_item]

@@ -16,6 +16,7 @@ One job per module, and the imports follow the data one way:
 :mod:`.comparisons`        the paired comparisons (which run against which, pooled seeds)
 :mod:`.figures`            the paper's Figs. 6, 7 and 8 from the runs
 :mod:`.report`             the CSV, PNG and markdown files (``reproduction.md``)
+:mod:`.report_folder`      a report folder written whole or not at all, never over other runs' report
 :mod:`.decisive`           the decisive experiment's arms and report
 :mod:`.oracle_gap`         the synthetic world's oracle gap
 :mod:`.model_seeds`        the (dataset, model, seed) run folders of the experiments below
@@ -39,7 +40,9 @@ from .figures import fig6_table, fig7_table, fig8_table, plot_fig7, write_depart
 from ..methods.srsupm.grids import (ABLATIONS, CONTROL_ABLATIONS, DEFAULT_K, FIG3_KS, GRIDS, PAPER_DATASETS, PAPER_TABLE3_ROWS,
                     SWEEP_BACKBONES, SWITCHES, TABLE1_VARIANTS, TABLE3_ROWS, TABLE4_PS, RunSpec, build_grid,
                     departure_names, fig3, run_name, run_spec, table1, table3, table4)
-from .plan import EXPERIMENTS, common_settings, load_plan, plan_status, run_plan, write_plan_reports
+from .plan import (EXPERIMENTS, check_plan_reports, common_settings, load_plan, plan_status, run_plan,
+                   write_plan_reports)
+from .report_folder import check_cells, check_replace, expected_runs
 from .report import write_reports
 from .comparisons import (ablation_backbone_significance_report, ablation_significance_report,
                            departure_significance_report, significance_report, sweep_significance_report)
@@ -49,6 +52,7 @@ __all__ = ["RunSpec", "run_spec", "run_name", "table1", "TABLE1_VARIANTS", "TABL
            "CONTROL_ABLATIONS", "ABLATIONS", "table3", "table4", "fig3", "SWEEP_BACKBONES", "TABLE4_PS", "FIG3_KS",
            "GRIDS", "PAPER_DATASETS", "SWITCHES", "DEFAULT_K", "build_grid", "departure_names",
            "NOTEBOOK", "ENGINES", "run_grid", "grid_status", "load_plan", "plan_status", "run_plan", "common_settings", "write_plan_reports", "EXPERIMENTS",
+           "check_plan_reports", "check_replace", "expected_runs", "check_cells",
            "METRICS", "collect", "summarise", "paper_model", "full_srsupm", "ablated", "is_default",
            "table1_report", "table3_report", "table4_report", "fig3_report", "plot_fig3",
            "significance_report", "ablation_significance_report", "ablation_backbone_significance_report",

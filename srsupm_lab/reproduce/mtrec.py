@@ -30,7 +30,7 @@ from ..run_folder import POLICY_FILE
 from .decisive import PROTOCOL
 
 __all__ = ["MODELS", "BASES", "SATISFACTION_DATASETS", "PAPER_TABLE1_SASREC", "mtrec_models", "mtrec_configs",
-           "measure_policy", "mtrec_report"]
+           "measure_policy", "policy_file", "DEFAULT_NEGATIVES", "mtrec_report"]
 
 _MTREC, _IRL, _ORACLE = ({"method": "mtrec"}, {"method": "mtrec", "method_options": {"reward": "irl"}},
                          {"method": "mtrec", "method_options": {"reward": "oracle"}})
@@ -97,22 +97,38 @@ def mtrec_configs(dataset: str, seeds, runs: str | Path, models=None, beta: floa
              "out_dir": str(Path(runs) / dataset / m / f"seed{seed}")} for seed in seeds for m in models]
 
 
-def measure_policy(folder: Path, n_negatives: int = 100) -> Path | None:
-    """``policy_metrics.csv`` of a finished run, measured on its best weights once (None: not finished, or kept
-    without the checkpoint the measurement needs). The untrained model is the run's config at initialisation:
-    the seed, the data and the model built in the order the run built them (as
-    :func:`srsupm_lab.experiment.load_trained` does)."""
+#: the sampled negatives of the sampled AUC that ``policy_metrics.csv`` holds (other values: :func:`policy_file`)
+DEFAULT_NEGATIVES = 100
+
+
+def policy_file(n_negatives: int = DEFAULT_NEGATIVES) -> str:
+    """The file of a run folder that caches its policy metrics measured with ``n_negatives`` sampled negatives:
+    ``policy_metrics.csv`` for the default, ``policy_metrics_negatives<N>.csv`` otherwise, so a measurement
+    asked with other options is never answered from another's cache."""
+    if isinstance(n_negatives, bool) or not isinstance(n_negatives, int) or n_negatives < 1:
+        raise ValueError(f"policy metrics: the number of sampled negatives must be a positive integer, got "
+                         f"{n_negatives!r}")
+    return POLICY_FILE if n_negatives == DEFAULT_NEGATIVES else f"{Path(POLICY_FILE).stem}_negatives{n_negatives}.csv"
+
+
+def measure_policy(folder: Path, n_negatives: int = DEFAULT_NEGATIVES) -> Path | None:
+    """The policy metrics of a finished run (:func:`policy_file`), measured on its best weights once (None: not
+    finished, or kept without the checkpoint the measurement needs). The untrained model is the run's config at
+    initialisation: the seed, the data and the model built in the order the run built them (as
+    :func:`srsupm_lab.experiment.load_trained` does). The run's data is checked against its checkpoint first
+    (:func:`srsupm_lab.run_check.check_run`)."""
     from ..analysis.policy_metrics import policy_metrics
     from ..atomic import atomic_write
-    from ..experiment import build_model, load_trained, prepare_data
+    from ..experiment import build_model, prepare_data
+    from ..run_check import load_checked
     from ..trainer import seed_everything
     folder = Path(folder)
-    out = folder / POLICY_FILE
+    out = folder / policy_file(n_negatives)
     if out.exists():
         return out
     if not ((folder / "results.json").exists() and (folder / "checkpoint.pt").exists()):
         return None
-    run = load_trained(folder)
+    run = load_checked(folder)
     seed_everything(run.config.seed)
     prepare_data(run.config)                              # consumes the RNG as the run did before building
     untrained, _ = build_model(run.config, run.data.dataset)

@@ -1,5 +1,5 @@
 """SRSUPM trained one encoder pass per user against per-window training, read on validation data
-(issue 34, item 1; method.md §2 and §7).
+(method.md §2 and §7).
 
 One pass per user gives every window the same ``h`` and the same loss terms as per-window training
 (``tests/test_one_pass_srsupm.py``, float64), but it changes three things a whole run may feel: a

@@ -1,7 +1,7 @@
 """How much of the backbone→oracle gap SRSUPM closes on the synthetic world.
 
 The world (:mod:`srsupm_lab.data.synthetic`, its generative story in the module docstring, fixed
-since 2026-11) switches each user's motivation before a step with probability 0.2; after a
+since these reports were made) switches each user's motivation before a step with probability 0.2; after a
 switch the next item comes from another motivation's categories, otherwise it is often a habitual
 successor of the last item. :class:`srsupm_lab.methods.srsupm.oracle.ShiftOracle` is told each switch; the
 backbone is not; SRSUPM estimates the shift from the category labels (PMSA) and learns to use it.

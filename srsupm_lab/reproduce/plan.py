@@ -18,7 +18,7 @@ A plan is a TOML file (``reports/experiments.toml``): a ``[defaults]`` table, th
     seeds = [1]
     epochs = 6
     runs = "runs"                      # folders relative to the plan file
-    reports = "."
+    reports = "."                      # (so are dataset paths: a folder or file that is no known name)
 
 A grid's keys override the defaults; ``set`` tables merge (the grid's win). Every key is
 checked when the file is read: an unknown one, or one of the wrong type, fails with the file and
@@ -49,7 +49,7 @@ from ..run_folder import RunSpec
 from .engines import ENGINES, grid_status, run_grid
 
 __all__ = ["PlannedGrid", "load_plan", "plan_status", "run_plan", "common_settings", "write_plan_reports",
-           "PLAN_KEYS", "SETTINGS", "EXPERIMENTS"]
+           "check_plan_reports", "PLAN_KEYS", "SETTINGS", "EXPERIMENTS"]
 
 #: TrainConfig settings a grid may give as keys of its own (the command line's options); others go in ``set``
 SETTINGS = ("epochs", "patience", "device", "lr", "batch_size", "data_root", "labels")
@@ -268,11 +268,32 @@ def load_plan(path) -> list[PlannedGrid]:
             raise ValueError(f"{where}: table2 times one dataset (the paper: beauty), got {options['datasets']}")
         if options.get("engine", "inline") not in ENGINES:
             raise ValueError(f"{where}: engine must be one of {list(ENGINES)}, got {options['engine']!r}")
+        if "datasets" in options:
+            options["datasets"] = _resolve_datasets(options["datasets"], path, where)
         grids.append(PlannedGrid(options["name"], options["grid"], options, (path.parent / options["runs"]),
                                  (path.parent / options["reports"])))
     if not grids:
         raise ValueError(f"{path}: the plan lists no [[grid]]")
     return grids
+
+
+def _resolve_datasets(datasets, plan: Path, where: str) -> list:
+    """A plan's datasets as a run loads them: a known name as it is, a path relative to the plan file (as its
+    ``runs`` and ``reports`` folders are); a path that names nothing there is one line naming the base used."""
+    from ..data.loaders import KNOWN_DATASETS
+    if not isinstance(datasets, list):
+        return datasets                                     # _check has named the key and its type
+    out = []
+    for ds in datasets:
+        if not isinstance(ds, str) or ds.lower() in KNOWN_DATASETS or Path(ds).expanduser().is_absolute():
+            out.append(ds)
+            continue
+        resolved = plan.parent / ds
+        if not resolved.exists():
+            raise FileNotFoundError(f"{where}: dataset {ds!r} is neither a known name ({', '.join(KNOWN_DATASETS)}) "
+                                    f"nor a folder or file relative to the plan file ({resolved} does not exist)")
+        out.append(str(resolved))
+    return out
 
 
 def _select(grids: list[PlannedGrid], only) -> list[PlannedGrid]:
@@ -326,7 +347,23 @@ def run_plan(grids: list[PlannedGrid], only=None, verbose: bool = True) -> pd.Da
                                                                                      "error", "grid"])
 
 
-def write_plan_reports(grids: list[PlannedGrid], only=None) -> list[str]:
+def _paper_report_folders(grids: list[PlannedGrid]) -> list[tuple[Path, Path]]:
+    """The (runs, reports) folders of the paper's tables among ``grids``, each pair once."""
+    return list(dict.fromkeys((g.runs, g.reports) for g in grids if g.grid not in EXPERIMENTS and g.grid != "table2"))
+
+
+def check_plan_reports(grids: list[PlannedGrid], only=None, replace: bool = False) -> None:
+    """Before any run: refuse a reports folder of the chosen grids that holds the report of other runs
+    (:func:`.report_folder.check_replace`, with the runs the grids will have once they have run)."""
+    from .report_folder import check_replace, expected_runs
+    chosen = _select(grids, only)
+    for runs, reports in _paper_report_folders(chosen):
+        names = [s.name for g in grids if (g.runs, g.reports) == (runs, reports) and g.grid in GRIDS
+                 for s in g.specs()]
+        check_replace(reports, expected_runs(runs, names), runs, replace=replace)
+
+
+def write_plan_reports(grids: list[PlannedGrid], only=None, replace: bool = False) -> list[str]:
     """Write the reports of the chosen grids from their run folders: the paper's tables once per (runs, reports)
     pair of its grids (:func:`.report.write_reports`), an experiment's own report for each experiment grid.
     Returns one line per written set. A runs folder with no finished run writes nothing and raises."""
@@ -338,11 +375,11 @@ def write_plan_reports(grids: list[PlannedGrid], only=None) -> list[str]:
         if g.grid in EXPERIMENTS:
             written = EXPERIMENTS[g.grid][1](g)
             lines.append(f"{g.name}: " + ", ".join(str(p) for p in written))
-    for runs, reports in dict.fromkeys((g.runs, g.reports) for g in chosen if g.grid not in EXPERIMENTS):
+    for runs, reports in _paper_report_folders(chosen):
         df = collect(runs)
         if df.empty:
             raise FileNotFoundError(f"reproduce: no finished run below {runs}; the reports in {reports} are left "
                                     f"as they are")
-        written = write_reports(df, reports, runs_dir=runs)
+        written = write_reports(df, reports, runs_dir=runs, replace=replace)
         lines.append(f"{len(df)} finished runs under {runs}; {len(written)} report files in {reports}")
     return lines

@@ -18,6 +18,7 @@ from .collect import METRICS
 from .figures import write_departure_fig6, write_figures
 from .comparisons import (POOLED_NOTE, ablation_backbone_significance_report, ablation_significance_report,
                            departure_significance_report, significance_report, sweep_significance_report)
+from .report_folder import check_replace, staged
 from .tables import fig3_report, plot_fig3, table1_report, table3_report, table4_report
 
 __all__ = ["write_reports", "markdown_table"]
@@ -112,8 +113,29 @@ PAIRED = (
 )
 
 
+class _Files:
+    """The report's files as they are written: into ``stage`` (:func:`.report_folder.staged`), named by their
+    place in ``reports``; earlier files (``previous``, ``table2.md``) are read from ``reports``."""
+
+    def __init__(self, stage: Path, reports: Path):
+        self.stage, self.reports, self.written = stage, reports, {}
+
+    def csv(self, name: str, table: pd.DataFrame) -> None:
+        atomic_write(self.stage / f"{name}.csv", lambda tmp: table.to_csv(tmp, index=False))
+        self.written[name] = self.reports / f"{name}.csv"
+
+    def add(self, drawn: dict[str, Path]) -> None:
+        """Files a writer put in the staging folder itself (figures)."""
+        self.written.update({name: self.reports / Path(path).name for name, path in drawn.items()})
+
+    def previous(self, name: str) -> pd.DataFrame | None:
+        """The last report's table: kept for pairs whose ranks are gone."""
+        path = self.reports / f"{name}.csv"
+        return pd.read_csv(path) if path.exists() and path.stat().st_size > 1 else None
+
+
 def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 2000,
-                  figures: bool = True) -> dict[str, Path]:
+                  figures: bool = True, replace: bool = False) -> dict[str, Path]:
     """Write the tables (and Fig. 3) the collected runs cover; returns {name: path} of the files written.
 
     ``table1.csv``/``table3.csv``/``table4.csv``/``fig3.csv`` (tidy numbers), ``fig3.png``,
@@ -123,87 +145,100 @@ def write_reports(df: pd.DataFrame, reports_dir, runs_dir=None, n_boot: int = 20
     ``significance.csv``, ``significance_ablations.csv``, ``significance_ablations_vs_backbone.csv``,
     ``significance_sweeps.csv``, ``significance_departures.csv``), and with ``figures`` the paper's
     Figs. 6–8 are drawn from the runs (:func:`.figures.write_figures`).
+
+    The folder is written as a whole or not at all, and a folder holding the report of other runs is
+    refused unless ``replace`` (:mod:`.report_folder`); runs of one table cell must share their settings.
     """
     reports = Path(reports_dir)
-    reports.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
+    runs_table = df[[c for c in RUNS_COLUMNS if c in df]]               # the paper's layout of runs.csv
+    check_replace(reports, runs_table, runs_dir, replace=replace)
+    with staged(reports) as stage:
+        files = _Files(stage, reports)
+        files.csv("runs", runs_table)
+        departures = df[~paper_model(df)] if len(df) else df
+        paper_df = df[paper_model(df)] if len(df) else df
+        md = ["# Reproduction of the paper's experiments\n",
+              f"{len(paper_df)} finished runs. Mean ± sample sd (ddof = 1) over seeds; metrics on the test set with "
+              "full ranking, seen items masked, ties against the model (see reports/README.md).\n",
+              _setting_markdown(paper_df)]
+        md += _paper_tables(paper_df, files)
+        if runs_dir is not None and len(paper_df):
+            md += _paired_comparisons(paper_df, runs_dir, n_boot, files)
+        if runs_dir is not None and figures:
+            drawn, parts = write_figures(paper_df, runs_dir, stage)   # Figs. 6-8 from the runs' checkpoints
+            files.add(drawn)
+            md.extend(parts)
+        table2 = reports / "table2.md"             # written by `reproduce --grid table2` (srsupm_lab.methods.srsupm.timing)
+        if table2.exists():
+            md.append(table2.read_text(encoding="utf-8"))
+        if len(departures):
+            md += _departures(df, departures, runs_dir, n_boot, figures, files)
+        text = "\n".join(md)
+        atomic_write(stage / "reproduction.md", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        files.written["markdown"] = reports / "reproduction.md"
+    return files.written
 
-    def save_csv(name, table):
-        path = reports / f"{name}.csv"
-        atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
-        written[name] = path
 
-    def previous(name):                        # the last report: kept for pairs whose ranks are gone
-        path = reports / f"{name}.csv"
-        return pd.read_csv(path) if path.exists() and path.stat().st_size > 1 else None
-
-    save_csv("runs", df[[c for c in RUNS_COLUMNS if c in df]])   # the paper's layout of runs.csv
-    every_run = df
-    departures = df[~paper_model(df)] if len(df) else df
-    df = df[paper_model(df)] if len(df) else df
-    md = ["# Reproduction of the paper's experiments\n",
-          f"{len(df)} finished runs. Mean ± sample sd (ddof = 1) over seeds; metrics on the test set with "
-          "full ranking, seen items masked, ties against the model (see reports/README.md).\n",
-          _setting_markdown(df)]
+def _paper_tables(df: pd.DataFrame, files: _Files) -> list[str]:
+    """Tables 1, 3, 4 and Fig. 3 (CSV, PNG) of the paper's model; their markdown parts."""
+    md = []
     t1 = table1_report(df) if len(df) else pd.DataFrame()
     if not t1.empty:
-        save_csv("table1", t1)
+        files.csv("table1", t1)
         md.append(_table1_markdown(t1))
     t3 = table3_report(df) if len(df) else pd.DataFrame()
     if not t3.empty:
-        save_csv("table3", t3)
+        files.csv("table3", t3)
         md.append(_summary_markdown("Table 3 — ablations (the paper's are on SASRec; its value in brackets)", t3,
                                     ["dataset", "backbone", "variant"], ("recall@10", "ndcg@10")))
     t4 = table4_report(df) if len(df) else pd.DataFrame()
     if not t4.empty:
-        save_csv("table4", t4)
+        files.csv("table4", t4)
         md.append(_summary_markdown("Table 4 — label noise p, +SRSUPM (the paper's is SASRec's; its value in "
                                     "brackets)", t4, ["dataset", "backbone", "noise_p"], ("recall@10",)))
     f3 = fig3_report(df) if len(df) else pd.DataFrame()
     if not f3.empty:
-        save_csv("fig3", f3)
+        files.csv("fig3", f3)
         md.append(_summary_markdown("Fig. 3 — number of shift levels K, +SRSUPM (the paper's is SASRec's)", f3,
                                     ["dataset", "backbone", "K"], METRICS))
         import matplotlib.pyplot as plt
         fig = plot_fig3(f3)
-        path = reports / "fig3.png"
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+        atomic_write(files.stage / "fig3.png", lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
         plt.close(fig)
-        written["fig3_png"] = path
+        files.written["fig3_png"] = files.reports / "fig3.png"
         md.append("![Fig. 3](fig3.png)\n")
-    if runs_dir is not None and len(df):
-        for name, report, heading, meaning, keys in PAIRED:
-            table = report(df, runs_dir, n_boot=n_boot, previous=previous(name))
-            if not table.empty:
-                save_csv(name, table)
-                md.append(f"## {heading}\n\nGain (B − A) with its 95 % paired-bootstrap interval over the test "
-                          f"users ({n_boot} resamples) and a two-sided p-value (srsupm_lab.analysis.significance){meaning}. "
-                          + POOLED_NOTE + "\n\n" + _significance_markdown(table, keys))
+    return md
+
+
+def _paired_comparisons(df: pd.DataFrame, runs_dir, n_boot: int, files: _Files) -> list[str]:
+    """The ``PAIRED`` comparisons of the paper's model (CSV each); their markdown parts."""
+    md = []
+    for name, report, heading, meaning, keys in PAIRED:
+        table = report(df, runs_dir, n_boot=n_boot, previous=files.previous(name))
+        if not table.empty:
+            files.csv(name, table)
+            md.append(f"## {heading}\n\nGain (B − A) with its 95 % paired-bootstrap interval over the test "
+                      f"users ({n_boot} resamples) and a two-sided p-value (srsupm_lab.analysis.significance){meaning}. "
+                      + POOLED_NOTE + "\n\n" + _significance_markdown(table, keys))
+    return md
+
+
+def _departures(every_run: pd.DataFrame, departures: pd.DataFrame, runs_dir, n_boot: int, figures: bool,
+                files: _Files) -> list[str]:
+    """The runs of a departure from the paper: their metrics, their comparison with the paper's model, Fig. 6."""
+    md = ["## Departures from the paper (not in the tables above)\n\n"
+          "Runs with `level_temperature = learned`: the level softmaxes of Eqs. 9 and 19 learn their "
+          "scales (srsupm_lab/methods/srsupm/temperature.py). Test metrics:\n\n"
+          + markdown_table(departures[["run", *METRICS, "best_epoch", "epochs_run"]].round(4))]
+    dep = pd.DataFrame() if runs_dir is None else departure_significance_report(
+        every_run, runs_dir, n_boot=n_boot, previous=files.previous("significance_departures"))
+    if not dep.empty:
+        files.csv("significance_departures", dep)
+        md.append("\nEach departure (B) against the paper's model (A), same seed and switches, same test users "
+                  f"({n_boot} paired-bootstrap resamples). " + POOLED_NOTE + "\n\n"
+                  + _significance_markdown(dep, ["dataset", "backbone", "departure", "seed"]))
     if runs_dir is not None and figures:
-        drawn, parts = write_figures(df, runs_dir, reports)  # Figs. 6-8 from the runs' checkpoints
-        written.update(drawn)
+        drawn, parts = write_departure_fig6(departures, runs_dir, files.stage)
+        files.add(drawn)
         md.extend(parts)
-    table2 = reports / "table2.md"                 # written by `reproduce --grid table2` (srsupm_lab.methods.srsupm.timing)
-    if table2.exists():
-        md.append(table2.read_text(encoding="utf-8"))
-    if len(departures):
-        md.append("## Departures from the paper (not in the tables above)\n\n"
-                  "Runs with `level_temperature = learned`: the level softmaxes of Eqs. 9 and 19 learn their "
-                  "scales (srsupm_lab/methods/srsupm/temperature.py). Test metrics:\n\n"
-                  + markdown_table(departures[["run", *METRICS, "best_epoch", "epochs_run"]].round(4)))
-        dep = pd.DataFrame() if runs_dir is None else departure_significance_report(
-            every_run, runs_dir, n_boot=n_boot, previous=previous("significance_departures"))
-        if not dep.empty:
-            save_csv("significance_departures", dep)
-            md.append("\nEach departure (B) against the paper's model (A), same seed and switches, same test users "
-                      f"({n_boot} paired-bootstrap resamples). " + POOLED_NOTE + "\n\n"
-                      + _significance_markdown(dep, ["dataset", "backbone", "departure", "seed"]))
-        if runs_dir is not None and figures:
-            drawn, parts = write_departure_fig6(departures, runs_dir, reports)
-            written.update(drawn)
-            md.extend(parts)
-    text = "\n".join(md)
-    path = reports / "reproduction.md"
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    written["markdown"] = path
-    return written
+    return md

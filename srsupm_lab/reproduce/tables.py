@@ -13,10 +13,18 @@ import pandas as pd
 
 from ..methods.srsupm import paper
 from ..methods.srsupm.frame import ablated, full_srsupm, is_default
-from .collect import METRICS, summarise
+from .collect import METRICS, summarise as _summarise
+from .report_folder import check_cells
 from ..methods.srsupm.grids import ABLATIONS, DEFAULT_K, SWITCHES
 
 __all__ = ["table1_report", "table3_report", "table4_report", "fig3_report", "plot_fig3", "variant"]
+
+
+def summarise(df: pd.DataFrame, by, metrics=METRICS, what: str = "a table") -> pd.DataFrame:
+    """:func:`.collect.summarise` of the runs of each cell, once they are checked to differ in their seed only
+    (:func:`.report_folder.check_cells`)."""
+    check_cells(df, by, what)
+    return _summarise(df, by, metrics)
 
 
 def _gain(a, b) -> float:
@@ -29,7 +37,7 @@ def table1_report(df: pd.DataFrame) -> pd.DataFrame:
     sub = df[is_default(df)]
     if sub.empty:
         return pd.DataFrame()
-    s = summarise(sub, ["dataset", "backbone", "srsupm"])
+    s = summarise(sub, ["dataset", "backbone", "srsupm"], what="Table 1")
     rows = []
     for _, r in s.iterrows():
         for m in METRICS:
@@ -72,7 +80,7 @@ def table3_report(df: pd.DataFrame) -> pd.DataFrame:
     sub = sub[keep]
     if sub.empty:
         return pd.DataFrame()
-    s = summarise(sub, ["dataset", "backbone", "variant"], ("recall@10", "ndcg@10"))
+    s = summarise(sub, ["dataset", "backbone", "variant"], ("recall@10", "ndcg@10"), what="Table 3")
     p3 = paper.table3().set_index(["dataset", "variant", "metric"])["value"]     # SASRec's rows only
     for m in ("recall@10", "ndcg@10"):
         s[f"{m}_paper"] = [p3.get((d, v, m), np.nan) if b == "sasrec" else np.nan
@@ -98,7 +106,7 @@ def table4_report(df: pd.DataFrame) -> pd.DataFrame:
     sub = _sweep(df, "noise_p", "K", DEFAULT_K)
     if sub.empty:
         return pd.DataFrame()
-    s = summarise(sub, ["dataset", "backbone", "noise_p"], ("recall@10",))
+    s = summarise(sub, ["dataset", "backbone", "noise_p"], ("recall@10",), what="Table 4")
     p4 = paper.table4()
     s["recall@10_paper"] = [next((v for d2, p2, v in zip(p4["dataset"], p4["noise_p"], p4["recall@10"])
                                   if bb == "sasrec" and d2 == d and math.isclose(p2, p)), np.nan)
@@ -111,7 +119,7 @@ def fig3_report(df: pd.DataFrame) -> pd.DataFrame:
     sub = _sweep(df, "K", "noise_p", 0.0)
     if sub.empty:
         return pd.DataFrame()
-    return summarise(sub, ["dataset", "backbone", "K"]).sort_values(["dataset", "backbone", "K"]).reset_index(drop=True)
+    return summarise(sub, ["dataset", "backbone", "K"], what="Fig. 3").sort_values(["dataset", "backbone", "K"]).reset_index(drop=True)
 
 
 def plot_fig3(table: pd.DataFrame, metric: str = "recall@10"):

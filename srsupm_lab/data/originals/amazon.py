@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..dataset import SequenceDataset
-from ..preprocess import build_dataset, kcore_filter
+from ..kcore import filter_reported
+from ..preprocess import build_dataset
 from ..raw_lines import MalformedLineError, field, id_field, parse_json_or_literal, read_records
 from ..s3rec_layout import save_s3rec_layout
 from .sources import ensure_file
@@ -92,10 +93,10 @@ def prepare_amazon(category: str, root: str | os.PathLike, *, k: int = 5, min_la
     root = Path(root)
     reviews = ensure_file(root / f"reviews_{category}_5.json.gz", "amazon_reviews", download, progress, category=category)
     meta = ensure_file(root / f"meta_{category}.json.gz", "amazon_meta", download, progress, category=category)
-    df = kcore_filter(read_amazon_reviews(reviews, progress), k=k)
+    df, counts = filter_reported(read_amazon_reviews(reviews, progress), k, str(reviews))
     labels = read_amazon_meta(meta, set(df["item"].unique()), progress)
     ds = build_dataset(df, labels, name=category, min_label_items=min_label_items)
-    ds.meta.update(source="amazon-2014", files=[reviews.name, meta.name], kcore=k)
+    ds.meta.update(source="amazon-2014", files=[reviews.name, meta.name], kcore=k, kcore_counts=counts)
     if out is not None:
         save_s3rec_layout(ds, out)
     return ds

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..dataset import SequenceDataset
-from ..preprocess import build_dataset, kcore_filter
+from ..kcore import filter_reported
+from ..preprocess import build_dataset
 from ..raw_lines import MalformedLineError, numbered_lines
 from ..s3rec_layout import save_s3rec_layout
 from .sources import ensure_file
@@ -119,8 +120,9 @@ def prepare_movielens_100k(root: str | os.PathLike, *, k: int = 5, download: boo
     """MovieLens 100K (``root/ml-100k.zip``) as a SequenceDataset named ``"ml-100k"``; labels = genres."""
     zip_path = ensure_file(Path(root) / "ml-100k.zip", "ml-100k", download, progress)
     df, labels = read_movielens_100k(zip_path, progress)
-    ds = build_dataset(kcore_filter(df, k=k), labels, name="ml-100k")
-    ds.meta.update(source="movielens-100k", files=[zip_path.name], kcore=k)
+    df, counts = filter_reported(df, k, "ml-100k")
+    ds = build_dataset(df, labels, name="ml-100k")
+    ds.meta.update(source="movielens-100k", files=[zip_path.name], kcore=k, kcore_counts=counts)
     if out is not None:
         save_s3rec_layout(ds, out)
     return ds

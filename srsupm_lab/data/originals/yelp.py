@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..dataset import SequenceDataset
-from ..preprocess import build_dataset, kcore_filter
+from ..kcore import filter_reported
+from ..preprocess import build_dataset
 from ..raw_lines import MalformedLineError, field, id_field, read_records
 from ..s3rec_layout import save_s3rec_layout
 from .sources import SOURCES
@@ -120,10 +121,10 @@ def prepare_yelp(root: str | os.PathLike, *, dates: tuple[str, str] | None = S3R
     if missing:
         raise FileNotFoundError(_missing_yelp_message(root, missing))
     _date_bounds(dates)                                   # checked before the large files are read
-    df = kcore_filter(read_yelp_reviews(root / YELP_FILES[0], dates, progress), k=k)
+    df, counts = filter_reported(read_yelp_reviews(root / YELP_FILES[0], dates, progress), k, str(root / YELP_FILES[0]))
     labels = read_yelp_business(root / YELP_FILES[1], set(df["item"].unique()), progress)
     ds = build_dataset(df, labels, name="Yelp")
-    ds.meta.update(source="yelp-open-dataset", files=list(YELP_FILES), kcore=k, dates=dates)
+    ds.meta.update(source="yelp-open-dataset", files=list(YELP_FILES), kcore=k, kcore_counts=counts, dates=dates)
     if out is not None:
         save_s3rec_layout(ds, out)
     return ds
