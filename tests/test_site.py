@@ -93,7 +93,7 @@ def test_the_hint_reader_on_a_known_checker(tmp_path):
         "    elif answer > k:\n        hint = f'a hit is a rank below {k}: rank {k + 1} is out.'\n"
         "    else:\n        hint = ('one ' 'two') + f' three {k}'\n"
         "    hints = {1: 'a dict hint.', 2: 'never negative.'}\n"
-        "    return _wrong('x', 'said in the call.')\n"
+        "    return say_wrong('x', 'said in the call.')\n"
         "def helper():\n    hint = 'not a checker'\n")
     assert _course_site().checker_hints(source) == {"check_x": [
         "never negative.", "a hit is a rank below k: rank … is out.", "one two three k", "a dict hint.",

@@ -264,7 +264,7 @@ def test_run_experiment_files_and_reuse(tmp_path):
                          method="srsupm", K=3, epochs=2, batch_size=128, device="cpu", progress=False, out_dir=str(out))
     res = run_experiment(config)
     assert sorted(os.listdir(out)) == sorted(["config.json", "history.csv", "valid_levels.csv", "test_levels.csv",
-                                              "test_ranks.csv", "results.json", "checkpoint.pt"])
+                                              "test_ranks.csv", "results.json", "checkpoint.pt", "id_maps.npz"])
     stored = json.loads((out / "results.json").read_text())
     assert stored["config"] == config.to_dict() and stored["epochs_run"] == 2
     assert stored["test"][0]["level"] == "all" and stored["test"][0]["users"] == 80

@@ -21,7 +21,7 @@ Two things are added on the way, nothing is executed:
 * each lesson and notebook copy ends with a "References" cell citing the papers ``reading.toml``
   lists for it (BibTeX keys of ``references.bib``), unless the page already has a bibliography;
 * ``_generated/``: the misconceptions table gathered from the checkers' hints
-  (``srsupm_lab/course/checks.py``, or ``tutorials/checks.py`` in older checkouts) and the lessons'
+  (``srsupm_lab/course/checks/``, or ``tutorials/checks.py`` in older checkouts) and the lessons'
   timing table (the newest
   ``reports/bench_lessons_*.txt``), which the instructor guide includes; the index's "Teaching"
   toctree, which lists the assignments' guide only where the checkout has one.
@@ -131,7 +131,7 @@ def _text(node: ast.AST) -> str | None:
 
 def checker_hints(checks_py: Path) -> dict[str, list[str]]:
     """checker name -> the hints it can give (assignments to ``hint``, the values of ``hints``, and a
-    literal hint passed to ``_wrong(what, hint)``)."""
+    literal hint passed to ``say_wrong(what, hint)``)."""
     tree = ast.parse(Path(checks_py).read_text(encoding="utf-8"))
     out: dict[str, list[str]] = {}
     for fn in tree.body:
@@ -143,7 +143,7 @@ def checker_hints(checks_py: Path) -> dict[str, list[str]]:
             if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id in ("hint", "hints")
                                                     for t in node.targets):
                 found.append((node, node.value.values if isinstance(node.value, ast.Dict) else [node.value]))
-            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_wrong"
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "say_wrong"
                   and len(node.args) >= 2 and not isinstance(node.args[1], ast.Name)):
                 found.append((node, [node.args[1]]))                # a hint written into the call itself
         for node, values in sorted(found, key=lambda f: (f[0].lineno, f[0].col_offset)):   # in source order
@@ -166,19 +166,25 @@ def checker_exercises(lesson_texts: list[Path]) -> dict[str, tuple[str, str]]:
     return found
 
 
-#: where the lessons' checkers live, newest first (lessons once imported them from beside themselves)
-CHECKERS = ("srsupm_lab/course/checks.py", "tutorials/checks.py")
+#: where the lessons' checkers live, newest first: a package of one module per part of the course, one module,
+#: or (older checkouts) a module beside the lessons
+CHECKERS = ("srsupm_lab/course/checks/*.py", "srsupm_lab/course/checks.py", "tutorials/checks.py")
 
 
-def checkers_module(root: Path) -> Path | None:
-    return next((root / c for c in CHECKERS if (root / c).exists()), None)
+def checker_sources(root: Path) -> list[Path]:
+    """The files that define the checkers, from the first of :data:`CHECKERS` that exists."""
+    for pattern in CHECKERS:
+        found = sorted(root.glob(pattern))
+        if found:
+            return found
+    return []
 
 
 def misconceptions_page(root: Path) -> str:
-    checks = checkers_module(root)
-    if checks is None:
+    sources = checker_sources(root)
+    if not sources:
         return "No checkers module in this checkout.\n"
-    hints = checker_hints(checks)
+    hints = {name: found for path in sources for name, found in checker_hints(path).items()}
     where = checker_exercises(sorted((root / "tutorials").glob("[0-9]*.md")))
     rows = sorted(hints, key=lambda n: (where.get(n, ("~", ""))[0], where.get(n, ("", "~"))[1], n))
     lines = ["| exercise | checker | what a wrong answer usually means (the checker's hint) |", "|---|---|---|"]

@@ -360,8 +360,7 @@ def read_movielens_atomic(folder) -> SequenceDataset:
     with fewer fields than its header. **Two spellings of one id** (``"012"``, ``"12"``) are refused naming
     both lines (as integers they would merge, as RecBole tokens stay two). **Exact duplicate interactions**
     (same user, item, timestamp) are kept, as RecBole does, with one ``UserWarning`` giving their count."""
-    from .kcore import filter_reported
-    from .preprocess import build_dataset
+    from . import kcore, preprocess
 
     folder = Path(folder)
     inter, item = folder / "ml-100k.inter", folder / "ml-100k.item"
@@ -395,7 +394,7 @@ def read_movielens_atomic(folder) -> SequenceDataset:
         warnings.warn(f"{inter}: {int(repeats.sum())} exact duplicate interaction(s) (same user_id, item_id and "
                       f"timestamp; line {inter_lines[row]} repeats line {inter_lines[first]}) are kept", stacklevel=2)
     genres = dict(zip(item_ids.tolist(), items["class"].str.split().tolist()))
-    df, counts = filter_reported(df, 5, str(inter))
-    ds = build_dataset(df, genres, name="ml-100k")
+    df, counts = kcore.filter_reported(df, 5, str(inter))
+    ds = preprocess.build_dataset(df, genres, name="ml-100k")
     ds.meta.update(source=str(folder), kcore=5, kcore_counts=counts)
     return ds

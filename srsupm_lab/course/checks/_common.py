@@ -19,10 +19,10 @@ def teacher_mode() -> bool:
 
 
 class _Rejected(Exception):
-    """A wrong answer, carrying its one-line message (caught by :func:`_checker`)."""
+    """A wrong answer, carrying its one-line message (caught by :func:`checker`)."""
 
 
-def _checker(check):
+def checker(check):
     """Turn a checker's rejection into one printed line and a False return value."""
     @functools.wraps(check)
     def run(answer, *args, **kwargs):
@@ -40,57 +40,57 @@ def require(result) -> None:
         raise AssertionError("the answer was not right (the checker's hint is printed above)")
 
 
-def _pending(answer) -> bool:
+def is_pending(answer) -> bool:
     if answer is None:
         print(NOT_YET)
         return True
     return False
 
 
-def _ok(what: str) -> bool:
+def say_correct(what: str) -> bool:
     print(f"correct: {what}")
     return True
 
 
-def _wrong(what: str, hint: str, expected=None):
+def say_wrong(what: str, hint: str, expected=None):
     message = f"{what}: not right yet. Hint: {hint}"
     if teacher_mode() and expected is not None:
         message += f" [teacher: expected {expected}]"
     raise _Rejected(message)
 
 
-def _as_list(x):
+def as_list(x):
     """A tensor / array / list as a plain Python list."""
     if hasattr(x, "detach"):
         x = x.detach().cpu().numpy()
     return np.asarray(x).tolist()
 
 
-def _t64(x) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(_as_list(x), dtype=np.float64))
+def as_float64(x) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(as_list(x), dtype=np.float64))
 
 
-def _number(answer, what: str) -> float:
+def as_number(answer, what: str) -> float:
     try:
         a = float(answer)
     except (TypeError, ValueError):
-        return _wrong(what, f"the answer should be one number, got {type(answer).__name__}")
+        return say_wrong(what, f"the answer should be one number, got {type(answer).__name__}")
     if not math.isfinite(a):
-        return _wrong(what, "the answer is not a finite number (a division by zero, or a log of 0?)")
+        return say_wrong(what, "the answer is not a finite number (a division by zero, or a log of 0?)")
     return a
 
 
-def _near(a: float, b: float, rel: float = 1e-5, abs_: float = 1e-9) -> bool:
+def is_near(a: float, b: float, rel: float = 1e-5, abs_: float = 1e-9) -> bool:
     return abs(a - b) <= max(abs_, rel * max(1.0, abs(b)))
 
 
-def _int(answer, what: str) -> int:
+def as_int(answer, what: str) -> int:
     try:
         value = float(answer)
     except (TypeError, ValueError):
-        return _wrong(what, f"the answer should be a whole number, got {type(answer).__name__}")
+        return say_wrong(what, f"the answer should be a whole number, got {type(answer).__name__}")
     if not value.is_integer():
-        return _wrong(what, "the answer should be a whole number (a count)")
+        return say_wrong(what, "the answer should be a whole number (a count)")
     return int(value)
 
 

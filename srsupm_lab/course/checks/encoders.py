@@ -8,49 +8,49 @@ import math
 import numpy as np
 import torch
 
-from ._common import _as_list, _checker, _int, _near, _number, _ok, _pending, _t64, _wrong
+from ._common import as_list, checker, as_int, is_near, as_number, say_correct, is_pending, as_float64, say_wrong
 
 
 # ----------------------------------------------------------------------------- lesson 01
-@_checker
+@checker
 def check_training_windows(answer, sequence) -> None:
     """Ex 1.1: the number of training windows one user gives (the package's leave-one-out split)."""
     import warnings
 
     from srsupm_lab.data import SequenceDataset, leave_one_out
 
-    if _pending(answer):
+    if is_pending(answer):
         return
-    seq = [int(i) for i in _as_list(sequence)]
+    seq = [int(i) for i in as_list(sequence)]
     ds = SequenceDataset("one user", [np.array(seq)], [frozenset()] * (max(seq) + 1), [])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         expected = len(leave_one_out(ds, max_len=len(seq)).train) if len(seq) >= 3 else 0
-    got = _int(answer, "training windows")
+    got = as_int(answer, "training windows")
     if got == expected:
-        return _ok(f"{expected} training windows")
+        return say_correct(f"{expected} training windows")
     if got > expected:
         hint = ("too many. Which items can be a training target? The first has no history before it, and the "
                 "last two are held out (validation, test).")
     else:
         hint = "too few. Every item that has a history and is not held out for validation or test is a target."
-    return _wrong("training windows", hint, expected)
+    return say_wrong("training windows", hint, expected)
 
 
-@_checker
+@checker
 def check_rank(answer, scores, target, history) -> None:
     """Ex 1.2: 0-based rank of the target, ties against the model, seen items removed."""
     from srsupm_lab.evaluate import target_ranks
 
-    if _pending(answer):
+    if is_pending(answer):
         return
-    s = torch.as_tensor(np.asarray(_as_list(scores), dtype=np.float64))[None]
+    s = torch.as_tensor(np.asarray(as_list(scores), dtype=np.float64))[None]
     t = torch.tensor([int(target)])
-    h = torch.as_tensor(np.asarray(_as_list(history), dtype=np.int64)).reshape(1, -1)
+    h = torch.as_tensor(np.asarray(as_list(history), dtype=np.int64)).reshape(1, -1)
     expected = int(target_ranks(s, t, h)[0])
-    got = _int(answer, "rank")
+    got = as_int(answer, "rank")
     if got == expected:
-        return _ok(f"rank {expected}")
+        return say_correct(f"rank {expected}")
     if got < 0:
         hint = "a rank is never negative: it counts the items placed above the target."
     elif got == int(target_ranks(s, t)[0]):
@@ -65,35 +65,35 @@ def check_rank(answer, scores, target, history) -> None:
         else:
             hint = ("count the unseen items (not padding 0, not the target) whose score is at least the "
                     "target's.")
-    return _wrong("rank", hint, expected)
+    return say_wrong("rank", hint, expected)
 
 
-@_checker
+@checker
 def check_ndcg(answer, ranks, k: int = 10) -> None:
     """Ex 1.3: mean NDCG@k over users from 0-based ranks."""
     from srsupm_lab.evaluate import metrics_from_ranks
 
-    if _pending(answer):
+    if is_pending(answer):
         return
-    r = torch.as_tensor(np.asarray(_as_list(ranks), dtype=np.int64))
+    r = torch.as_tensor(np.asarray(as_list(ranks), dtype=np.int64))
     expected = float(metrics_from_ranks(r, ks=(k,))[f"ndcg@{k}"].double().mean())
-    got = _number(answer, f"NDCG@{k}")
-    if _near(got, expected):
-        return _ok(f"NDCG@{k}")
+    got = as_number(answer, f"NDCG@{k}")
+    if is_near(got, expected):
+        return say_correct(f"NDCG@{k}")
     rd = r.double()
     one_based = float(torch.where(r < k, 1.0 / torch.log2(rd + 1.0).clamp_min(1e-300), 0.0).mean()) \
         if bool((r > 0).all()) else None
     if not 0.0 <= got <= 1.0:
         hint = f"NDCG@{k} is a mean of discounts between 0 and 1, so it lies in [0, 1]."
-    elif _near(got, float((r < k).double().mean())):
+    elif is_near(got, float((r < k).double().mean())):
         hint = f"that counts hits (Recall@{k}); NDCG weights each hit by its discount 1/log2(rank + 2)."
-    elif one_based is not None and _near(got, one_based):
+    elif one_based is not None and is_near(got, one_based):
         hint = "ranks are 0-based: the top item (rank 0) has discount 1/log2(0 + 2) = 1."
-    elif _near(got, float(torch.where(r <= k, 1.0 / torch.log2(rd + 2.0), 0.0).mean())):
+    elif is_near(got, float(torch.where(r <= k, 1.0 / torch.log2(rd + 2.0), 0.0).mean())):
         hint = f"a hit is a rank below {k} (0-based): rank {k} itself is outside the top {k}."
     else:
         hint = f"per user: 1/log2(rank + 2) when rank < {k}, else 0; then the mean over all users."
-    return _wrong(f"NDCG@{k}", hint, f"{expected:.6f}")
+    return say_wrong(f"NDCG@{k}", hint, f"{expected:.6f}")
 
 
 # ----------------------------------------------------------------------------- lesson 02
@@ -111,19 +111,19 @@ def _changed_positions(j: int, length: int) -> set[int]:
     return {int(t) for t in torch.nonzero(diff > 1e-12).flatten()}
 
 
-@_checker
+@checker
 def check_causal_positions(answer, j: int, length: int) -> None:
     """Ex 2.1: positions of a causal encoder whose output changes when the item at ``j`` changes."""
-    if _pending(answer):
+    if is_pending(answer):
         return
     j, length = int(j), int(length)
     expected = _changed_positions(j, length)
     try:
         got = {int(x) for x in answer}
     except (TypeError, ValueError):
-        return _wrong("causal positions", "the answer should be a collection of positions (ints)")
+        return say_wrong("causal positions", "the answer should be a collection of positions (ints)")
     if got == expected:
-        return _ok(f"positions {j}..{length - 1}")
+        return say_correct(f"positions {j}..{length - 1}")
     if any(t < 0 or t >= length for t in got):
         hint = f"positions run from 0 to L − 1 = {length - 1}."
     elif any(t < j for t in got):
@@ -132,7 +132,7 @@ def check_causal_positions(answer, j: int, length: int) -> None:
         hint = "the item at position j is also seen by position j itself."
     else:
         hint = "every later position sees the item at j too (through the recurrence or the attention)."
-    return _wrong("causal positions", hint, sorted(expected))
+    return say_wrong("causal positions", hint, sorted(expected))
 
 
 def _gru4rec_count(n_items: int, dim: int, hidden: int) -> int:
@@ -160,7 +160,7 @@ def _gru4rec_hint(gap: int, dim: int, hidden: int) -> str:
 GRU4REC_TRIAL_SIZES = ((37, 5, 11), (1000, 64, 32), (12, 3, 3))
 
 
-@_checker
+@checker
 def check_gru4rec_parameters(answer, n_items: int, dim: int, hidden: int) -> None:
     """Ex 2.2: parameters of GRU4Rec, compared with the package's model of that size.
 
@@ -168,7 +168,7 @@ def check_gru4rec_parameters(answer, n_items: int, dim: int, hidden: int) -> Non
     the lesson's size and on :data:`GRU4REC_TRIAL_SIZES`, so a formula that fits one size by chance
     does not pass.
     """
-    if _pending(answer):
+    if is_pending(answer):
         return
     sizes = [(int(n_items), int(dim), int(hidden))] + (list(GRU4REC_TRIAL_SIZES) if callable(answer) else [])
     for size in sizes:
@@ -177,34 +177,34 @@ def check_gru4rec_parameters(answer, n_items: int, dim: int, hidden: int) -> Non
             try:
                 value = answer(*size)
             except Exception as error:                                  # a student's function may fail anywhere
-                return _wrong("parameters", f"your function failed on (n_items, d, hidden) = {size}: "
+                return say_wrong("parameters", f"your function failed on (n_items, d, hidden) = {size}: "
                                             f"{type(error).__name__}: {error}")
-            got = _int(value, "parameters")
+            got = as_int(value, "parameters")
         else:
-            got = _int(answer, "parameters")
+            got = as_int(answer, "parameters")
         if got != expected:
             where = f" (at n_items, d, hidden = {size})" if callable(answer) else ""
-            return _wrong("parameters", _gru4rec_hint(got - expected, size[1], size[2]) + where, expected)
-    return _ok(f"{'the formula, on ' + str(len(sizes)) + ' sizes' if callable(answer) else str(expected) + ' parameters'}")
+            return say_wrong("parameters", _gru4rec_hint(got - expected, size[1], size[2]) + where, expected)
+    return say_correct(f"{'the formula, on ' + str(len(sizes)) + ' sizes' if callable(answer) else str(expected) + ' parameters'}")
 
 
-@_checker
+@checker
 def check_dot_score(answer, h, e) -> None:
     """Ex 2.3: the score <h_u, e_i>."""
-    if _pending(answer):
+    if is_pending(answer):
         return
-    hv, ev = _t64(h), _t64(e)
+    hv, ev = as_float64(h), as_float64(e)
     expected = float(torch.dot(hv, ev))
-    got = _number(answer, "score")
-    if _near(got, expected, rel=1e-4):
-        return _ok("score")
+    got = as_number(answer, "score")
+    if is_near(got, expected, rel=1e-4):
+        return say_correct("score")
     cosine = expected / float(hv.norm() * ev.norm())
-    if _near(got, cosine, rel=1e-4):
+    if is_near(got, cosine, rel=1e-4):
         hint = "the score is the plain inner product, not the cosine: no division by the norms."
-    elif _near(got, -expected, rel=1e-4):
+    elif is_near(got, -expected, rel=1e-4):
         hint = "check the sign: the score is Σ h_j e_j."
-    elif _near(got, expected / math.sqrt(len(ev)), rel=1e-4):
+    elif is_near(got, expected / math.sqrt(len(ev)), rel=1e-4):
         hint = "no 1/√d scaling in this score."
     else:
         hint = "the score is Σ_j h_j · e_j over the d coordinates (use the user vector h and the item row e)."
-    return _wrong("score", hint, f"{expected:.6f}")
+    return say_wrong("score", hint, f"{expected:.6f}")

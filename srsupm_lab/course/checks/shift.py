@@ -8,50 +8,50 @@ import math
 import numpy as np
 import torch
 
-from ._common import _as_list, _checker, _near, _number, _ok, _pending, _t64, _wrong
+from ._common import as_list, checker, is_near, as_number, say_correct, is_pending, as_float64, say_wrong
 
 
 # ----------------------------------------------------------------------------- lesson 03
-@_checker
+@checker
 def check_pmsd(answer, window_label_sets, target_label_set) -> None:
     """Ex 3.1: PMSD of one window (Eq. 2)."""
     from srsupm_lab import pmsa
 
-    if _pending(answer):
+    if is_pending(answer):
         return
     window = [[int(x) for x in labels] for labels in window_label_sets]
     target = [int(x) for x in target_label_set]
     expected = float(pmsa.pmsd(window, target))
-    got = _number(answer, "PMSD")
-    if _near(got, expected, rel=1e-9):
-        return _ok(f"PMSD = {expected:.4f}")
+    got = as_number(answer, "PMSD")
+    if is_near(got, expected, rel=1e-9):
+        return say_correct(f"PMSD = {expected:.4f}")
     last_only = float(pmsa.pmsd(window[-1:], target)) if window else None
     if not 0.0 <= got <= 1.0:
         hint = "PMSD is one minus a ratio of set sizes, so it lies in [0, 1]."
-    elif _near(got, 1.0 - expected, rel=1e-9):
+    elif is_near(got, 1.0 - expected, rel=1e-9):
         hint = "that is the overlap |C(v) ∩ C_S| / |C(v) ∪ C_S|; PMSD is one minus it."
-    elif last_only is not None and _near(got, last_only, rel=1e-9):
+    elif last_only is not None and is_near(got, last_only, rel=1e-9):
         hint = "C_S is the union of the categories of every item in the window, not of the last item only."
     else:
         hint = "build C_S as a union over the window's items, C(v) from the target, then 1 − |∩| / |∪| (Eq. 2)."
-    return _wrong("PMSD", hint, f"{expected:.6f}")
+    return say_wrong("PMSD", hint, f"{expected:.6f}")
 
 
-@_checker
+@checker
 def check_levels(answer, values, K: int) -> None:
     """Ex 3.2: shift levels of a few PMSD values (Eq. 3)."""
     from srsupm_lab import pmsa
 
-    if _pending(answer):
+    if is_pending(answer):
         return
-    vals = [float(x) for x in _as_list(values)]
+    vals = [float(x) for x in as_list(values)]
     expected = [int(x) for x in np.atleast_1d(pmsa.shift_level(np.array(vals), int(K)))]
     try:
         got = [int(x) for x in answer]
     except (TypeError, ValueError):
-        return _wrong("levels", "the answer should be a list of integer levels, one per value")
+        return say_wrong("levels", "the answer should be a list of integer levels, one per value")
     if got == expected:
-        return _ok(f"levels {expected}")
+        return say_correct(f"levels {expected}")
     wrong = [i for i, (a, b) in enumerate(zip(got, expected)) if a != b]
     if len(got) != len(expected):
         hint = f"give one level per value: {len(vals)} values."
@@ -62,34 +62,34 @@ def check_levels(answer, values, K: int) -> None:
     else:
         hint = (f"entries {wrong} are off. Inside (0, 1) the K − 2 middle levels cut the interval evenly, each "
                 f"1/(K − 2) wide, left end included.")
-    return _wrong("levels", hint, expected)
+    return say_wrong("levels", hint, expected)
 
 
-@_checker
+@checker
 def check_share(answer, flags, other_direction=None) -> None:
     """Ex 3.3: a share (the fraction of True among ``flags``).
 
     ``other_direction`` (optional flags) is the share a student would compute by conditioning the other
     way round (recall instead of precision): matching it gets a hint that says so.
     """
-    if _pending(answer):
+    if is_pending(answer):
         return
-    f = np.asarray(_as_list(flags), dtype=bool)
+    f = np.asarray(as_list(flags), dtype=bool)
     expected = float(f.mean())
-    got = _number(answer, "share")
-    if _near(got, expected, rel=1e-6):
-        return _ok(f"share = {expected:.4f}")
+    got = as_number(answer, "share")
+    if is_near(got, expected, rel=1e-6):
+        return say_correct(f"share = {expected:.4f}")
     if not 0.0 <= got <= 1.0:
         hint = "a share is a fraction in [0, 1]: divide the count by the size of the group you condition on."
-    elif _near(got, 1.0 - expected, rel=1e-6):
+    elif is_near(got, 1.0 - expected, rel=1e-6):
         hint = "that is the complement: the share of the group where the condition does NOT hold."
-    elif other_direction is not None and _near(got, float(np.asarray(_as_list(other_direction), dtype=bool).mean()),
+    elif other_direction is not None and is_near(got, float(np.asarray(as_list(other_direction), dtype=bool).mean()),
                                                rel=1e-6):
         hint = ("that conditions the other way round: the question fixes the group first (the windows PMSA puts "
                 "at the top level) and asks which share of THEM is a true switch.")
     else:
         hint = "select the group the question conditions on, then the fraction of it where the condition holds."
-    return _wrong("share", hint, f"{expected:.6f}")
+    return say_wrong("share", hint, f"{expected:.6f}")
 
 
 # ----------------------------------------------------------------------------- lesson 04
@@ -105,7 +105,7 @@ def _other_scale(scale: float, dim: int) -> tuple[float, str]:
     return 1.0, f"the model's default level scale is {_scale_words(scale, dim)}: scale the logits before the softmax."
 
 
-@_checker
+@checker
 def check_alpha(answer, Z, e_v, scale: float) -> None:
     """Ex 4.1: the shift distribution α of one window (Eq. 9) at the level scale of the lesson's model.
 
@@ -115,18 +115,18 @@ def check_alpha(answer, Z, e_v, scale: float) -> None:
     """
     from srsupm_lab.methods.srsupm import pmsid
 
-    if _pending(answer):
+    if is_pending(answer):
         return
-    Zt, et = _t64(Z), _t64(e_v)
+    Zt, et = as_float64(Z), as_float64(e_v)
     d = Zt.shape[-1]
     scale = float(scale)
     expected = pmsid.shift_distribution(Zt[None], et[None], scale=scale)[0]
     try:
-        got = _t64(answer).flatten()
+        got = as_float64(answer).flatten()
     except (TypeError, ValueError):
-        return _wrong("α", "the answer should be K numbers, one per level")
+        return say_wrong("α", "the answer should be K numbers, one per level")
     if got.shape == expected.shape and torch.allclose(got, expected, atol=1e-4, rtol=0):
-        return _ok("α")
+        return say_correct("α")
     other, other_hint = _other_scale(scale, d)
     if got.shape != expected.shape:
         hint = f"α has one entry per level: {expected.numel()} entries."
@@ -137,55 +137,55 @@ def check_alpha(answer, Z, e_v, scale: float) -> None:
     else:
         hint = (f"one logit per level, ⟨ẑ_k, e_v⟩ × {_scale_words(scale, d)} with e_v the target's embedding, "
                 f"then a softmax over k.")
-    return _wrong("α", hint, [round(float(a), 5) for a in expected])
+    return say_wrong("α", hint, [round(float(a), 5) for a in expected])
 
 
-@_checker
+@checker
 def check_mixed_score(answer, Z, e_i, scale: float) -> None:
     """Ex 4.2: the mixed score s_{u,i} = Σ_k β_k <ẑ_k, e_i> (Eqs. 19–22) at the model's β scale
     (``model.temperatures.beta``)."""
     from srsupm_lab.methods.srsupm import prediction
 
-    if _pending(answer):
+    if is_pending(answer):
         return
-    Zt, et = _t64(Z), _t64(e_i)
+    Zt, et = as_float64(Z), as_float64(e_i)
     d = Zt.shape[-1]
     scale = float(scale)
     expected = float(prediction.mixed_scores(Zt[None], et[None], scale=scale)[0, 0])
-    got = _number(answer, "mixed score")
-    if _near(got, expected, rel=1e-4):
-        return _ok("mixed score")
+    got = as_number(answer, "mixed score")
+    if is_near(got, expected, rel=1e-4):
+        return say_correct("mixed score")
     other, other_hint = _other_scale(scale, d)
     dots = Zt @ et
-    if _near(got, float(dots.mean()), rel=1e-4):
+    if is_near(got, float(dots.mean()), rel=1e-4):
         hint = "that is mean pooling; the mixture weights each branch by β_k = softmax_k of the scaled ⟨ẑ_k, e_i⟩."
-    elif _near(got, float(prediction.mixed_scores(Zt[None], et[None], scale=other)[0, 0]), rel=1e-4):
+    elif is_near(got, float(prediction.mixed_scores(Zt[None], et[None], scale=other)[0, 0]), rel=1e-4):
         hint = other_hint
-    elif _near(got, float(dots.max()), rel=1e-4):
+    elif is_near(got, float(dots.max()), rel=1e-4):
         hint = "not the best branch alone: every branch contributes, weighted by β_k."
-    elif _near(got, float(torch.softmax(dots * scale, 0).sum()), rel=1e-4):
+    elif is_near(got, float(torch.softmax(dots * scale, 0).sum()), rel=1e-4):
         hint = "the weights β_k sum to 1: weight each branch's score ⟨ẑ_k, e_i⟩ by its β_k, then sum."
     else:
         hint = (f"score each branch ⟨ẑ_k, e_i⟩, weight the K scores by their softmax (logits × "
                 f"{_scale_words(scale, d)}), and sum.")
-    return _wrong("mixed score", hint, f"{expected:.6f}")
+    return say_wrong("mixed score", hint, f"{expected:.6f}")
 
 
-@_checker
+@checker
 def check_reg(answer, Z, form: str) -> None:
     """Ex 4.3: the shift-consistency term (Eq. 10) of one window in the form the lesson's model trains
     (``form``, one of ``pmsid.REG_FORMS``: the model's ``reg_form``)."""
     from srsupm_lab.methods.srsupm import pmsid
 
-    if _pending(answer):
+    if is_pending(answer):
         return
-    Zt = _t64(Z)
+    Zt = as_float64(Z)
     expected = float(pmsid.consistency_regulariser(Zt[None], form))
-    got = _number(answer, "L_reg")
-    if _near(got, expected, rel=1e-4):
-        return _ok("L_reg")
+    got = as_number(answer, "L_reg")
+    if is_near(got, expected, rel=1e-4):
+        return say_correct("L_reg")
     other = {f: float(pmsid.consistency_regulariser(Zt[None], f)) for f in pmsid.REG_FORMS if f != form}
-    slip = next((f for f, v in other.items() if _near(got, v, rel=1e-4)), None)
+    slip = next((f for f, v in other.items() if is_near(got, v, rel=1e-4)), None)
     normalised = form.startswith("normalised")
     gaps = (Zt[1:] - Zt[:-1]).pow(2).sum(dim=1)
     if got < 0:
@@ -198,8 +198,8 @@ def check_reg(answer, Z, form: str) -> None:
         hint = "average over the K − 1 adjacent pairs instead of summing them."
     elif slip is not None and slip.endswith("mean") and form.endswith("sum"):
         hint = "sum over the K − 1 adjacent pairs instead of averaging them."
-    elif _near(got, float(gaps.sqrt().mean()), rel=1e-4) or \
-            _near(got, float((torch.nn.functional.normalize(Zt, dim=1).diff(dim=0)).norm(dim=1).mean()), rel=1e-4):
+    elif is_near(got, float(gaps.sqrt().mean()), rel=1e-4) or \
+            is_near(got, float((torch.nn.functional.normalize(Zt, dim=1).diff(dim=0)).norm(dim=1).mean()), rel=1e-4):
         hint = "the distances are squared (squared L2 norm of ẑ_{k+1} − ẑ_k)."
     elif normalised and got > 4.0:
         hint = "with unit-length ẑ_k every squared gap lies in [0, 4]: normalise each ẑ_k first."
@@ -207,4 +207,4 @@ def check_reg(answer, Z, form: str) -> None:
         hint = ("for each adjacent pair of levels, the squared L2 distance of their representations "
                 f"({'each scaled to unit length first, ' if normalised else ''}the form '{form}'); then the "
                 f"{'mean' if form.endswith('mean') else 'sum'}.")
-    return _wrong("L_reg", hint, f"{expected:.6f}")
+    return say_wrong("L_reg", hint, f"{expected:.6f}")
