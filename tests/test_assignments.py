@@ -30,10 +30,11 @@ POINTS = {
     "a1_encoders": {"q1": 3.0, "q2": 3.0, "q3": 4.0},
     "a2_motivation_shift": {"q1": 3.0, "q2": 3.0, "q3": 3.0, "q4": 3.0},
     "a3_reward_and_profiles": {"q1": 3.0, "q2": 3.0, "q3": 3.0, "q4": 3.0},
+    "a4_serving": {"q1": 3.0, "q2": 3.0},
 }
 #: the questions the partly correct submission solves (the others stay blank)
 PARTLY = {"a1_encoders": ("q1", "q3"), "a2_motivation_shift": ("q2", "q4"),
-          "a3_reward_and_profiles": ("q1", "q3")}
+          "a3_reward_and_profiles": ("q1", "q3"), "a4_serving": ("q2",)}
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +143,7 @@ def test_grade_command_scores_three_submissions(generated, tmp_path, monkeypatch
     pd.testing.assert_frame_equal(table.drop(index="broken").reset_index(), _expected(name), check_dtype=False)
 
 
-@pytest.mark.parametrize("name", ["a2_motivation_shift", "a3_reward_and_profiles"])
+@pytest.mark.parametrize("name", ["a2_motivation_shift", "a3_reward_and_profiles", "a4_serving"])
 def test_grader_scores_three_submissions(name, generated, tmp_path):
     _submissions(name, generated, tmp_path / "submitted")
     table = grade.grade_folder(name, tmp_path / "submitted", autograder=generated[name][1])

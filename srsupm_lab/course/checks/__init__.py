@@ -37,6 +37,7 @@ from .matching import (check_discordant_share, check_group_size, check_info_nce,
                        check_sampling_probabilities)
 from .reward_profiles import (check_compatibility, check_first_items_window, check_pinball_sum, check_rewards,
                               check_soft_values, check_tfidf_weight)
+from .serving import check_recall_against_exact, check_top_k_unseen, check_users_per_second
 from .shift import check_alpha, check_levels, check_mixed_score, check_pmsd, check_reg, check_share
 
 __all__ = ["NOT_YET", "TEACHER_FLAG", "WRONG_MARK", "require", "teacher_mode", "GRU4REC_TRIAL_SIZES",
@@ -45,4 +46,5 @@ __all__ = ["NOT_YET", "TEACHER_FLAG", "WRONG_MARK", "require", "teacher_mode", "
            "check_share", "check_discordant_share", "check_group_size", "check_info_nce", "check_interval",
            "check_match_probability", "check_paired_difference", "check_recall_from_ranks",
            "check_sampling_probabilities", "check_compatibility", "check_first_items_window", "check_pinball_sum",
-           "check_rewards", "check_soft_values", "check_tfidf_weight"]
+           "check_rewards", "check_soft_values", "check_tfidf_weight", "check_recall_against_exact",
+           "check_top_k_unseen", "check_users_per_second"]
