@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ._common import _as_list, _checker, _near, _number, _ok, _pending, _wrong
+from ._common import as_list, checker, is_near, as_number, say_correct, is_pending, say_wrong
 
 
 def top_k_unseen_reference(scores, seen, k: int) -> list[list[int]]:
@@ -18,7 +18,7 @@ def top_k_unseen_reference(scores, seen, k: int) -> list[list[int]]:
     score; ties go to the smaller item id; a row with fewer than ``k`` such items ends in 0.
     """
     out = []
-    for row, history in zip(_as_list(scores), _as_list(seen)):
+    for row, history in zip(as_list(scores), as_list(seen)):
         banned = {int(i) for i in history} | {0}
         ranked = [(float(s), i) for i, s in enumerate(row)
                   if i not in banned and not math.isnan(s) and s != -math.inf]
@@ -28,22 +28,22 @@ def top_k_unseen_reference(scores, seen, k: int) -> list[list[int]]:
     return out
 
 
-@_checker
+@checker
 def check_top_k_unseen(answer, scores, seen, k: int) -> None:
     """Ex 9.1: the ``[B, k]`` item ids of exact top-k with the seen items left out."""
-    if _pending(answer):
+    if is_pending(answer):
         return
     expected = top_k_unseen_reference(scores, seen, k)
     try:
-        got = [[int(i) for i in row] for row in _as_list(answer)]
+        got = [[int(i) for i in row] for row in as_list(answer)]
     except (TypeError, ValueError):
-        return _wrong("top-k", "the answer should be a [B, k] table of item ids (a tensor or a list of lists)")
+        return say_wrong("top-k", "the answer should be a [B, k] table of item ids (a tensor or a list of lists)")
     if got == expected:
-        return _ok(f"the top-{k} unseen items of every row")
+        return say_correct(f"the top-{k} unseen items of every row")
     if len(got) != len(expected) or any(len(row) != k for row in got):
-        return _wrong("top-k", f"the answer should have one row per user and exactly k = {k} items in each")
-    seen_sets = [{int(i) for i in history} - {0} for history in _as_list(seen)]
-    scored = _as_list(scores)
+        return say_wrong("top-k", f"the answer should have one row per user and exactly k = {k} items in each")
+    seen_sets = [{int(i) for i in history} - {0} for history in as_list(seen)]
+    scored = as_list(scores)
     if any(set(row) & banned for row, banned in zip(got, seen_sets)):
         hint = "an item the user has already seen is in a list: seen items leave the ranking first."
     elif any(row[0] == 0 and exp[0] != 0 for row, exp in zip(got, expected)) or \
@@ -55,56 +55,56 @@ def check_top_k_unseen(answer, scores, seen, k: int) -> None:
         hint = "the right items in the wrong order: best first, and ties go to the smaller item id."
     else:
         hint = "take the k highest scores of each row after removing padding, seen and unscorable items."
-    return _wrong("top-k", hint, expected)
+    return say_wrong("top-k", hint, expected)
 
 
-@_checker
+@checker
 def check_users_per_second(answer, ms_per_request, batch: int) -> None:
     """Ex 9.2: users one core serves a second when each request of ``batch`` users takes ``ms_per_request``."""
-    if _pending(answer):
+    if is_pending(answer):
         return
     ms = float(ms_per_request)
     expected = int(batch) * 1000.0 / ms
-    got = _number(answer, "users a second")
-    if _near(got, expected, rel=1e-3):
-        return _ok("users a second = batch × 1000 / milliseconds per request")
-    if _near(got, 1000.0 / ms, rel=1e-3):
+    got = as_number(answer, "users a second")
+    if is_near(got, expected, rel=1e-3):
+        return say_correct("users a second = batch × 1000 / milliseconds per request")
+    if is_near(got, 1000.0 / ms, rel=1e-3):
         hint = f"one request at batch {batch} answers {batch} users, not one."
-    elif _near(got, int(batch) / ms, rel=1e-3):
+    elif is_near(got, int(batch) / ms, rel=1e-3):
         hint = "the times are in milliseconds: a second has 1000 of them."
-    elif _near(got, 1000.0 / (ms * int(batch)), rel=1e-3):
+    elif is_near(got, 1000.0 / (ms * int(batch)), rel=1e-3):
         hint = "a bigger batch serves MORE users a second, not fewer: multiply by the batch."
     else:
         hint = "add the three stages of one request, then count requests a second times users a request."
-    return _wrong("users a second", hint, expected)
+    return say_wrong("users a second", hint, expected)
 
 
 def recall_reference(approx, exact) -> float:
     """Share of the exact lists' items (0 = none, not counted) that the approximate lists also hold, pooled."""
     hits = total = 0
-    for a_row, e_row in zip(_as_list(approx), _as_list(exact)):
+    for a_row, e_row in zip(as_list(approx), as_list(exact)):
         wanted = {int(i) for i in e_row} - {0}
         hits += len(wanted & {int(i) for i in a_row})
         total += len(wanted)
     return hits / max(total, 1)
 
 
-@_checker
+@checker
 def check_recall_against_exact(answer, approx, exact) -> None:
     """Ex 9.3: recall@k of approximate top-k lists against the exact ones (order inside a list ignored)."""
-    if _pending(answer):
+    if is_pending(answer):
         return
     expected = recall_reference(approx, exact)
-    got = _number(answer, "recall@k")
-    if _near(got, expected, rel=1e-6):
-        return _ok("recall@k of the approximate lists against the exact ones")
-    a, e = _as_list(approx), _as_list(exact)
+    got = as_number(answer, "recall@k")
+    if is_near(got, expected, rel=1e-6):
+        return say_correct("recall@k of the approximate lists against the exact ones")
+    a, e = as_list(approx), as_list(exact)
     positional = sum(x == y and y != 0 for ar, er in zip(a, e) for x, y in zip(ar, er))
     total = sum(y != 0 for er in e for y in er)
     if got > 1 or got < 0:
         hint = "recall is a share between 0 and 1: divide the items found by the items of the exact lists."
-    elif total and _near(got, positional / total, rel=1e-6):
+    elif total and is_near(got, positional / total, rel=1e-6):
         hint = "order inside a top-k list does not matter: count the exact items the approximate list holds anywhere."
     else:
         hint = "for each query, count the exact top-k items that also appear in the approximate list; sum, divide."
-    return _wrong("recall@k", hint, expected)
+    return say_wrong("recall@k", hint, expected)
