@@ -107,7 +107,7 @@ def test_the_graph_sees_relative_lazy_and_package_imports():
     assert "srsupm_lab.methods.srsupm.paper" in graph["srsupm_lab.methods.srsupm.grids"]                    # from .. import paper
     assert "srsupm_lab.experiment" in graph["srsupm_lab.reproduce.engines"]             # inside a function too
     assert "srsupm_lab.data.loaders" in graph["srsupm_lab.methods.srsupm.grids"]             # lazy, in a function
-    assert "srsupm_lab.reproduce" in graph["srsupm_lab.__main__"]                       # from . import reproduce
+    assert "srsupm_lab.reproduce" in graph["srsupm_lab.cli.reproduce"]                  # from .. import reproduce
 
 
 def test_the_import_graph_has_no_cycle():
