@@ -299,6 +299,7 @@ def _run(config: TrainConfig, out: Path | None, overwrite: bool, writer: bool) -
         "data": {"name": ds.name, "users": ds.n_users, "items": ds.n_items, "labels": ds.n_labels,
                  "train_windows": len(split.train), "valid_users": len(split.valid), "test_users": len(split.test),
                  "dropped_users": split.dropped_users,
+                 **({"kcore": ds.meta["kcore_counts"]} if "kcore_counts" in ds.meta else {}),
                  "train_level_counts": _level_counts(train_levels, config.K),
                  "test_level_counts": _level_counts(test_levels, config.K),
                  "level_edges": None if edges is None or isinstance(edges, str) else [float(e) for e in edges],

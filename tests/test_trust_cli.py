@@ -139,3 +139,16 @@ def test_ctrl_c_before_any_work_is_one_line_too(tmp_path):
                     "python -m srsupm_lab stats --dataset 'my data.csv'")
     line = interrupted_line("train", ["train", "--out", "r", "--overwrite"])
     assert line.endswith("python -m srsupm_lab train --out r --resume")       # --overwrite would start over
+
+
+def test_reproduce_takes_the_interaction_table_that_train_takes(tmp_path, capsys):
+    """A user's own user,item,timestamp CSV: train reads it, so a grid over it is planned, not refused."""
+    from srsupm_lab.__main__ import main
+    rows = ["user,item,timestamp"] + [f"{u},{(u * 7 + t) % 30 + 1},{t}" for u in range(1, 41) for t in range(8)]
+    table = tmp_path / "mine.csv"
+    table.write_text("\n".join(rows) + "\n")
+    code = main(["reproduce", "--grid", "table1", "--datasets", str(table), "--backbones", "gru4rec", "--seeds", "1",
+                 "--runs", str(tmp_path / "runs"), "--reports", str(tmp_path / "reports"), "--dry-run"])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "todo" in out.out and not (tmp_path / "runs").exists()

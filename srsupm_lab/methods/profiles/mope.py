@@ -295,21 +295,10 @@ class LLMProfiles(ProfileExtractor):
 
     def profile(self, texts: Sequence[str], user="?") -> dict:
         """One user's profile from her items' texts (oldest first); cached answers are not asked again."""
-        who = f"user {user}"
-        messages = self.messages(texts)
-        key = self.client.cache_key(messages)
-        content = self.client.cached(key)
-        fresh = content is None
-        if fresh:
-            content = self.client.post(messages, who)
-        try:
-            profile = parse_answer(content, self.facets)
-        except ValueError as err:
-            raise ValueError(f"{self.client.endpoint}: {who}: malformed profile answer ({err}); "
-                             f"answer starts {content[:80]!r}") from None
-        if fresh:
-            self.client.store(key, content)
-        return profile
+        # a cached answer that does not parse is poisoned (asked again); a fresh one that does not parse is the
+        # endpoint's, one ValueError naming it (ChatClient.complete)
+        return self.client.complete(self.messages(texts), f"user {user}",
+                                    lambda content: parse_answer(content, self.facets))
 
     def profiles(self, user_item_lists, item_texts, users: Sequence | None = None) -> list[dict]:
         """One profile per user; ``users`` (default 0, 1, ...) names them in errors."""

@@ -35,7 +35,7 @@ GRID_KEYS = ("dataset", "backbone", "method", "seed", "K", "noise_p", *SWITCHES)
 
 
 def _check_datasets(datasets) -> list[str]:
-    from ...data.loaders import KNOWN_DATASETS
+    from ...data.loaders import KNOWN_DATASETS, interaction_file
     datasets = [datasets] if isinstance(datasets, str) else list(datasets)
     if not datasets:
         raise ValueError("reproduce: give at least one dataset")
@@ -45,11 +45,11 @@ def _check_datasets(datasets) -> list[str]:
             raise ValueError(f"reproduce: dataset names are strings, got {ds!r}")
         if ds.lower() in KNOWN_DATASETS:
             out.append(ds.lower())
-        elif Path(ds).expanduser().is_dir():
-            out.append(ds)
+        elif Path(ds).expanduser().is_dir() or interaction_file(ds) is not None:
+            out.append(ds)                                   # a folder, or a table train reads (CSV, Parquet, ...)
         else:
             raise ValueError(f"reproduce: unknown dataset {ds!r}; known datasets are {list(KNOWN_DATASETS)} "
-                             f"(or an existing folder in the S3-Rec layout)")
+                             f"(or an existing folder in the S3-Rec layout, or a user,item,timestamp table)")
     return out
 
 
