@@ -519,7 +519,7 @@ def test_cli_expected_failures_are_one_line(tmp_path, capsys, monkeypatch, finis
     cfg.write_text('{"epocs": 3}')
     assert main(["train", "--config", str(cfg)]) == 2
     assert "unknown key(s) ['epocs']" in one_line_error(capsys)
-    assert main(["train", *TINY, "--K", "2"]) == 2
+    assert main(["train", *TINY, "--srsupm", "--K", "2"]) == 2          # K matters to a method that asks for levels
     assert "TrainConfig.K: must be at least 3" in one_line_error(capsys)
     # a training whose loss becomes NaN
     from srsupm_lab.methods.none import BackboneRecommender

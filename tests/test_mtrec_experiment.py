@@ -37,7 +37,10 @@ def test_configs_per_model_and_seed_pair_beauty_with_the_decisive_sasrec(tmp_pat
         TrainConfig.from_dict({k: v for k, v in c.items() if k != "out_dir"})
     world = mtrec_configs("synthetic-clickbait", [3], tmp_path)
     assert [c["out_dir"].split("/")[-2] for c in world] == list(MODELS)        # +oracle on the world only
-    assert world[-1]["method_options"] == {"reward": "oracle"} and "method_options" not in world[1]
+    world_by_name = {c["out_dir"].split("/")[-2]: c for c in world}
+    assert world_by_name["sasrec+oracle"]["method_options"] == {"reward": "oracle"} and "method_options" not in world[1]
+    assert world_by_name["sasrec+oracle-listwise"]["method_options"] == {
+        "reward": "oracle", "oracle_outside": "mean", "response": "listwise", "n_negatives": 10}
     assert world[0]["epochs"] == BASES["synthetic-clickbait"]["epochs"]
     with pytest.raises(ValueError, match="unknown model"):
         mtrec_configs("beauty", [1], tmp_path, ["sasrec+oracle"])
@@ -163,6 +166,6 @@ def test_a_finished_run_is_measured_once_against_the_weights_it_started_from(tmp
     assert table["user"].tolist() == ranks["user"].tolist() and table["rank"].tolist() == ranks["rank"].tolist()
     assert (table["auc"] == (table["n_candidates"] - 1 - table["rank"]) / (table["n_candidates"] - 1)).all()
     (folder / "checkpoint.pt").unlink()
-    assert main(["policy-metrics", str(folder), "--cap", "10"]) == 0
+    assert main(["policy-metrics", str(folder), "--negatives", "20", "--cap", "10"]) == 0   # the file kept
     out = capsys.readouterr().out
     assert "ncis_gain" in out and "cap 10" in out

@@ -114,7 +114,7 @@ def cold_start_report(runs: str | Path, report_dir: str | Path, n_boot: int = 20
              "`python -m srsupm_lab reproduce --plan reports/experiments.toml --only <grid> --report-only`.", "",
              table[shown].to_markdown(index=False, floatfmt=".4f"), "", "## Against SASRec alone", ""]
     cols = ["dataset", "k", "protocol", "model_b", "seeds", "metric", "a", "b", "relative", "ci_low", "ci_high",
-            "p_value"]
+            "p_value", "seed_ci_low", "seed_ci_high", "seed_p_value"]
     lines.append("None yet." if sig.empty else sig[cols].to_markdown(index=False, floatfmt=".4f"))
     md = report_dir / "cold_start.md"
     atomic_write(md, lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8"))

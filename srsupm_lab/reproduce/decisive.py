@@ -169,7 +169,8 @@ def decisive_report(runs: str | Path, report_dir: str | Path, n_boot: int = 2000
     lines += ["", "Mean and sd (ddof 1) over finished seeds:", "",
               summary.reset_index().to_markdown(index=False, floatfmt=".4f")]
     lines += ["", "## Paired comparisons (B against A, on the seeds both finished)", ""]
-    shown = ["model_a", "model_b", "seeds", "metric", "a", "b", "gain", "relative", "ci_low", "ci_high", "p_value"]
+    shown = ["model_a", "model_b", "seeds", "metric", "a", "b", "gain", "relative", "ci_low", "ci_high", "p_value",
+             "seed_ci_low", "seed_ci_high", "seed_p_value"]
     lines.append("None yet." if sig.empty else sig[shown].to_markdown(index=False, floatfmt=".4f"))
     missing = [f"({LETTERS[arm]}) {arm} seed {s}" for arm in ARMS for s in (1, 2, 3)
                if s not in _finished(Path(runs), arm, dataset)]

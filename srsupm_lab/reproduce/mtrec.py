@@ -269,7 +269,7 @@ def mtrec_report(runs: str | Path, report_dir: str | Path, n_boot: int = 2000, c
              "ranks; AUC, the capped weight and satisfaction as per-user means; the self-normalised NCIS is a "
              "ratio and is not bootstrapped).", ""]
     cols = ["dataset", "model_a", "model_b", "seeds", "metric", "a", "b", "gain", "relative", "ci_low", "ci_high",
-            "p_value"]
+            "p_value", "seed_ci_low", "seed_ci_high", "seed_p_value"]
     lines.append("None yet." if sig.empty else sig[cols].to_markdown(index=False, floatfmt=".4f"))
     lines += ["", *_paper_beside_ours(summary)]
     if left:

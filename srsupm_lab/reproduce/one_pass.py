@@ -106,7 +106,7 @@ def one_pass_report(runs: str | Path, report_dir: str | Path, n_boot: int = 2000
     atomic_write(report_dir / "one_pass_srsupm_significance.csv",
                  lambda tmp: sig.to_csv(tmp, index=False, float_format="%.6g"))
     shown = ["dataset", "split", "model_a", "model_b", "seeds", "metric", "a", "b", "relative", "ci_low", "ci_high",
-             "p_value"]
+             "p_value", "seed_ci_low", "seed_ci_high", "seed_p_value"]
     lines = ["# SRSUPM one encoder pass per user against per window (SASRec, the engaged setting)", "",
              "Each run trains to early stopping on validation Recall@10 (`srsupm_lab/reproduce/one_pass.py`: the "
              "synthetic world at the demo's budget, Beauty at the decisive protocol with lr 0.001). The pairs are "

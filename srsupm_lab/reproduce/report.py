@@ -80,7 +80,12 @@ def _significance_markdown(sig: pd.DataFrame, keys: Sequence[str]) -> str:
                        relative=[f"{r:+.1%}" for r in sig["relative"]],
                        p_value=[f"{p:.3f}" for p in sig["p_value"]],
                        a=[f"{v:.4f}" for v in sig["a"]], b=[f"{v:.4f}" for v in sig["b"]])
-    return markdown_table(shown[[*keys, "metric", "a", "b", "gain", "relative", "p_value"]])
+    cols = [*keys, "metric", "a", "b", "gain", "relative", "p_value"]
+    if "seed_ci_low" in sig:                # the interval over seeds and users (analysis.seed_uncertainty)
+        shown = shown.assign(over_seeds=[f"[{lo:+.4f}, {hi:+.4f}] p {p:.3f}" for lo, hi, p in
+                                         zip(sig["seed_ci_low"], sig["seed_ci_high"], sig["seed_p_value"])])
+        cols.append("over_seeds")
+    return markdown_table(shown[cols])
 
 
 def _setting_markdown(df: pd.DataFrame) -> str:
