@@ -38,7 +38,7 @@ _CLEAN = {"singletons": "drop", "false_negatives": "mask"}  # no self-pairs, no 
 #: name -> the mechanism settings (SRSUPM's options) of one screened combination
 SETTINGS: dict[str, dict] = {
     "paper": dict(_PAPER),
-    "legacy": {**_PAPER, "augmentation": "encoder_dropout"},          # the package's reading before 2026-12-01
+    "legacy": {**_PAPER, "augmentation": "encoder_dropout"},          # the package's earlier reading (git history)
     "unit-scale": {**_PAPER, "level_temperature": "unit"},
     "learned-scale": {**_PAPER, "level_temperature": "learned"},
     "sharp-pmsim": {**_PAPER, **_SHARP},
@@ -56,7 +56,7 @@ SETTINGS: dict[str, dict] = {
 #: the training protocol of each screened dataset: the demo's quick setting on the synthetic
 #: world; on Beauty lr 0.001 and batch 256 (docs/probes.md), not the paper's lr 0.01 / batch 128:
 #: at lr 0.01 SASRec alone reaches only .023 validation Recall@10 after 5 epochs (against .075 after
-#: 3 at lr 0.001, measured 2026-12-01), so a short screening there would rank noise
+#: 3 at lr 0.001; docs/probes.md), so a short screening there would rank noise
 BASES: dict[str, dict] = {
     "synthetic": {"dataset": "synthetic", "backbone": "sasrec", "max_len": 20, "lr": 0.001, "batch_size": 256},
     "beauty": {"dataset": "beauty", "backbone": "sasrec", "max_len": 50, "lr": 0.001, "batch_size": 256},
