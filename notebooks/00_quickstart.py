@@ -117,7 +117,7 @@ runs = {}
 for srsupm in (False, True):
     config = base.replace(method="srsupm" if srsupm else "none",
                           out_dir=str(Path(out_dir) / ("srsupm" if srsupm else "backbone")))
-    results = run_experiment(config)
+    results = run_experiment(config, levels=True)          # tables per shift level for the backbone too
     runs[results["model"]] = results
     print(f"{results['model']:>15}: {results['n_params']:,} parameters, best epoch {results['best_epoch']} "
           f"of {results['epochs_run']}, {results['timings']['seconds_per_epoch']:.1f} s per epoch")

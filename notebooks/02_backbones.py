@@ -162,7 +162,7 @@ results = {}
 for name in BACKBONES:
     config = TrainConfig(dataset=dataset, backbone=name, dim=dim, max_len=max_len, epochs=epochs,
                          batch_size=batch_size, lr=lr, seed=seed, progress=False, dataset_options=world)
-    results[name] = run_experiment(config)
+    results[name] = run_experiment(config, levels=True)    # per-level tables for every backbone
 comparison = pd.DataFrame({name: {"parameters": r["n_params"], "best epoch": r["best_epoch"],
                                   **r["test_table"].iloc[0][["recall@10", "recall@20", "ndcg@10", "ndcg@20"]].to_dict(),
                                   "seconds per epoch": r["timings"]["seconds_per_epoch"]}

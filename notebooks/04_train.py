@@ -122,7 +122,7 @@ pd.Series({**settings, **{f"method_options.{k}": v for k, v in options.items()}}
 # after every epoch, so a stopped run resumes where it stopped.
 
 # %%
-results = run_experiment(config, overwrite=overwrite)
+results = run_experiment(config, overwrite=overwrite, levels=True)   # per-level tables whatever the method
 print(f"{results['model']} on {results['data']['name']}: best epoch {results['best_epoch']} of "
       f"{results['epochs_run']} ({'stopped early' if results['stopped_early'] else 'epoch budget used'})")
 print(f"{results['data']['train_windows']} training windows, {results['data']['test_users']} test users, "

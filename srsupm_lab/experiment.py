@@ -231,11 +231,14 @@ def _level_counts(levels: torch.Tensor | None, K: int) -> list[int] | None:
     return None if levels is None else torch.bincount(levels, minlength=K).tolist()
 
 
-def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
+def run_experiment(config: TrainConfig | dict, overwrite: bool = False, levels: bool | None = None) -> dict:
     """Run one experiment end to end (see the module doc) and return its results.
 
     Returns the content of ``results.json`` plus three DataFrames: ``history``, ``valid_table``
-    and ``test_table``. With ``config.out_dir=None`` nothing is written (and no resume).
+    and ``test_table``. With ``config.out_dir=None`` nothing is written (and no resume). ``levels``
+    (as :func:`prepare_data`): True also assesses the PMSA levels of a method that does not ask for
+    them, so the tables break every run down by level (the paper's Fig. 7 compares a backbone alone
+    with +SRSUPM level by level); None leaves it to the method.
     """
     config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
     config.validate()
@@ -246,10 +249,10 @@ def run_experiment(config: TrainConfig | dict, overwrite: bool = False) -> dict:
     # one writer per run folder, from before it is looked at until its last write: a second run on the
     # same out_dir fails here (RunFolderBusy), before anything in the folder changes
     with run_lock(out) if writer else contextlib.nullcontext():
-        return _run(config, out, overwrite, writer)
+        return _run(config, out, overwrite, writer, levels)
 
 
-def _run(config: TrainConfig, out: Path | None, overwrite: bool, writer: bool) -> dict:
+def _run(config: TrainConfig, out: Path | None, overwrite: bool, writer: bool, levels: bool | None = None) -> dict:
     """:func:`run_experiment` once the run folder is this process's (``writer``: the one that decides and writes)."""
     if out is not None:
         if writer:
@@ -262,7 +265,7 @@ def _run(config: TrainConfig, out: Path | None, overwrite: bool, writer: bool) -
     device = resolve_device(config.device)
 
     seed_everything(config.seed)
-    prepared = prepare_data(config)                                    # data (-> PMSA, when asked for)
+    prepared = prepare_data(config, levels)                            # data (-> PMSA, when asked for)
     ds, split, edges = prepared.dataset, prepared.split, prepared.edges
     method = get_method(config.method)
     apply_thread_policy(step_work(config.batch_size, ds.n_items, config.dim, config.max_len,

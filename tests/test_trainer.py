@@ -328,3 +328,16 @@ def test_fit_leaves_the_best_model_in_eval_mode(cycle_data):
     assert not trainer.model.training
     inputs = cycle_data[1].test.inputs[:5]
     assert torch.equal(trainer.model.score(inputs, None), trainer.model.score(inputs, None))  # no dropout
+
+
+def test_a_backbone_alone_is_broken_down_by_level_only_when_asked(tmp_path):
+    """PMSA runs for a method that asks for levels; run_experiment(levels=True) asks for any method, so the
+    tables of a backbone alone can be read level by level beside +SRSUPM's (the paper's Fig. 7)."""
+    base = dict(dataset_options={"n_users": 60, "n_items": 40}, backbone="gru4rec", dim=8, max_len=6, epochs=1,
+                device="cpu", progress=False)
+    plain = run_experiment({**base, "out_dir": str(tmp_path / "plain")})
+    by_level = run_experiment({**base, "out_dir": str(tmp_path / "levels")}, levels=True)
+    assert [r["level"] for r in plain["test"]] == ["all"]
+    levels = [r["level"] for r in by_level["test"]]
+    assert levels[0] == "all" and len(levels) > 1
+    assert sum(r["users"] for r in by_level["test"][1:]) == by_level["test"][0]["users"] == 60

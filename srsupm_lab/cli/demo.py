@@ -57,7 +57,7 @@ def cmd_demo(args) -> int:
           f"(at most {args.epochs} epochs, CPU is fine) ==")
     rows, histories = [], {}
     for kind, cfg in configs.items():
-        res = run_experiment(cfg)
+        res = run_experiment(cfg, levels=True)  # compared level by level
         overall = next(r for r in res["test"] if r.get("level", "all") in ("all", None))
         rows.append({"model": res["model"], "best epoch": res["best_epoch"], "valid recall@10": res["best_valid_recall@10"],
                      **{k: overall[k] for k in ("recall@10", "recall@20", "ndcg@10", "ndcg@20")}})

@@ -91,7 +91,7 @@ def run_decisive(seeds, runs: str | Path, arms=None, dataset: str = "beauty", **
     from ..experiment import run_experiment
     for config in arm_configs(seeds, runs, arms, dataset, **common):
         print(f"decisive: {config['out_dir']}", flush=True)
-        run_experiment(config)
+        run_experiment(config, levels=True)
 
 
 def _finished(runs: Path, arm: str, dataset: str = "beauty") -> dict[int, Path]:

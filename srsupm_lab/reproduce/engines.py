@@ -170,7 +170,7 @@ def execute(engine: str, config: TrainConfig, out: Path, params: list[str]) -> f
     t0 = time.perf_counter()
     if engine == "inline":
         from ..experiment import run_experiment
-        run_experiment(config)
+        run_experiment(config, levels=True)   # the paper's tables break runs down by level
     else:
         import papermill
 

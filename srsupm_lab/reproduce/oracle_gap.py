@@ -39,7 +39,7 @@ def run_gap(seeds, runs: str | Path, **common) -> None:
     from ..experiment import run_experiment
     for config in gap_configs(seeds, runs, **common):
         print(f"oracle gap: {config['out_dir']}", flush=True)
-        run_experiment(config)
+        run_experiment(config, levels=True)
 
 
 def gap_table(runs: str | Path) -> pd.DataFrame:

@@ -19,4 +19,4 @@ def run_screening(dataset: str, epochs: int, seed: int, runs: str | Path, names=
     """Train every screened setting in turn (a finished run folder is reused, an unfinished one resumed)."""
     for config in screening_configs(dataset, epochs, seed, runs, names, **common):
         print(f"screening {config['out_dir']}", flush=True)
-        run_experiment(config)
+        run_experiment(config, levels=True)
